@@ -1,0 +1,115 @@
+// The coordinator: runs the rounds of a federated run over a ZeroMQ ROUTER.
+//
+// Round loop (run()): select participants -> send RoundTask -> collect
+// updates until all arrived, the quorum, or the deadline -> vote/aggregate ->
+// (guarded step) -> log the round (one SQLite transaction, with the
+// checkpoint) -> broadcast the result -> evaluate.
+//
+// Everything a client sends is verified before use (FlatBuffers verifier,
+// sender identity, round id, sizes, duplicates); a bad message gets an Error
+// reply and a log row and the round goes on. The coordinator owns its socket
+// and runs on the calling thread; stop() may be called from another thread or
+// a signal handler's flag via the stop token.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "codec/packet.h"
+#include "coordinator/config.h"
+#include "coordinator/round_log.h"
+#include "coordinator/vote.h"
+#include "data/dataset.h"
+#include "model/model.h"
+
+namespace signfed::coord {
+
+struct RunSummary {
+  std::int64_t run_id = 0;
+  std::uint32_t rounds_done = 0;
+  double final_accuracy = -1.0;   // -1: never evaluated
+  double best_accuracy = -1.0;
+  std::uint64_t uplink_bytes = 0, downlink_bytes = 0;
+  std::uint32_t clients = 0;
+  std::uint64_t final_digest = 0;
+  std::string status;             // completed | interrupted | failed
+};
+
+class Coordinator {
+ public:
+  // Binds the endpoint and opens the round log; throws std::runtime_error
+  // (with a message saying what to do) when either fails.
+  Coordinator(CoordinatorConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop = nullptr);
+  ~Coordinator();
+
+  // Runs (or resumes) the run to completion or until the stop token is set.
+  RunSummary run();
+
+  // The bound endpoint (with the real port when bound to tcp://*:0).
+  std::string endpoint() const;
+
+ private:
+  struct Client;
+  struct Received;
+
+  void open_run();
+  void wait_for_clients();
+  void play_round(std::uint32_t round);
+  bool poll_once(int timeout_ms);
+  void handle(const std::string& peer, std::span<const std::uint8_t> frame);
+  void on_join(const std::string& peer, const wire::Join& m);
+  void on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes);
+  void on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m);
+  void on_guard_report(const std::string& peer, const wire::GuardReport& m);
+  void reply_error(const std::string& peer, wire::ErrorCode code, const std::string& text, std::uint32_t round);
+  std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes);
+  std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);
+  void broadcast_bye(const std::string& reason);
+  Client* client_by_peer(const std::string& peer);
+  std::vector<std::uint32_t> select_participants(std::uint32_t round);
+  void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
+  void evaluate(RoundRow& row);
+  void print_progress(const RoundRow& row, bool force);
+  double now_s() const;
+
+  CoordinatorConfig cfg_;
+  const std::atomic<bool>* stop_;
+  zmq::socket_t router_;
+  std::unique_ptr<RoundLog> log_;
+  std::int64_t run_id_ = 0;
+  std::uint32_t first_round_ = 0;
+
+  std::unique_ptr<model::Model> model_;
+  std::vector<float> momentum_;
+  std::uint64_t digest_ = 0;
+  std::shared_ptr<const data::Dataset> test_;
+
+  std::map<std::uint32_t, std::unique_ptr<Client>> clients_;  // by client id
+  std::map<std::string, std::uint32_t> by_peer_;              // routing id -> client id
+  std::map<std::string, std::uint32_t> by_name_;
+
+  // Current round state.
+  std::optional<std::uint32_t> open_round_;
+  std::vector<std::uint32_t> selected_;
+  std::map<std::uint32_t, std::unique_ptr<Received>> received_;  // counted updates by client id
+  std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
+  std::uint32_t late_ = 0, rejected_ = 0;
+  double task_sent_at_ = 0.0;
+  std::uint64_t snapshot_bytes_ = 0;
+  // Guarded step: reports of the round being decided.
+  std::map<std::uint32_t, std::pair<double, double>> guard_reports_;
+  bool collecting_guard_ = false;
+
+  RunSummary summary_;
+  std::uint32_t eval_rounds_ = 0;
+};
+
+}  // namespace signfed::coord

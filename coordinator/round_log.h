@@ -1,0 +1,118 @@
+// RoundLog: the coordinator's SQLite record of a run (schema in README,
+// "SQLite round log"; version in meta.schema_version).
+//
+// One transaction per round: the round row, its update rows and the model
+// checkpoint after the round commit together, so a crash leaves either the
+// whole round or none of it and --resume continues after the last logged
+// round without losing or duplicating one. WAL mode; synchronous=NORMAL.
+//
+// Errors (cannot open, not a database, corrupt, read-only, disk full) throw
+// LogError with a message that names the file and says what to do. Not
+// thread-safe: owned by the coordinator's round thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace signfed::coord {
+
+class LogError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kLogSchemaVersion = 1;
+
+struct ClientRow {
+  std::uint32_t client_id = 0;
+  std::string name, platform, arch, data_desc;
+  std::uint64_t samples = 0;
+};
+
+struct UpdateRow {
+  std::uint32_t round = 0;  // the round the update was for
+  std::uint32_t client_id = 0;
+  std::uint64_t bytes = 0;          // whole Update frame on the wire
+  std::uint64_t payload_bytes = 0;  // encoded sign packet payload
+  double latency_ms = 0.0;          // task sent -> update received
+  double local_loss = 0.0;
+  std::uint32_t samples = 0;
+  std::string status;               // counted | late | rejected
+  std::string detail;
+  std::optional<double> agreement;  // fraction of its votes that matched the outcome
+};
+
+struct RoundRow {
+  std::uint32_t round = 0;
+  double started_at = 0.0, ended_at = 0.0;  // unix seconds
+  std::uint32_t selected = 0, received = 0, late = 0, dropped = 0, rejected = 0;
+  std::uint64_t uplink_bytes = 0, downlink_bytes = 0, snapshot_bytes = 0;
+  std::uint64_t coords_moved = 0, ties = 0;
+  std::string margin_hist;          // JSON array
+  std::optional<double> train_loss, test_accuracy, test_loss;
+  double step_size = 0.0;
+  std::optional<bool> guard_kept;
+  std::uint64_t model_digest = 0;
+  double virtual_time_s = 0.0;      // simulated clock, 0 when not simulating
+};
+
+struct Checkpoint {
+  std::int64_t round = -1;          // model state after this round
+  std::uint64_t digest = 0;
+  std::vector<float> params;
+  std::vector<float> momentum;      // empty unless signum
+};
+
+struct ResumePoint {
+  std::int64_t run_id = 0;
+  std::string config_json;
+  Checkpoint checkpoint;            // round -1 and empty params: nothing logged yet
+  std::vector<ClientRow> clients;
+};
+
+class RoundLog {
+ public:
+  // Opens (creating if needed) the database at path and checks its integrity
+  // and schema version.
+  explicit RoundLog(const std::string& path);
+  ~RoundLog();
+  RoundLog(const RoundLog&) = delete;
+  RoundLog& operator=(const RoundLog&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Starts a new run; returns its run_id.
+  std::int64_t begin_run(const std::string& config_json, std::uint32_t rounds_planned, const std::string& tag);
+  // The latest run that did not complete, with its last checkpoint; nullopt if none.
+  std::optional<ResumePoint> find_resumable();
+  void mark_resumed(std::int64_t run_id);
+
+  void upsert_client(std::int64_t run_id, const ClientRow& c, double now);
+  void touch_client(std::int64_t run_id, std::uint32_t client_id, double now);
+  void log_event(std::int64_t run_id, double now, std::optional<std::uint32_t> client_id, const std::string& kind,
+                 const std::string& detail);
+
+  // The round transaction. keep_checkpoint_history: keep this checkpoint
+  // after later rounds commit (every --checkpoint-every rounds); otherwise it
+  // is pruned once the next round commits.
+  void commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
+                    const Checkpoint& ckpt, bool keep_checkpoint_history);
+
+  void end_run(std::int64_t run_id, const std::string& status);
+
+ private:
+  void exec(const char* sql);
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+};
+
+std::string digest_hex(std::uint64_t d);
+
+}  // namespace signfed::coord

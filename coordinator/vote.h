@@ -1,0 +1,57 @@
+// Aggregation of client updates: majority vote over signs, mean over floats.
+//
+// Aggregation is a pure function of the verified packets of one round (the
+// caller has run codec::validate on each with the model's dimension) plus the
+// tie rule and a per-round seed; it keeps no state and is thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "codec/packet.h"
+#include "kernels/sign_kernels.h"
+#include "schema/signfed_generated.h"
+
+namespace signfed::coord {
+
+using kernels::kMarginBins;
+
+// The observable face of the success-probability (SPB) condition: how decided
+// each coordinate's vote was. margin = |sum of votes| / (votes cast on it).
+struct VoteStats {
+  std::uint32_t voters = 0;       // packets aggregated
+  std::uint64_t considered = 0;   // coordinates with at least one vote (dense: all)
+  std::uint64_t moved = 0;        // coordinates whose voted sign is nonzero
+  std::uint64_t ties = 0;         // coordinates with a zero sum among those considered
+  std::uint64_t margin_hist[kMarginBins] = {};  // over considered coordinates, bin b = [b/B, (b+1)/B)
+};
+
+struct VoteOutcome {
+  codec::TernarySigns signs;
+  VoteStats stats;
+};
+
+// Dense majority vote (Safaryan Alg. 2 line 6): sign of the sum of M signs.
+// Every packet must be a validated dense_sign packet of `dim` coordinates.
+// Ties (even M): TieRule::zero leaves the coordinate unmoved (as in the
+// papers); TieRule::random draws a fair coin from tie_seed, which keeps the
+// 1-bit downlink dense and the vote unbiased.
+VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std::uint32_t dim, wire::TieRule tie_rule,
+                                std::uint64_t tie_seed, const kernels::SignKernels& kernels);
+
+// Majority vote over the union of supports (S3GD-MV Sec. 2.2): coordinates
+// nobody voted on stay 0; packets may mix sparse_sign, ternary and dense_sign.
+VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std::uint32_t dim,
+                                 wire::TieRule tie_rule, std::uint64_t tie_seed);
+
+// Mean of scale * signs (stochsign, efsign) or of float32 vectors (fedsgd,
+// fedavg), summed in packet order in double for a stable result.
+std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::uint32_t dim);
+
+// Per-voter agreement with the outcome: fraction of that voter's nonzero
+// votes on moved coordinates that matched the voted sign (1.0 = always with
+// the majority). Used to flag clients far from the rest.
+std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote);
+
+}  // namespace signfed::coord

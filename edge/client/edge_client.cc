@@ -1,0 +1,455 @@
+#include "edge/client/edge_client.h"
+
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "data/rng.h"
+#include "codec/step.h"
+#include "kernels/sign_kernels.h"
+#include "schema/wire.h"
+
+namespace signfed::edge {
+
+namespace fb = flatbuffers;
+using wire::Body;
+
+struct EdgeClient::Snapshot {
+  std::uint32_t round = 0;
+  std::uint64_t digest = 0;
+  std::uint32_t chunks = 0;
+  std::vector<bool> got;
+  std::vector<float> params, momentum;
+};
+
+namespace {
+
+double mono_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+codec::PacketView view_of(const wire::SignPacket& p) {
+  codec::PacketView v;
+  v.encoding = p.encoding();
+  v.dim = p.dim();
+  v.nnz = p.nnz();
+  v.rice_k = p.rice_k();
+  v.scale = p.scale();
+  if (p.payload()) v.payload = {p.payload()->data(), p.payload()->size()};
+  return v;
+}
+
+constexpr std::uint32_t kStateMagic = 0x53464553;  // "SEFS": signfed edge state
+
+}  // namespace
+
+EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train,
+                       const std::atomic<bool>* stop)
+    : cfg_(std::move(cfg)), stop_(stop), dealer_(ctx, zmq::socket_type::dealer), train_(std::move(train)) {
+  if (cfg_.name.empty()) cfg_.name = "edge-" + std::to_string(cfg_.client_index);
+  if (cfg_.client_index >= cfg_.num_clients)
+    throw std::invalid_argument("--client-index " + std::to_string(cfg_.client_index) + " must be below --num-clients " +
+                                std::to_string(cfg_.num_clients));
+  if (!train_) {
+    const std::string dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
+    train_ = std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::train));
+  }
+  const data::PartitionSpec spec = data::parse_partition(cfg_.partition, cfg_.num_clients, cfg_.data_seed);
+  shard_ = std::move(data::partition(train_->labels, train_->classes, spec).at(cfg_.client_index));
+  if (shard_.empty())
+    throw data::DataError("client " + std::to_string(cfg_.client_index) + " got no samples from partition '" +
+                          cfg_.partition + "' over " + std::to_string(cfg_.num_clients) + " clients");
+  model_ = model::make_model(cfg_.model, 0);
+  if (model_->input_size() != train_->cols)
+    throw std::invalid_argument("model " + model_->spec() + " takes " + std::to_string(model_->input_size()) +
+                                " inputs but the data has " + std::to_string(train_->cols) + " features");
+  const std::size_t n = model_->num_params();
+  encoder_ = std::make_unique<codec::UpdateEncoder>(n, kernels::best_sign_kernels());
+  grad_.assign(n, 0.0f);
+  acc_.assign(n, 0.0f);
+  load_state();
+
+  dealer_.set(zmq::sockopt::linger, 0);
+  dealer_.set(zmq::sockopt::routing_id, cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(mono_s() * 1e6)));
+  dealer_.set(zmq::sockopt::reconnect_ivl, 200);
+  dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+  dealer_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+  dealer_.connect(cfg_.endpoint);
+}
+
+EdgeClient::~EdgeClient() = default;
+
+std::uint64_t EdgeClient::digest() const { return codec::model_digest(model_->params()); }
+
+void EdgeClient::say(const char* fmt, ...) const {
+  if (cfg_.quiet) return;
+  std::va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stdout, "[%s] ", cfg_.name.c_str());
+  std::vfprintf(stdout, fmt, ap);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  va_end(ap);
+}
+
+void EdgeClient::send(std::span<const std::uint8_t> bytes) {
+  (void)dealer_.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
+}
+
+void EdgeClient::send_join() {
+  utsname u{};
+  uname(&u);
+  std::string desc = cfg_.partition + " " + std::to_string(cfg_.client_index) + "/" + std::to_string(cfg_.num_clients);
+  fb::FlatBufferBuilder fbb(512);
+  auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(cfg_.name), fbb.CreateString(u.sysname),
+                            fbb.CreateString(u.machine), fbb.CreateString(model_->spec()), model_->num_params(),
+                            shard_.size(), fbb.CreateString(desc));
+  send(wire::finish_envelope(fbb, j));
+}
+
+void EdgeClient::send_heartbeat() {
+  fb::FlatBufferBuilder fbb(64);
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  send(wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, client_id_.value_or(0), last_update_round_.value_or(0), ms)));
+}
+
+int EdgeClient::run() {
+  say("%s: %zu samples (%s), model %s, joining %s", cfg_.name.c_str(), shard_.size(), cfg_.partition.c_str(),
+      model_->spec().c_str(), cfg_.endpoint.c_str());
+  send_join();
+  last_heard_ = mono_s();
+  double last_join = mono_s(), last_beat = mono_s();
+  bool warned = false;
+  while (true) {
+    if (stop_ && stop_->load()) return 130;
+    zmq::pollitem_t items[] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(std::min<std::uint32_t>(cfg_.heartbeat_ms, 200)));
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t msg;
+      while (dealer_.recv(msg, zmq::recv_flags::dontwait)) {
+        last_heard_ = mono_s();
+        warned = false;
+        try {
+          if (!handle({static_cast<const std::uint8_t*>(msg.data()), msg.size()})) return 0;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "[%s] fatal: %s\n", cfg_.name.c_str(), e.what());
+          return 1;
+        }
+      }
+    }
+    const double t = mono_s();
+    if (t - last_beat > cfg_.heartbeat_ms / 1000.0) {
+      send_heartbeat();
+      last_beat = t;
+    }
+    const double silent = t - last_heard_;
+    if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join > cfg_.rejoin_after_ms / 1000.0) {
+      if (!warned) say("no word from the coordinator for %.0f s; rejoining", silent);
+      warned = true;
+      client_id_.reset();
+      send_join();
+      last_join = t;
+    }
+    if (silent > cfg_.give_up_after_ms / 1000.0) {
+      std::fprintf(stderr, "[%s] coordinator at %s unreachable for %.0f s; giving up\n", cfg_.name.c_str(),
+                   cfg_.endpoint.c_str(), silent);
+      return 1;
+    }
+  }
+}
+
+bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
+  std::string why;
+  const wire::Envelope* env = wire::verify_envelope(frame, &why);
+  if (!env) {
+    say("dropped a bad message from the coordinator: %s", why.c_str());
+    return true;
+  }
+  switch (env->body_type()) {
+    case Body::Welcome: {
+      const auto* w = env->body_as_Welcome();
+      client_id_ = w->client_id();
+      say("joined run %s as client %u", w->run_id() ? w->run_id()->c_str() : "?", w->client_id());
+      return true;
+    }
+    case Body::RoundTask:
+      on_task(*env->body_as_RoundTask());
+      return true;
+    case Body::VoteResult:
+      on_vote(*env->body_as_VoteResult());
+      return true;
+    case Body::GuardDecision:
+      on_guard_decision(*env->body_as_GuardDecision());
+      return true;
+    case Body::ModelSnapshot:
+      on_snapshot(*env->body_as_ModelSnapshot());
+      return true;
+    case Body::Heartbeat:
+      return true;
+    case Body::Error: {
+      const auto* e = env->body_as_Error();
+      const std::string text = e->text() ? e->text()->str() : "";
+      switch (e->code()) {
+        case wire::ErrorCode::unknown_client:
+          client_id_.reset();
+          send_join();
+          return true;
+        case wire::ErrorCode::version_mismatch:
+        case wire::ErrorCode::bad_value:
+          if (!client_id_) throw std::runtime_error("coordinator refused to admit us: " + text);
+          say("coordinator: %s", text.c_str());
+          return true;
+        case wire::ErrorCode::wrong_round:
+          say("round %u: our update arrived after the round closed (%s); this client is slower than the deadline",
+              e->round(), text.c_str());
+          return true;
+        default:
+          say("coordinator error %s: %s", wire::EnumNameErrorCode(e->code()), text.c_str());
+          return true;
+      }
+    }
+    case Body::Bye: {
+      const auto* b = env->body_as_Bye();
+      const bool ok = b->final_digest() == digest();
+      say("run over (%s) after %u rounds; model digest %016llx %s", b->reason() ? b->reason()->c_str() : "",
+          b->rounds(), static_cast<unsigned long long>(digest()), ok ? "matches the coordinator" : "DIFFERS");
+      return false;
+    }
+    default:
+      say("ignored unexpected %s from the coordinator", wire::body_name(env->body_type()));
+      return true;
+  }
+}
+
+void EdgeClient::on_task(const wire::RoundTask& t) {
+  if (!t.params()) return;
+  if (!in_sync_ || t.model_digest() != digest()) {
+    // Our replica is not the one the task was computed for: fetch a snapshot,
+    // then run the task (keep its bytes; the frame is gone after handle()).
+    in_sync_ = false;
+    fb::FlatBufferBuilder copy(256);
+    const auto& p = *t.params();
+    auto params = wire::CreateMethodParams(copy, p.method(), p.gamma(), p.eta(), p.momentum(), p.tie_rule(),
+                                           p.local_steps(), p.batch_size());
+    const auto bytes = wire::finish_envelope(
+        copy, wire::CreateRoundTask(copy, t.round(), t.model_digest(), params, t.step_size(), t.deadline_ms(), t.guarded()));
+    pending_task_.assign(bytes.begin(), bytes.end());
+    pending_task_round_ = t.round();
+    fb::FlatBufferBuilder fbb(64);
+    send(wire::finish_envelope(fbb, wire::CreateSnapshotRequest(fbb, t.round(), digest())));
+    return;
+  }
+  compute_and_send(t.round(), *t.params(), t.step_size(), t.deadline_ms());
+}
+
+double EdgeClient::batch_gradient(std::uint64_t seed, std::uint32_t batch, std::span<float> grad) {
+  const std::size_t cols = train_->cols;
+  xbuf_.resize(std::size_t{batch} * cols);
+  ybuf_.resize(batch);
+  data::Rng rng(seed);
+  for (std::uint32_t b = 0; b < batch; ++b) {
+    const std::uint32_t s = shard_[rng.below(shard_.size())];
+    std::memcpy(xbuf_.data() + std::size_t{b} * cols, train_->features.data() + std::size_t{s} * cols,
+                cols * sizeof(float));
+    ybuf_[b] = train_->labels[s];
+  }
+  return model_->loss_and_grad(xbuf_, ybuf_, batch, grad);
+}
+
+void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams& p, float step,
+                                  std::uint32_t deadline_ms) {
+  const double t0 = mono_s();
+  const std::uint32_t steps = std::max<std::uint16_t>(p.local_steps(), 1);
+  const std::uint32_t batch = std::clamp<std::uint32_t>(p.batch_size(), 1, 4096);
+  codec::MethodConfig mc;
+  mc.method = p.method();
+  mc.gamma = p.gamma();
+  mc.eta = p.eta();
+  mc.momentum = p.momentum();
+  mc.tie_rule = p.tie_rule();
+  const std::uint64_t base_seed = data::mix_seed(cfg_.data_seed, cfg_.client_index, round);
+  double loss = 0.0;
+  std::fill(acc_.begin(), acc_.end(), 0.0f);
+  if (mc.method == wire::Method::fedavg) {
+    // Local SGD on a copy; the update is the pseudo-gradient x_start - x_local.
+    const std::vector<float> start(model_->params().begin(), model_->params().end());
+    for (std::uint32_t s = 0; s < steps; ++s) {
+      loss += batch_gradient(data::mix_seed(base_seed, s), batch, grad_);
+      codec::apply_dense_step(model_->params(), grad_, step);
+    }
+    for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] = start[i] - model_->params()[i];
+    std::copy(start.begin(), start.end(), model_->params().begin());
+  } else {
+    for (std::uint32_t s = 0; s < steps; ++s) {
+      loss += batch_gradient(data::mix_seed(base_seed, s), batch, grad_);
+      for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] += grad_[i];
+    }
+    if (steps > 1)
+      for (float& a : acc_) a /= static_cast<float>(steps);
+  }
+  loss /= steps;
+  codec::SignPacket pk;
+  try {
+    pk = encoder_->encode(acc_, mc, data::mix_seed(base_seed, 0xc0de));
+  } catch (const codec::CodecError& e) {
+    say("round %u: cannot send an update: %s", round, e.what());
+    fb::FlatBufferBuilder fbb(256);
+    send(wire::finish_envelope(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(e.what()), round)));
+    return;
+  }
+  if (cfg_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.delay_ms));
+  const double ms = (mono_s() - t0) * 1000.0;
+  if (ms > deadline_ms)
+    say("round %u: local work took %.0f ms, longer than the %u ms deadline; the update will count as late", round, ms,
+        deadline_ms);
+  fb::FlatBufferBuilder fbb(pk.payload.size() + 256);
+  auto payload = fbb.CreateVector(pk.payload);
+  auto wp = wire::CreateSignPacket(fbb, pk.encoding, pk.dim, pk.nnz, pk.rice_k, pk.scale, payload);
+  auto u = wire::CreateUpdate(fbb, round, client_id_.value_or(0), wp, batch * steps, static_cast<float>(loss),
+                              static_cast<float>(ms));
+  send(wire::finish_envelope(fbb, u));
+  last_update_round_ = round;
+  save_state(round);
+}
+
+void EdgeClient::on_vote(const wire::VoteResult& v) {
+  if (!in_sync_ || !v.packet()) return;  // the next task will bring a snapshot
+  const codec::PacketView pv = view_of(*v.packet());
+  try {
+    codec::validate(pv, static_cast<std::uint32_t>(model_->num_params()));
+    if (v.guarded()) {
+      guard_params_.assign(model_->params().begin(), model_->params().end());
+      guard_momentum_ = momentum_;
+    }
+    if (pv.encoding == wire::Encoding::float32) {
+      codec::apply_dense_step(model_->params(), codec::decode_float32(pv), v.step_size());
+    } else {
+      const codec::TernarySigns s = codec::decode_ternary(pv);
+      if (v.momentum() != 0.0f || !momentum_.empty()) {
+        if (momentum_.empty()) momentum_.assign(model_->num_params(), 0.0f);
+        codec::apply_momentum_step(model_->params(), momentum_, s, v.momentum(), v.step_size());
+      } else {
+        codec::apply_sign_step(model_->params(), s, v.step_size());
+      }
+    }
+  } catch (const codec::CodecError& e) {
+    say("round %u: bad vote result (%s); will resync", v.round(), e.what());
+    in_sync_ = false;
+    return;
+  }
+  ++rounds_applied_;
+  if (digest() != v.new_digest()) {
+    say("round %u: model digest %016llx differs from the coordinator's %016llx; will resync", v.round(),
+        static_cast<unsigned long long>(digest()), static_cast<unsigned long long>(v.new_digest()));
+    in_sync_ = false;
+    return;
+  }
+  if (v.guarded() && last_update_round_ == v.round()) {
+    // Safaryan Alg. 1 Option 2: losses before and after the step on a fixed local batch.
+    guard_pending_ = true;
+    const std::uint64_t fixed = data::mix_seed(cfg_.data_seed, cfg_.client_index, 0xf17ed);
+    const double after = batch_gradient(fixed, 64, grad_);
+    const std::vector<float> now(model_->params().begin(), model_->params().end());
+    std::copy(guard_params_.begin(), guard_params_.end(), model_->params().begin());
+    const double before = batch_gradient(fixed, 64, grad_);
+    std::copy(now.begin(), now.end(), model_->params().begin());
+    fb::FlatBufferBuilder fbb(64);
+    send(wire::finish_envelope(fbb, wire::CreateGuardReport(fbb, v.round(), client_id_.value_or(0),
+                                                            static_cast<float>(before), static_cast<float>(after))));
+  } else if (v.guarded()) {
+    guard_pending_ = true;
+  }
+}
+
+void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
+  if (!guard_pending_) return;
+  guard_pending_ = false;
+  if (!d.keep()) {
+    std::copy(guard_params_.begin(), guard_params_.end(), model_->params().begin());
+    momentum_ = guard_momentum_;
+  }
+  if (digest() != d.model_digest()) in_sync_ = false;
+}
+
+void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
+  const std::size_t n = model_->num_params();
+  if (s.num_params() != n || !s.params() || s.chunks() == 0 || s.chunk() >= s.chunks() ||
+      s.offset() + s.params()->size() > n) {
+    say("ignored a malformed model snapshot");
+    return;
+  }
+  if (!snap_ || snap_->digest != s.digest() || snap_->chunks != s.chunks() || snap_->round != s.round()) {
+    snap_ = std::make_unique<Snapshot>();
+    snap_->round = s.round();
+    snap_->digest = s.digest();
+    snap_->chunks = s.chunks();
+    snap_->got.assign(s.chunks(), false);
+    snap_->params.assign(n, 0.0f);
+  }
+  std::copy(s.params()->begin(), s.params()->end(), snap_->params.begin() + static_cast<std::ptrdiff_t>(s.offset()));
+  if (s.momentum() && s.momentum()->size() == s.params()->size()) {
+    if (snap_->momentum.empty()) snap_->momentum.assign(n, 0.0f);
+    std::copy(s.momentum()->begin(), s.momentum()->end(), snap_->momentum.begin() + static_cast<std::ptrdiff_t>(s.offset()));
+  }
+  snap_->got[s.chunk()] = true;
+  if (!std::all_of(snap_->got.begin(), snap_->got.end(), [](bool b) { return b; })) return;
+  if (codec::model_digest(snap_->params) != snap_->digest) {
+    say("model snapshot failed its digest check; discarded");
+    snap_.reset();
+    return;
+  }
+  std::copy(snap_->params.begin(), snap_->params.end(), model_->params().begin());
+  momentum_ = std::move(snap_->momentum);
+  snap_.reset();
+  in_sync_ = true;
+  if (pending_task_round_) {
+    std::vector<std::uint8_t> task = std::move(pending_task_);
+    pending_task_round_.reset();
+    std::string why;
+    if (const wire::Envelope* env = wire::verify_envelope(task, &why)) on_task(*env->body_as_RoundTask());
+  }
+}
+
+void EdgeClient::save_state(std::uint32_t round) {
+  if (cfg_.state_path.empty()) return;
+  const auto e = encoder_->error_memory();
+  const std::string tmp = cfg_.state_path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    const std::uint32_t head[3] = {kStateMagic, static_cast<std::uint32_t>(e.size()), round};
+    f.write(reinterpret_cast<const char*>(head), sizeof head);
+    f.write(reinterpret_cast<const char*>(e.data()), static_cast<std::streamsize>(e.size() * sizeof(float)));
+    if (!f) {
+      say("cannot write state file %s; error memory will not survive a restart", tmp.c_str());
+      return;
+    }
+  }
+  std::rename(tmp.c_str(), cfg_.state_path.c_str());
+}
+
+void EdgeClient::load_state() {
+  if (cfg_.state_path.empty()) return;
+  std::ifstream f(cfg_.state_path, std::ios::binary);
+  if (!f) return;  // first start
+  std::uint32_t head[3] = {};
+  f.read(reinterpret_cast<char*>(head), sizeof head);
+  std::vector<float> e(model_->num_params());
+  f.read(reinterpret_cast<char*>(e.data()), static_cast<std::streamsize>(e.size() * sizeof(float)));
+  if (!f || head[0] != kStateMagic || head[1] != e.size()) {
+    say("state file %s does not match this model; starting with zero error memory", cfg_.state_path.c_str());
+    return;
+  }
+  encoder_->set_error_memory(e);
+  say("restored error-feedback memory from %s (after round %u)", cfg_.state_path.c_str(), head[2]);
+}
+
+}  // namespace signfed::edge

@@ -1,0 +1,97 @@
+// Sign packets: the compressed vectors that cross the wire (uplink updates and
+// downlink vote results). Layouts are specified in schema/FORMAT.md.
+//
+// Encoders take plain spans and return an owning SignPacket. Decoders take a
+// PacketView (non-owning; built from a SignPacket or straight from a verified
+// FlatBuffers message) and validate everything before use: a malformed packet
+// raises CodecError with a one-line reason, never undefined behaviour. This is
+// the module's one error style; callers at the network edge catch it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include "schema/signfed_generated.h"
+
+namespace signfed::codec {
+
+using wire::Encoding;
+
+class CodecError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct PacketView {
+  Encoding encoding = Encoding::dense_sign;
+  std::uint32_t dim = 0;
+  std::uint32_t nnz = 0;
+  std::uint8_t rice_k = 0;
+  float scale = 1.0f;
+  std::span<const std::uint8_t> payload;
+};
+
+struct SignPacket {
+  Encoding encoding = Encoding::dense_sign;
+  std::uint32_t dim = 0;
+  std::uint32_t nnz = 0;
+  std::uint8_t rice_k = 0;
+  float scale = 1.0f;
+  std::vector<std::uint8_t> payload;
+
+  PacketView view() const { return {encoding, dim, nnz, rice_k, scale, payload}; }
+  std::size_t payload_bytes() const { return payload.size(); }
+};
+
+// A vector in {-1, 0, +1}^dim as two bitmaps (FORMAT.md bit order): support bit
+// set = coordinate moves; negative bit set = it moves by -1 (subset of support).
+struct TernarySigns {
+  std::uint32_t dim = 0;
+  std::vector<std::uint8_t> support;
+  std::vector<std::uint8_t> negative;
+
+  static TernarySigns zeros(std::uint32_t dim);
+  std::uint64_t nnz() const;
+  int at(std::uint32_t i) const {  // -1, 0 or +1
+    if (!((support[i >> 3] >> (i & 7)) & 1u)) return 0;
+    return ((negative[i >> 3] >> (i & 7)) & 1u) ? -1 : 1;
+  }
+};
+
+// Sparse signs: sorted support and a sign per entry.
+struct SparseSigns {
+  std::uint32_t dim = 0;
+  std::vector<std::uint32_t> index;   // strictly increasing, < dim
+  std::vector<std::uint8_t> negative; // 1 = -1, 0 = +1; same length as index
+};
+
+// ---- encoders ----------------------------------------------------------
+// dense_sign from precomputed packed bits (packed_bytes(dim) bytes).
+SignPacket make_dense_packet(std::uint32_t dim, std::vector<std::uint8_t> bits, float scale);
+// sparse_sign for the entries idx (sorted ascending, < dim) with signs taken
+// from values[idx[j]] (IEEE sign bit). Chooses the Rice parameter that
+// minimises the size.
+SignPacket encode_sparse(std::uint32_t dim, std::span<const std::uint32_t> idx, std::span<const float> values);
+SignPacket encode_sparse(const SparseSigns& s);
+SignPacket encode_float32(std::span<const float> x);
+// The smallest exact coding of t: dense_sign if every coordinate moves,
+// else the smaller of sparse_sign and ternary.
+SignPacket encode_ternary_best(const TernarySigns& t);
+
+// ---- decoders (validate first; throw CodecError) -------------------------
+// Full structural check; expected_dim (if nonzero) must equal dim.
+void validate(const PacketView& p, std::uint32_t expected_dim);
+SparseSigns decode_sparse(const PacketView& p);
+TernarySigns decode_ternary(const PacketView& p);      // any sign encoding -> ternary
+std::vector<float> decode_float32(const PacketView& p);
+
+// ---- sizes ---------------------------------------------------------------
+// Bits the S3GD-MV paper charges for K of N coordinates: K + K*log2(N/K) (Table 2).
+double paper_sparse_bits(std::uint64_t n, std::uint64_t k);
+// Information-theoretic floor for a K-subset plus K signs: log2 C(N,K) + K.
+double entropy_sparse_bits(std::uint64_t n, std::uint64_t k);
+
+}  // namespace signfed::codec

@@ -1,0 +1,66 @@
+// Datasets and client partitions.
+//
+// A Dataset is immutable once loaded and may be shared read-only by many
+// clients in one process (simulation): hold it by std::shared_ptr<const Dataset>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace signfed::data {
+
+// Thrown for missing/corrupt files and bad specs; what() says what to do.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Dataset {
+  std::size_t rows = 0;       // samples
+  std::size_t cols = 0;       // features per sample (28*28 = 784 for MNIST-like)
+  std::size_t classes = 0;    // 1 + max label
+  std::vector<float> features;       // rows*cols, row-major, scaled to [0,1]
+  std::vector<std::uint8_t> labels;  // rows
+};
+
+// Loads an IDX image file (idx3, ubyte) and its IDX label file (idx1, ubyte);
+// either may be gzip-compressed (.gz). Throws DataError naming the file and,
+// for the default location, the Debian package to install.
+Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+
+enum class Split { train, test };
+// Default dir: /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist).
+inline constexpr std::string_view kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+Dataset load_fashion_mnist(std::string_view dir, Split split);
+
+// How a dataset is split between clients. Text form (parse_partition):
+//   "iid" | "class1" | "halves" | "shards:C" | "dirichlet:ALPHA" | "quantity:SIGMA"
+struct PartitionSpec {
+  std::string scheme = "iid";
+  double param = 0.0;              // C, ALPHA or SIGMA
+  std::uint32_t num_clients = 1;
+  std::uint64_t seed = 0;
+  std::size_t min_size = 10;       // dirichlet/quantity: resample until every client has this many (at least 1)
+};
+PartitionSpec parse_partition(std::string_view text, std::uint32_t num_clients, std::uint64_t seed);
+
+// Sample indices of every client (size num_clients), each sorted ascending.
+// Deterministic in (labels, spec). Throws DataError when the scheme cannot be
+// satisfied (e.g. class1 with more clients than classes... is allowed: classes
+// are reused round-robin and split evenly).
+// No client is ever left empty (DataError instead). iid/shards/dirichlet/quantity
+// assign every sample exactly once; class1/halves leave a class (half) unused
+// when no client holds it. Draws come from data/rng.h (bit-identical on every
+// platform); class1/halves with one client per class (half) ignore the seed.
+std::vector<std::vector<std::uint32_t>> partition(const std::vector<std::uint8_t>& labels, std::size_t classes,
+                                                  const PartitionSpec& spec);
+
+// One line per client: "client 3: 6000 samples, classes {3:6000}" style summary.
+std::string describe_partition(const std::vector<std::vector<std::uint32_t>>& parts,
+                               const std::vector<std::uint8_t>& labels, std::size_t classes);
+
+}  // namespace signfed::data

@@ -1,0 +1,58 @@
+// Models trained on the edge and replicated on the coordinator.
+//
+// A Model owns one flat, contiguous float32 parameter vector; every layer's
+// weights and biases are views into it (layout documented per model in its
+// header). Flat parameters are what the sign codecs compress and what the
+// model digest hashes, so the layout is part of the wire contract.
+//
+// Inputs are row-major float32 batches (batch x input_size, pixel values in
+// [0,1]); labels are class indices. Loss is mean softmax cross-entropy.
+//
+// Thread-safety: a Model is not safe for concurrent calls (it owns scratch
+// buffers sized for the largest batch seen, so steady-state training allocates
+// nothing). Distinct Model objects are independent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace signfed::model {
+
+struct EvalResult {
+  double loss = 0.0;      // mean cross-entropy over the samples
+  double accuracy = 0.0;  // fraction in [0,1]
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Canonical spec string, e.g. "mlp:784-128-10" or "cnn:lenet5"; make_model(spec())
+  // rebuilds the same architecture.
+  virtual std::string spec() const = 0;
+  virtual std::size_t input_size() const = 0;
+  virtual std::size_t num_classes() const = 0;
+  virtual std::size_t num_params() const = 0;
+
+  virtual std::span<float> params() = 0;
+  virtual std::span<const float> params() const = 0;
+
+  // Mean loss over the batch; writes d(loss)/d(params) into grad (num_params floats).
+  virtual double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
+                               std::span<float> grad) = 0;
+
+  // Loss and accuracy over n samples (processed in chunks; no gradient).
+  virtual EvalResult evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) = 0;
+};
+
+// Builds a model from a spec: "mlp" (= mlp:784-128-10), "mlp:784-256-64-10",
+// "cnn" (= cnn:lenet5, 28x28x1 input, 10 classes). Parameters are initialised
+// deterministically from seed (same seed + spec => bit-identical params on every
+// platform). Throws std::invalid_argument with a readable message on a bad spec.
+std::unique_ptr<Model> make_model(std::string_view spec, std::uint64_t seed);
+
+}  // namespace signfed::model

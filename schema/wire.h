@@ -1,0 +1,47 @@
+// Framing and verification of signfed wire messages (schema/signfed.fbs).
+//
+// Every ZeroMQ frame carries exactly one Envelope. verify_envelope() is the
+// only door from bytes to a typed message: it runs the FlatBuffers verifier
+// (bounds, offsets, depth, table count) with our size caps and checks the
+// file identifier. The returned pointer aliases the frame: it is valid while
+// the frame's bytes are.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "schema/signfed_generated.h"
+
+namespace signfed::wire {
+
+// Incompatible protocol changes bump this; Join carries it and the coordinator
+// refuses other versions with an error naming both.
+inline constexpr std::uint16_t kProtocolVersion = 1;
+
+// Largest frame accepted (bytes). A float32 update of 10^7 parameters is 40 MB.
+inline constexpr std::size_t kMaxFrameBytes = 64u << 20;
+
+// Largest model a peer may announce (parameters).
+inline constexpr std::uint64_t kMaxParams = 16u << 20;
+
+// Parameters per ModelSnapshot chunk (1 MiB of floats per chunk).
+inline constexpr std::uint32_t kSnapshotChunkParams = 1u << 18;
+
+// Verifies frame and returns its Envelope, or nullptr with *why set to a
+// one-line reason. Never reads outside frame.
+const Envelope* verify_envelope(std::span<const std::uint8_t> frame, std::string* why);
+
+// Finishes builder with body as the Envelope root (and the file identifier)
+// and returns the finished bytes (valid until the builder is reset).
+template <class T>
+std::span<const std::uint8_t> finish_envelope(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<T> body) {
+  auto env = CreateEnvelope(fbb, BodyTraits<T>::enum_value, body.Union());
+  fbb.Finish(env, EnvelopeIdentifier());
+  return {fbb.GetBufferPointer(), fbb.GetSize()};
+}
+
+const char* body_name(Body b);
+
+}  // namespace signfed::wire

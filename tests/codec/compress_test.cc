@@ -1,0 +1,154 @@
+// Client-side compressors against the papers' definitions.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "codec/compress.h"
+#include "data/rng.h"
+
+using namespace signfed;
+using codec::CodecError;
+using wire::Method;
+
+namespace {
+
+std::vector<float> gaussianish(std::size_t n, std::uint64_t seed) {
+  data::Rng r(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(r.normal());
+  return v;
+}
+
+const kernels::SignKernels& K() { return kernels::scalar_sign_kernels(); }
+
+}  // namespace
+
+TEST_CASE("codec: topk_count and auto_gamma follow the paper's rules") {
+  CHECK(codec::topk_count(101770, 0.1) == 10177);
+  CHECK(codec::topk_count(1000, 0.0001) == 1);
+  CHECK(codec::topk_count(10, 1.0) == 10);
+  CHECK(codec::topk_count(0, 0.5) == 0);
+  // M^(2/3) K = N  =>  gamma = M^(-2/3): 10 voters -> 0.2154, 100 -> 0.0464.
+  CHECK(codec::auto_gamma(10, 101770) == doctest::Approx(0.21544).epsilon(1e-4));
+  CHECK(codec::auto_gamma(100, 101770) == doctest::Approx(0.046416).epsilon(1e-4));
+}
+
+TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq. (6)") {
+  const std::size_t n = 5000;
+  codec::UpdateEncoder enc(n, K());
+  codec::MethodConfig cfg;
+  cfg.method = Method::s3gd;
+  cfg.gamma = 0.05f;
+  cfg.eta = 0.7f;
+  std::vector<float> e_prev(n, 0.0f);
+  for (int round = 0; round < 4; ++round) {
+    const auto gt = gaussianish(n, 100 + round);
+    // g = g~ + eta * e  (eq. 5)
+    std::vector<float> g(n);
+    for (std::size_t i = 0; i < n; ++i) g[i] = gt[i] + cfg.eta * e_prev[i];
+    const auto p = enc.encode(gt, cfg, 0);
+    const auto s = codec::decode_sparse(p.view());
+    REQUIRE(s.index.size() == codec::topk_count(n, cfg.gamma));
+    // The selected are the K largest |g|.
+    std::vector<float> mag(n);
+    for (std::size_t i = 0; i < n; ++i) mag[i] = std::fabs(g[i]);
+    std::vector<float> sorted = mag;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(s.index.size()) - 1, sorted.end(),
+                     std::greater<>());
+    const float kth = sorted[s.index.size() - 1];
+    for (auto i : s.index) CHECK(mag[i] >= kth);
+    // e' = g - TopK(g)  (eq. 6): zero on the support, g elsewhere.
+    std::vector<float> expect = g;
+    for (std::size_t j = 0; j < s.index.size(); ++j) {
+      expect[s.index[j]] = 0.0f;
+      CHECK(s.negative[j] == (g[s.index[j]] < 0 ? 1 : 0));
+    }
+    const auto e = enc.error_memory();
+    REQUIRE(e.size() == n);
+    CHECK(std::equal(e.begin(), e.end(), expect.begin()));
+    e_prev.assign(e.begin(), e.end());
+  }
+}
+
+TEST_CASE("codec: randk picks K distinct sorted coordinates, same for the same seed") {
+  const std::size_t n = 10000;
+  codec::UpdateEncoder enc(n, K());
+  codec::MethodConfig cfg;
+  cfg.method = Method::randk;
+  cfg.gamma = 0.01f;
+  const auto g = gaussianish(n, 1);
+  const auto a = codec::decode_sparse(enc.encode(g, cfg, 42).view());
+  const auto b = codec::decode_sparse(enc.encode(g, cfg, 42).view());
+  const auto c = codec::decode_sparse(enc.encode(g, cfg, 43).view());
+  CHECK(a.index.size() == 100);
+  CHECK(std::is_sorted(a.index.begin(), a.index.end()));
+  CHECK(a.index == b.index);
+  CHECK(a.index != c.index);
+}
+
+TEST_CASE("codec: stochastic sign is unbiased (Safaryan Def. 3)") {
+  const std::size_t n = 8;
+  const std::vector<float> g = {0.5f, -0.25f, 0.1f, 0.0f, -0.8f, 0.05f, 0.3f, -0.1f};
+  codec::UpdateEncoder enc(n, K());
+  codec::MethodConfig cfg;
+  cfg.method = Method::stochsign;
+  std::vector<double> mean(n, 0.0);
+  const int trials = 40000;
+  float scale = 0;
+  for (int t = 0; t < trials; ++t) {
+    const auto p = enc.encode(g, cfg, static_cast<std::uint64_t>(t));
+    scale = p.scale;
+    const auto s = codec::decode_ternary(p.view());
+    for (std::size_t i = 0; i < n; ++i) mean[i] += p.scale * s.at(static_cast<std::uint32_t>(i));
+  }
+  double norm = 0;
+  for (float v : g) norm += double(v) * v;
+  CHECK(scale == doctest::Approx(std::sqrt(norm)).epsilon(1e-6));
+  // Each coordinate: variance <= ||g||^2 ~ 1.1; 4 sigma over 40000 trials ~ 0.021.
+  for (std::size_t i = 0; i < n; ++i) CHECK(std::fabs(mean[i] / trials - g[i]) < 0.025);
+}
+
+TEST_CASE("codec: efsign residual is p - ||p||_1/d sign(p)") {
+  const std::size_t n = 257;
+  codec::UpdateEncoder enc(n, K());
+  codec::MethodConfig cfg;
+  cfg.method = Method::efsign;
+  cfg.eta = 1.0f;
+  const auto g1 = gaussianish(n, 8);
+  const auto p1 = enc.encode(g1, cfg, 0);
+  double l1 = 0;
+  for (float v : g1) l1 += std::fabs(v);
+  CHECK(p1.scale == doctest::Approx(l1 / n));
+  const auto s = codec::decode_ternary(p1.view());
+  const auto e = enc.error_memory();
+  for (std::size_t i = 0; i < n; ++i) CHECK(e[i] == g1[i] - p1.scale * static_cast<float>(s.at(static_cast<std::uint32_t>(i))));
+}
+
+TEST_CASE("codec: NaN or Inf in a gradient is a clear error") {
+  codec::UpdateEncoder enc(16, K());
+  for (Method m : {Method::signsgd, Method::s3gd, Method::fedsgd}) {
+    codec::MethodConfig cfg;
+    cfg.method = m;
+    cfg.gamma = 0.5f;
+    std::vector<float> g(16, 1.0f);
+    g[5] = std::nanf("");
+    CHECK_THROWS_WITH_AS(enc.encode(g, cfg, 0), doctest::Contains("coordinate 5 is NaN"), CodecError);
+    g[5] = INFINITY;
+    CHECK_THROWS_WITH_AS(enc.encode(g, cfg, 0), doctest::Contains("infinite"), CodecError);
+  }
+  std::vector<float> short_g(15, 0.0f);
+  CHECK_THROWS_AS(enc.encode(short_g, codec::MethodConfig{}, 0), CodecError);
+}
+
+TEST_CASE("codec: method names parse both ways") {
+  for (Method m : wire::EnumValuesMethod()) {
+    Method back{};
+    REQUIRE(codec::parse_method(codec::method_name(m), &back));
+    CHECK(back == m);
+  }
+  Method x{};
+  CHECK_FALSE(codec::parse_method("adam", &x));
+}

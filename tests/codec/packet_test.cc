@@ -1,0 +1,205 @@
+// Packet encode/decode round trips, sizes and rejection of malformed input.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "codec/bit_stream.h"
+#include "codec/packet.h"
+#include "data/rng.h"
+#include "kernels/sign_kernels.h"
+
+using namespace signfed;
+using codec::CodecError;
+using codec::Encoding;
+
+namespace {
+
+std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
+  data::Rng r(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = static_cast<float>(r.uniform() * 2.0 - 1.0);
+  return v;
+}
+
+std::vector<std::uint32_t> random_support(std::uint32_t n, std::size_t k, std::uint64_t seed) {
+  data::Rng r(seed);
+  std::vector<std::uint32_t> idx;
+  std::size_t need = k;
+  for (std::uint32_t i = 0; i < n && need > 0; ++i)
+    if (r.below(n - i) < need) {
+      idx.push_back(i);
+      --need;
+    }
+  return idx;
+}
+
+codec::TernarySigns random_ternary(std::uint32_t n, double p_nonzero, std::uint64_t seed) {
+  data::Rng r(seed);
+  auto t = codec::TernarySigns::zeros(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (r.uniform() >= p_nonzero) continue;
+    t.support[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+    if (r.next() & 1) t.negative[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("codec: sparse packet round trip keeps indices and signs") {
+  for (std::uint32_t n : {1u, 7u, 64u, 1000u, 101770u}) {
+    for (double gamma : {0.001, 0.01, 0.1, 0.5, 1.0}) {
+      const auto g = random_vector(n, n);
+      const auto idx = random_support(n, static_cast<std::size_t>(std::max(1.0, gamma * n)), n + 7);
+      const auto p = codec::encode_sparse(n, idx, g);
+      CHECK(p.nnz == idx.size());
+      const auto s = codec::decode_sparse(p.view());
+      REQUIRE(s.index == idx);
+      for (std::size_t j = 0; j < idx.size(); ++j) CHECK(s.negative[j] == (std::signbit(g[idx[j]]) ? 1 : 0));
+    }
+  }
+}
+
+TEST_CASE("codec: sparse size sits between the entropy floor and 3 bits above the paper's formula") {
+  const std::uint32_t n = 101770;
+  for (double gamma : {0.001, 0.01, 0.05, 0.1}) {
+    const std::size_t k = static_cast<std::size_t>(gamma * n);
+    const auto idx = random_support(n, k, 99);
+    const auto g = random_vector(n, 5);
+    const auto p = codec::encode_sparse(n, idx, g);
+    const double bits = 8.0 * p.payload.size();
+    CAPTURE(gamma);
+    CHECK(bits >= codec::entropy_sparse_bits(n, k) - 8);
+    // Rice coding of uniform gaps costs ~1.5 bits per entry over the paper's K + K log2(N/K).
+    CHECK(bits <= codec::paper_sparse_bits(n, k) + 3.0 * k);
+  }
+}
+
+TEST_CASE("codec: ternary best coding picks the smallest and round trips") {
+  for (std::uint32_t n : {0u, 1u, 63u, 64u, 65u, 1000u, 101770u}) {
+    for (double p : {0.0, 0.01, 0.3, 0.9, 1.0}) {
+      const auto t = random_ternary(n, p, n * 31 + static_cast<std::uint64_t>(p * 100));
+      const auto pk = codec::encode_ternary_best(t);
+      if (t.nnz() == n) CHECK(pk.encoding == Encoding::dense_sign);
+      CHECK(pk.payload.size() <= 2 * kernels::packed_bytes(n));
+      const auto back = codec::decode_ternary(pk.view());
+      CHECK(back.support == t.support);
+      CHECK(back.negative == t.negative);
+    }
+  }
+}
+
+TEST_CASE("codec: float32 packet round trip and non-finite rejection") {
+  const auto x = random_vector(1000, 3);
+  const auto p = codec::encode_float32(x);
+  CHECK(codec::decode_float32(p.view()) == x);
+  auto bad = x;
+  bad[17] = std::nanf("");
+  CHECK_THROWS_WITH_AS(codec::validate(codec::encode_float32(bad).view(), 1000), doctest::Contains("coordinate 17"),
+                       CodecError);
+}
+
+TEST_CASE("codec: decoders reject malformed packets") {
+  const std::uint32_t n = 1000;
+  const auto g = random_vector(n, 11);
+  const auto idx = random_support(n, 100, 12);
+  const auto good = codec::encode_sparse(n, idx, g);
+  codec::validate(good.view(), n);
+
+  SUBCASE("wrong dimension") { CHECK_THROWS_AS(codec::validate(good.view(), n + 1), CodecError); }
+  SUBCASE("truncated payload") {
+    auto v = good.view();
+    for (std::size_t cut = 0; cut < v.payload.size(); cut += 7) {
+      v.payload = std::span(good.payload).first(cut);
+      CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+    }
+  }
+  SUBCASE("trailing bytes") {
+    auto longer = good;
+    longer.payload.push_back(0);
+    CHECK_THROWS_WITH_AS(codec::validate(longer.view(), n), doctest::Contains("trailing"), CodecError);
+  }
+  SUBCASE("nnz above dim or Rice parameter out of range") {
+    auto v = good.view();
+    v.nnz = n + 1;
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+    v = good.view();
+    v.rice_k = 40;
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+  }
+  SUBCASE("index out of range") {
+    std::vector<std::uint8_t> bytes;
+    codec::BitWriter w(bytes);
+    w.put_rice(10, 3);
+    w.put_rice(n, 3);  // second index = 11 + n: out of range
+    w.put(0, 2);
+    w.flush();
+    codec::PacketView v{Encoding::sparse_sign, n, 2, 3, 1.0f, bytes};
+    CHECK_THROWS_WITH_AS(codec::validate(v, n), doctest::Contains("out of range"), CodecError);
+  }
+  SUBCASE("huge unary run is bounded") {
+    std::vector<std::uint8_t> ones(4096, 0xFF);
+    codec::PacketView v{Encoding::sparse_sign, n, 1, 0, 1.0f, ones};
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+  }
+  SUBCASE("dense packet of the wrong size or with pad bits set") {
+    std::vector<std::uint8_t> bits(kernels::packed_bytes(n) - 1, 0);
+    codec::PacketView v{Encoding::dense_sign, n, n, 0, 1.0f, bits};
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+    std::vector<std::uint8_t> padded(kernels::packed_bytes(1001), 0);
+    padded.back() = 0x80;  // bit 1007 > 1000
+    codec::PacketView w{Encoding::dense_sign, 1001, 1001, 0, 1.0f, padded};
+    CHECK_THROWS_WITH_AS(codec::validate(w, 1001), doctest::Contains("pad"), CodecError);
+  }
+  SUBCASE("ternary with a sign outside the support or a wrong nnz") {
+    auto t = random_ternary(n, 0.5, 4);
+    auto pk = codec::encode_ternary_best(t);
+    if (pk.encoding != Encoding::ternary) {
+      pk.encoding = Encoding::ternary;
+      pk.nnz = static_cast<std::uint32_t>(t.nnz());
+      pk.payload = t.support;
+      pk.payload.insert(pk.payload.end(), t.negative.begin(), t.negative.end());
+    }
+    codec::validate(pk.view(), n);
+    auto wrong_nnz = pk;
+    wrong_nnz.nnz += 1;
+    CHECK_THROWS_AS(codec::validate(wrong_nnz.view(), n), CodecError);
+    auto outside = pk;
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (!((t.support[i / 8] >> (i % 8)) & 1)) {
+        outside.payload[kernels::packed_bytes(n) + i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+        break;
+      }
+    CHECK_THROWS_WITH_AS(codec::validate(outside.view(), n), doctest::Contains("outside"), CodecError);
+  }
+  SUBCASE("non-finite scale") {
+    auto v = good.view();
+    v.scale = INFINITY;
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+  }
+  SUBCASE("unknown encoding") {
+    auto v = good.view();
+    v.encoding = static_cast<Encoding>(9);
+    CHECK_THROWS_AS(codec::validate(v, n), CodecError);
+  }
+}
+
+TEST_CASE("codec: random garbage never crashes the sparse decoder") {
+  data::Rng r(2024);
+  int rejected = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<std::uint8_t> bytes(r.below(64));
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(r.next());
+    codec::PacketView v{Encoding::sparse_sign, static_cast<std::uint32_t>(r.below(5000)),
+                        static_cast<std::uint32_t>(r.below(200)), static_cast<std::uint8_t>(r.below(40)), 1.0f, bytes};
+    try {
+      const auto s = codec::decode_sparse(v);
+      for (std::size_t j = 1; j < s.index.size(); ++j) REQUIRE(s.index[j] > s.index[j - 1]);
+      for (auto i : s.index) REQUIRE(i < v.dim);
+    } catch (const CodecError&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 1000);
+}

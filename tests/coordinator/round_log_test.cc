@@ -1,0 +1,98 @@
+// RoundLog on a real SQLite file: round transactions, resume points, and the
+// errors a user meets (not a database, read-only, corrupt).
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "coordinator/round_log.h"
+
+using namespace signfed::coord;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/signfed-log-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+};
+
+std::int64_t count(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr);
+  std::int64_t v = -1;
+  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+  return v;
+}
+
+Checkpoint ckpt(std::int64_t round, float v) {
+  Checkpoint c;
+  c.round = round;
+  c.params.assign(10, v);
+  c.digest = 0x1234 + static_cast<std::uint64_t>(round);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("round_log: rounds, updates and checkpoints commit together; resume finds the last") {
+  TempDir dir;
+  const std::string db = dir.path + "/run.sqlite";
+  {
+    RoundLog log(db);
+    const auto run = log.begin_run(R"({"rounds":5})", 5, "t");
+    ClientRow c{0, "edge-0", "Linux", "x86_64", "iid 0/1", 600};
+    log.upsert_client(run, c, 1.0);
+    for (std::uint32_t r = 0; r < 3; ++r) {
+      RoundRow row;
+      row.round = r;
+      row.uplink_bytes = 100 + r;
+      UpdateRow u;
+      u.round = r;
+      u.bytes = 100 + r;
+      u.status = "counted";
+      log.commit_round(run, row, {u}, ckpt(r, static_cast<float>(r)), r == 1);
+    }
+    CHECK_THROWS_AS(log.commit_round(run, RoundRow{}, {}, ckpt(0, 0), false), LogError);  // round 0 twice
+  }
+  CHECK(count(db, "SELECT COUNT(*) FROM rounds") == 3);
+  CHECK(count(db, "SELECT COUNT(*) FROM updates") == 3);
+  CHECK(count(db, "SELECT SUM(uplink_bytes) FROM rounds") == 303);
+  // History kept for round 1, the latest (2) for resume, the rest pruned.
+  CHECK(count(db, "SELECT COUNT(*) FROM checkpoints") == 2);
+  CHECK(count(db, "SELECT value FROM meta WHERE key='schema_version'") == kLogSchemaVersion);
+
+  RoundLog again(db);
+  const auto p = again.find_resumable();
+  REQUIRE(p.has_value());
+  CHECK(p->checkpoint.round == 2);
+  CHECK(p->checkpoint.params == std::vector<float>(10, 2.0f));
+  CHECK(p->checkpoint.digest == 0x1234 + 2);
+  REQUIRE(p->clients.size() == 1);
+  CHECK(p->clients[0].name == "edge-0");
+  again.end_run(p->run_id, "completed");
+  CHECK_FALSE(again.find_resumable().has_value());
+}
+
+TEST_CASE("round_log: a file that is not a database is refused with advice") {
+  TempDir dir;
+  const std::string db = dir.path + "/junk.sqlite";
+  std::ofstream(db) << std::string(4096, 'x');
+  CHECK_THROWS_WITH_AS(RoundLog{db}, doctest::Contains("another --db"), LogError);
+}
+
+TEST_CASE("round_log: a missing directory names the problem") {
+  CHECK_THROWS_WITH_AS(RoundLog{"/nonexistent-dir-signfed/run.sqlite"}, doctest::Contains("cannot open"), LogError);
+}

@@ -1,0 +1,214 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "test_util.h"
+
+namespace {
+
+using signfed::data::DataError;
+using signfed::data::Dataset;
+using signfed::data::load_fashion_mnist;
+using signfed::data::load_idx;
+using signfed::data::Split;
+using signfed::data::testing::idx_bytes;
+using signfed::data::testing::TempDir;
+using signfed::data::testing::write_file;
+
+constexpr std::uint32_t kImages = 0x00000803;
+constexpr std::uint32_t kLabels = 0x00000801;
+
+// 5 images of 3x4 pixels with values i*12+j, labels {2,0,7,2,1}.
+std::vector<std::uint8_t> pixels5() {
+  std::vector<std::uint8_t> p(5 * 12);
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>(i * 4);
+  p[7] = 255;
+  return p;
+}
+const std::vector<std::uint8_t> kLabels5 = {2, 0, 7, 2, 1};
+
+struct Pair {
+  std::string images;
+  std::string labels;
+};
+
+// Writes a valid pair named images/labels (plus .gz) and returns their paths.
+Pair write_pair(const TempDir& dir, bool gz_images, bool gz_labels) {
+  Pair p{dir.file(gz_images ? "images.gz" : "images"), dir.file(gz_labels ? "labels.gz" : "labels")};
+  write_file(p.images, idx_bytes(kImages, {5, 3, 4}, pixels5()), gz_images);
+  write_file(p.labels, idx_bytes(kLabels, {5}, kLabels5), gz_labels);
+  return p;
+}
+
+// Runs f, which must throw DataError, and returns its message.
+template <class F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  FAIL("expected DataError");
+  return {};
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("idx: round trip through gzip and raw files") {
+  TempDir dir;
+  for (const bool gz_images : {false, true}) {
+    for (const bool gz_labels : {false, true}) {
+      CAPTURE(gz_images);
+      CAPTURE(gz_labels);
+      const Pair pair = write_pair(dir, gz_images, gz_labels);
+      const Dataset ds = load_idx(pair.images, pair.labels);
+      CHECK(ds.rows == 5);
+      CHECK(ds.cols == 12);
+      CHECK(ds.classes == 8);
+      CHECK(ds.labels == kLabels5);
+      const auto p = pixels5();
+      REQUIRE(ds.features.size() == p.size());
+      for (std::size_t i = 0; i < p.size(); ++i) REQUIRE(ds.features[i] == static_cast<float>(p[i]) / 255.0F);
+      CHECK(ds.features[0] == 0.0F);
+      CHECK(ds.features[7] == 1.0F);
+    }
+  }
+}
+
+TEST_CASE("idx: load_fashion_mnist finds .gz and uncompressed names") {
+  TempDir dir;
+  write_file(dir.file("train-images-idx3-ubyte.gz"), idx_bytes(kImages, {5, 3, 4}, pixels5()), true);
+  write_file(dir.file("train-labels-idx1-ubyte.gz"), idx_bytes(kLabels, {5}, kLabels5), true);
+  write_file(dir.file("t10k-images-idx3-ubyte"), idx_bytes(kImages, {2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 255}), false);
+  write_file(dir.file("t10k-labels-idx1-ubyte"), idx_bytes(kLabels, {2}, {9, 3}), false);
+  const Dataset train = load_fashion_mnist(dir.path().string(), Split::train);
+  CHECK(train.rows == 5);
+  CHECK(train.labels == kLabels5);
+  const Dataset test = load_fashion_mnist(dir.path().string(), Split::test);
+  CHECK(test.rows == 2);
+  CHECK(test.cols == 4);
+  CHECK(test.classes == 10);
+  CHECK(test.features.back() == 1.0F);
+}
+
+TEST_CASE("idx: bad magic is reported") {
+  TempDir dir;
+  const Pair pair = write_pair(dir, false, true);
+  const std::string& images = pair.images;
+  const std::string& labels = pair.labels;
+  write_file(dir.file("junk"), idx_bytes(0x12345678, {5, 3, 4}, pixels5()), false);
+  std::string msg = error_of([&] { load_idx(dir.file("junk"), labels); });
+  CHECK(contains(msg, dir.file("junk")));
+  CHECK(contains(msg, "bad magic 0x12345678, expected 0x00000803"));
+  // Paths swapped: say so.
+  msg = error_of([&] { load_idx(labels, images); });
+  CHECK(contains(msg, "bad magic 0x00000801"));
+  CHECK(contains(msg, "swapped"));
+  // A gzip file whose content is not IDX.
+  write_file(dir.file("text.gz"), {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd', '!', '!', '!', '!', '!'}, true);
+  msg = error_of([&] { load_idx(dir.file("text.gz"), labels); });
+  CHECK(contains(msg, "bad magic"));
+}
+
+TEST_CASE("idx: truncated files are reported") {
+  TempDir dir;
+  const Pair pair = write_pair(dir, true, true);
+  const std::string& images = pair.images;
+  const std::string& labels = pair.labels;
+  for (const bool gz : {false, true}) {
+    CAPTURE(gz);
+    auto short_pixels = pixels5();
+    short_pixels.resize(50);
+    const std::string path = dir.file(gz ? "short.gz" : "short");
+    write_file(path, idx_bytes(kImages, {5, 3, 4}, short_pixels), gz);
+    const std::string msg = error_of([&] { load_idx(path, labels); });
+    CHECK(contains(msg, path + ": truncated: expected 60 pixel bytes, got 50"));
+  }
+  // Header cut short.
+  write_file(dir.file("stub"), {0, 0, 8, 3, 0, 0}, false);
+  CHECK(contains(error_of([&] { load_idx(dir.file("stub"), labels); }), "truncated: expected a 16-byte IDX header, got 6"));
+  // Labels cut short.
+  write_file(dir.file("short-labels"), idx_bytes(kLabels, {5}, {1, 2, 3}), false);
+  CHECK(contains(error_of([&] { load_idx(images, dir.file("short-labels")); }), "expected 5 label bytes, got 3"));
+  // A gzip stream cut in the middle: truncated or corrupt, never garbage.
+  std::vector<std::uint8_t> big(20 * 28 * 28);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>((i * 2654435761U) >> 13);
+  write_file(dir.file("big.gz"), idx_bytes(kImages, {20, 28, 28}, big), true);
+  const auto full = std::filesystem::file_size(dir.file("big.gz"));
+  std::filesystem::resize_file(dir.file("big.gz"), full / 2);
+  write_file(dir.file("big-labels"), idx_bytes(kLabels, {20}, std::vector<std::uint8_t>(20, 1)), false);
+  const std::string msg = error_of([&] { load_idx(dir.file("big.gz"), dir.file("big-labels")); });
+  CHECK((contains(msg, "truncated") || contains(msg, "corrupt gzip")));
+}
+
+TEST_CASE("idx: trailing data after the declared size is reported") {
+  TempDir dir;
+  const Pair pair = write_pair(dir, false, false);
+  const std::string& labels = pair.labels;
+  auto long_pixels = pixels5();
+  long_pixels.push_back(0);
+  write_file(dir.file("long"), idx_bytes(kImages, {5, 3, 4}, long_pixels), false);
+  CHECK(contains(error_of([&] { load_idx(dir.file("long"), labels); }), "data continues after the 60 pixel bytes"));
+}
+
+TEST_CASE("idx: image and label counts must match") {
+  TempDir dir;
+  const Pair pair = write_pair(dir, false, false);
+  const std::string& images = pair.images;
+  const std::string& labels = pair.labels;
+  write_file(dir.file("four-labels"), idx_bytes(kLabels, {4}, {1, 2, 3, 4}), false);
+  const std::string msg = error_of([&] { load_idx(images, dir.file("four-labels")); });
+  CHECK(contains(msg, "holds 5 images but"));
+  CHECK(contains(msg, "holds 4 labels"));
+  // Zero-sized dimensions hold nothing to train on.
+  write_file(dir.file("empty"), idx_bytes(kImages, {0, 3, 4}, {}), false);
+  CHECK(contains(error_of([&] { load_idx(dir.file("empty"), labels); }), "dimension 0 is 0"));
+}
+
+TEST_CASE("idx: missing files name the Debian package") {
+  TempDir dir;
+  const Pair pair = write_pair(dir, false, false);
+  const std::string& labels = pair.labels;
+  std::string msg = error_of([&] { load_idx(dir.file("nope.gz"), labels); });
+  CHECK(contains(msg, "cannot open " + dir.file("nope.gz") + ": No such file or directory"));
+  CHECK(contains(msg, "apt-get install dataset-fashion-mnist"));
+  msg = error_of([&] { load_fashion_mnist((dir.path() / "absent").string(), Split::train); });
+  CHECK(contains(msg, "train-images-idx3-ubyte.gz"));
+  CHECK(contains(msg, "apt-get install dataset-fashion-mnist"));
+  CHECK(contains(msg, "--data DIR"));
+}
+
+TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
+  const std::string dir(signfed::data::kFashionMnistDir);
+  if (!std::filesystem::is_directory(dir)) {
+    MESSAGE("skipped: " << dir << " missing (apt-get install dataset-fashion-mnist)");
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const Dataset train = load_fashion_mnist(dir, Split::train);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("loaded Fashion-MNIST train (60000x784) in " << ms << " ms");
+  const Dataset test = load_fashion_mnist(dir, Split::test);
+  for (const auto* ds : {&train, &test}) {
+    const std::size_t n = ds == &train ? 60000 : 10000;
+    CHECK(ds->rows == n);
+    CHECK(ds->cols == 784);
+    CHECK(ds->classes == 10);
+    REQUIRE(ds->features.size() == n * 784);
+    REQUIRE(ds->labels.size() == n);
+    const auto [lo, hi] = std::minmax_element(ds->features.begin(), ds->features.end());
+    CHECK(*lo == 0.0F);
+    CHECK(*hi == 1.0F);
+    std::vector<std::size_t> counts(10);
+    for (const auto l : ds->labels) ++counts[l];
+    for (const auto c : counts) CHECK(c == n / 10);
+  }
+}
