@@ -79,6 +79,9 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
 
   dealer_.set(zmq::sockopt::linger, 0);
   dealer_.set(zmq::sockopt::routing_id, cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(mono_s() * 1e6)));
+  // Nothing queues for a coordinator that is not there: a restarted one gets
+  // a fresh Join rather than a backlog of stale messages.
+  dealer_.set(zmq::sockopt::immediate, true);
   dealer_.set(zmq::sockopt::reconnect_ivl, 200);
   dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   dealer_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
@@ -150,6 +153,10 @@ int EdgeClient::run() {
     if (t - last_beat > cfg_.heartbeat_ms / 1000.0) {
       send_heartbeat();
       last_beat = t;
+    }
+    if (!client_id_ && t - last_join > 3.0) {  // not admitted yet: keep knocking
+      send_join();
+      last_join = t;
     }
     const double silent = t - last_heard_;
     if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join > cfg_.rejoin_after_ms / 1000.0) {

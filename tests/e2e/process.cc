@@ -1,0 +1,141 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace signfed::test {
+
+Process::Process(const std::string& binary, const std::vector<std::string>& args, const std::string& log_path)
+    : log_(log_path) {
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addclose(&fa, 0);
+  const int rc = posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot spawn " + binary);
+}
+
+Process::~Process() {
+  if (!done_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, &status_, 0);
+  }
+}
+
+int Process::wait(double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!done_) {
+    const pid_t r = waitpid(pid_, &status_, WNOHANG);
+    if (r == pid_) {
+      done_ = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() > end) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+  return -1;
+}
+
+void Process::signal(int sig) {
+  if (!done_) ::kill(pid_, sig);
+}
+
+bool Process::running() { return wait(0) == -1; }
+
+std::string Process::output() const {
+  std::ifstream f(log_);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/signfed-e2e-XXXXXX";
+  path = mkdtemp(tmpl);
+}
+
+TempDir::~TempDir() {
+  if (std::getenv("SIGNFED_KEEP_TMP") == nullptr) std::system(("rm -rf '" + path + "'").c_str());
+}
+
+namespace {
+template <class F>
+void query(const std::string& db, const std::string& sql, F&& on_row) {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return;
+  }
+  sqlite3_busy_timeout(h, 5000);
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) on_row(s);
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+}
+}  // namespace
+
+double query_number(const std::string& db, const std::string& sql) {
+  double v = -1;
+  query(db, sql, [&](sqlite3_stmt* s) {
+    if (sqlite3_column_type(s, 0) != SQLITE_NULL) v = sqlite3_column_double(s, 0);
+  });
+  return v;
+}
+
+std::string query_text(const std::string& db, const std::string& sql) {
+  std::string v;
+  query(db, sql, [&](sqlite3_stmt* s) {
+    if (const auto* t = sqlite3_column_text(s, 0)) v = reinterpret_cast<const char*>(t);
+  });
+  return v;
+}
+
+std::uint64_t edge_final_digest(const std::string& output) {
+  static const std::regex re("model digest ([0-9a-f]{16})");
+  std::smatch m;
+  std::uint64_t d = 0;
+  for (auto it = output.cbegin(); std::regex_search(it, output.cend(), m, re); it = m.suffix().first)
+    d = std::strtoull(m[1].str().c_str(), nullptr, 16);
+  return d;
+}
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+}  // namespace signfed::test

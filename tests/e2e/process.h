@@ -1,0 +1,50 @@
+// Child processes for end-to-end tests: spawn a binary with arguments, its
+// stdout+stderr going to a file, then wait (with a timeout), signal or kill it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace signfed::test {
+
+class Process {
+ public:
+  Process(const std::string& binary, const std::vector<std::string>& args, const std::string& log_path);
+  ~Process();  // kills the child if still running
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Waits up to timeout_s; returns the exit code, 128+signal if killed by a
+  // signal, or -1 on timeout (the child keeps running).
+  int wait(double timeout_s);
+  void signal(int sig);
+  bool running();
+  std::string output() const;  // the log file's contents
+  const std::string& log_path() const { return log_; }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  bool done_ = false;
+  std::string log_;
+};
+
+struct TempDir {
+  std::string path;
+  TempDir();
+  ~TempDir();
+};
+
+// A SQLite query returning one number (or -1 when no row / NULL), read-only.
+double query_number(const std::string& db, const std::string& sql);
+std::string query_text(const std::string& db, const std::string& sql);
+
+// Parses "model digest <hex>" from an edge client's output; 0 if absent.
+std::uint64_t edge_final_digest(const std::string& output);
+
+// A loopback TCP port that is free right now (bound and released).
+int free_tcp_port();
+
+}  // namespace signfed::test

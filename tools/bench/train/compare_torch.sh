@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Times one training step (forward + backward + flat gradient, batch 32, one
+# thread) of signfed's models and of the same models in PyTorch, in the same
+# run, and prints signfed/PyTorch per model (target: <= 0.8).
+#
+# Usage: compare_torch.sh [path/to/signfed-bench-train] [--batch N] [--reps R]
+#                         [--rep-seconds S] [--model mlp|cnn]...
+# The binary defaults to $SIGNFED_BENCH_TRAIN, else the first one found under
+# build*/ of the repository. Python defaults to $PYTHON, else the first of
+# /usr/bin/python3, python3 that can import torch.
+# Exit status: 0 on success, 3 if PyTorch is missing, 2 if the binary is.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+
+bench=${SIGNFED_BENCH_TRAIN:-}
+if [[ $# -gt 0 && $1 != --* ]]; then
+  bench=$1
+  shift
+fi
+if [[ -z $bench ]]; then
+  bench=$(ls -t "$root"/build*/tools/bench/train/signfed-bench-train "$root"/build/*/tools/bench/train/signfed-bench-train \
+            2>/dev/null | head -n1 || true)
+fi
+if [[ -z $bench || ! -x $bench ]]; then
+  echo "compare_torch.sh: signfed-bench-train not found; build it (cmake --build <dir> --target signfed-bench-train)" \
+       "and pass its path" >&2
+  exit 2
+fi
+
+py=${PYTHON:-}
+if [[ -z $py ]]; then
+  for cand in /usr/bin/python3 python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import torch' 2>/dev/null; then
+      py=$cand
+      break
+    fi
+  done
+fi
+if [[ -z $py ]]; then
+  echo "compare_torch.sh: no python with the 'torch' module; install the Debian package python3-torch:" >&2
+  echo "  apt-get install --no-install-recommends python3-torch" >&2
+  exit 3
+fi
+
+# One thread everywhere (Eigen is built without OpenMP; these pin torch's pools).
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+sf=$("$bench" "$@")
+th=$("$py" "$here/torch_step.py" "$@")
+echo "$sf"
+echo "$th"
+echo
+printf '%s\n%s\n' "$sf" "$th" | awk '
+  { for (i = 3; i <= NF; ++i) if ($i ~ /^us_per_step=/) { split($i, kv, "="); t[$1, $2] = kv[2] }
+    if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+  END {
+    printf "%-16s %16s %16s %8s  %s\n", "model", "signfed us/step", "pytorch us/step", "ratio", "target <= 0.80"
+    for (k = 1; k <= n; ++k) {
+      m = order[k]; s = t["signfed", m]; p = t["torch", m]
+      if (s == "" || p == "") { printf "%-16s (missing a side)\n", m; continue }
+      r = s / p
+      printf "%-16s %16.1f %16.1f %8.2f  %s\n", m, s, p, r, (r <= 0.8 ? "met" : "MISSED")
+    }
+  }'

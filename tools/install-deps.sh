@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what signfed needs on Debian 12 (bookworm): build tools, the five
+# libraries, the Fashion-MNIST package and matplotlib for the plots.
+# Usage: tools/install-deps.sh [--bench]   (--bench adds python3-torch for the PyTorch comparison)
+set -euo pipefail
+pkgs=(cmake g++ make pkg-config ca-certificates
+      libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
+      zlib1g-dev libcli11-dev nlohmann-json3-dev sqlite3
+      dataset-fashion-mnist python3 python3-matplotlib time)
+[[ "${1:-}" == "--bench" ]] && pkgs+=(python3-torch)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then exit 0; fi
+echo "installing: ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+$sudo apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
