@@ -45,6 +45,9 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
       {"data_dir", c.data_dir},
       {"test_limit", c.test_limit},
       {"checkpoint_every", c.checkpoint_every},
+      {"policy", c.policy.name()},
+      {"virtual_time", c.virtual_time},
+      {"dead_after_ms", c.dead_after_ms},
   };
 }
 
@@ -77,6 +80,9 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.data_dir = j.at("data_dir").get<std::string>();
   c.test_limit = j.at("test_limit");
   c.checkpoint_every = j.at("checkpoint_every");
+  c.policy = parse_policy(j.at("policy").get<std::string>());
+  c.virtual_time = j.at("virtual_time");
+  c.dead_after_ms = j.at("dead_after_ms");
 }
 
 }  // namespace signfed::coord

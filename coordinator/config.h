@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "codec/compress.h"
+#include "coordinator/straggler.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {
@@ -29,6 +30,8 @@ struct CoordinatorConfig {
   std::uint32_t round_timeout_ms = 10000;
   std::uint32_t join_timeout_ms = 120000;
   std::uint32_t dead_after_ms = 30000;  // a silent client is not selected after this
+  StragglerPolicy policy;             // which updates count (straggler.h)
+  bool virtual_time = false;          // admit by the clients' simulated latencies (simulation)
 
   // Model and training.
   std::string model = "mlp";

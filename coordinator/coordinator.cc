@@ -32,6 +32,7 @@ struct Coordinator::Client {
 struct Coordinator::Received {
   codec::SignPacket packet;
   UpdateRow row;
+  double virtual_ms = -1.0;
 };
 
 namespace {
@@ -129,6 +130,7 @@ void Coordinator::open_run() {
       if (!momentum_.empty() && ck.momentum.size() == momentum_.size()) momentum_ = ck.momentum;
       first_round_ = static_cast<std::uint32_t>(ck.round + 1);
     }
+    virtual_clock_s_ = resume->virtual_time_s;
     for (const ClientRow& c : resume->clients) {
       auto cl = std::make_unique<Client>();
       cl->row = c;
@@ -203,9 +205,11 @@ std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round)
   std::vector<std::uint32_t> live;
   for (const auto& [id, c] : clients_)
     if (c->connected && (t - c->last_seen) * 1000.0 < cfg_.dead_after_ms) live.push_back(id);
-  if (cfg_.fraction >= 1.0 || live.empty()) return live;
+  const std::size_t extra = cfg_.policy.kind == StragglerPolicy::Kind::overselect ? cfg_.policy.extra : 0;
+  const std::size_t want = std::min(
+      live.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(cfg_.fraction * live.size()))) + extra);
+  if (want >= live.size() || live.empty()) return live;
   // Seeded by (seed, round): the same selection after a resume.
-  const std::size_t want = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(cfg_.fraction * live.size())));
   data::Rng rng(data::mix_seed(cfg_.seed, round, 0x5e1ec7));
   for (std::size_t i = 0; i < want; ++i) std::swap(live[i], live[i + rng.below(live.size() - i)]);
   live.resize(want);
@@ -236,26 +240,53 @@ void Coordinator::play_round(std::uint32_t round) {
   task_sent_at_ = now_s();
   for (std::uint32_t id : selected_) row.downlink_bytes += send(clients_[id]->peer, task_bytes);
 
-  // Collect until all selected arrived, the quorum is met, or the deadline.
-  const double deadline = task_sent_at_ + cfg_.round_timeout_ms / 1000.0;
-  const std::size_t need = cfg_.min_clients > 0 ? std::min<std::size_t>(cfg_.min_clients, selected_.size())
-                                                 : selected_.size();
+  // Collect until the policy's count arrived, the quorum is met, or the
+  // deadline. Under virtual time everyone selected is awaited (wall clock
+  // bounded by --round-timeout) and the policy is applied to simulated latencies.
+  const double timeout_ms = cfg_.round_timeout_ms;
+  const double deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, timeout_ms);
+  const double deadline = task_sent_at_ + (cfg_.virtual_time ? timeout_ms : deadline_ms) / 1000.0;
+  std::size_t need = updates_needed(cfg_.policy, selected_.size());
+  if (cfg_.virtual_time) need = selected_.size();
+  else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
   while (received_.size() < need && now_s() < deadline) {
     if (stop_ && stop_->load()) break;
     poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
   }
   open_round_.reset();
 
+  std::vector<double> counted_latency;
+  if (cfg_.virtual_time) {
+    std::vector<Arrival> arrivals;
+    for (const auto& [id, r] : received_) arrivals.push_back({id, r->virtual_ms >= 0 ? r->virtual_ms : r->row.latency_ms});
+    const Admission adm = admit_virtual(cfg_.policy, arrivals, selected_.size(), deadline_ms);
+    for (std::uint32_t id : adm.late) {
+      UpdateRow late = received_[id]->row;
+      late.status = "late";
+      late.detail = "simulated latency beyond the " + cfg_.policy.name() + " deadline";
+      pending_rows_.push_back(late);
+      received_.erase(id);
+    }
+    for (const auto& [id, r] : received_) counted_latency.push_back(r->row.latency_ms);
+    virtual_clock_s_ += adm.round_ms / 1000.0;
+    row.virtual_time_s = virtual_clock_s_;
+  } else {
+    for (const auto& [id, r] : received_) counted_latency.push_back(r->row.latency_ms);
+  }
+  latency_history_.add_round(std::move(counted_latency));
+
   std::vector<UpdateRow> rows = std::move(pending_rows_);
   pending_rows_.clear();
   row.selected = static_cast<std::uint32_t>(selected_.size());
   row.received = static_cast<std::uint32_t>(received_.size());
-  row.dropped = row.selected - row.received;
   aggregate_and_apply(round, step, row, rows);
+  std::uint32_t late_this_round = 0;
   for (const UpdateRow& u : rows) {
     if (u.status == "late") ++row.late;
+    if (u.status == "late" && u.round == round) ++late_this_round;
     if (u.status == "rejected") ++row.rejected;
   }
+  row.dropped = row.selected - row.received - late_this_round;
   row.snapshot_bytes = snapshot_bytes_;
   row.model_digest = digest_;
   const bool last = round + 1 == cfg_.rounds;
@@ -272,6 +303,7 @@ void Coordinator::play_round(std::uint32_t round) {
   summary_.uplink_bytes += row.uplink_bytes;
   summary_.downlink_bytes += row.downlink_bytes;
   print_progress(row, last);
+  if (on_round_end) on_round_end(round, model_->params());
 }
 
 void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
@@ -573,6 +605,10 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   r->packet.payload.assign(v.payload.begin(), v.payload.end());
   row.payload_bytes = v.payload.size();
   row.status = "counted";
+  if (cfg_.virtual_time && m.virtual_ms() >= 0.0f && std::isfinite(m.virtual_ms())) {
+    r->virtual_ms = m.virtual_ms();
+    row.latency_ms = m.virtual_ms();  // simulated, as every latency of a virtual-time run
+  }
   r->row = row;
   received_[c->row.client_id] = std::move(r);
 }

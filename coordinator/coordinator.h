@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +57,10 @@ class Coordinator {
 
   // The bound endpoint (with the real port when bound to tcp://*:0).
   std::string endpoint() const;
+
+  // Called on the coordinator's thread after each round is logged, with the
+  // round and the model after it (simulation probes, tests). Set before run().
+  std::function<void(std::uint32_t round, std::span<const float> params)> on_round_end;
 
  private:
   struct Client;
@@ -107,6 +113,9 @@ class Coordinator {
   // Guarded step: reports of the round being decided.
   std::map<std::uint32_t, std::pair<double, double>> guard_reports_;
   bool collecting_guard_ = false;
+
+  LatencyHistory latency_history_;
+  double virtual_clock_s_ = 0.0;
 
   RunSummary summary_;
   std::uint32_t eval_rounds_ = 0;

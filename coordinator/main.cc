@@ -34,6 +34,13 @@ int main(int argc, char** argv) {
   app.add_option("--min-clients", cfg.min_clients, "close a round once this many updates arrived (0: wait for all selected)");
   app.add_option("--fraction", cfg.fraction, "share of live clients selected each round (seeded)")->check(CLI::Range(0.0, 1.0));
   app.add_option("--round-timeout", cfg.round_timeout_ms, "round deadline in ms")->check(CLI::Range(1u, 86400000u));
+  std::string policy = "deadline";
+  app.add_option("--policy", policy,
+                 "straggler policy: all | deadline | adaptive:Q (1.2x the Q-quantile of recent latencies) | "
+                 "overselect:E (select E extra, keep the first)");
+  app.add_flag("--virtual-time", cfg.virtual_time,
+               "admit updates by the clients' simulated latencies and log simulated time (simulation)");
+  app.add_option("--dead-after", cfg.dead_after_ms, "a client silent this long (ms) is not selected");
   app.add_option("--join-timeout", cfg.join_timeout_ms, "how long to wait for --clients to join, ms");
   app.add_option("--model", cfg.model, "model spec: mlp, mlp:784-256-10, cnn");
   app.add_option("--seed", cfg.seed, "seed for model init, selection and tie coins");
@@ -73,6 +80,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "signfed-coordinator: --gamma must be in (0, 1] or 'auto', got '%s'\n", gamma.c_str());
       return 2;
     }
+  }
+  try {
+    cfg.policy = coord::parse_policy(policy);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "signfed-coordinator: %s\n", e.what());
+    return 2;
   }
   cfg.method.tie_rule = tie == "random" ? wire::TieRule::random : wire::TieRule::zero;
   cfg.schedule = schedule == "inv_sqrt" ? wire::StepSchedule::inv_sqrt

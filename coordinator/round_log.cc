@@ -78,6 +78,7 @@ class Stmt {
     }
   }
   std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+  double f64(int c) { return sqlite3_column_double(s_, c); }
   std::string text(int c) {
     const auto* t = sqlite3_column_text(s_, c);
     return t ? reinterpret_cast<const char*>(t) : "";
@@ -196,6 +197,9 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
       p.checkpoint.params = c.floats(2);
       p.checkpoint.momentum = c.floats(3);
     }
+    Stmt vt(db_, "SELECT COALESCE(MAX(virtual_time_s), 0) FROM rounds WHERE run_id=?");
+    vt.bind(1, p.run_id);
+    if (vt.step()) p.virtual_time_s = vt.f64(0);
     Stmt cl(db_, "SELECT client_id, name, platform, arch, samples, data_desc FROM clients WHERE run_id=?");
     cl.bind(1, p.run_id);
     while (cl.step()) {

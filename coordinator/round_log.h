@@ -73,6 +73,7 @@ struct ResumePoint {
   std::string config_json;
   Checkpoint checkpoint;            // round -1 and empty params: nothing logged yet
   std::vector<ClientRow> clients;
+  double virtual_time_s = 0.0;      // simulated clock after the last logged round
 };
 
 class RoundLog {

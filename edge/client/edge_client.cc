@@ -125,52 +125,70 @@ void EdgeClient::send_heartbeat() {
   send(wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, client_id_.value_or(0), last_update_round_.value_or(0), ms)));
 }
 
-int EdgeClient::run() {
+void EdgeClient::start() {
   say("%s: %zu samples (%s), model %s, joining %s", cfg_.name.c_str(), shard_.size(), cfg_.partition.c_str(),
       model_->spec().c_str(), cfg_.endpoint.c_str());
   send_join();
-  last_heard_ = mono_s();
-  double last_join = mono_s(), last_beat = mono_s();
-  bool warned = false;
+  last_heard_ = last_join_ = last_beat_ = mono_s();
+}
+
+bool EdgeClient::on_readable() {
+  zmq::message_t msg;
+  while (dealer_.recv(msg, zmq::recv_flags::dontwait)) {
+    last_heard_ = mono_s();
+    warned_silent_ = false;
+    try {
+      if (!handle({static_cast<const std::uint8_t*>(msg.data()), msg.size()})) {
+        exit_code_ = 0;
+        return false;
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "[%s] fatal: %s\n", cfg_.name.c_str(), e.what());
+      exit_code_ = 1;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EdgeClient::on_tick() {
+  if (stop_ && stop_->load()) {
+    exit_code_ = 130;
+    return false;
+  }
+  const double t = mono_s();
+  if (t - last_beat_ > cfg_.heartbeat_ms / 1000.0) {
+    send_heartbeat();
+    last_beat_ = t;
+  }
+  if (!client_id_ && t - last_join_ > 3.0) {  // not admitted yet: keep knocking
+    send_join();
+    last_join_ = t;
+  }
+  const double silent = t - last_heard_;
+  if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join_ > cfg_.rejoin_after_ms / 1000.0) {
+    if (!warned_silent_) say("no word from the coordinator for %.0f s; rejoining", silent);
+    warned_silent_ = true;
+    client_id_.reset();
+    send_join();
+    last_join_ = t;
+  }
+  if (silent > cfg_.give_up_after_ms / 1000.0) {
+    std::fprintf(stderr, "[%s] coordinator at %s unreachable for %.0f s; giving up\n", cfg_.name.c_str(),
+                 cfg_.endpoint.c_str(), silent);
+    exit_code_ = 1;
+    return false;
+  }
+  return true;
+}
+
+int EdgeClient::run() {
+  start();
   while (true) {
-    if (stop_ && stop_->load()) return 130;
     zmq::pollitem_t items[] = {{dealer_.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 1, std::chrono::milliseconds(std::min<std::uint32_t>(cfg_.heartbeat_ms, 200)));
-    if (items[0].revents & ZMQ_POLLIN) {
-      zmq::message_t msg;
-      while (dealer_.recv(msg, zmq::recv_flags::dontwait)) {
-        last_heard_ = mono_s();
-        warned = false;
-        try {
-          if (!handle({static_cast<const std::uint8_t*>(msg.data()), msg.size()})) return 0;
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "[%s] fatal: %s\n", cfg_.name.c_str(), e.what());
-          return 1;
-        }
-      }
-    }
-    const double t = mono_s();
-    if (t - last_beat > cfg_.heartbeat_ms / 1000.0) {
-      send_heartbeat();
-      last_beat = t;
-    }
-    if (!client_id_ && t - last_join > 3.0) {  // not admitted yet: keep knocking
-      send_join();
-      last_join = t;
-    }
-    const double silent = t - last_heard_;
-    if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join > cfg_.rejoin_after_ms / 1000.0) {
-      if (!warned) say("no word from the coordinator for %.0f s; rejoining", silent);
-      warned = true;
-      client_id_.reset();
-      send_join();
-      last_join = t;
-    }
-    if (silent > cfg_.give_up_after_ms / 1000.0) {
-      std::fprintf(stderr, "[%s] coordinator at %s unreachable for %.0f s; giving up\n", cfg_.name.c_str(),
-                   cfg_.endpoint.c_str(), silent);
-      return 1;
-    }
+    if ((items[0].revents & ZMQ_POLLIN) && !on_readable()) return exit_code_;
+    if (!on_tick()) return exit_code_;
   }
 }
 
@@ -274,6 +292,7 @@ double EdgeClient::batch_gradient(std::uint64_t seed, std::uint32_t batch, std::
 
 void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams& p, float step,
                                   std::uint32_t deadline_ms) {
+  if (cfg_.skip_round && cfg_.skip_round(round)) return;  // simulated dropout
   const double t0 = mono_s();
   const std::uint32_t steps = std::max<std::uint16_t>(p.local_steps(), 1);
   const std::uint32_t batch = std::clamp<std::uint32_t>(p.batch_size(), 1, 4096);
@@ -313,6 +332,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
     send(wire::finish_envelope(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(e.what()), round)));
     return;
   }
+  if (!cfg_.byzantine.empty()) corrupt(pk, base_seed);
   if (cfg_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.delay_ms));
   const double ms = (mono_s() - t0) * 1000.0;
   if (ms > deadline_ms)
@@ -321,8 +341,11 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   fb::FlatBufferBuilder fbb(pk.payload.size() + 256);
   auto payload = fbb.CreateVector(pk.payload);
   auto wp = wire::CreateSignPacket(fbb, pk.encoding, pk.dim, pk.nnz, pk.rice_k, pk.scale, payload);
+  const float vms = cfg_.virtual_latency_ms
+                        ? static_cast<float>(cfg_.virtual_latency_ms(round, batch * steps, pk.payload.size()))
+                        : -1.0f;
   auto u = wire::CreateUpdate(fbb, round, client_id_.value_or(0), wp, batch * steps, static_cast<float>(loss),
-                              static_cast<float>(ms));
+                              static_cast<float>(ms), vms);
   send(wire::finish_envelope(fbb, u));
   last_update_round_ = round;
   save_state(round);
@@ -423,6 +446,25 @@ void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
     pending_task_round_.reset();
     std::string why;
     if (const wire::Envelope* env = wire::verify_envelope(task, &why)) on_task(*env->body_as_RoundTask());
+  }
+}
+
+void EdgeClient::corrupt(codec::SignPacket& p, std::uint64_t seed) const {
+  // Byzantine behaviour for robustness tests: the packet stays well-formed,
+  // only its signs lie. Dense: every sign bit; sparse: the trailing nnz sign bits.
+  data::Rng rng(seed ^ 0xbad);
+  auto flip_bit = [&](std::uint64_t bit) {
+    const bool set = cfg_.byzantine == "flip" || (rng.next() >> 63);
+    if (set) p.payload[bit >> 3] ^= static_cast<std::uint8_t>(1u << (bit & 7));
+  };
+  if (p.encoding == wire::Encoding::dense_sign) {
+    for (std::uint64_t i = 0; i < p.dim; ++i) flip_bit(i);
+  } else if (p.encoding == wire::Encoding::sparse_sign) {
+    // The sign bits are the last nnz bits before the zero padding.
+    const codec::SparseSigns s = codec::decode_sparse(p.view());
+    codec::SparseSigns lie = s;
+    for (auto& n : lie.negative) n = cfg_.byzantine == "flip" ? !n : static_cast<std::uint8_t>(rng.next() >> 63);
+    p = codec::encode_sparse(lie);
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,7 +39,14 @@ struct EdgeConfig {
   std::uint32_t rejoin_after_ms = 4000;
   std::uint32_t give_up_after_ms = 600000;
   std::uint32_t delay_ms = 0;          // artificial compute delay per round (straggler testing)
+  std::string byzantine;               // "", "flip" (negate every sign) or "random" (random signs): robustness tests
   bool quiet = false;
+
+  // Simulation hooks (unset in the binary):
+  // simulated ms from task to update for this round (sent as Update.virtual_ms);
+  std::function<double(std::uint32_t round, std::size_t samples, std::size_t upload_bytes)> virtual_latency_ms;
+  // true: the client silently skips this round (dropout).
+  std::function<bool(std::uint32_t round)> skip_round;
 };
 
 class EdgeClient {
@@ -52,6 +60,16 @@ class EdgeClient {
   // Runs until the coordinator says Bye (returns 0), the stop token is set
   // (returns 130), or a fatal error (returns 1 with the reason on stderr).
   int run();
+
+  // Event-driven use, for one thread driving many clients (simulation):
+  // start() once, then call on_readable() when socket() polls readable and
+  // on_tick() at least every heartbeat interval. Both return false when the
+  // client is finished; exit_code() then says how (as run()).
+  void start();
+  zmq::socket_t& socket() { return dealer_; }
+  bool on_readable();
+  bool on_tick();
+  int exit_code() const { return exit_code_; }
 
   std::uint64_t digest() const;
   std::uint32_t rounds_applied() const { return rounds_applied_; }
@@ -71,6 +89,7 @@ class EdgeClient {
   void save_state(std::uint32_t round);
   void load_state();
   void say(const char* fmt, ...) const;
+  void corrupt(codec::SignPacket& p, std::uint64_t seed) const;
 
   EdgeConfig cfg_;
   const std::atomic<bool>* stop_;
@@ -93,6 +112,10 @@ class EdgeClient {
   bool guard_pending_ = false;
   std::uint32_t rounds_applied_ = 0;
   double last_heard_ = 0.0;
+  double last_join_ = 0.0;
+  double last_beat_ = 0.0;
+  bool warned_silent_ = false;
+  int exit_code_ = 0;
 };
 
 }  // namespace signfed::edge

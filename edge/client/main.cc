@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   app.add_option("--rejoin-after", cfg.rejoin_after_ms, "rejoin after this much coordinator silence, ms");
   app.add_option("--give-up-after", cfg.give_up_after_ms, "exit after this much coordinator silence, ms");
   app.add_option("--delay-ms", cfg.delay_ms, "artificial extra compute time per round (straggler testing)");
+  app.add_option("--byzantine", cfg.byzantine, "send lying signs, for robustness tests: flip | random")
+      ->check(CLI::IsMember({"flip", "random"}));
   app.add_flag("--quiet", cfg.quiet, "no progress output");
   CLI11_PARSE(app, argc, argv);
 

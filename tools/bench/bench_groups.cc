@@ -1,0 +1,27 @@
+// The list of benchmark groups. One declaration and one row per group.
+#include "bench_registry.h"
+
+namespace signfed::bench {
+
+// bench_kernels.cc
+void bench_pack(const BenchConfig& config, std::vector<BenchResult>& results);
+void bench_unpack(const BenchConfig& config, std::vector<BenchResult>& results);
+void bench_vote(const BenchConfig& config, std::vector<BenchResult>& results);
+void bench_topk(const BenchConfig& config, std::vector<BenchResult>& results);
+// bench_codec.cc
+void bench_sparse_codec(const BenchConfig& config, std::vector<BenchResult>& results);
+
+std::span<const BenchGroup> bench_groups() {
+  static constexpr BenchGroup kGroups[] = {
+      {"pack", "sign pack f32 -> bits vs memcpy of the 4N input bytes (target <= 1.0x)", bench_pack},
+      {"unpack", "sign unpack bits -> +-1.0f vs memcpy of the 4N output bytes (informational)", bench_unpack},
+      {"vote", "dense majority vote, M = 10 and 100, vs memcpy of the M*N/8 packet bytes (target <= 2.0x)",
+       bench_vote},
+      {"topk", "top-k by |g|, K = 1% and 10%, vs std::nth_element on |g| (target >= 3x faster)", bench_topk},
+      {"sparse", "TopKSign packet encode/decode (Rice gap code), bits per entry vs the paper's K + K log2(N/K)",
+       bench_sparse_codec},
+  };
+  return kGroups;
+}
+
+}  // namespace signfed::bench

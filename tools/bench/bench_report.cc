@@ -1,0 +1,114 @@
+#include "bench_report.h"
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <stdexcept>
+
+namespace signfed::bench {
+namespace {
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string duration(double s) {
+  if (s < 1e-3) return format("%.1f us", s * 1e6);
+  if (s < 1.0) return format("%.3f ms", s * 1e3);
+  return format("%.3f s", s);
+}
+
+std::string ratio_text(const BenchResult& r) {
+  return r.goal == Goal::kSpeedupAtLeast ? format("%.2fx faster", r.speedup()) : format("%.2fx time", r.ratio());
+}
+
+std::string target_text(const BenchResult& r) {
+  switch (r.goal) {
+    case Goal::kRatioAtMost: return format("<= %.1fx time", r.target);
+    case Goal::kSpeedupAtLeast: return format(">= %.1fx faster", r.target);
+    case Goal::kNone: break;
+  }
+  return "-";
+}
+
+const char* goal_name(Goal g) {
+  switch (g) {
+    case Goal::kRatioAtMost: return "ratio_at_most";
+    case Goal::kSpeedupAtLeast: return "speedup_at_least";
+    case Goal::kNone: break;
+  }
+  return "none";
+}
+
+void line(std::ostream& os, const std::string& group, const std::string& n, const std::string& param,
+          const std::string& variant, const std::string& time, const std::string& base, const std::string& ratio,
+          const std::string& target, const std::string& status, const std::string& note = "") {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-7s %10s %-6s %-10s %11s %11s %-15s %-16s %-6s %s\n", group.c_str(), n.c_str(),
+                param.c_str(), variant.c_str(), time.c_str(), base.c_str(), ratio.c_str(), target.c_str(),
+                status.c_str(), note.c_str());
+  os << buf;
+}
+
+}  // namespace
+
+void print_table_header(std::ostream& os) {
+  line(os, "group", "N", "M/K", "variant", "time", "baseline", "ratio", "target", "status");
+  line(os, "-----", "-", "---", "-------", "----", "--------", "-----", "------", "------");
+}
+
+void print_table_rows(std::ostream& os, std::span<const BenchResult> rows) {
+  for (const BenchResult& r : rows) {
+    const std::string status = r.goal == Goal::kNone ? "-" : r.pass() ? "PASS" : "MISS";
+    line(os, r.group, std::to_string(r.n), r.param, r.variant + (r.best ? "*" : ""), duration(r.time.min_s),
+         duration(r.baseline_time.min_s), ratio_text(r), target_text(r), status, r.note);
+  }
+  os.flush();
+}
+
+int print_misses(std::ostream& os, std::span<const BenchResult> rows) {
+  int misses = 0;
+  for (const BenchResult& r : rows) {
+    if (!r.best || r.pass()) continue;
+    ++misses;
+    os << "MISS " << r.group << " N=" << r.n << " " << r.param << " " << r.variant << ": " << ratio_text(r)
+       << ", target " << target_text(r) << "\n";
+  }
+  return misses;
+}
+
+void write_json(const std::string& path, std::span<const BenchResult> rows, const std::string& best_variant) {
+  nlohmann::json doc;
+  doc["tool"] = "signfed-bench";
+  doc["best_variant"] = best_variant;
+  doc["timing"] = "min over repeated runs (median also given), seconds";
+  nlohmann::json list = nlohmann::json::array();
+  for (const BenchResult& r : rows) {
+    list.push_back({{"group", r.group},
+                    {"n", r.n},
+                    {"param", r.param},
+                    {"note", r.note},
+                    {"variant", r.variant},
+                    {"best", r.best},
+                    {"seconds", r.time.min_s},
+                    {"seconds_median", r.time.median_s},
+                    {"runs", r.time.runs},
+                    {"baseline", r.baseline},
+                    {"baseline_seconds", r.baseline_time.min_s},
+                    {"baseline_seconds_median", r.baseline_time.median_s},
+                    {"ratio", r.ratio()},
+                    {"speedup", r.speedup()},
+                    {"goal", goal_name(r.goal)},
+                    {"target", r.target},
+                    {"pass", r.pass()}});
+  }
+  doc["results"] = std::move(list);
+  std::ofstream out(path);
+  out << doc.dump(2) << "\n";
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+}  // namespace signfed::bench
