@@ -58,12 +58,20 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
   if (cfg_.client_index >= cfg_.num_clients)
     throw std::invalid_argument("--client-index " + std::to_string(cfg_.client_index) + " must be below --num-clients " +
                                 std::to_string(cfg_.num_clients));
-  if (!train_) {
-    const std::string dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
-    train_ = std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::train));
-  }
   const data::PartitionSpec spec = data::parse_partition(cfg_.partition, cfg_.num_clients, cfg_.data_seed);
-  shard_ = std::move(data::partition(train_->labels, train_->classes, spec).at(cfg_.client_index));
+  if (train_) {
+    shard_ = std::move(data::partition(train_->labels, train_->classes, spec).at(cfg_.client_index));
+  } else {
+    // Load only this client's shard: a board never holds the whole dataset.
+    const std::string dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
+    const std::uint32_t index = cfg_.client_index;
+    train_ = std::make_shared<const data::Dataset>(data::load_fashion_mnist(
+        dir, data::Split::train, [&](const std::vector<std::uint8_t>& labels, std::size_t classes) {
+          return data::partition(labels, classes, spec).at(index);
+        }));
+    shard_.resize(train_->rows);
+    for (std::uint32_t i = 0; i < shard_.size(); ++i) shard_[i] = i;
+  }
   if (shard_.empty())
     throw data::DataError("client " + std::to_string(cfg_.client_index) + " got no samples from partition '" +
                           cfg_.partition + "' over " + std::to_string(cfg_.num_clients) + " clients");

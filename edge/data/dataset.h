@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,15 +28,22 @@ struct Dataset {
   std::vector<std::uint8_t> labels;  // rows
 };
 
+// Chooses which rows to keep, from all labels and the class count; returns
+// sorted row indices. Used to load only a client's shard.
+using RowSelector = std::function<std::vector<std::uint32_t>(const std::vector<std::uint8_t>& labels,
+                                                             std::size_t classes)>;
+
 // Loads an IDX image file (idx3, ubyte) and its IDX label file (idx1, ubyte);
-// either may be gzip-compressed (.gz). Throws DataError naming the file and,
-// for the default location, the Debian package to install.
-Dataset load_idx(const std::string& images_path, const std::string& labels_path);
+// either may be gzip-compressed (.gz). With a selector only the selected rows
+// are kept (in order; classes still counts every label), and pixels are
+// streamed, so memory is proportional to the rows kept. Throws DataError
+// naming the file and, for the default location, the Debian package to install.
+Dataset load_idx(const std::string& images_path, const std::string& labels_path, const RowSelector& select = {});
 
 enum class Split { train, test };
 // Default dir: /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist).
 inline constexpr std::string_view kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
-Dataset load_fashion_mnist(std::string_view dir, Split split);
+Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select = {});
 
 // How a dataset is split between clients. Text form (parse_partition):
 //   "iid" | "class1" | "halves" | "shards:C" | "dirichlet:ALPHA" | "quantity:SIGMA"

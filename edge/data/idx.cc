@@ -141,7 +141,7 @@ std::uint64_t checked_product(const std::vector<std::uint32_t>& dims, const std:
 
 }  // namespace
 
-Dataset load_idx(const std::string& images_path, const std::string& labels_path) {
+Dataset load_idx(const std::string& images_path, const std::string& labels_path, const RowSelector& select) {
   const GzFile images = open_gz(images_path);
   const GzFile labels = open_gz(labels_path);
   const std::vector<std::uint32_t> image_dims = read_header(images.get(), images_path, kImagesMagic);
@@ -151,24 +151,64 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
     throw DataError(images_path + " holds " + std::to_string(image_dims[0]) + " images but " + labels_path +
                     " holds " + std::to_string(label_dims[0]) + " labels — are they from the same split?");
   }
-  const std::vector<std::uint8_t> pixels =
-      read_payload(images.get(), images_path, checked_product(image_dims, images_path), "pixel");
-  Dataset ds;
-  ds.labels = read_payload(labels.get(), labels_path, label_dims[0], "label");
-  ds.rows = image_dims[0];
-  ds.cols = std::size_t{image_dims[1]} * image_dims[2];
+  const std::uint64_t total = checked_product(image_dims, images_path);
+  const std::vector<std::uint8_t> all_labels = read_payload(labels.get(), labels_path, label_dims[0], "label");
   // Labels are unsigned bytes, so < 256 by construction.
-  ds.classes = std::size_t{*std::max_element(ds.labels.begin(), ds.labels.end())} + 1;
+  const std::size_t classes = all_labels.empty()
+                                  ? 0
+                                  : std::size_t{*std::max_element(all_labels.begin(), all_labels.end())} + 1;
+  const std::size_t rows = image_dims[0];
+  const std::size_t cols = static_cast<std::size_t>(total / std::max<std::size_t>(rows, 1));
+
+  std::vector<std::uint32_t> keep;
+  if (select) {
+    keep = select(all_labels, classes);
+    if (!std::is_sorted(keep.begin(), keep.end()) || (!keep.empty() && keep.back() >= rows))
+      throw DataError("row selection for " + images_path + " must be sorted indices below " + std::to_string(rows));
+  }
+
+  Dataset ds;
+  ds.cols = cols;
+  ds.classes = classes;
+  ds.rows = select ? keep.size() : rows;
+  ds.features.reserve(ds.rows * cols);
+  ds.labels.reserve(ds.rows);
 
   // Table of correctly rounded v/255 values: exact [0,1] scaling, same on every ISA.
   std::array<float, 256> scale{};
   for (std::size_t v = 0; v < scale.size(); ++v) scale[v] = static_cast<float>(v) / 255.0F;
-  ds.features.resize(pixels.size());
-  std::transform(pixels.begin(), pixels.end(), ds.features.begin(), [&](std::uint8_t p) { return scale[p]; });
+
+  // Stream the pixels a block of rows at a time and keep only the selected
+  // rows: a client holding a 6,000-sample shard never has the whole set in memory.
+  const std::size_t block_rows = std::max<std::size_t>(1, (std::size_t{1} << 20) / std::max<std::size_t>(cols, 1));
+  std::vector<std::uint8_t> block(block_rows * cols);
+  std::size_t next_keep = 0;
+  for (std::size_t r0 = 0; r0 < rows; r0 += block_rows) {
+    const std::size_t n = std::min(block_rows, rows - r0);
+    const std::size_t got = read_bytes(images.get(), images_path, block.data(), n * cols);
+    if (got < n * cols) {
+      throw DataError(images_path + ": truncated: expected " + std::to_string(total) + " pixel bytes, got " +
+                      std::to_string(r0 * cols + got) + " — re-download or reinstall the file");
+    }
+    for (std::size_t r = r0; r < r0 + n; ++r) {
+      if (select) {
+        if (next_keep >= keep.size() || keep[next_keep] != r) continue;
+        ++next_keep;
+      }
+      const std::uint8_t* px = block.data() + (r - r0) * cols;
+      for (std::size_t c = 0; c < cols; ++c) ds.features.push_back(scale[px[c]]);
+      ds.labels.push_back(all_labels[r]);
+    }
+  }
+  unsigned char extra = 0;
+  if (read_bytes(images.get(), images_path, &extra, 1) != 0) {
+    throw DataError(images_path + ": data continues after the " + std::to_string(total) +
+                    " pixel bytes the header declares — corrupt header or not an IDX file");
+  }
   return ds;
 }
 
-Dataset load_fashion_mnist(std::string_view dir, Split split) {
+Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select) {
   const std::string prefix = split == Split::train ? "train" : "t10k";
   auto pick = [&](const char* kind) {
     const std::string base = (std::filesystem::path(dir) / (prefix + kind)).string();
@@ -179,7 +219,7 @@ Dataset load_fashion_mnist(std::string_view dir, Split split) {
   };
   const std::string images = pick("-images-idx3-ubyte");
   const std::string labels = pick("-labels-idx1-ubyte");
-  return load_idx(images, labels);
+  return load_idx(images, labels, select);
 }
 
 }  // namespace signfed::data

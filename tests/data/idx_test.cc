@@ -212,3 +212,36 @@ TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
     for (const auto c : counts) CHECK(c == n / 10);
   }
 }
+
+TEST_CASE("idx: a row selector keeps exactly the selected rows, as the full load has them") {
+  const std::string dir(signfed::data::kFashionMnistDir);
+  if (!std::filesystem::is_directory(dir)) {
+    MESSAGE("skipped: " << dir << " missing (apt-get install dataset-fashion-mnist)");
+    return;
+  }
+  const Dataset full = load_fashion_mnist(dir, Split::test);
+  const auto spec = signfed::data::parse_partition("class1", 10, 3);
+  const auto parts = signfed::data::partition(full.labels, full.classes, spec);
+  std::size_t seen_classes = 0;
+  const Dataset shard = load_fashion_mnist(dir, Split::test, [&](const std::vector<std::uint8_t>& labels, std::size_t classes) {
+    seen_classes = classes;
+    CHECK(labels == full.labels);  // the selector sees every label
+    return signfed::data::partition(labels, classes, spec).at(4);
+  });
+  CHECK(seen_classes == 10);
+  REQUIRE(shard.rows == parts[4].size());
+  CHECK(shard.classes == 10);
+  CHECK(shard.cols == 784);
+  for (std::size_t j = 0; j < shard.rows; ++j) {
+    const std::uint32_t r = parts[4][j];
+    CHECK(shard.labels[j] == full.labels[r]);
+    REQUIRE(std::equal(shard.features.begin() + static_cast<std::ptrdiff_t>(j * 784),
+                       shard.features.begin() + static_cast<std::ptrdiff_t>((j + 1) * 784),
+                       full.features.begin() + static_cast<std::ptrdiff_t>(r * 784)));
+  }
+  CHECK_THROWS_AS(load_fashion_mnist(dir, Split::test,
+                                     [](const std::vector<std::uint8_t>&, std::size_t) {
+                                       return std::vector<std::uint32_t>{5, 2};  // unsorted
+                                     }),
+                  signfed::data::DataError);
+}
