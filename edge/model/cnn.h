@@ -58,7 +58,6 @@ class Cnn final : public Model {
   // Throws std::invalid_argument as Mlp::loss_and_grad.
   double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
                        std::span<float> grad) override;
-  EvalResult evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) override;
 
   // Flat offsets of each tensor, in layout order (W then b per layer; 10 entries
   // plus the total), e.g. for tests that probe every layer.
@@ -66,6 +65,10 @@ class Cnn final : public Model {
 
   std::size_t scratch_batch_capacity() const noexcept { return capacity_; }
   std::size_t scratch_floats() const noexcept { return buf_.capacity() + pool_arg_.capacity(); }
+
+ protected:
+  std::size_t prepare_eval(std::size_t n) override;
+  const float* logits(const float* x, std::size_t b) override;
 
  private:
   // Scratch buffers: im2col columns, conv outputs (Y), pool outputs (P), fc

@@ -133,23 +133,16 @@ double Mlp::loss_and_grad(std::span<const float> x, std::span<const std::uint8_t
   return xent.loss_sum / static_cast<double>(batch);
 }
 
-EvalResult Mlp::evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) {
-  if (n == 0) return {};
-  detail::check_batch(x.size(), y.size(), n, input_size());
-  detail::check_labels(y.data(), n, num_classes());
+std::size_t Mlp::prepare_eval(std::size_t n) {
   const std::size_t chunk = std::max(capacity_, kMinEvalChunk);
   reserve_batch(std::min(chunk, n));
-  double loss = 0.0;
-  std::size_t correct = 0;
-  for (std::size_t start = 0; start < n; start += chunk) {
-    const std::size_t b = std::min(chunk, n - start);
-    forward(x.data() + start * input_size(), b);
-    const detail::XentResult r =
-        detail::softmax_xent(act(sizes_.size() - 2), y.data() + start, num_classes(), b, nullptr);
-    loss += r.loss_sum;
-    correct += r.correct;
-  }
-  return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+  return chunk;
 }
+
+const float* Mlp::logits(const float* x, std::size_t b) {
+  forward(x, b);
+  return act(sizes_.size() - 2);
+}
+
 
 }  // namespace signfed::model

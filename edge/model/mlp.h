@@ -57,14 +57,16 @@ class Mlp final : public Model {
   // num_classes(), or grad.size() != num_params().
   double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
                        std::span<float> grad) override;
-  // n == 0 gives {0, 0}. Same argument checks as loss_and_grad.
-  EvalResult evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) override;
 
   const std::vector<std::size_t>& layer_sizes() const noexcept { return sizes_; }
   // Samples the scratch buffers currently hold (the largest batch seen), and
   // their total size in floats; for tests of the no-allocation contract.
   std::size_t scratch_batch_capacity() const noexcept { return capacity_; }
   std::size_t scratch_floats() const noexcept { return acts_.capacity() + delta_.capacity(); }
+
+ protected:
+  std::size_t prepare_eval(std::size_t n) override;
+  const float* logits(const float* x, std::size_t b) override;
 
  private:
   void reserve_batch(std::size_t batch);

@@ -45,8 +45,17 @@ class Model {
   virtual double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
                                std::span<float> grad) = 0;
 
-  // Loss and accuracy over n samples (processed in chunks; no gradient).
-  virtual EvalResult evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) = 0;
+  // Loss and accuracy over n samples, processed in chunks (no gradient).
+  // n == 0 gives {0, 0}. Throws std::invalid_argument if x or y is short or a
+  // label is >= num_classes().
+  EvalResult evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n);
+
+ protected:
+  // Samples per evaluate() chunk; sizes the scratch for min(chunk, n) samples.
+  virtual std::size_t prepare_eval(std::size_t n) = 0;
+  // Forward pass of b samples (b <= the chunk); returns b x num_classes()
+  // row-major logits, valid until the next call.
+  virtual const float* logits(const float* x, std::size_t b) = 0;
 };
 
 // Builds a model from a spec: "mlp" (= mlp:784-128-10), "mlp:784-256-64-10",
