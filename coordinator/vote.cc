@@ -1,6 +1,7 @@
 #include "coordinator/vote.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 
@@ -127,15 +128,16 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
 std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote) {
   std::vector<double> agree;
   agree.reserve(packets.size());
+  const std::size_t nb = packed_bytes(vote.dim);
   for (const auto& p : packets) {
+    // Bitmap arithmetic: a vote was cast where both supports overlap, and
+    // matched where, in addition, the sign bits are equal.
     const codec::TernarySigns t = codec::decode_ternary(p);
     std::uint64_t cast = 0, matched = 0;
-    for (std::uint32_t i = 0; i < vote.dim; ++i) {
-      const int v = vote.at(i);
-      const int mine = t.at(i);
-      if (v == 0 || mine == 0) continue;
-      ++cast;
-      matched += (v == mine);
+    for (std::size_t b = 0; b < nb; ++b) {
+      const unsigned both = vote.support[b] & t.support[b];
+      cast += static_cast<unsigned>(std::popcount(both));
+      matched += static_cast<unsigned>(std::popcount(both & ~(vote.negative[b] ^ t.negative[b]) & 0xFFu));
     }
     agree.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
   }
