@@ -21,6 +21,29 @@ struct CoordinatorConfig {
   bool quiet = false;
   std::uint32_t progress_every = 0;   // 0: every eval and every ~5% of the run
 
+  // Transport security (docs/security.md). The in-process default is
+  // plaintext so that programmatic users (simulator, tests) keep working;
+  // signfed-coordinator's CLI sets insecure=false unless --insecure is given.
+  // When insecure is false, curve_key_file (this coordinator's secret key,
+  // signfed-keygen's NAME.key) and allowlist_file (client public keys, one
+  // Z85 key a line) are required; a ZAP handler on inproc://zeromq.zap.01 of
+  // the coordinator's context admits only listed keys (so at most one secure
+  // coordinator per zmq::context_t).
+  bool insecure = true;
+  std::string curve_key_file;
+  std::string allowlist_file;
+
+  // Abuse limits (hostile input).
+  std::uint32_t max_clients = 100000;   // distinct client names per run; more get server_full
+  std::uint32_t db_max_pages = 0;       // testing: PRAGMA max_page_count (emulates a full disk); 0: off
+
+  // Byzantine suspicion (vote methods): a client whose mean disagreement with
+  // the vote exceeds median + suspect_mads * max(1.4826 * MAD, 0.01) over the
+  // clients with at least suspect_min_rounds counted updates is flagged
+  // (events row 'suspect_client' + a line on stderr). 0 mads: off.
+  double suspect_mads = 4.0;
+  std::uint32_t suspect_min_rounds = 20;
+
   // Federation.
   std::string tag;                    // free text stored with the run (sweeps tag runs)
   std::uint32_t rounds = 100;

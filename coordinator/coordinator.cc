@@ -1,12 +1,16 @@
 #include "coordinator/coordinator.h"
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <stdexcept>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
@@ -25,8 +29,93 @@ using wire::ErrorCode;
 struct Coordinator::Client {
   ClientRow row;
   std::string peer;           // current ZeroMQ routing id
+  std::string key;            // CURVE public key (Z85) the name is bound to; empty when insecure
   double last_seen = 0.0;
+  double last_join = -1e9, last_snapshot = -1e9;
   bool connected = false;     // joined since this coordinator process started
+  std::uint32_t reject_round = 0, rejects = 0;  // rejection rows logged in reject_round
+  double disagree_sum = 0.0;  // running mean disagreement with the vote (Byzantine suspicion)
+  std::uint32_t disagree_n = 0;
+  bool suspect = false;
+};
+
+struct Coordinator::Pending {
+  RoundRow row;
+  float step = 0.0f;
+  double deadline_ms = 0.0;
+};
+
+// ZAP (ZeroMQ RFC 27) handler over the allowlist file: a REP socket on
+// inproc://zeromq.zap.01 in the coordinator's context, served from the
+// coordinator's own poll loop (one thread owns both sockets). The allowlist
+// is re-read when the file's modification time changes, so a board can be
+// added without a restart.
+class Coordinator::Zap {
+ public:
+  Zap(zmq::context_t& ctx, std::string path) : path_(std::move(path)), rep_(ctx, zmq::socket_type::rep) {
+    rep_.set(zmq::sockopt::linger, 0);
+    try {
+      rep_.bind("inproc://zeromq.zap.01");
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error(std::string("cannot start the ZAP handler: ") + e.what() +
+                               " (only one secure coordinator per ZeroMQ context)");
+    }
+    reload(true);
+  }
+  zmq::socket_t& socket() { return rep_; }
+  std::size_t size() const { return keys_.size(); }
+
+  struct Decision {
+    bool allowed = false;
+    std::string key, address, why;
+  };
+  // Serves one queued request without blocking.
+  std::optional<Decision> serve_one() {
+    std::vector<zmq::message_t> req;
+    if (!zmq::recv_multipart(rep_, std::back_inserter(req), zmq::recv_flags::dontwait)) return std::nullopt;
+    Decision d;
+    const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
+    if (req.size() >= 6) d.address = req[3].to_string();
+    const std::string mechanism = req.size() >= 6 ? req[5].to_string() : "";
+    if (req.size() < 7 || req[0].to_string() != "1.0" || mechanism != "CURVE" || req[6].size() != 32) {
+      d.why = "not a CURVE handshake (mechanism '" + mechanism.substr(0, 16) + "')";
+    } else {
+      d.key = curve::z85_of(static_cast<const std::uint8_t*>(req[6].data()));
+      reload(false);
+      d.allowed = keys_.count(d.key) > 0;
+      if (!d.allowed) d.why = "public key not in the allowlist " + path_;
+    }
+    std::array<zmq::const_buffer, 6> reply = {
+        zmq::str_buffer("1.0"), zmq::buffer(request_id),
+        d.allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+        d.allowed ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"), zmq::buffer(d.key),
+        zmq::const_buffer()};
+    (void)zmq::send_multipart(rep_, reply);
+    return d;
+  }
+
+ private:
+  void reload(bool first) {
+    struct stat st{};
+    if (::stat(path_.c_str(), &st) != 0) {
+      if (first) throw std::runtime_error("cannot read the allowlist " + path_ + " (pass --allow FILE of client public keys)");
+      return;  // keep the last good list if the file is being replaced
+    }
+    if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
+    try {
+      keys_ = curve::read_allowlist(path_);
+      mtime_ = st.st_mtim;
+    } catch (const curve::CurveError& e) {
+      if (first) throw;
+      std::fprintf(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: %s\n", e.what());
+      mtime_ = st.st_mtim;
+    }
+  }
+
+  std::string path_;
+  zmq::socket_t rep_;
+  std::set<std::string> keys_;
+  timespec mtime_{};
 };
 
 struct Coordinator::Received {
@@ -75,6 +164,27 @@ bool encoding_allowed(wire::Method m, wire::Encoding e) {
   return false;
 }
 
+// Untrusted text for the terminal and the log: printable ASCII only, capped.
+std::string printable(std::string_view s, std::size_t cap) {
+  std::string out;
+  for (char ch : s.substr(0, cap)) out.push_back(ch >= 0x20 && ch < 0x7f ? ch : '?');
+  if (s.size() > cap) out += "...";
+  return out;
+}
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           std::string_view("._-:@+#/").find(ch) != std::string_view::npos;
+  });
+}
+
+constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
+constexpr std::uint32_t kEventsPerMinute = 20;        // per source; more are summarised
+constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
+constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
+
 std::string human_bytes(double b) {
   char buf[32];
   if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
@@ -87,18 +197,42 @@ std::string human_bytes(double b) {
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop)
-    : cfg_(std::move(cfg)), stop_(stop), router_(ctx, zmq::socket_type::router) {
+    : cfg_(std::move(cfg)), stop_(stop), ctx_(ctx) {
+  // The log first: a resumed run's model decides the frame-size cap.
+  log_ = std::make_unique<RoundLog>(cfg_.db_path);
+  log_->set_max_pages(cfg_.db_max_pages);
+  std::string model_spec = cfg_.model;
+  if (cfg_.resume)
+    if (auto r = log_->find_resumable()) model_spec = nlohmann::json::parse(r->config_json).at("model").get<std::string>();
+  // Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
+  const std::int64_t max_frame = std::min<std::int64_t>(
+      static_cast<std::int64_t>(wire::kMaxFrameBytes),
+      static_cast<std::int64_t>(model::make_model(model_spec, 0)->num_params()) * 4 + (64 << 10));
+
+  if (!cfg_.insecure) {
+    if (cfg_.curve_key_file.empty() || cfg_.allowlist_file.empty())
+      throw std::runtime_error("a secure coordinator needs --key (its secret key, from signfed-keygen) and --allow "
+                               "(the client public keys); or pass --insecure for plaintext on a trusted network");
+    zap_ = std::make_unique<Zap>(ctx, cfg_.allowlist_file);  // before the bind: no unauthenticated window
+  }
+  router_ = zmq::socket_t(ctx, zmq::socket_type::router);
   router_.set(zmq::sockopt::linger, 0);
-  router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+  router_.set(zmq::sockopt::maxmsgsize, max_frame);
   router_.set(zmq::sockopt::sndhwm, 100000);
   router_.set(zmq::sockopt::rcvhwm, 100000);
+  if (!cfg_.insecure) {
+    const std::string secret = curve::read_key_file(cfg_.curve_key_file);
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey, secret);
+    router_.set(zmq::sockopt::zap_domain, "signfed");
+  }
+  monitor_ = std::make_unique<curve::SocketMonitor>(ctx, router_, ZMQ_EVENT_ACCEPT_FAILED);
   try {
     router_.bind(cfg_.endpoint);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("cannot bind " + cfg_.endpoint + ": " + e.what() +
                              " (is another coordinator running? choose another port with --endpoint)");
   }
-  log_ = std::make_unique<RoundLog>(cfg_.db_path);
 }
 
 Coordinator::~Coordinator() = default;
@@ -142,8 +276,13 @@ void Coordinator::open_run() {
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
+  init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed)->params());
   digest_ = codec::model_digest(model_->params());
   summary_.run_id = run_id_;
+  log_->log_event(run_id_, now_s(), std::nullopt, "transport",
+                  cfg_.insecure ? "PLAINTEXT (insecure): no authentication, no encryption"
+                                : "CURVE; allowlist " + cfg_.allowlist_file + " (" + std::to_string(zap_->size()) +
+                                      " keys)");
   if (cfg_.eval_every > 0) {
     const std::string dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
     test_ = std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::test));
@@ -156,9 +295,10 @@ void Coordinator::open_run() {
 RunSummary Coordinator::run() {
   open_run();
   if (!cfg_.quiet)
-    std::printf("signfed-coordinator: run %" PRId64 ", %s on %s (%zu params), %u rounds, method %s, log %s\n",
+    std::printf("signfed-coordinator: run %" PRId64 ", %s on %s (%zu params), %u rounds, method %s, log %s, %s\n",
                 run_id_, cfg_.endpoint.c_str(), model_->spec().c_str(), model_->num_params(), cfg_.rounds,
-                codec::method_name(cfg_.method.method), cfg_.db_path.c_str());
+                codec::method_name(cfg_.method.method), cfg_.db_path.c_str(),
+                cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
   std::fflush(stdout);
   wait_for_clients();
   summary_.status = "completed";
@@ -218,11 +358,38 @@ std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round)
 }
 
 void Coordinator::play_round(std::uint32_t round) {
-  RoundRow row;
+  begin_round(round);
+  // Collect until the policy's count arrived, the quorum is met, or the
+  // deadline. Under virtual time everyone selected is awaited (wall clock
+  // bounded by --round-timeout) and the policy is applied to simulated latencies.
+  const double timeout_ms = cfg_.round_timeout_ms;
+  const double deadline = task_sent_at_ + (cfg_.virtual_time ? timeout_ms : pending_round_->deadline_ms) / 1000.0;
+  std::size_t need = updates_needed(cfg_.policy, selected_.size());
+  if (cfg_.virtual_time) need = selected_.size();
+  else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
+  while (received_.size() < need && now_s() < deadline) {
+    if (stop_ && stop_->load()) break;
+    poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
+  }
+  finish_round(round);
+}
+
+void Coordinator::open_for_test() { open_run(); }
+
+void Coordinator::begin_round_for_test(std::uint32_t round) { begin_round(round); }
+
+void Coordinator::finish_round_for_test() {
+  if (pending_round_) finish_round(pending_round_->row.round);
+}
+
+void Coordinator::begin_round(std::uint32_t round) {
+  pending_round_ = std::make_unique<Pending>();
+  RoundRow& row = pending_round_->row;
   row.round = round;
   row.started_at = now_s();
   const float step = cfg_.step_at(round);
   row.step_size = step;
+  pending_round_->step = step;
 
   selected_ = select_participants(round);
   received_.clear();
@@ -239,20 +406,14 @@ void Coordinator::play_round(std::uint32_t round) {
   const auto task_bytes = wire::finish_envelope(fbb, task);
   task_sent_at_ = now_s();
   for (std::uint32_t id : selected_) row.downlink_bytes += send(clients_[id]->peer, task_bytes);
+  pending_round_->deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
+}
 
-  // Collect until the policy's count arrived, the quorum is met, or the
-  // deadline. Under virtual time everyone selected is awaited (wall clock
-  // bounded by --round-timeout) and the policy is applied to simulated latencies.
-  const double timeout_ms = cfg_.round_timeout_ms;
-  const double deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, timeout_ms);
-  const double deadline = task_sent_at_ + (cfg_.virtual_time ? timeout_ms : deadline_ms) / 1000.0;
-  std::size_t need = updates_needed(cfg_.policy, selected_.size());
-  if (cfg_.virtual_time) need = selected_.size();
-  else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
-  while (received_.size() < need && now_s() < deadline) {
-    if (stop_ && stop_->load()) break;
-    poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
-  }
+void Coordinator::finish_round(std::uint32_t round) {
+  std::unique_ptr<Pending> pending = std::move(pending_round_);
+  RoundRow& row = pending->row;
+  const float step = pending->step;
+  const double deadline_ms = pending->deadline_ms;
   open_round_.reset();
 
   std::vector<double> counted_latency;
@@ -338,6 +499,12 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     row.margin_hist = hist.dump();
     const std::vector<double> agree = agreement_with_vote(views, v.signs);
     for (std::size_t i = 0; i < ids.size(); ++i) received_[ids[i]]->row.agreement = agree[i];
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      Client& c = *clients_[ids[i]];
+      c.disagree_sum += 1.0 - agree[i];
+      ++c.disagree_n;
+    }
+    update_suspicion(ids);
     if (cfg_.method.method == wire::Method::signum) {
       momentum_field = cfg_.method.momentum;
       codec::apply_momentum_step(model_->params(), momentum_, v.signs, cfg_.method.momentum, step);
@@ -372,12 +539,14 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     // participant loss on their fixed batches does not rise.
     guard_reports_.clear();
     collecting_guard_ = true;
+    guard_round_ = round;
     const double deadline = now_s() + cfg_.round_timeout_ms / 1000.0;
     while (guard_reports_.size() < ids.size() && now_s() < deadline) {
       if (stop_ && stop_->load()) break;
       poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
     }
     collecting_guard_ = false;
+    guard_round_.reset();
     double before_sum = 0.0, after_sum = 0.0;
     for (const auto& [id, l] : guard_reports_) {
       before_sum += l.first;
@@ -393,6 +562,43 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     fb::FlatBufferBuilder g(64);
     const auto gd = wire::finish_envelope(g, wire::CreateGuardDecision(g, round, keep_step, digest_));
     for (const auto& p : peers) row.downlink_bytes += send(p, gd);
+  }
+}
+
+// Byzantine suspicion: per client, the running mean of its disagreement with
+// the vote outcome; a client far above the others (median + k * robust
+// spread over clients with enough history) is flagged once, loudly.
+void Coordinator::update_suspicion(const std::vector<std::uint32_t>& ids) {
+  if (cfg_.suspect_mads <= 0.0) return;
+  std::vector<double> means;
+  for (const auto& [id, c] : clients_)
+    if (c->disagree_n >= cfg_.suspect_min_rounds) means.push_back(c->disagree_sum / c->disagree_n);
+  if (means.size() < 5) return;  // too few to say what "the rest" do
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  const double med = median(means);
+  std::vector<double> dev;
+  for (double m : means) dev.push_back(std::fabs(m - med));
+  const double mad = median(dev);
+  const double threshold = med + cfg_.suspect_mads * std::max(1.4826 * mad, 0.01);
+  for (std::uint32_t id : ids) {
+    Client& c = *clients_[id];
+    if (c.suspect || c.disagree_n < cfg_.suspect_min_rounds) continue;
+    const double mean = c.disagree_sum / c.disagree_n;
+    if (mean <= threshold) continue;
+    c.suspect = true;
+    char detail[256];
+    std::snprintf(detail, sizeof detail,
+                  "mean disagreement %.4f over %u rounds; median %.4f, MAD %.4f, threshold %.4f", mean, c.disagree_n,
+                  med, mad, threshold);
+    log_->log_event(run_id_, now_s(), id, "suspect_client", detail);
+    std::fprintf(stderr,
+                 "signfed-coordinator: SUSPECT CLIENT %u '%s': its votes disagree with the majority %.1f%% of the "
+                 "time (median client %.1f%%) after %u rounds; it may be faulty or Byzantine\n",
+                 id, c.row.name.c_str(), mean * 100.0, med * 100.0, c.disagree_n);
   }
 }
 
@@ -425,8 +631,11 @@ void Coordinator::print_progress(const RoundRow& row, bool force) {
 }
 
 bool Coordinator::poll_once(int timeout_ms) {
-  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, 1, std::chrono::milliseconds(timeout_ms));
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(std::min(timeout_ms, 1000)));
+  check_monitor();
+  if (zap_ && (items[1].revents & ZMQ_POLLIN)) serve_zap();
   if (!(items[0].revents & ZMQ_POLLIN)) return false;
   // Drain what is queued without blocking.
   for (int n = 0; n < 10000; ++n) {
@@ -434,14 +643,67 @@ bool Coordinator::poll_once(int timeout_ms) {
     const auto got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
     if (!got) break;
     if (parts.size() != 2) {
-      log_->log_event(run_id_, now_s(), std::nullopt, "bad_frame",
-                      "message with " + std::to_string(parts.size()) + " frames (expected identity + 1)");
+      log_limited(parts.empty() ? "?" : parts[0].to_string(), std::nullopt, "bad_frame",
+                  "message with " + std::to_string(parts.size()) + " frames (expected identity + 1)");
       continue;
     }
     const std::string peer = parts[0].to_string();
-    handle(peer, {static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()});
+    // The CURVE key the ZAP handler admitted this connection with.
+    const char* user = zap_ ? zmq_msg_gets(parts[1].handle(), "User-Id") : nullptr;
+    handle_frame(peer, {static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()}, user ? user : "");
   }
+  if (zap_) serve_zap();  // handshakes waiting while we drained
   return true;
+}
+
+void Coordinator::serve_zap() {
+  for (int n = 0; n < 1000; ++n) {
+    auto d = zap_->serve_one();
+    if (!d) return;
+    if (d->allowed) continue;
+    // Nothing of a rejected client reaches the log but this (rate-limited) row.
+    log_limited("zap:" + d->key + "@" + d->address, std::nullopt, "auth_rejected",
+                "key " + (d->key.empty() ? std::string("-") : d->key) + " from " + printable(d->address, 64) + ": " +
+                    d->why);
+  }
+}
+
+void Coordinator::check_monitor() {
+  while (auto e = monitor_->next()) {
+    if (e->event != ZMQ_EVENT_ACCEPT_FAILED) continue;
+    if (now_s() - last_accept_warning_ < 5.0) continue;
+    last_accept_warning_ = now_s();
+    std::fprintf(stderr,
+                 "signfed-coordinator: cannot accept a connection on %s: %s%s\n", e->address.c_str(),
+                 std::strerror(e->value),
+                 e->value == EMFILE || e->value == ENFILE
+                     ? " -- the open-file limit is exhausted; raise it (ulimit -n) before starting the coordinator"
+                     : "");
+    log_limited("accept", std::nullopt, "accept_failed", std::strerror(e->value));
+  }
+}
+
+bool Coordinator::event_allowed(const std::string& who) {
+  if (budgets_.size() > 100000) budgets_.clear();  // bounded memory under a storm of sources
+  Budget& b = budgets_[who];
+  const double t = now_s();
+  if (t - b.window > 60.0) {
+    if (b.suppressed > 0)
+      log_->log_event(run_id_, t, std::nullopt, "events_suppressed",
+                      std::to_string(b.suppressed) + " event rows from " + printable(who, 120) + " in the last minute");
+    b = Budget{t, 0, 0};
+  }
+  if (b.used >= kEventsPerMinute) {
+    ++b.suppressed;
+    return false;
+  }
+  ++b.used;
+  return true;
+}
+
+void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
+                              const std::string& detail) {
+  if (event_allowed(who)) log_->log_event(run_id_, now_s(), client, kind, detail);
 }
 
 Coordinator::Client* Coordinator::client_by_peer(const std::string& peer) {
@@ -450,19 +712,29 @@ Coordinator::Client* Coordinator::client_by_peer(const std::string& peer) {
   return clients_[it->second].get();
 }
 
-void Coordinator::handle(const std::string& peer, std::span<const std::uint8_t> frame) {
+void Coordinator::handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key) {
+  // FlatBuffers reads 4- and 8-byte fields in place: give it an aligned copy
+  // if the caller's bytes are not (ZeroMQ's buffers always are).
+  std::vector<std::uint64_t> aligned;
+  if (!frame.empty() && reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) != 0) {
+    aligned.resize((frame.size() + 7) / 8);
+    std::memcpy(aligned.data(), frame.data(), frame.size());
+    frame = {reinterpret_cast<const std::uint8_t*>(aligned.data()), frame.size()};
+  }
   std::string why;
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
   Client* c = client_by_peer(peer);
   if (!env) {
-    log_->log_event(run_id_, now_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
-    reply_error(peer, ErrorCode::bad_message, why, open_round_.value_or(0));
+    if (event_allowed("peer:" + peer)) {
+      log_->log_event(run_id_, now_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
+      reply_error(peer, ErrorCode::bad_message, why, open_round_.value_or(0));
+    }
     return;
   }
   if (c) c->last_seen = now_s();
   switch (env->body_type()) {
     case Body::Join:
-      return on_join(peer, *env->body_as_Join());
+      return on_join(peer, *env->body_as_Join(), key);
     case Body::Update:
       return on_update(peer, *env->body_as_Update(), frame.size());
     case Body::SnapshotRequest:
@@ -477,11 +749,12 @@ void Coordinator::handle(const std::string& peer, std::span<const std::uint8_t> 
       return;
     }
     case Body::Error: {
+      if (!c) return;  // errors from strangers are not worth a row
       const auto* e = env->body_as_Error();
-      log_->log_event(run_id_, now_s(), c ? std::optional(c->row.client_id) : std::nullopt, "client_error",
-                      e->text() ? e->text()->str() : "");
-      if (!cfg_.quiet && c)
-        std::printf("client %s reports: %s\n", c->row.name.c_str(), e->text() ? e->text()->c_str() : "");
+      const std::string text = printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
+      if (!event_allowed("peer:" + peer)) return;
+      log_->log_event(run_id_, now_s(), c->row.client_id, "client_error", text);
+      if (!cfg_.quiet) std::printf("client %s reports: %s\n", c->row.name.c_str(), text.c_str());
       return;
     }
     default:
@@ -491,7 +764,7 @@ void Coordinator::handle(const std::string& peer, std::span<const std::uint8_t> 
   }
 }
 
-void Coordinator::on_join(const std::string& peer, const wire::Join& m) {
+void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key) {
   if (m.protocol_version() != wire::kProtocolVersion) {
     reply_error(peer, ErrorCode::version_mismatch,
                 "protocol version mismatch: client speaks " + std::to_string(m.protocol_version()) +
@@ -500,8 +773,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m) {
     return;
   }
   const std::string name = m.client_name() ? m.client_name()->str() : "";
-  if (name.empty() || name.size() > 128) {
-    reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 bytes", 0);
+  if (!valid_name(name)) {
+    reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]", 0);
     return;
   }
   const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
@@ -515,10 +788,28 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m) {
   }
   std::uint32_t id;
   auto it = by_name_.find(name);
+  const double t = now_s();
   if (it != by_name_.end()) {
+    Client& old = *clients_[it->second];
+    // A name belongs to the CURVE key that first joined with it (in this
+    // coordinator process): another allowlisted key cannot take it over.
+    if (!key.empty() && !old.key.empty() && old.key != key) {
+      log_limited("peer:" + peer, old.row.client_id, "identity_rejected",
+                  "key " + key + " tried to join as '" + name + "', which belongs to key " + old.key);
+      reply_error(peer, ErrorCode::bad_value, "client name '" + name + "' belongs to another key; choose another --name", 0);
+      return;
+    }
+    // Join storm: one Join per name per second is served, the rest dropped.
+    if (old.connected && old.peer == peer && t - old.last_join < kJoinMinInterval) return;
     id = it->second;
-    by_peer_.erase(clients_[id]->peer);
+    by_peer_.erase(old.peer);
   } else {
+    if (clients_.size() >= cfg_.max_clients) {
+      log_limited("full", std::nullopt, "server_full", "refused '" + name + "': " + std::to_string(cfg_.max_clients) + " clients");
+      reply_error(peer, ErrorCode::server_full,
+                  "coordinator full: " + std::to_string(cfg_.max_clients) + " clients already joined this run", 0);
+      return;
+    }
     id = clients_.empty() ? 0 : clients_.rbegin()->first + 1;
     by_name_[name] = id;
     clients_[id] = std::make_unique<Client>();
@@ -526,13 +817,15 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m) {
   Client& c = *clients_[id];
   c.row.client_id = id;
   c.row.name = name;
-  c.row.platform = m.platform() ? m.platform()->str() : "";
-  c.row.arch = m.arch() ? m.arch()->str() : "";
+  c.row.platform = printable(m.platform() ? m.platform()->string_view() : std::string_view(), 64);
+  c.row.arch = printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
-  c.row.data_desc = m.data_desc() ? m.data_desc()->str() : "";
+  c.row.data_desc = printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
+  if (!key.empty()) c.key = key;
   c.peer = peer;
   c.connected = true;
-  c.last_seen = now_s();
+  c.last_seen = t;
+  c.last_join = t;
   by_peer_[peer] = id;
   log_->upsert_client(run_id_, c.row, c.last_seen);
 
@@ -540,7 +833,13 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m) {
   auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
                                fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed);
   send(peer, wire::finish_envelope(fbb, w));
-  snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(0));
+  // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
+  // is only needed once the model has moved (1000 joins must not cost 1000
+  // snapshots). Clients that find a different digest in their task ask for one.
+  if (digest_ != init_digest_) {
+    snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(0));
+    c.last_snapshot = t;
+  }
   if (!cfg_.quiet)
     std::printf("client %u '%s' joined (%s/%s, %" PRIu64 " samples, %s)\n", id, name.c_str(), c.row.platform.c_str(),
                 c.row.arch.c_str(), c.row.samples, c.row.data_desc.c_str());
@@ -559,8 +858,12 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   row.bytes = frame_bytes;
   row.latency_ms = (now_s() - task_sent_at_) * 1000.0;
   row.local_loss = std::isfinite(m.local_loss()) ? m.local_loss() : 0.0;
-  row.samples = m.samples();
+  row.samples = std::min<std::uint32_t>(m.samples(), 1u << 24);
   auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
+    // A client replaying or flooding gets a bounded number of rows and replies per round.
+    const std::uint32_t r = open_round_.value_or(0);
+    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
+    if (++c->rejects > kMaxRejectRowsPerRound) return;
     row.status = status;
     row.detail = why;
     if (row.status == "rejected") ++rejected_;
@@ -614,16 +917,23 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
 }
 
 void Coordinator::on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m) {
-  if (!client_by_peer(peer)) {
+  Client* c = client_by_peer(peer);
+  if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
     return;
   }
+  // A snapshot is the model's full size: one per client per second at most.
+  const double t = now_s();
+  if (t - c->last_snapshot < kSnapshotMinInterval) return;
+  c->last_snapshot = t;
   snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(m.round()));
 }
 
 void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
   Client* c = client_by_peer(peer);
+  // Only a counted participant of the round being decided, once, for itself.
   if (!c || !collecting_guard_ || !received_.count(c->row.client_id)) return;  // stale: ignore
+  if (m.round() != guard_round_ || m.client_id() != c->row.client_id || guard_reports_.count(c->row.client_id)) return;
   if (!std::isfinite(m.loss_before()) || !std::isfinite(m.loss_after())) {
     reply_error(peer, ErrorCode::bad_value, "guard report with a non-finite loss", m.round());
     return;

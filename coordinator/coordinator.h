@@ -29,6 +29,7 @@
 #include "coordinator/config.h"
 #include "coordinator/round_log.h"
 #include "coordinator/vote.h"
+#include "edge/client/curve.h"
 #include "data/dataset.h"
 #include "model/model.h"
 
@@ -58,20 +59,44 @@ class Coordinator {
   // The bound endpoint (with the real port when bound to tcp://*:0).
   std::string endpoint() const;
 
+  // The run being played (valid once run() has opened it; 0 before).
+  std::int64_t run_id() const { return run_id_; }
+
   // Called on the coordinator's thread after each round is logged, with the
   // round and the model after it (simulation probes, tests). Set before run().
   std::function<void(std::uint32_t round, std::span<const float> params)> on_round_end;
 
+  // ---- Test seam (fuzzing, unit tests): drive the handlers without the
+  // socket loop. open_for_test() opens the run without waiting for clients;
+  // handle_frame() treats `frame` as arrived from routing id `peer`
+  // authenticated as CURVE public key `key` (Z85; empty when insecure);
+  // begin/finish_round_for_test() open a round (all live clients selected)
+  // and close it (vote, log, broadcast) without polling. Replies go to the
+  // socket as usual (dropped when nobody is connected). Same thread only.
+  void open_for_test();
+  void handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key = {});
+  void begin_round_for_test(std::uint32_t round);
+  void finish_round_for_test();
+
  private:
   struct Client;
   struct Received;
+  struct Pending;
+  class Zap;
 
   void open_run();
   void wait_for_clients();
   void play_round(std::uint32_t round);
+  void begin_round(std::uint32_t round);
+  void finish_round(std::uint32_t round);
   bool poll_once(int timeout_ms);
-  void handle(const std::string& peer, std::span<const std::uint8_t> frame);
-  void on_join(const std::string& peer, const wire::Join& m);
+  void serve_zap();
+  void check_monitor();
+  bool event_allowed(const std::string& who);
+  void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
+                   const std::string& detail);
+  void update_suspicion(const std::vector<std::uint32_t>& ids);
+  void on_join(const std::string& peer, const wire::Join& m, const std::string& key);
   void on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes);
   void on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m);
   void on_guard_report(const std::string& peer, const wire::GuardReport& m);
@@ -88,7 +113,11 @@ class Coordinator {
 
   CoordinatorConfig cfg_;
   const std::atomic<bool>* stop_;
+  zmq::context_t& ctx_;
+  std::unique_ptr<Zap> zap_;           // CURVE allowlist (nullptr when insecure)
   zmq::socket_t router_;
+  std::unique_ptr<curve::SocketMonitor> monitor_;  // accept failures (fd limit)
+  double last_accept_warning_ = 0.0;
   std::unique_ptr<RoundLog> log_;
   std::int64_t run_id_ = 0;
   std::uint32_t first_round_ = 0;
@@ -103,6 +132,12 @@ class Coordinator {
   std::map<std::string, std::uint32_t> by_name_;
 
   // Current round state.
+  std::unique_ptr<Pending> pending_round_;  // the round between begin_round and finish_round
+  std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
+  // Event-row rate limit per source: window start, rows in window, suppressed.
+  struct Budget { double window = 0.0; std::uint32_t used = 0, suppressed = 0; };
+  std::map<std::string, Budget> budgets_;
+  std::optional<std::uint32_t> guard_round_;
   std::optional<std::uint32_t> open_round_;
   std::vector<std::uint32_t> selected_;
   std::map<std::uint32_t, std::unique_ptr<Received>> received_;  // counted updates by client id

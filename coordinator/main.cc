@@ -1,4 +1,6 @@
 // signfed-coordinator: runs the rounds of a federated run; see --help.
+#include <sys/resource.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -14,6 +16,25 @@ namespace {
 // The one piece of process-wide state: set by SIGINT/SIGTERM, read by the round loop.
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop.store(true); }
+
+// Raises the soft open-file limit to the hard one: every connected client is
+// a descriptor. Returns the limit in force.
+rlim_t raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) lim = want;
+  }
+  return lim.rlim_cur;
+}
+
+long peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
 
 }  // namespace
 
@@ -63,7 +84,45 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", cfg.checkpoint_every, "keep a model checkpoint every N rounds");
   app.add_option("--progress-every", cfg.progress_every, "print a progress line every N rounds (0: automatic)");
   app.add_flag("--quiet", cfg.quiet, "no progress output");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "PLAINTEXT transport: no authentication, no encryption (local demos and tests only)");
+  app.add_option("--key", cfg.curve_key_file, "this coordinator's CURVE secret key file (signfed-keygen NAME.key)");
+  app.add_option("--allow", cfg.allowlist_file,
+                 "allowlist of client CURVE public keys (Z85, one per line, # comments); re-read when it changes");
+  app.add_option("--max-clients", cfg.max_clients, "most distinct clients a run admits");
+  app.add_option("--suspect-mads", cfg.suspect_mads,
+                 "flag clients whose mean disagreement with the vote exceeds median + K*max(1.4826*MAD, 0.01) (0: off)");
+  app.add_option("--db-max-pages", cfg.db_max_pages, "testing: cap the database at N pages (emulates a full disk)")
+      ->group("");
   CLI11_PARSE(app, argc, argv);
+
+  cfg.insecure = insecure;
+  if (insecure && (!cfg.curve_key_file.empty() || !cfg.allowlist_file.empty())) {
+    std::fprintf(stderr, "signfed-coordinator: --insecure cannot be combined with --key/--allow\n");
+    return 2;
+  }
+  if (!insecure && (cfg.curve_key_file.empty() || cfg.allowlist_file.empty())) {
+    std::fprintf(stderr,
+                 "signfed-coordinator: pass --key COORD.key and --allow CLIENTS.allow (make keys with signfed-keygen), "
+                 "or --insecure for plaintext on a trusted network\n");
+    return 2;
+  }
+  if (insecure)
+    std::fprintf(stderr,
+                 "\n"
+                 "  !!! WARNING: signfed-coordinator runs with --insecure: PLAINTEXT transport.\n"
+                 "  !!! Anyone who can reach %s can join, read the model and send updates,\n"
+                 "  !!! and the traffic is neither authenticated nor encrypted. Use only on a trusted network.\n\n",
+                 cfg.endpoint.c_str());
+  const rlim_t fds = raise_fd_limit();
+  if (fds != 0 && fds != RLIM_INFINITY && fds < static_cast<rlim_t>(cfg.clients) + 64) {
+    std::fprintf(stderr,
+                 "signfed-coordinator: the open-file limit is %llu but --clients %u needs about %u descriptors; "
+                 "raise it (ulimit -n %u, or LimitNOFILE= in a systemd unit)\n",
+                 static_cast<unsigned long long>(fds), cfg.clients, cfg.clients + 64, cfg.clients + 64);
+    return 2;
+  }
 
   if (!codec::parse_method(method, &cfg.method.method)) {
     std::fprintf(stderr, "signfed-coordinator: unknown --method '%s'; see --help\n", method.c_str());
@@ -98,10 +157,11 @@ int main(int argc, char** argv) {
     zmq::context_t ctx;
     coord::Coordinator c(cfg, ctx, &g_stop);
     const coord::RunSummary s = c.run();
-    std::printf("run %lld %s: %u rounds, final accuracy %.2f%%, uplink %.2f MB, downlink %.2f MB, digest %016llx\n",
+    std::printf("run %lld %s: %u rounds, final accuracy %.2f%%, uplink %.2f MB, downlink %.2f MB, digest %016llx, "
+                "peak RSS %ld kB\n",
                 static_cast<long long>(s.run_id), s.status.c_str(), s.rounds_done,
                 s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0, s.uplink_bytes / 1e6, s.downlink_bytes / 1e6,
-                static_cast<unsigned long long>(s.final_digest));
+                static_cast<unsigned long long>(s.final_digest), peak_rss_kb());
     return s.status == "completed" ? 0 : 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "signfed-coordinator: %s\n", e.what());

@@ -140,16 +140,26 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     exec("COMMIT");
   } catch (const LogError& e) {
     std::string msg = e.what();
+    const int code = sqlite3_errcode(db_) & 0xff;
     sqlite3_close(db_);
     db_ = nullptr;
     if (msg.rfind("round log ", 0) == 0) throw;
-    throw LogError("round log " + path + ": " + msg +
-                   " (is it a signfed SQLite file? move it away or pass another --db)");
+    std::string hint = " (is it a signfed SQLite file? move it away or pass another --db)";
+    if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM)
+      hint = " (the file or its directory is not writable: a WAL database needs write access to both)";
+    if (code == SQLITE_FULL) hint = " (the disk is full: free space and rerun)";
+    throw LogError("round log " + path + ": " + msg + hint);
   }
 }
 
 RoundLog::~RoundLog() {
   if (db_) sqlite3_close(db_);
+}
+
+void RoundLog::set_max_pages(std::uint32_t max_pages) {
+  if (max_pages == 0) return;
+  const std::string sql = "PRAGMA max_page_count=" + std::to_string(max_pages);
+  exec(sql.c_str());
 }
 
 void RoundLog::exec(const char* sql) {

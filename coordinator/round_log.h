@@ -87,6 +87,10 @@ class RoundLog {
 
   const std::string& path() const { return path_; }
 
+  // Caps the database at max_pages pages (PRAGMA max_page_count): writes
+  // beyond fail as on a full disk. Testing aid; 0 leaves SQLite's default.
+  void set_max_pages(std::uint32_t max_pages);
+
   // Starts a new run; returns its run_id.
   std::int64_t begin_run(const std::string& config_json, std::uint32_t rounds_planned, const std::string& tag);
   // The latest run that did not complete, with its last checkpoint; nullopt if none.

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Installs what signfed needs on Debian 12 (bookworm): build tools, the five
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
-# Usage: tools/install-deps.sh [--bench]   (--bench adds python3-torch for the PyTorch comparison)
+# Usage: tools/install-deps.sh [--test] [--bench]
+#   --test:  clang and its runtime for the libFuzzer targets
+#   --bench: python3-torch for the PyTorch comparison
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
       zlib1g-dev libcli11-dev nlohmann-json3-dev sqlite3
       dataset-fashion-mnist python3 python3-matplotlib time)
-[[ "${1:-}" == "--bench" ]] && pkgs+=(python3-torch)
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(clang libclang-rt-14-dev) ;;
+    --bench) pkgs+=(python3-torch) ;;
+    *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

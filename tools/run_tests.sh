@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the test suites:
-#   release build: unit + e2e;   dev build (ASan + UBSan): unit.
+# Installs what is missing, builds, and runs every test suite:
+#   release build: unit + e2e + load;   dev build (ASan + UBSan, -O1): unit + e2e;
+#   libFuzzer targets (clang) for a bounded time;   ARM: tools/ci_arm.sh.
 # Usage: tools/run_tests.sh [--quick]   (--quick: release unit + e2e only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
-tools/install-deps.sh
+step() { printf '\n=== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+
+step "dependencies"
+tools/install-deps.sh --test
+step "release build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$jobs"
-ctest --preset release -L 'unit|e2e' -j"$jobs"
-if [[ "${1:-}" != "--quick" ]]; then
-  cmake --preset dev >/dev/null
-  cmake --build --preset dev -j"$jobs"
-  ctest --preset dev -L unit -j"$jobs"
+if [[ "${1:-}" == "--quick" ]]; then
+  ctest --preset release -L 'unit|e2e' -j"$jobs"
+  exit 0
 fi
+step "release tests: unit, e2e, load"
+ctest --preset release -L 'unit|e2e|load' -j"$jobs"
+step "dev build (ASan + UBSan)"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j"$jobs"
+step "dev tests: unit, e2e"
+ctest --preset dev -L 'unit|e2e' -j"$jobs"
+step "fuzz (libFuzzer, 25 s per target)"
+bash tests/fuzz/run.sh 25
+if [[ -x tools/ci_arm.sh ]]; then
+  step "ARM: cross build, emulated tests, mixed federation, package"
+  bash tools/ci_arm.sh
+fi
+step "all suites passed"

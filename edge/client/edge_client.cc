@@ -93,6 +93,16 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
   dealer_.set(zmq::sockopt::reconnect_ivl, 200);
   dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   dealer_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+  if (!cfg_.insecure) {
+    if (cfg_.curve_key_file.empty() || cfg_.server_key_file.empty())
+      throw std::invalid_argument("a secure client needs --key (its secret key) and --server-key (the coordinator's "
+                                  "public key); or pass --insecure for plaintext on a trusted network");
+    curve::make_client(dealer_, cfg_.curve_key_file, cfg_.server_key_file);
+    monitor_ = std::make_unique<curve::SocketMonitor>(
+        ctx, dealer_,
+        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+  }
   dealer_.connect(cfg_.endpoint);
 }
 
@@ -159,9 +169,34 @@ bool EdgeClient::on_readable() {
   return true;
 }
 
+bool EdgeClient::check_monitor() {
+  if (!monitor_) return true;
+  while (auto e = monitor_->next()) {
+    if (e->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      warned_handshake_ = false;
+    } else if (e->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      std::fprintf(stderr,
+                   "[%s] the coordinator at %s rejected our CURVE key (status %d): add the public key from %s's "
+                   ".pub file to the coordinator's --allow file\n",
+                   cfg_.name.c_str(), cfg_.endpoint.c_str(), e->value, cfg_.curve_key_file.c_str());
+      return false;
+    } else if (!warned_handshake_) {
+      warned_handshake_ = true;
+      say("CURVE handshake with %s failed (%s); is --server-key the coordinator's public key, and is the coordinator "
+          "running without --insecure? retrying",
+          cfg_.endpoint.c_str(), e->event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "no detail");
+    }
+  }
+  return true;
+}
+
 bool EdgeClient::on_tick() {
   if (stop_ && stop_->load()) {
     exit_code_ = 130;
+    return false;
+  }
+  if (!check_monitor()) {
+    exit_code_ = 1;
     return false;
   }
   const double t = mono_s();
@@ -210,7 +245,19 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
   switch (env->body_type()) {
     case Body::Welcome: {
       const auto* w = env->body_as_Welcome();
+      if (w->protocol_version() != wire::kProtocolVersion || w->num_params() != model_->num_params() ||
+          !w->model_spec() || w->model_spec()->str() != model_->spec()) {
+        say("ignored a Welcome for another protocol or model");
+        return true;
+      }
       client_id_ = w->client_id();
+      if (!in_sync_ && rounds_applied_ == 0) {
+        // The coordinator's model starts as make_model(spec, seed): rebuild it
+        // here; the first task's digest confirms it (else we ask for a snapshot).
+        model_ = model::make_model(cfg_.model, w->seed());
+        momentum_.clear();
+        seeded_ = true;
+      }
       say("joined run %s as client %u", w->run_id() ? w->run_id()->c_str() : "?", w->client_id());
       return true;
     }
@@ -230,7 +277,9 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
       return true;
     case Body::Error: {
       const auto* e = env->body_as_Error();
-      const std::string text = e->text() ? e->text()->str() : "";
+      std::string text = e->text() ? e->text()->str().substr(0, 1024) : "";
+      for (char& ch : text)
+        if (ch < 0x20 || ch >= 0x7f) ch = '?';  // no terminal escapes
       switch (e->code()) {
         case wire::ErrorCode::unknown_client:
           client_id_.reset();
@@ -265,6 +314,16 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
 
 void EdgeClient::on_task(const wire::RoundTask& t) {
   if (!t.params()) return;
+  const auto& mp = *t.params();
+  if (!wire::EnumNameMethod(mp.method()) || !*wire::EnumNameMethod(mp.method()) || !std::isfinite(mp.gamma()) ||
+      !(mp.gamma() > 0.0f && mp.gamma() <= 1.0f) || !std::isfinite(mp.eta()) || !std::isfinite(mp.momentum()) ||
+      !std::isfinite(t.step_size()) || mp.local_steps() > 1000) {
+    say("round %u: ignored a task with out-of-range parameters", t.round());
+    return;
+  }
+  task_round_ = t.round();
+  if (!in_sync_ && seeded_ && t.model_digest() == digest()) in_sync_ = true;  // seeded init confirmed
+  seeded_ = false;
   if (!in_sync_ || t.model_digest() != digest()) {
     // Our replica is not the one the task was computed for: fetch a snapshot,
     // then run the task (keep its bytes; the frame is gone after handle()).
@@ -361,6 +420,11 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
 
 void EdgeClient::on_vote(const wire::VoteResult& v) {
   if (!in_sync_ || !v.packet()) return;  // the next task will bring a snapshot
+  if (!std::isfinite(v.step_size()) || !std::isfinite(v.momentum())) {
+    say("round %u: ignored a vote result with a non-finite step; will resync", v.round());
+    in_sync_ = false;
+    return;
+  }
   const codec::PacketView pv = view_of(*v.packet());
   try {
     codec::validate(pv, static_cast<std::uint32_t>(model_->num_params()));
@@ -420,8 +484,9 @@ void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
 
 void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
   const std::size_t n = model_->num_params();
-  if (s.num_params() != n || !s.params() || s.chunks() == 0 || s.chunk() >= s.chunks() ||
-      s.offset() + s.params()->size() > n) {
+  const std::uint64_t want_chunks = std::max<std::uint64_t>(1, (n + wire::kSnapshotChunkParams - 1) / wire::kSnapshotChunkParams);
+  if (s.num_params() != n || !s.params() || s.chunks() != want_chunks || s.chunk() >= s.chunks() || s.offset() > n ||
+      s.params()->size() > n - s.offset()) {
     say("ignored a malformed model snapshot");
     return;
   }

@@ -21,6 +21,7 @@
 
 #include "codec/compress.h"
 #include "data/dataset.h"
+#include "edge/client/curve.h"
 #include "model/model.h"
 
 namespace signfed::edge {
@@ -41,6 +42,16 @@ struct EdgeConfig {
   std::uint32_t delay_ms = 0;          // artificial compute delay per round (straggler testing)
   std::string byzantine;               // "", "flip" (negate every sign) or "random" (random signs): robustness tests
   bool quiet = false;
+
+  // Transport security (docs/security.md). In-process default: plaintext, so
+  // that the simulator and tests keep working; signfed-edge's CLI sets
+  // insecure=false unless --insecure is given. Secure: curve_key_file is this
+  // client's secret key (signfed-keygen NAME.key; its public key must be in
+  // the coordinator's allowlist) and server_key_file the coordinator's public
+  // key (COORD.pub). A coordinator that rejects the key ends run() with 1.
+  bool insecure = true;
+  std::string curve_key_file;
+  std::string server_key_file;
 
   // Simulation hooks (unset in the binary):
   // simulated ms from task to update for this round (sent as Update.virtual_ms);
@@ -90,10 +101,15 @@ class EdgeClient {
   void load_state();
   void say(const char* fmt, ...) const;
   void corrupt(codec::SignPacket& p, std::uint64_t seed) const;
+  bool check_monitor();  // false: fatal handshake failure
 
   EdgeConfig cfg_;
   const std::atomic<bool>* stop_;
   zmq::socket_t dealer_;
+  std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
+  bool warned_handshake_ = false;
+  bool seeded_ = false;                // params rebuilt from Welcome.seed, not yet confirmed by a task digest
+  std::optional<std::uint32_t> task_round_;  // round of the last task received
   std::shared_ptr<const data::Dataset> train_;
   std::vector<std::uint32_t> shard_;
   std::unique_ptr<model::Model> model_;

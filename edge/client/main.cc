@@ -37,7 +37,24 @@ int main(int argc, char** argv) {
   app.add_option("--byzantine", cfg.byzantine, "send lying signs, for robustness tests: flip | random")
       ->check(CLI::IsMember({"flip", "random"}));
   app.add_flag("--quiet", cfg.quiet, "no progress output");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure, "PLAINTEXT transport: no authentication, no encryption (local demos and tests)");
+  app.add_option("--key", cfg.curve_key_file,
+                 "this client's CURVE secret key file (signfed-keygen NAME.key; NAME.pub goes into the coordinator's "
+                 "allowlist)");
+  app.add_option("--server-key", cfg.server_key_file, "the coordinator's CURVE public key file (COORD.pub)");
   CLI11_PARSE(app, argc, argv);
+  cfg.insecure = insecure;
+  if (insecure && (!cfg.curve_key_file.empty() || !cfg.server_key_file.empty())) {
+    std::fprintf(stderr, "signfed-edge: --insecure cannot be combined with --key/--server-key\n");
+    return 2;
+  }
+  if (!insecure && (cfg.curve_key_file.empty() || cfg.server_key_file.empty())) {
+    std::fprintf(stderr,
+                 "signfed-edge: pass --key CLIENT.key and --server-key COORD.pub (make keys with signfed-keygen), or "
+                 "--insecure for plaintext on a trusted network\n");
+    return 2;
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

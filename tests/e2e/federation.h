@@ -15,11 +15,21 @@ struct Federation {
   std::string db;
   std::unique_ptr<Process> coordinator;
   std::vector<std::unique_ptr<Process>> edges;
+  // false: everyone runs with --insecure (plaintext). true: CURVE; call
+  // make_keys() first (keys in dir: coordinator.key/.pub, edge-i.key/.pub,
+  // clients.allow listing the allowed edges).
+  bool secure = false;
 
-  // Starts the coordinator with coord_args (endpoint, db and --clients added).
+  // Makes the coordinator's key pair and n edge key pairs; the first `allowed`
+  // edges' public keys go into the allowlist.
+  void make_keys(int n, int allowed);
+  // Starts the coordinator with coord_args (endpoint, db, --clients and the
+  // transport flags added).
   void start_coordinator(int clients, const std::vector<std::string>& coord_args, bool resume = false);
-  // Starts edge i of n with edge_args (connect, index, count added).
+  // Starts edge i of n with edge_args (connect, index, count and transport flags added).
   void start_edges(int n, const std::vector<std::string>& edge_args);
+  // (Re)starts edge i of n alone; replaces edges[i] if it exists (the old process is killed).
+  void start_edge(int i, int n, const std::vector<std::string>& edge_args);
 };
 
 }  // namespace signfed::test

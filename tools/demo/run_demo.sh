@@ -34,12 +34,13 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 
 start=$(date +%s.%N)
-"$bin/coordinator/signfed-coordinator" --endpoint "tcp://127.0.0.1:$port" --db "$out/run.sqlite" \
+# --insecure: plaintext is fine on loopback; see README "Security model" for CURVE keys.
+"$bin/coordinator/signfed-coordinator" --insecure --endpoint "tcp://127.0.0.1:$port" --db "$out/run.sqlite" \
   --clients "$clients" --rounds "$rounds" --method "$method" --gamma "$gamma" --eta 1 --lr 0.002 --batch 64 \
   --eval-every 25 --progress-every 25 --tag "demo $method $partition" 2>&1 | tee "$out/coordinator.log" &
 coord=$!
 for ((i = 0; i < clients; i++)); do
-  "$bin/edge/client/signfed-edge" --connect "$endpoint" --client-index "$i" --num-clients "$clients" \
+  "$bin/edge/client/signfed-edge" --insecure --connect "$endpoint" --client-index "$i" --num-clients "$clients" \
     --partition "$partition" >"$out/edge-$i.log" 2>&1 &
   pids+=($!)
 done

@@ -1,0 +1,60 @@
+// Every method runs end to end with replicas equal, and the guarded step
+// (Safaryan Alg. 1 Option 2, federated) both keeps and rolls back steps.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "coordinator/round_log.h"
+#include "federation.h"
+
+using namespace signfed;
+using namespace signfed::test;
+
+namespace {
+
+void expect_completed_with_equal_replicas(Federation& f, int rounds) {
+  const int rc = f.coordinator->wait(300);
+  INFO(f.coordinator->output());
+  REQUIRE(rc == 0);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds") == rounds);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE received != selected") == 0);
+  const std::string final_digest = query_text(f.db, "SELECT model_digest FROM rounds ORDER BY round DESC LIMIT 1");
+  for (auto& e : f.edges) {
+    INFO(e->output());
+    CHECK(e->wait(60) == 0);
+    CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
+    CHECK(e->output().find("DIFFERS") == std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("e2e: every method trains a few rounds with bit-identical replicas") {
+  for (const char* method : {"randk", "stochsign", "efsign", "fedsgd", "fedavg", "signum"}) {
+    CAPTURE(method);
+    Federation f;
+    f.start_coordinator(3, {"--rounds", "6", "--method", method, "--gamma", "0.05", "--momentum", "0.9",
+                            "--local-steps", "2", "--lr", "0.01", "--eval-every", "3", "--round-timeout", "20000"});
+    f.start_edges(3, {"--partition", "dirichlet:0.5"});
+    expect_completed_with_equal_replicas(f, 6);
+    CHECK(query_number(f.db, "SELECT MIN(test_accuracy) FROM rounds") > 0.0);
+  }
+}
+
+TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps the others") {
+  Federation f;
+  // A step size that starts far too large and halves every 3 rounds: early
+  // steps raise the participants' loss (rolled back), later ones lower it.
+  f.start_coordinator(3, {"--rounds", "24", "--method", "signsgd", "--tie", "random", "--lr", "0.5", "--schedule",
+                          "halving", "--halve-every", "3", "--guarded-step", "--eval-every", "0", "--round-timeout",
+                          "20000"});
+  f.start_edges(3, {});
+  expect_completed_with_equal_replicas(f, 24);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE guard_kept = 0") >= 1);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE guard_kept = 1") >= 1);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE guard_kept IS NULL") == 0);
+  // A rolled-back round leaves the model as it was.
+  CHECK(query_number(f.db,
+                     "SELECT COUNT(*) FROM rounds r JOIN rounds p ON p.round = r.round - 1 "
+                     "WHERE r.guard_kept = 0 AND r.model_digest != p.model_digest") == 0);
+}

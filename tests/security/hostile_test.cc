@@ -1,0 +1,152 @@
+// Hostile input against the coordinator's handler, in-process through the
+// Coordinator::handle_frame test seam (no sockets, no sleeping): replays,
+// impersonation, join storms, floods, oversized text. Every case checks what
+// reached the SQLite log.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "codec/packet.h"
+#include "coordinator/coordinator.h"
+#include "schema/wire.h"
+#include "../e2e/process.h"
+
+using namespace signfed;
+using namespace signfed::test;
+namespace fb = flatbuffers;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+constexpr std::uint32_t kDim = 46;  // mlp:8-4-2
+
+// prefix + number (appending avoids GCC 12's -Wrestrict false positive on operator+).
+std::string cat(const char* prefix, int n) {
+  std::string s(prefix);
+  s.append(std::to_string(n));
+  return s;
+}
+
+template <class T>
+Bytes finish(fb::FlatBufferBuilder& fbb, fb::Offset<T> body) {
+  auto s = wire::finish_envelope(fbb, body);
+  return {s.begin(), s.end()};
+}
+
+Bytes join(const std::string& name) {
+  fb::FlatBufferBuilder fbb;
+  return finish(fbb, wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(name), fbb.CreateString("Linux"),
+                                      fbb.CreateString("x86_64"), fbb.CreateString("mlp:8-4-2"), kDim, 100,
+                                      fbb.CreateString("test")));
+}
+
+Bytes update(std::uint32_t round, std::uint32_t client) {
+  const auto p = codec::make_dense_packet(kDim, Bytes((kDim + 7) / 8, 0x15), 1.0f);
+  fb::FlatBufferBuilder fbb;
+  auto pk = wire::CreateSignPacket(fbb, p.encoding, p.dim, p.nnz, 0, 1.0f, fbb.CreateVector(p.payload));
+  return finish(fbb, wire::CreateUpdate(fbb, round, client, pk, 32, 1.0f, 1.0f));
+}
+
+struct Rig {
+  TempDir dir;
+  std::string db = dir.path + "/run.sqlite";
+  zmq::context_t ctx;
+  std::unique_ptr<coord::Coordinator> c;
+  explicit Rig(std::uint32_t max_clients = 100000) {
+    static std::atomic<int> n{0};
+    coord::CoordinatorConfig cfg;
+    cfg.endpoint = cat("inproc://hostile-", n++);
+    cfg.db_path = db;
+    cfg.quiet = true;
+    cfg.model = "mlp:8-4-2";
+    cfg.eval_every = 0;
+    cfg.rounds = 100;
+    cfg.max_clients = max_clients;
+    c = std::make_unique<coord::Coordinator>(cfg, ctx);
+    c->open_for_test();
+  }
+  void from(const std::string& peer, const Bytes& b, const std::string& key = {}) { c->handle_frame(peer, b, key); }
+  double q(const std::string& sql) { return query_number(db, sql); }
+};
+
+}  // namespace
+
+TEST_CASE("hostile: an old Update replayed in a later round is late, not counted") {
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  r.c->begin_round_for_test(0);
+  const Bytes old = update(0, 0);
+  r.from("p0", old);
+  r.from("p1", update(0, 1));
+  r.c->finish_round_for_test();
+  r.c->begin_round_for_test(1);
+  r.from("p0", old);  // replay
+  r.from("p1", update(1, 1));
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 2);
+  CHECK(r.q("SELECT received FROM rounds WHERE round=1") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE round=0 AND client_id=0 AND status='late'") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted'") == 3);
+}
+
+TEST_CASE("hostile: impersonation, duplicates and floods are rejected with bounded rows") {
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  r.c->begin_round_for_test(0);
+  r.from("p1", update(0, 0));  // claims client 0
+  r.from("p0", update(0, 0));
+  for (int i = 0; i < 500; ++i) r.from("p0", update(0, 0));  // duplicates
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE client_id=1 AND status='rejected'") == 1);
+  // 500 duplicates: at most 8 rows per client per round reach the log.
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE client_id=0 AND status='rejected'") == 8);
+  // Garbage flood from one peer: at most 20 event rows a minute.
+  const Bytes junk(64, 0xab);
+  for (int i = 0; i < 1000; ++i) r.from("p9", junk);
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 20);
+}
+
+TEST_CASE("hostile: join storms and identity theft") {
+  Rig r(/*max_clients=*/50);
+  for (int i = 0; i < 100; ++i) r.from("p0", join("a"), "KEY-A");  // the same Join 100 times
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
+  r.from("p1", join("a"), "KEY-B");  // another key wants the name
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='identity_rejected'") == 1);
+  for (int i = 0; i < 200; ++i) r.from(cat("q", i), join(cat("n", i)), "KEY-C");
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 50);
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='server_full'") <= 20);
+  r.from("p2", join("bad\x1b[2Jname"));  // terminal escapes in a name
+  CHECK(r.q("SELECT COUNT(*) FROM clients WHERE name LIKE 'bad%'") == 0);
+}
+
+TEST_CASE("hostile: a huge Error text is capped and made printable - strangers' errors are dropped") {
+  Rig r;
+  r.from("p0", join("a"));
+  std::string text(100000, 'x');
+  text[3] = '\x1b';
+  fb::FlatBufferBuilder fbb;
+  r.from("p0", finish(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(text), 0)));
+  fb::FlatBufferBuilder g;
+  r.from("stranger", finish(g, wire::CreateError(g, wire::ErrorCode::bad_value, g.CreateString("hi"), 0)));
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='client_error'") == 1);
+  CHECK(r.q("SELECT LENGTH(detail) FROM events WHERE kind='client_error'") <= 520);
+  CHECK(r.q("SELECT INSTR(detail, char(27)) FROM events WHERE kind='client_error'") == 0);
+}
+
+TEST_CASE("hostile: a GuardReport from a non-participant or outside a guarded round changes nothing") {
+  Rig r;
+  r.from("p0", join("a"));
+  r.c->begin_round_for_test(0);
+  fb::FlatBufferBuilder a, b;
+  r.from("p0", finish(a, wire::CreateGuardReport(a, 0, 0, 1.0f, 1e30f)));
+  r.from("p5", finish(b, wire::CreateGuardReport(b, 0, 0, 1.0f, 1e30f)));
+  r.from("p0", update(0, 0));
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT guard_kept FROM rounds WHERE round=0") == -1);  // NULL: no guarded step
+}

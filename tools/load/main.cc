@@ -1,0 +1,297 @@
+// signfed-load: N simulated edge clients in one process, for load tests of
+// signfed-coordinator; see --help.
+//
+// Each of the N DEALER sockets joins under its own name and answers every
+// RoundTask with a valid random dense sign packet (signsgd-family methods).
+// The process keeps one model replica for all of them (they all apply the
+// same VoteResult) and checks every round's digest, so the coordinator sees
+// N well-behaved, in-sync clients without N datasets in memory.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "codec/packet.h"
+#include "codec/step.h"
+#include "edge/client/curve.h"
+#include "model/model.h"
+#include "schema/wire.h"
+
+namespace {
+
+using namespace signfed;
+namespace fb = flatbuffers;
+
+double mono_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Round {
+  double first_task = 0.0;
+  std::uint32_t deadline_ms = 0;
+  std::uint32_t sent = 0, sent_early = 0;  // early: within half the deadline of the first task's arrival
+  bool applied = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string endpoint = "tcp://127.0.0.1:5555", model_spec = "mlp", report, key, server_key;
+  std::uint32_t n = 1000, io_threads = 2, give_up_s = 600;
+  bool insecure = false;
+  CLI::App app{"signfed-load: N simulated edge clients (one DEALER socket each) in one process, answering every "
+               "round with random valid sign packets; for load tests of signfed-coordinator.\n"
+               "Example: signfed-load --connect tcp://127.0.0.1:5555 --clients 1000 --insecure --report load.csv"};
+  app.add_option("--connect", endpoint, "coordinator endpoint");
+  app.add_option("--clients", n, "number of simulated clients (connections)")->check(CLI::Range(1u, 100000u));
+  app.add_option("--model", model_spec, "model spec; must match the coordinator's --model");
+  app.add_option("--report", report, "write per-round counts (round,sent,sent_early) to this CSV file");
+  app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")->check(CLI::Range(1u, 64u));
+  app.add_option("--give-up-after", give_up_s, "exit after this many seconds without a message");
+  app.add_flag("--insecure", insecure, "PLAINTEXT transport (the coordinator must run --insecure too)");
+  app.add_option("--key", key, "CURVE secret key shared by all simulated clients (its .pub must be allowlisted)");
+  app.add_option("--server-key", server_key, "the coordinator's CURVE public key file");
+  CLI11_PARSE(app, argc, argv);
+  if (!insecure && (key.empty() || server_key.empty())) {
+    std::fprintf(stderr, "signfed-load: pass --key and --server-key, or --insecure\n");
+    return 2;
+  }
+
+  // Every connection costs a TCP descriptor and a mailbox eventfd.
+  const rlim_t need = static_cast<rlim_t>(n) * 2 + 64;
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < need) {
+    rlimit want = lim;
+    want.rlim_cur = std::min(need, lim.rlim_max);
+    setrlimit(RLIMIT_NOFILE, &want);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < need) {
+    std::fprintf(stderr,
+                 "signfed-load: %u clients need about %llu file descriptors but the limit is %llu (hard %llu); raise "
+                 "it with ulimit -n %llu (as root, or in /etc/security/limits.conf)\n",
+                 n, static_cast<unsigned long long>(need), static_cast<unsigned long long>(lim.rlim_cur),
+                 static_cast<unsigned long long>(lim.rlim_max), static_cast<unsigned long long>(need));
+    return 2;
+  }
+
+  std::unique_ptr<model::Model> replica;
+  try {
+    replica = model::make_model(model_spec, 0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "signfed-load: %s\n", e.what());
+    return 2;
+  }
+  const auto dim = static_cast<std::uint32_t>(replica->num_params());
+  bool seeded = false;
+  std::uint64_t digest = 0;
+
+  zmq::context_t ctx(static_cast<int>(io_threads));
+  ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(n) + 64);
+  std::vector<zmq::socket_t> socks;
+  socks.reserve(n);
+  const std::string pid = std::to_string(::getpid());
+  try {
+    for (std::uint32_t i = 0; i < n; ++i) {
+      socks.emplace_back(ctx, zmq::socket_type::dealer);
+      auto& s = socks.back();
+      s.set(zmq::sockopt::linger, 0);
+      s.set(zmq::sockopt::routing_id, "load-" + std::to_string(i) + "#" + pid);
+      s.set(zmq::sockopt::sndhwm, 1000);
+      if (!insecure) curve::make_client(s, key, server_key);
+      s.connect(endpoint);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "signfed-load: cannot open connection %zu: %s%s\n", socks.size(), e.what(),
+                 zmq_errno() == EMFILE ? " (too many open files: raise ulimit -n)" : "");
+    return 1;
+  }
+  auto send = [&](std::uint32_t i, std::span<const std::uint8_t> b) {
+    (void)socks[i].send(zmq::buffer(b.data(), b.size()), zmq::send_flags::dontwait);
+  };
+  auto join = [&](std::uint32_t i) {
+    fb::FlatBufferBuilder fbb(256);
+    auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString("load-" + std::to_string(i)),
+                              fbb.CreateString("Linux"), fbb.CreateString("signfed-load"),
+                              fbb.CreateString(replica->spec()), dim, 1, fbb.CreateString("synthetic"));
+    send(i, wire::finish_envelope(fbb, j));
+  };
+  for (std::uint32_t i = 0; i < n; ++i) join(i);
+  std::printf("signfed-load: %u clients connecting to %s (%s, %u params)\n", n, endpoint.c_str(),
+              insecure ? "plaintext" : "CURVE", dim);
+  std::fflush(stdout);
+
+  std::vector<std::uint32_t> client_id(n, 0);
+  std::vector<bool> welcomed(n, false), done(n, false);
+  std::map<std::uint32_t, Round> rounds;
+  std::map<std::uint32_t, std::vector<std::uint32_t>> waiting;  // round -> sockets whose task awaits the snapshot
+  std::vector<float> snap;
+  std::vector<bool> snap_got;
+  bool snap_requested = false;
+  std::uint64_t mismatches = 0, errors = 0, byes = 0, welcomes = 0;
+  std::uint64_t rng = 0x9e3779b97f4a7c15ull;
+  std::vector<std::uint8_t> bits((dim + 7) / 8);
+  std::vector<zmq::pollitem_t> items(n);
+  for (std::uint32_t i = 0; i < n; ++i) items[i] = {socks[i].handle(), 0, ZMQ_POLLIN, 0};
+  double last_heard = mono_s(), last_beat = mono_s();
+
+  auto answer = [&](std::uint32_t i, std::uint32_t round) {
+    for (auto& b : bits) {
+      rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+      b = static_cast<std::uint8_t>(rng >> 24);
+    }
+    if (dim % 8) bits.back() &= static_cast<std::uint8_t>((1u << (dim % 8)) - 1);  // zero padding
+    fb::FlatBufferBuilder fbb(bits.size() + 256);
+    auto pk = wire::CreateSignPacket(fbb, wire::Encoding::dense_sign, dim, dim, 0, 1.0f, fbb.CreateVector(bits));
+    send(i, wire::finish_envelope(fbb, wire::CreateUpdate(fbb, round, client_id[i], pk, 1, 1.0f, 0.0f)));
+    Round& r = rounds[round];
+    ++r.sent;
+    if ((mono_s() - r.first_task) * 1000.0 < r.deadline_ms / 2.0) ++r.sent_early;
+  };
+
+  while (byes < n) {
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    const double now = mono_s();
+    if (now - last_heard > give_up_s) {
+      std::fprintf(stderr, "signfed-load: nothing from the coordinator for %u s; giving up\n", give_up_s);
+      return 1;
+    }
+    if (now - last_beat > 5.0) {  // keep every client alive in the coordinator's eyes
+      last_beat = now;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (done[i]) continue;
+        if (!welcomed[i]) {
+          join(i);
+          continue;
+        }
+        fb::FlatBufferBuilder fbb(64);
+        send(i, wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, client_id[i], 0, 0)));
+      }
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t m;
+      while (socks[i].recv(m, zmq::recv_flags::dontwait)) {
+        last_heard = mono_s();
+        std::string why;
+        const wire::Envelope* env = wire::verify_envelope({static_cast<const std::uint8_t*>(m.data()), m.size()}, &why);
+        if (!env) {
+          ++errors;
+          continue;
+        }
+        switch (env->body_type()) {
+          case wire::Body::Welcome: {
+            const auto* w = env->body_as_Welcome();
+            client_id[i] = w->client_id();
+            if (!welcomed[i]) ++welcomes;
+            welcomed[i] = true;
+            if (!seeded) {
+              replica = model::make_model(model_spec, w->seed());
+              digest = codec::model_digest(replica->params());
+              seeded = true;
+            }
+            break;
+          }
+          case wire::Body::RoundTask: {
+            const auto* t = env->body_as_RoundTask();
+            Round& r = rounds[t->round()];
+            if (r.first_task == 0.0) r.first_task = mono_s(), r.deadline_ms = t->deadline_ms();
+            if (!t->params() || (t->params()->method() != wire::Method::signsgd &&
+                                 t->params()->method() != wire::Method::signum)) {
+              std::fprintf(stderr, "signfed-load: only signsgd and signum runs are supported\n");
+              return 2;
+            }
+            if (t->model_digest() != digest) {
+              waiting[t->round()].push_back(i);
+              if (!snap_requested) {
+                fb::FlatBufferBuilder fbb(64);
+                send(i, wire::finish_envelope(fbb, wire::CreateSnapshotRequest(fbb, t->round(), digest)));
+                snap_requested = true;
+              }
+              break;
+            }
+            answer(i, t->round());
+            break;
+          }
+          case wire::Body::VoteResult: {
+            const auto* v = env->body_as_VoteResult();
+            Round& r = rounds[v->round()];
+            if (r.applied || !v->packet()) break;
+            r.applied = true;
+            codec::PacketView pv;
+            const auto& p = *v->packet();
+            pv.encoding = p.encoding();
+            pv.dim = p.dim();
+            pv.nnz = p.nnz();
+            pv.rice_k = p.rice_k();
+            pv.scale = p.scale();
+            if (p.payload()) pv.payload = {p.payload()->data(), p.payload()->size()};
+            try {
+              codec::validate(pv, dim);
+              codec::apply_sign_step(replica->params(), codec::decode_ternary(pv), v->step_size());
+            } catch (const codec::CodecError& e) {
+              std::fprintf(stderr, "signfed-load: bad vote result: %s\n", e.what());
+            }
+            digest = codec::model_digest(replica->params());
+            if (digest != v->new_digest()) ++mismatches, digest = 0;  // forces a snapshot next round
+            break;
+          }
+          case wire::Body::ModelSnapshot: {
+            const auto* s = env->body_as_ModelSnapshot();
+            if (!s->params() || s->num_params() != dim || s->chunks() == 0 || s->chunk() >= s->chunks() ||
+                s->offset() > dim || s->params()->size() > dim - s->offset())
+              break;
+            if (snap_got.size() != s->chunks()) snap_got.assign(s->chunks(), false), snap.assign(dim, 0.0f);
+            std::copy(s->params()->begin(), s->params()->end(), snap.begin() + static_cast<std::ptrdiff_t>(s->offset()));
+            snap_got[s->chunk()] = true;
+            if (std::find(snap_got.begin(), snap_got.end(), false) != snap_got.end()) break;
+            std::copy(snap.begin(), snap.end(), replica->params().begin());
+            digest = codec::model_digest(replica->params());
+            snap_got.clear();
+            snap_requested = false;
+            for (auto& [round, socks_waiting] : waiting)
+              for (std::uint32_t k : socks_waiting) answer(k, round);
+            waiting.clear();
+            break;
+          }
+          case wire::Body::Error: {
+            const auto* e = env->body_as_Error();
+            if (errors++ < 5)
+              std::fprintf(stderr, "signfed-load: client %u: coordinator error %s: %.200s\n", i,
+                           wire::EnumNameErrorCode(e->code()), e->text() ? e->text()->c_str() : "");
+            if (e->code() == wire::ErrorCode::unknown_client) welcomed[i] = false, join(i);
+            break;
+          }
+          case wire::Body::Bye:
+            if (!done[i]) ++byes, done[i] = true;
+            if (env->body_as_Bye()->final_digest() != digest) ++mismatches;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+  std::uint64_t sent = 0, early = 0;
+  for (const auto& [r, x] : rounds) sent += x.sent, early += x.sent_early;
+  if (!report.empty()) {
+    std::ofstream f(report);
+    f << "round,sent,sent_early\n";
+    for (const auto& [r, x] : rounds) f << r << "," << x.sent << "," << x.sent_early << "\n";
+  }
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  std::printf("signfed-load: %u clients, %zu rounds, %llu updates sent (%llu within half the deadline), %llu digest "
+              "mismatches, %llu errors, peak RSS %ld kB\n",
+              n, rounds.size(), static_cast<unsigned long long>(sent), static_cast<unsigned long long>(early),
+              static_cast<unsigned long long>(mismatches), static_cast<unsigned long long>(errors), u.ru_maxrss);
+  return mismatches == 0 ? 0 : 1;
+}
