@@ -47,7 +47,7 @@ Checkpoint ckpt(std::int64_t round, float v) {
 
 }  // namespace
 
-TEST_CASE("round_log: rounds, updates and checkpoints commit together; resume finds the last") {
+TEST_CASE("round_log: rounds, updates and checkpoints commit together and resume finds the last") {
   TempDir dir;
   const std::string db = dir.path + "/run.sqlite";
   {

@@ -1,0 +1,214 @@
+// In-process simulations with the real coordinator and edge clients on
+// Fashion-MNIST (Debian's dataset-fashion-mnist): completion and digests,
+// virtual time accounting, straggler admission per policy, faults, and the
+// report generated from the log.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "kernels/sign_kernels.h"
+#include "tools/sim/fleet.h"
+#include "tools/sim/sim.h"
+
+using namespace signfed;
+
+namespace {
+
+struct TempDb {
+  std::string dir, path;
+  TempDb() {
+    char tmpl[] = "/tmp/signfed-simtest-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    path = dir + "/sim.sqlite";
+  }
+  ~TempDb() { std::filesystem::remove_all(dir); }
+};
+
+double q(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  double v = -1;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+      sqlite3_column_type(st, 0) != SQLITE_NULL)
+    v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+const std::shared_ptr<const data::Dataset>& train() {
+  static const std::shared_ptr<const data::Dataset> t = [] {
+    sim::SimConfig c;
+    return sim::load_train(c);
+  }();
+  return t;
+}
+
+sim::SimConfig tiny(const std::string& db, std::uint32_t clients, std::uint32_t rounds) {
+  sim::SimConfig c;
+  c.clients = clients;
+  c.coord.clients = clients;
+  c.coord.rounds = rounds;
+  c.coord.db_path = db;
+  c.coord.eval_every = 0;
+  c.coord.quiet = true;
+  c.coord.tag = "test seed=1";
+  c.print_partition = false;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("a tiny in-process run completes with every client's digest equal to the coordinator's") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 20, 5);
+  c.partition = "dirichlet:0.5";
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.summary.status == "completed");
+  CHECK(r.summary.rounds_done == 5);
+  CHECK(r.clients_checked == 20);
+  CHECK(r.digests_equal == 20);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM rounds") == 5);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM sim_clients") == 20);
+  CHECK(q(t.path, "SELECT SUM(samples) FROM sim_clients") == 60000);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM updates WHERE status='counted'") == 100);
+}
+
+TEST_CASE("virtual time: a round lasts the slowest counted client's modelled latency") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 4, 3);
+  c.coord.virtual_time = true;
+  c.coord.policy = coord::parse_policy("all");
+  c.fleet.ms_per_sample = 0.5;
+  c.fleet.speed_sigma = 0.4;  // distinct speeds
+  const sim::SimResult r = sim::run_sim(c, train());
+  REQUIRE(r.summary.status == "completed");
+  const auto prof = sim::make_profiles(c.fleet, 4, c.coord.seed);
+  const std::size_t payload = kernels::packed_bytes(101770);  // dense signs of the default MLP
+  const std::size_t down = payload + sim::kEnvelopeBytes;
+  double worst = 0;
+  for (std::uint32_t k = 0; k < 4; ++k) {
+    const double ms = sim::round_latency_ms(prof[k], 32, payload + sim::kEnvelopeBytes, down);
+    worst = std::max(worst, ms);
+    // Each update's logged latency is the client's simulated one (sent as float).
+    CHECK(q(t.path, "SELECT MAX(latency_ms) FROM updates WHERE client_id IN (SELECT client_id FROM clients WHERE name='sim-" +
+                        std::to_string(k) + "')") == doctest::Approx(ms).epsilon(1e-5));
+  }
+  CHECK(q(t.path, "SELECT virtual_time_s FROM rounds WHERE round=2") == doctest::Approx(3 * worst / 1000.0).epsilon(1e-5));
+}
+
+TEST_CASE("straggler admission in the simulator: which updates count under each policy") {
+  // 10 clients, 2 of them 100x slower: fast ~ 82 ms, slow ~ 3.2 s per round.
+  auto run = [&](const std::string& policy, std::uint32_t timeout_ms, const std::string& db) {
+    sim::SimConfig c = tiny(db, 10, 4);
+    c.coord.virtual_time = true;
+    c.coord.policy = coord::parse_policy(policy);
+    c.coord.round_timeout_ms = timeout_ms;
+    c.fleet.ms_per_sample = 1.0;
+    sim::parse_slow("0.2:100", c.fleet);
+    const sim::SimResult r = sim::run_sim(c, train());
+    REQUIRE(r.summary.status == "completed");
+    CHECK(r.digests_equal == 10);
+  };
+  auto counted = [](const std::string& db, int round) {
+    return q(db, "SELECT COUNT(*) FROM updates WHERE status='counted' AND round=" + std::to_string(round));
+  };
+  auto late = [](const std::string& db, int round) {
+    return q(db, "SELECT COUNT(*) FROM updates WHERE status='late' AND round=" + std::to_string(round));
+  };
+  SUBCASE("all: every update counts; a round lasts the slowest client") {
+    TempDb t;
+    run("all", 10000, t.path);
+    for (int r = 0; r < 4; ++r) CHECK(counted(t.path, r) == 10);
+    CHECK(q(t.path, "SELECT virtual_time_s FROM rounds WHERE round=0") > 3.0);
+  }
+  SUBCASE("deadline 1 s: the two slow clients are late every round") {
+    TempDb t;
+    run("deadline", 1000, t.path);
+    for (int r = 0; r < 4; ++r) {
+      CHECK(counted(t.path, r) == 8);
+      CHECK(late(t.path, r) == 2);
+    }
+    CHECK(q(t.path, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) JOIN sim_clients s "
+                    "ON s.run_id=u.run_id AND 'sim-' || s.client = c.name WHERE u.status='late' AND s.slow=0") == 0);
+    // The coordinator waited for the slow ones until the deadline: 1 s per round.
+    CHECK(q(t.path, "SELECT virtual_time_s FROM rounds WHERE round=3") == doctest::Approx(4.0));
+  }
+  SUBCASE("overselect:3 keeps the 7 fastest") {
+    TempDb t;
+    run("overselect:3", 10000, t.path);
+    for (int r = 0; r < 4; ++r) CHECK(counted(t.path, r) == 7);
+  }
+  SUBCASE("adaptive:0.5: everyone until there is history, then the slow ones are late") {
+    TempDb t;
+    run("adaptive:0.5", 10000, t.path);
+    CHECK(counted(t.path, 0) == 10);
+    for (int r = 1; r < 4; ++r) CHECK(counted(t.path, r) == 8);
+  }
+}
+
+TEST_CASE("faults: dropout and crash-and-rejoin") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 5, 6);
+  c.coord.round_timeout_ms = 400;
+  c.coord.policy = coord::parse_policy("deadline");
+  c.faults.dropout = 0.2;
+  c.faults.crashes = sim::parse_crashes("2@2");
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.summary.status == "completed");
+  CHECK(r.crashes == 1);
+  CHECK(r.clients_checked == 5);
+  CHECK(r.digests_equal == 5);  // the re-created client caught up by snapshot
+  const double counted = q(t.path, "SELECT COUNT(*) FROM updates WHERE status='counted'");
+  CHECK(counted < 30);
+  CHECK(counted > 10);
+}
+
+TEST_CASE("SPB probe rows are logged and fail the SPB condition on one class per client") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 10, 2);
+  c.partition = "class1";
+  c.spb_every = 1;
+  const sim::SimResult r = sim::run_sim(c, train());
+  REQUIRE(r.spb.size() == 2);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM spb") == 2);
+  CHECK(r.spb[0].frac_le_half > 0.2);
+  CHECK(r.spb[0].rho_m_norm <= r.spb[0].l1);
+}
+
+TEST_CASE("signfed-report writes an HTML page with the plots from a small log") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 4, 6);
+  c.coord.eval_every = 2;
+  c.coord.test_limit = 500;
+  c.spb_every = 3;
+  for (std::uint64_t seed : {1u, 2u}) {
+    c.coord.seed = seed;
+    c.coord.tag = "test seed=" + std::to_string(seed);
+    REQUIRE(sim::run_sim(c, train()).summary.status == "completed");
+  }
+  const std::string out = t.dir + "/report";
+  const std::string cmd = std::string("/usr/bin/python3 ") + SIGNFED_REPORT_SCRIPT + " " + t.path + " --out " + out +
+                          " --target 0.3 > " + t.dir + "/report.log 2>&1";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::ifstream f(out + "/report.html");
+  REQUIRE(f.good());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string html = ss.str();
+  std::size_t imgs = 0;
+  for (auto p = html.find("data:image/png;base64,"); p != std::string::npos; p = html.find("data:image/png;base64,", p + 1))
+    ++imgs;
+  CHECK(imgs >= 5);
+  CHECK(html.find("mean") != std::string::npos);
+  CHECK(std::filesystem::exists(out + "/accuracy_vs_round.png"));
+  CHECK(std::filesystem::exists(out + "/accuracy_vs_round.svg"));
+}

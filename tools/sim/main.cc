@@ -1,0 +1,404 @@
+// signfed-sim: simulates a federation of M clients with the real coordinator
+// and edge client code; see --help and docs/simulation.md.
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "codec/compress.h"
+#include "tools/sim/betainc.h"
+#include "tools/sim/rosenbrock.h"
+#include "tools/sim/sim.h"
+#include "tools/sim/sim_db.h"
+#include "tools/sim/sweep.h"
+
+namespace {
+
+using namespace signfed;
+
+struct Options {
+  sim::SimConfig sim;
+  std::string method = "signsgd", gamma = "1.0", tie = "zero", schedule = "constant", policy = "deadline";
+  std::string slow, crash, tag;
+  std::int64_t data_seed = -1;
+  std::string sweep_file;
+  std::vector<std::string> sweep_axes;
+  std::string bin_dir;
+  bool verbose = false;
+};
+
+std::unique_ptr<CLI::App> make_app(Options& o) {
+  auto app = std::make_unique<CLI::App>(
+      "signfed-sim: simulates a federation of M clients running the real signfed coordinator and edge client code "
+      "(in one process over ZeroMQ inproc://, or as real processes with --processes), with non-IID partitions, "
+      "stragglers, faults, simulated time, sweeps and SPB diagnostics. Every round goes to a SQLite log that "
+      "signfed-report turns into an HTML page.\n\n"
+      "Examples:\n"
+      "  signfed-sim --clients 10 --partition class1 --method s3gd --gamma 0.1 --rounds 300 --db class1.sqlite\n"
+      "  signfed-sim --clients 100 --slow 0.1:10 --virtual-time --policy adaptive:0.9 --db slow.sqlite\n"
+      "  signfed-sim --sweep spec.txt --rounds 200 --db sweep.sqlite      (spec: lines 'method: signsgd, s3gd')\n"
+      "  signfed-sim rosenbrock --nodes 1-9 --reps 500 --db rosen.sqlite\n");
+  auto& sc = o.sim.coord;
+  app->option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+
+  auto* fed = "Federation";
+  app->add_option("--clients,-M", o.sim.clients, "number of simulated clients M")->check(CLI::Range(1u, 100000u))->group(fed);
+  app->add_option("--partition", o.sim.partition,
+                  "data split: iid | class1 | halves | shards:C | dirichlet:ALPHA | quantity:SIGMA")->group(fed);
+  app->add_option("--rounds", sc.rounds, "number of rounds")->check(CLI::Range(1u, 10000000u))->group(fed);
+  app->add_option("--seed", sc.seed, "seed of model init, selection, ties, fleet and (unless --data-seed) the data split")
+      ->group(fed);
+  app->add_option("--data-seed", o.data_seed, "seed of the partition and minibatches (default: --seed)")->group(fed);
+  app->add_option("--fraction", sc.fraction, "share of clients selected per round")->check(CLI::Range(0.0, 1.0))->group(fed);
+  app->add_option("--data", o.sim.train_dir, "directory with IDX train+test files (default: Debian's Fashion-MNIST)")
+      ->group(fed);
+  app->add_option("--workers", o.sim.workers, "threads driving the clients (in-process)")->check(CLI::Range(1u, 64u))->group(fed);
+  app->add_flag("--processes", o.sim.processes, "run the real signfed-coordinator and signfed-edge binaries on tcp loopback")
+      ->group(fed);
+  app->add_option("--bin-dir", o.bin_dir, "directory of the binaries for --processes (default: this build's)")->group(fed);
+  app->add_option("--log-dir", o.sim.log_dir, "where --processes writes the binaries' logs (default: a new /tmp dir)")
+      ->group(fed);
+
+  auto* tr = "Training (the coordinator's options)";
+  app->add_option("--method", o.method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg")->group(tr);
+  app->add_option("--gamma", o.gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)")->group(tr);
+  app->add_option("--eta", sc.method.eta, "error-compensation weight")->group(tr);
+  app->add_option("--momentum", sc.method.momentum, "signum momentum")->group(tr);
+  app->add_option("--tie", o.tie, "tie rule for even voter counts: zero | random")
+      ->check(CLI::IsMember({"zero", "random"}))->group(tr);
+  app->add_option("--lr", sc.step_size, "step size delta")->check(CLI::PositiveNumber)->group(tr);
+  app->add_option("--schedule", o.schedule, "constant | inv_sqrt | halving")
+      ->check(CLI::IsMember({"constant", "inv_sqrt", "halving"}))->group(tr);
+  app->add_option("--halve-every", sc.halve_every, "rounds between halvings")->group(tr);
+  app->add_option("--batch", sc.batch_size, "client minibatch size")->check(CLI::Range(1u, 65535u))->group(tr);
+  app->add_option("--local-steps", sc.local_steps, "minibatches per client per round")->group(tr);
+  app->add_option("--model", sc.model, "model spec: mlp, mlp:784-256-10, cnn")->group(tr);
+  app->add_option("--eval-every", sc.eval_every, "evaluate every N rounds (0: never)")->group(tr);
+  app->add_option("--test-limit", sc.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
+  app->add_flag("--guarded-step", sc.guarded_step, "Safaryan Alg. 1 Option 2")->group(tr);
+
+  auto* st = "Stragglers, time and faults";
+  app->add_option("--policy", o.policy, "all | deadline | adaptive:Q | overselect:E")->group(st);
+  app->add_option("--round-timeout", sc.round_timeout_ms,
+                  "round deadline, ms (under --virtual-time: the simulated deadline, and also the wall-clock bound "
+                  "on waiting for a client that dropped out or crashed)")->group(st);
+  app->add_flag("--virtual-time", sc.virtual_time, "clients report simulated latencies; rounds last simulated time")->group(st);
+  app->add_option("--ms-per-sample", o.sim.fleet.ms_per_sample, "median compute time per training sample, ms")->group(st);
+  app->add_option("--speed-sigma", o.sim.fleet.speed_sigma, "compute factor ~ lognormal(mu, sigma) per client")->group(st);
+  app->add_option("--speed-mu", o.sim.fleet.speed_mu, "mu of that lognormal")->group(st);
+  app->add_option("--slow", o.slow, "F:X: exactly round(F*M) clients are X times slower (e.g. 0.1:10)")->group(st);
+  app->add_option("--trace", o.sim.fleet.trace_path, "trace file: lines 'ms_per_sample up_mbps down_mbps latency_ms'")->group(st);
+  app->add_option("--up-mbps", o.sim.fleet.up_mbps, "uplink bandwidth, Mbit/s")->group(st);
+  app->add_option("--down-mbps", o.sim.fleet.down_mbps, "downlink bandwidth, Mbit/s")->group(st);
+  app->add_option("--latency-ms", o.sim.fleet.latency_ms, "one-way network latency, ms")->group(st);
+  app->add_option("--net-sigma", o.sim.fleet.net_sigma, "bandwidth factor ~ lognormal(0, sigma) per client")->group(st);
+  app->add_option("--dropout", o.sim.faults.dropout, "probability a client silently skips a round")
+      ->check(CLI::Range(0.0, 1.0))->group(st);
+  app->add_option("--crash", o.crash, "CLIENT@ROUND,...: destroy that client after it applied ROUND rounds and "
+                                      "re-create it (it rejoins and gets a snapshot)")->group(st);
+
+  auto* lg = "Log, sweeps and diagnostics";
+  app->add_option("--db", sc.db_path, "SQLite log (runs of a sweep go to the same file)")->group(lg);
+  app->add_option("--tag", o.tag, "tag stored in runs.tag (default: the configuration, e.g. 'method=s3gd ... seed=1')")->group(lg);
+  app->add_option("--sweep", o.sweep_file, "sweep spec file: one 'option: v1, v2, ...' line per axis")->group(lg);
+  app->add_option("--sweep-axis", o.sweep_axes, "inline sweep axis 'option=v1,v2' (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(lg);
+  app->add_option("--spb-probe", o.sim.spb_every, "every R rounds, estimate the SPB success probabilities (0: off)")->group(lg);
+  app->add_option("--spb-draws", o.sim.spb_draws, "minibatches per client per probe")->group(lg);
+  app->add_option("--progress-every", sc.progress_every, "coordinator progress line every N rounds (0: automatic)")->group(lg);
+  app->add_flag("--verbose", o.verbose, "coordinator progress in sweeps, and the clients' own messages");
+  app->add_flag("--quiet", sc.quiet, "only the final summary line");
+  return app;
+}
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// Completes o.sim from the string options; returns an error message or "".
+std::string finish(Options& o) {
+  auto& sc = o.sim.coord;
+  if (!codec::parse_method(o.method, &sc.method.method)) return "unknown --method '" + o.method + "'";
+  if (o.gamma == "auto") {
+    sc.gamma_auto = true;
+  } else {
+    try {
+      std::size_t used = 0;
+      sc.method.gamma = std::stof(o.gamma, &used);
+      if (used != o.gamma.size() || !(sc.method.gamma > 0.0f && sc.method.gamma <= 1.0f)) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      return "--gamma must be in (0, 1] or 'auto', got '" + o.gamma + "'";
+    }
+  }
+  try {
+    sc.policy = coord::parse_policy(o.policy);
+    if (!o.slow.empty()) sim::parse_slow(o.slow, o.sim.fleet);
+    if (!o.crash.empty()) o.sim.faults.crashes = sim::parse_crashes(o.crash);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  sc.method.tie_rule = o.tie == "random" ? wire::TieRule::random : wire::TieRule::zero;
+  sc.schedule = o.schedule == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
+                : o.schedule == "halving" ? wire::StepSchedule::halving
+                                          : wire::StepSchedule::constant;
+  o.sim.data_seed = o.data_seed >= 0 ? static_cast<std::uint64_t>(o.data_seed) : sc.seed;
+  sc.data_dir = o.sim.train_dir;
+  sc.clients = o.sim.clients;
+  o.sim.verbose_clients = o.verbose;
+  const std::string dir = o.bin_dir.empty() ? "" : o.bin_dir + "/";
+  o.sim.coordinator_bin = dir.empty() ? SIGNFED_COORDINATOR_BIN : dir + "signfed-coordinator";
+  o.sim.edge_bin = dir.empty() ? SIGNFED_EDGE_BIN : dir + "signfed-edge";
+  if (o.tag.empty()) {
+    o.tag = "method=" + o.method;
+    if (o.method == "s3gd" || o.method == "randk") o.tag += " gamma=" + o.gamma;
+    o.tag += " partition=" + o.sim.partition + " clients=" + std::to_string(o.sim.clients) + " tie=" + o.tie +
+             " policy=" + o.policy + " lr=" + fmt(sc.step_size) + " batch=" + std::to_string(sc.batch_size);
+    if (!o.slow.empty()) o.tag += " slow=" + o.slow;
+    if (sc.virtual_time) o.tag += " vt=1";
+    o.tag += " seed=" + std::to_string(sc.seed);
+  }
+  sc.tag = o.tag;
+  return "";
+}
+
+std::string human_bytes(double b) {
+  char buf[32];
+  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
+  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  return buf;
+}
+
+std::string human_time(double s) {
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
+  const sim::SimResult r = sim::run_sim(o.sim, std::move(train));
+  const auto& s = r.summary;
+  double vt = 0.0;
+  if (o.sim.coord.virtual_time) {
+    sim::SimDb db(o.sim.coord.db_path);
+    (void)db;
+  }
+  std::printf("run %" PRId64 " %s [%s]: %u rounds, final %.2f%% (best %.2f%%), uplink %s, downlink %s, wall %s, "
+              "digests %u/%u equal, crashes %u, peak RSS %.0f MB\n",
+              s.run_id, s.status.c_str(), o.sim.coord.tag.c_str(), s.rounds_done,
+              s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0, s.best_accuracy < 0 ? 0.0 : s.best_accuracy * 100.0,
+              human_bytes(static_cast<double>(s.uplink_bytes)).c_str(),
+              human_bytes(static_cast<double>(s.downlink_bytes)).c_str(), human_time(r.wall_s).c_str(),
+              r.digests_equal, r.clients_checked, r.crashes, r.peak_rss_kb / 1024.0);
+  (void)vt;
+  std::fflush(stdout);
+  if (s.status != "completed") return 3;
+  return r.digests_equal == r.clients_checked ? 0 : 4;
+}
+
+// Re-parses the base command line plus one sweep point's options.
+int parse_into(Options& o, const std::vector<std::string>& args) {
+  auto app = make_app(o);
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    app->parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return app->exit(e);
+  }
+  return -1;
+}
+
+int sim_main(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> base(argv, argv + argc);
+  if (const int rc = parse_into(o, base); rc >= 0) return rc;
+  std::vector<sim::SweepAxis> axes;
+  try {
+    if (!o.sweep_file.empty()) {
+      std::ifstream f(o.sweep_file);
+      if (!f) throw std::invalid_argument("cannot read sweep spec " + o.sweep_file);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      axes = sim::parse_sweep(ss.str());
+    }
+    for (const auto& a : o.sweep_axes) axes.push_back(sim::parse_axis(a));
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "signfed-sim: %s\n", e.what());
+    return 2;
+  }
+  if (axes.empty()) {
+    if (std::string err = finish(o); !err.empty()) {
+      std::fprintf(stderr, "signfed-sim: %s; see --help\n", err.c_str());
+      return 2;
+    }
+    try {
+      return run_one(o, sim::load_train(o.sim));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "signfed-sim: %s\n", e.what());
+      return 1;
+    }
+  }
+  // Sweep: strip --sweep/--sweep-axis from the base command line.
+  std::vector<std::string> stripped;
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    const std::string& a = base[i];
+    if (a == "--sweep" || a == "--sweep-axis") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--sweep=", 0) == 0 || a.rfind("--sweep-axis=", 0) == 0) continue;
+    stripped.push_back(a);
+  }
+  const std::vector<sim::SweepPoint> points = sim::expand(axes);
+  // Validate every point before running any.
+  std::vector<Options> runs(points.size());
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    std::vector<std::string> args = stripped;
+    for (const auto& [k, v] : points[i]) {
+      args.push_back("--" + k);
+      args.push_back(v);
+    }
+    if (const int rc = parse_into(runs[i], args); rc >= 0) {
+      std::fprintf(stderr, "signfed-sim: sweep point %zu (%s) is not a valid command line\n", i + 1,
+                   sim::point_text(points[i]).c_str());
+      return rc == 0 ? 2 : rc;
+    }
+    if (!runs[i].verbose) runs[i].sim.coord.quiet = true;
+    if (std::string err = finish(runs[i]); !err.empty()) {
+      std::fprintf(stderr, "signfed-sim: sweep point %s: %s\n", sim::point_text(points[i]).c_str(), err.c_str());
+      return 2;
+    }
+    runs[i].sim.print_partition = runs[i].verbose;
+  }
+  std::printf("sweep: %zu runs (%zu axes) into %s\n", runs.size(), axes.size(), o.sim.coord.db_path.c_str());
+  std::shared_ptr<const data::Dataset> train;
+  int worst = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    constexpr int kBar = 30;
+    const int filled = static_cast<int>(kBar * i / runs.size());
+    std::string bar(static_cast<std::size_t>(filled), '#');
+    bar.resize(kBar, '.');
+    std::printf("[%s] %zu/%zu  elapsed %s  eta %s  %s\n", bar.c_str(), i, runs.size(), human_time(el).c_str(),
+                i == 0 ? "?" : human_time(el / i * (runs.size() - i)).c_str(), sim::point_text(points[i]).c_str());
+    std::fflush(stdout);
+    try {
+      if (!train || runs[i].sim.train_dir != runs[0].sim.train_dir) train = sim::load_train(runs[i].sim);
+      worst = std::max(worst, run_one(runs[i], train));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "signfed-sim: run %zu (%s) failed: %s\n", i + 1, sim::point_text(points[i]).c_str(), e.what());
+      worst = std::max(worst, 1);
+    }
+  }
+  const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[%s] %zu/%zu  done in %s\n", std::string(30, '#').c_str(), runs.size(), runs.size(), human_time(el).c_str());
+  return worst;
+}
+
+// ---- rosenbrock ----------------------------------------------------------------
+
+std::vector<std::uint32_t> parse_nodes(const std::string& text) {
+  std::vector<std::uint32_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.push_back(static_cast<std::uint32_t>(std::stoul(item)));
+    } else {
+      const auto a = std::stoul(item.substr(0, dash)), b = std::stoul(item.substr(dash + 1));
+      for (auto m = a; m <= b; ++m) out.push_back(static_cast<std::uint32_t>(m));
+    }
+  }
+  for (auto m : out)
+    if (m == 0) throw std::invalid_argument("--nodes: counts must be >= 1");
+  return out;
+}
+
+int rosenbrock_main(int argc, char** argv) {
+  sim::RosenbrockConfig cfg;
+  std::string nodes = "1-9", schedule = "constant", tie = "zero", db, tag;
+  std::uint32_t reps = 500;
+  std::uint64_t seed = 1;
+  double x0 = 0.0;
+  CLI::App app{"signfed-sim rosenbrock: distributed signSGD with majority vote on the d-dimensional Rosenbrock "
+               "function (Safaryan & Richtarik Sec. 5.1), stochastic gradient grad f_i(x) + N(0, nu^2 I), i uniform; "
+               "prints mean +- standard error of f(x_K) over repetitions for each node count M and logs f vs "
+               "iteration (table rosenbrock).\nExample: signfed-sim rosenbrock --nodes 1-9 --reps 500 --iters 1000 "
+               "--db rosen.sqlite"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--nodes", nodes, "node counts M: list and ranges, e.g. 1-9 or 1,5,9");
+  app.add_option("--reps", reps, "repetitions per M")->check(CLI::Range(1u, 1000000u));
+  app.add_option("--iters", cfg.iters, "iterations K")->check(CLI::Range(1u, 10000000u));
+  app.add_option("--dim", cfg.dim, "dimension d")->check(CLI::Range(2u, 100000u));
+  app.add_option("--gamma", cfg.gamma0, "step size gamma (or gamma0 with --schedule inv_sqrt)")->check(CLI::PositiveNumber);
+  app.add_option("--schedule", schedule, "constant | inv_sqrt (gamma0/sqrt(k+1))")->check(CLI::IsMember({"constant", "inv_sqrt"}));
+  app.add_option("--batch", cfg.batch, "minibatch size tau")->check(CLI::Range(1u, 1000000u));
+  app.add_option("--nu", cfg.nu, "noise standard deviation nu")->check(CLI::NonNegativeNumber);
+  app.add_option("--tie", tie, "tie rule for even M: zero | random")->check(CLI::IsMember({"zero", "random"}));
+  app.add_option("--x0", x0, "initial point: every coordinate set to this value");
+  app.add_option("--seed", seed, "seed");
+  app.add_option("--db", db, "SQLite file for the curves (table rosenbrock); optional");
+  app.add_option("--tag", tag, "tag stored with the experiment");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    cfg.inv_sqrt = schedule == "inv_sqrt";
+    cfg.tie = tie == "random" ? wire::TieRule::random : wire::TieRule::zero;
+    cfg.x0.assign(cfg.dim, x0);
+    const std::vector<std::uint32_t> ms = parse_nodes(nodes);
+    if (tag.empty())
+      tag = "rosenbrock d=" + std::to_string(cfg.dim) + " tau=" + std::to_string(cfg.batch) + " nu=" + fmt(cfg.nu) +
+            " gamma=" + fmt(cfg.gamma0) + " " + schedule + " tie=" + tie + " K=" + std::to_string(cfg.iters);
+    nlohmann::json cj = {{"dim", cfg.dim}, {"batch", cfg.batch}, {"nu", cfg.nu}, {"gamma0", cfg.gamma0},
+                         {"schedule", schedule}, {"tie", tie}, {"iters", cfg.iters}, {"reps", reps},
+                         {"seed", seed}, {"x0", x0}};
+    std::unique_ptr<sim::SimDb> out;
+    std::int64_t exp_id = 0;
+    if (!db.empty()) {
+      out = std::make_unique<sim::SimDb>(db);
+      exp_id = out->query_int("SELECT COALESCE(MAX(exp_id), 0) FROM rosenbrock") + 1;
+    }
+    std::printf("%s, %u repetitions, f(x0) = %.4g\n", tag.c_str(), reps, sim::rosenbrock_value(cfg.x0));
+    std::printf("%4s  %14s  %12s  %10s\n", "M", "mean f(x_K)", "std. error", "time");
+    for (std::uint32_t m : ms) {
+      cfg.nodes = m;
+      const auto t0 = std::chrono::steady_clock::now();
+      const sim::SeriesStats s = sim::run_rosenbrock_reps(cfg, reps, data::mix_seed(seed, m, 0x40));
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%4u  %14.5f  %12.5f  %10s\n", m, s.mean.back(), s.se.back(), human_time(el).c_str());
+      std::fflush(stdout);
+      if (out) {
+        out->begin();
+        for (std::size_t k = 0; k < s.mean.size(); ++k)
+          out->run("INSERT OR REPLACE INTO rosenbrock VALUES(?,?,?,?,?,?,?,?)",
+                   {exp_id, tag, cj.dump(), m, reps, static_cast<std::int64_t>(k), s.mean[k], s.se[k]});
+        out->commit();
+      }
+    }
+    if (out) std::printf("logged as experiment %" PRId64 " in %s (table rosenbrock)\n", exp_id, db.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "signfed-sim rosenbrock: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "rosenbrock") return rosenbrock_main(argc - 1, argv + 1);
+  return sim_main(argc, argv);
+}

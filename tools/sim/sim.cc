@@ -1,0 +1,432 @@
+#include "tools/sim/sim.h"
+
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "codec/compress.h"
+#include "edge/client/edge_client.h"
+#include "kernels/sign_kernels.h"
+#include "tools/sim/sim_db.h"
+
+extern char** environ;
+
+namespace signfed::sim {
+
+namespace {
+
+double mono_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+long peak_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// Bytes the latency model charges for the downlink of one round.
+std::size_t downlink_model_bytes(wire::Method m, std::size_t params) {
+  return codec::is_vote_method(m) ? kernels::packed_bytes(params) : 4 * params;
+}
+
+nlohmann::json sim_json(const SimConfig& c) {
+  nlohmann::json j;
+  j["clients"] = c.clients;
+  j["partition"] = c.partition;
+  j["data_seed"] = c.data_seed;
+  j["mode"] = c.processes ? "processes" : "inproc";
+  j["workers"] = c.workers;
+  j["virtual_time"] = c.coord.virtual_time;
+  j["fleet"] = {{"ms_per_sample", c.fleet.ms_per_sample}, {"speed_mu", c.fleet.speed_mu},
+                {"speed_sigma", c.fleet.speed_sigma}, {"slow_fraction", c.fleet.slow_fraction},
+                {"slow_factor", c.fleet.slow_factor}, {"up_mbps", c.fleet.up_mbps},
+                {"down_mbps", c.fleet.down_mbps}, {"latency_ms", c.fleet.latency_ms},
+                {"net_sigma", c.fleet.net_sigma}, {"trace", c.fleet.trace_path}};
+  nlohmann::json crashes = nlohmann::json::array();
+  for (const auto& k : c.faults.crashes) crashes.push_back({{"client", k.client}, {"after_round", k.after_round}});
+  j["faults"] = {{"dropout", c.faults.dropout}, {"crashes", crashes}};
+  j["spb_every"] = c.spb_every;
+  j["spb_draws"] = c.spb_draws;
+  return j;
+}
+
+void log_result(const SimConfig& cfg, const SimResult& r, const std::vector<std::vector<std::uint32_t>>& shards,
+                const data::Dataset& train, const std::vector<ClientProfile>& profiles) {
+  SimDb db(cfg.coord.db_path);
+  db.begin();
+  const std::int64_t run = r.summary.run_id;
+  db.run("INSERT OR REPLACE INTO sim_runs VALUES(?,?,?,?,?,?,?)",
+         {run, sim_json(cfg).dump(), r.wall_s, static_cast<std::int64_t>(r.peak_rss_kb), r.clients_checked,
+          r.digests_equal, r.crashes});
+  for (std::uint32_t c = 0; c < shards.size(); ++c) {
+    std::map<int, std::uint32_t> cls;
+    for (std::uint32_t s : shards[c]) ++cls[train.labels[s]];
+    nlohmann::json cj = nlohmann::json::object();
+    for (auto [k, n] : cls) cj[std::to_string(k)] = n;
+    const ClientProfile& p = profiles[c];
+    db.run("INSERT OR REPLACE INTO sim_clients VALUES(?,?,?,?,?,?,?,?,?)",
+           {run, c, static_cast<std::int64_t>(shards[c].size()), cj.dump(), p.ms_per_sample,
+            p.up_bytes_per_ms * 8.0 / 1000.0, p.down_bytes_per_ms * 8.0 / 1000.0, p.latency_ms, p.slow ? 1 : 0});
+  }
+  for (const SpbRow& s : r.spb)
+    db.run("INSERT OR REPLACE INTO spb VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+           {run, s.round, s.voters, s.samples_per_coord, static_cast<std::int64_t>(s.coords), s.frac_le_half,
+            s.mean_rho, s.l1, s.rho_norm, s.rho_m_norm, s.full_loss});
+  db.commit();
+}
+
+void print_partition(const std::vector<std::vector<std::uint32_t>>& shards, const data::Dataset& train,
+                     const std::string& scheme) {
+  const std::string text = data::describe_partition(shards, train.labels, train.classes);
+  std::istringstream is(text);
+  std::string line;
+  std::vector<std::string> lines;
+  while (std::getline(is, line)) lines.push_back(line);
+  std::printf("partition %s over %zu clients:\n", scheme.c_str(), shards.size());
+  const std::size_t show = lines.size() <= 12 ? lines.size() : 5;
+  for (std::size_t i = 0; i < show; ++i) std::printf("  %s\n", lines[i].c_str());
+  if (show < lines.size()) {
+    std::printf("  ... (%zu more; all in table sim_clients)\n", lines.size() - 2 * show);
+    for (std::size_t i = lines.size() - show; i < lines.size(); ++i) std::printf("  %s\n", lines[i].c_str());
+  }
+  std::fflush(stdout);
+}
+
+// One worker thread: creates, drives and destroys its clients.
+struct WorkerOut {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> digests;  // clients that got Bye
+  std::uint32_t crashes = 0;
+  std::string error;
+};
+
+void drive_clients(std::vector<edge::EdgeConfig> configs, std::vector<std::uint32_t> ids,
+                   std::vector<std::uint32_t> crash_after,  // per client; 0: never
+                   zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train, const std::atomic<bool>& coord_done,
+                   WorkerOut& out) {
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<edge::EdgeClient>> clients(configs.size());
+  try {
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+      clients[i] = std::make_unique<edge::EdgeClient>(configs[i], ctx, train, &stop);
+      clients[i]->start();
+    }
+  } catch (const std::exception& e) {
+    out.error = e.what();
+    return;
+  }
+  std::vector<bool> live(clients.size(), true);
+  std::size_t n_live = clients.size();
+  double last_tick = 0.0, done_at = -1.0;
+  std::vector<zmq::pollitem_t> items;
+  std::vector<std::size_t> index;
+  while (n_live > 0) {
+    items.clear();
+    index.clear();
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      if (live[i]) {
+        items.push_back({clients[i]->socket().handle(), 0, ZMQ_POLLIN, 0});
+        index.push_back(i);
+      }
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    auto finish = [&](std::size_t i) {
+      live[i] = false;
+      --n_live;
+      if (clients[i]->exit_code() == 0) out.digests.push_back({ids[i], clients[i]->digest()});
+      clients[i].reset();
+    };
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const std::size_t i = index[k];
+      if (!(items[k].revents & ZMQ_POLLIN)) continue;
+      if (!clients[i]->on_readable()) {
+        finish(i);
+        continue;
+      }
+      if (crash_after[i] > 0 && clients[i]->rounds_applied() >= crash_after[i]) {
+        // Crash and rejoin: the client vanishes with its socket and state, and a
+        // fresh instance with the same name joins again (the coordinator sends it
+        // a snapshot; error-feedback memory is lost).
+        crash_after[i] = 0;
+        clients[i].reset();
+        clients[i] = std::make_unique<edge::EdgeClient>(configs[i], ctx, train, &stop);
+        clients[i]->start();
+        ++out.crashes;
+      }
+    }
+    const double t = mono_s();
+    if (coord_done.load()) {
+      if (done_at < 0) done_at = t;
+      if (t - done_at > 3.0) stop.store(true);  // clients the Bye did not reach
+    }
+    if (t - last_tick > 0.2 || stop.load()) {
+      last_tick = t;
+      for (std::size_t i = 0; i < clients.size(); ++i)
+        if (live[i] && !clients[i]->on_tick()) finish(i);
+    }
+  }
+}
+
+SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train,
+                        const std::vector<std::vector<std::uint32_t>>& shards,
+                        const std::vector<ClientProfile>& profiles) {
+  SimResult res;
+  const double t0 = mono_s();
+  zmq::context_t ctx;
+  coord::CoordinatorConfig cc = cfg.coord;
+  cc.endpoint = "inproc://signfed-sim";  // inproc names are per context: one context per run
+  cc.clients = cfg.clients;
+
+  const std::size_t params = model::make_model(cc.model, 0)->num_params();
+  const std::size_t down_bytes = downlink_model_bytes(cc.method.method, params) + kEnvelopeBytes;
+
+  std::unique_ptr<SpbProbe> probe;
+  if (cfg.spb_every > 0)
+    probe = std::make_unique<SpbProbe>(cc.model, train, shards, cc.batch_size, cfg.spb_draws, cc.seed);
+
+  std::atomic<bool> coord_done{false};
+  std::promise<void> bound;
+  auto bound_f = bound.get_future();
+  std::exception_ptr coord_error;
+  std::thread coordinator([&] {
+    bool signalled = false;
+    try {
+      coord::Coordinator c(cc, ctx);
+      if (probe)
+        c.on_round_end = [&](std::uint32_t round, std::span<const float> p) {
+          if (round % cfg.spb_every != 0 && round + 1 != cc.rounds) return;
+          res.spb.push_back(probe->probe(round, p));
+          const SpbRow& s = res.spb.back();
+          if (!cc.quiet)
+            std::printf("spb probe round %u: %.1f%% of coordinates with rho <= 1/2, mean rho %.3f, "
+                        "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
+                        round + 1, 100.0 * s.frac_le_half, s.mean_rho, s.rho_norm / std::max(s.l1, 1e-300),
+                        s.rho_m_norm / std::max(s.l1, 1e-300));
+        };
+      bound.set_value();
+      signalled = true;
+      res.summary = c.run();
+    } catch (...) {
+      coord_error = std::current_exception();
+      if (!signalled) bound.set_value();
+    }
+    coord_done.store(true);
+  });
+  bound_f.wait();
+
+  const std::uint32_t W = std::max<std::uint32_t>(1, std::min(cfg.workers, cfg.clients));
+  std::vector<WorkerOut> outs(W);
+  std::vector<std::thread> workers;
+  for (std::uint32_t w = 0; w < W; ++w) {
+    std::vector<edge::EdgeConfig> configs;
+    std::vector<std::uint32_t> ids, crash_after;
+    for (std::uint32_t c = w; c < cfg.clients; c += W) {
+      edge::EdgeConfig e;
+      e.endpoint = cc.endpoint;
+      e.name = "sim-" + std::to_string(c);
+      e.model = cc.model;
+      e.partition = cfg.partition;
+      e.client_index = c;
+      e.num_clients = cfg.clients;
+      e.data_seed = cfg.data_seed;
+      e.heartbeat_ms = 2000;
+      e.rejoin_after_ms = 60000;
+      e.give_up_after_ms = 3600000;
+      e.quiet = !cfg.verbose_clients;
+      const ClientProfile prof = profiles[c];
+      if (cc.virtual_time)
+        e.virtual_latency_ms = [prof, down_bytes](std::uint32_t, std::size_t samples, std::size_t up) {
+          return round_latency_ms(prof, samples, up + kEnvelopeBytes, down_bytes);
+        };
+      if (cfg.faults.dropout > 0.0) {
+        const double p = cfg.faults.dropout;
+        const std::uint64_t seed = cc.seed;
+        e.skip_round = [p, seed, c](std::uint32_t round) { return drops_out(p, seed, c, round); };
+      }
+      std::uint32_t after = 0;
+      for (const auto& k : cfg.faults.crashes)
+        if (k.client == c) after = std::max<std::uint32_t>(k.after_round, 1);
+      configs.push_back(std::move(e));
+      ids.push_back(c);
+      crash_after.push_back(after);
+    }
+    workers.emplace_back(drive_clients, std::move(configs), std::move(ids), std::move(crash_after), std::ref(ctx),
+                         train, std::cref(coord_done), std::ref(outs[w]));
+  }
+  for (auto& t : workers) t.join();
+  coordinator.join();
+  if (coord_error) std::rethrow_exception(coord_error);
+  for (const WorkerOut& o : outs) {
+    if (!o.error.empty()) throw std::runtime_error("a simulated client could not start: " + o.error);
+    res.crashes += o.crashes;
+    for (const auto& [id, d] : o.digests) {
+      ++res.clients_checked;
+      res.digests_equal += d == res.summary.final_digest;
+    }
+  }
+  res.wall_s = mono_s() - t0;
+  res.peak_rss_kb = peak_rss_kb();
+  return res;
+}
+
+// ---- --processes -------------------------------------------------------------
+
+int free_port() {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("cannot find a free loopback port");
+  const int port = ntohs(a.sin_port);
+  ::close(s);
+  return port;
+}
+
+pid_t spawn(const std::string& bin, const std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(bin.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + bin + " (build it, or pass --bin-dir)");
+  return pid;
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& profiles) {
+  if (cfg.coord.virtual_time || cfg.spb_every > 0 || cfg.faults.dropout > 0 || !cfg.faults.crashes.empty())
+    throw std::runtime_error("--processes runs the plain binaries: --virtual-time, --spb-probe, --dropout and --crash "
+                             "need the in-process simulator");
+  SimResult res;
+  const double t0 = mono_s();
+  const auto& c = cfg.coord;
+  const std::string ep = "tcp://127.0.0.1:" + std::to_string(free_port());
+  std::string dir = cfg.log_dir;
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/signfed-sim-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a log directory");
+    dir = tmpl;
+  }
+  auto f = [](double v) {
+    std::ostringstream o;
+    o.precision(17);
+    o << v;
+    return o.str();
+  };
+  std::vector<std::string> ca = {"--endpoint", ep, "--db", c.db_path, "--tag", c.tag, "--rounds",
+                                 std::to_string(c.rounds), "--clients", std::to_string(cfg.clients),
+                                 "--method", codec::method_name(c.method.method),
+                                 "--gamma", c.gamma_auto ? "auto" : f(c.method.gamma), "--eta", f(c.method.eta),
+                                 "--momentum", f(c.method.momentum),
+                                 "--tie", c.method.tie_rule == wire::TieRule::random ? "random" : "zero",
+                                 "--policy", c.policy.name(), "--round-timeout", std::to_string(c.round_timeout_ms),
+                                 "--model", c.model, "--seed", std::to_string(c.seed), "--batch",
+                                 std::to_string(c.batch_size), "--local-steps", std::to_string(c.local_steps), "--lr",
+                                 f(c.step_size), "--schedule",
+                                 c.schedule == wire::StepSchedule::inv_sqrt  ? "inv_sqrt"
+                                 : c.schedule == wire::StepSchedule::halving ? "halving"
+                                                                             : "constant",
+                                 "--halve-every", std::to_string(c.halve_every), "--eval-every",
+                                 std::to_string(c.eval_every), "--test-limit", std::to_string(c.test_limit),
+                                 "--fraction", f(c.fraction), "--min-clients", std::to_string(c.min_clients)};
+  if (!c.data_dir.empty()) ca.insert(ca.end(), {"--data", c.data_dir});
+  if (c.quiet) ca.push_back("--quiet");
+  // Loopback only, between processes this tool started: no CurveZMQ keys.
+  ca.push_back("--insecure");
+  const pid_t coord_pid = spawn(cfg.coordinator_bin, ca, dir + "/coordinator.log");
+  std::vector<pid_t> edges;
+  for (std::uint32_t i = 0; i < cfg.clients; ++i) {
+    std::vector<std::string> ea = {"--connect", ep, "--client-index", std::to_string(i), "--num-clients",
+                                   std::to_string(cfg.clients), "--partition", cfg.partition, "--model", c.model,
+                                   "--data-seed", std::to_string(cfg.data_seed), "--name", "sim-" + std::to_string(i)};
+    if (!cfg.train_dir.empty()) ea.insert(ea.end(), {"--data", cfg.train_dir});
+    ea.push_back("--insecure");  // (not --quiet: the digest check reads the final line)
+    // Real time: a slow client really is slower (extra compute delay per round).
+    const double extra = profiles[i].ms_per_sample * c.batch_size * c.local_steps - cfg.fleet.ms_per_sample * c.batch_size * c.local_steps;
+    if (profiles[i].slow && extra > 0) ea.insert(ea.end(), {"--delay-ms", std::to_string(static_cast<long>(extra))});
+    edges.push_back(spawn(cfg.edge_bin, ea, dir + "/edge-" + std::to_string(i) + ".log"));
+  }
+  int status = 0;
+  ::waitpid(coord_pid, &status, 0);
+  for (pid_t p : edges) {
+    int s = 0;
+    ::waitpid(p, &s, 0);
+  }
+  const std::string clog = read_file(dir + "/coordinator.log");
+  if (!c.quiet) std::fputs(clog.c_str(), stdout);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("signfed-coordinator failed; see " + dir + "/coordinator.log");
+  res.summary.run_id = 0;
+  // The run is the newest in the log.
+  SimDb db(c.db_path);
+  res.summary.run_id = db.query_int("SELECT MAX(run_id) FROM runs");
+  res.summary.status = "completed";
+  res.summary.rounds_done = c.rounds;
+  const std::string where = " FROM rounds WHERE run_id=" + std::to_string(res.summary.run_id);
+  res.summary.uplink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(uplink_bytes)" + where));
+  res.summary.downlink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(downlink_bytes)" + where));
+  for (std::uint32_t i = 0; i < cfg.clients; ++i) {
+    const std::string out = read_file(dir + "/edge-" + std::to_string(i) + ".log");
+    if (out.find("run over") != std::string::npos) ++res.clients_checked;
+    if (out.find("matches the coordinator") != std::string::npos) ++res.digests_equal;
+  }
+  res.wall_s = mono_s() - t0;
+  return res;
+}
+
+}  // namespace
+
+std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg) {
+  const std::string dir = cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir;
+  return std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::train));
+}
+
+void ensure_sim_tables(const std::string& db_path) { SimDb db(db_path); }
+
+SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train) {
+  if (cfg.clients == 0) throw std::invalid_argument("--clients must be at least 1");
+  const data::PartitionSpec spec = data::parse_partition(cfg.partition, cfg.clients, cfg.data_seed);
+  const auto shards = data::partition(train->labels, train->classes, spec);
+  if (cfg.print_partition && !cfg.coord.quiet) print_partition(shards, *train, cfg.partition);
+  const std::vector<ClientProfile> profiles = make_profiles(cfg.fleet, cfg.clients, cfg.coord.seed);
+  ensure_sim_tables(cfg.coord.db_path);
+  SimResult r = cfg.processes ? run_processes(cfg, profiles) : run_inprocess(cfg, train, shards, profiles);
+  log_result(cfg, r, shards, *train, profiles);
+  return r;
+}
+
+}  // namespace signfed::sim

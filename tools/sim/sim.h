@@ -1,0 +1,68 @@
+// signfed-sim's engine: runs the real Coordinator and M real EdgeClients.
+//
+// In-process (default): one zmq::context_t, the coordinator bound to an
+// inproc:// endpoint on its own thread, and `workers` threads that each create
+// and own a subset of the clients (client c lives on worker c % workers; a
+// client and its socket are only touched by that thread). A worker polls all
+// its clients' sockets with one zmq::poll and calls on_readable()/on_tick(), so
+// an idle client costs no thread. All clients share one read-only Dataset.
+//
+// --processes: spawns the signfed-coordinator and M signfed-edge binaries on
+// tcp loopback instead (no virtual time, no SPB probe: the binaries have no
+// simulation hooks).
+//
+// Not thread-safe: one run_sim at a time per SQLite file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/config.h"
+#include "coordinator/coordinator.h"
+#include "data/dataset.h"
+#include "tools/sim/fleet.h"
+#include "tools/sim/spb.h"
+
+namespace signfed::sim {
+
+struct SimConfig {
+  coord::CoordinatorConfig coord;    // endpoint is chosen by the sim; clients = `clients`
+  std::uint32_t clients = 10;
+  std::string partition = "iid";
+  std::uint64_t data_seed = 1;
+  std::string train_dir;             // IDX train files; empty: Debian's Fashion-MNIST
+  std::uint32_t workers = 2;
+  FleetSpec fleet;
+  FaultSpec faults;
+  std::uint32_t spb_every = 0;       // 0: no probe
+  std::uint32_t spb_draws = 1;       // minibatches per client per probe
+  bool processes = false;
+  std::string coordinator_bin, edge_bin, log_dir;  // --processes
+  bool verbose_clients = false;
+  bool print_partition = true;
+};
+
+struct SimResult {
+  coord::RunSummary summary;
+  std::uint32_t clients_checked = 0;  // clients that ended with the coordinator's Bye
+  std::uint32_t digests_equal = 0;    // ... whose model digest equals the coordinator's
+  std::uint32_t crashes = 0;          // crash-and-rejoin events performed
+  double wall_s = 0.0;
+  long peak_rss_kb = 0;               // of this process (in-process mode)
+  std::vector<SpbRow> spb;
+};
+
+// Loads the train set named by cfg (shared by every client of the run).
+std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg);
+
+// Runs one simulated federation to completion and logs it (the coordinator's
+// tables plus sim_runs, sim_clients and spb; see docs/simulation.md).
+// Throws std::runtime_error when the run cannot start or the coordinator fails.
+SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train);
+
+// Creates the sim's own tables in the SQLite file if missing.
+void ensure_sim_tables(const std::string& db_path);
+
+}  // namespace signfed::sim
