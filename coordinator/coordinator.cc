@@ -17,6 +17,7 @@
 #include "codec/compress.h"
 #include "data/rng.h"
 #include "codec/step.h"
+#include "codec/wire_packet.h"
 #include "kernels/sign_kernels.h"
 #include "schema/wire.h"
 
@@ -128,22 +129,6 @@ namespace {
 
 double wall_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-codec::PacketView view_of(const wire::SignPacket& p) {
-  codec::PacketView v;
-  v.encoding = p.encoding();
-  v.dim = p.dim();
-  v.nnz = p.nnz();
-  v.rice_k = p.rice_k();
-  v.scale = p.scale();
-  if (p.payload()) v.payload = {p.payload()->data(), p.payload()->size()};
-  return v;
-}
-
-fb::Offset<wire::SignPacket> build_packet(fb::FlatBufferBuilder& fbb, const codec::SignPacket& p) {
-  auto payload = fbb.CreateVector(p.payload);
-  return wire::CreateSignPacket(fbb, p.encoding, p.dim, p.nnz, p.rice_k, p.scale, payload);
 }
 
 // Which packet encodings each method's clients must send.
@@ -527,7 +512,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     if (c->connected) peers.push_back(c->peer);
 
   fb::FlatBufferBuilder fbb(result.payload.size() + 256);
-  auto pk = build_packet(fbb, result);
+  auto pk = codec::build_packet(fbb, result);
   auto vr = wire::CreateVoteResult(fbb, round, pk, step, momentum_field, new_digest,
                                    static_cast<std::uint32_t>(views.size()), cfg_.guarded_step && !views.empty());
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
@@ -887,7 +872,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   if (received_.count(c->row.client_id))
     return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
-  const codec::PacketView v = view_of(*m.packet());
+  const codec::PacketView v = codec::view_of(*m.packet());
   if (!encoding_allowed(cfg_.method.method, v.encoding))
     return reject(ErrorCode::bad_message,
                   std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +

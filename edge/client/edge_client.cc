@@ -14,6 +14,7 @@
 
 #include "data/rng.h"
 #include "codec/step.h"
+#include "codec/wire_packet.h"
 #include "kernels/sign_kernels.h"
 #include "schema/wire.h"
 
@@ -34,17 +35,6 @@ namespace {
 
 double mono_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-codec::PacketView view_of(const wire::SignPacket& p) {
-  codec::PacketView v;
-  v.encoding = p.encoding();
-  v.dim = p.dim();
-  v.nnz = p.nnz();
-  v.rice_k = p.rice_k();
-  v.scale = p.scale();
-  if (p.payload()) v.payload = {p.payload()->data(), p.payload()->size()};
-  return v;
 }
 
 constexpr std::uint32_t kStateMagic = 0x53464553;  // "SEFS": signfed edge state
@@ -406,8 +396,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
     say("round %u: local work took %.0f ms, longer than the %u ms deadline; the update will count as late", round, ms,
         deadline_ms);
   fb::FlatBufferBuilder fbb(pk.payload.size() + 256);
-  auto payload = fbb.CreateVector(pk.payload);
-  auto wp = wire::CreateSignPacket(fbb, pk.encoding, pk.dim, pk.nnz, pk.rice_k, pk.scale, payload);
+  auto wp = codec::build_packet(fbb, pk);
   const float vms = cfg_.virtual_latency_ms
                         ? static_cast<float>(cfg_.virtual_latency_ms(round, batch * steps, pk.payload.size()))
                         : -1.0f;
@@ -425,7 +414,7 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     in_sync_ = false;
     return;
   }
-  const codec::PacketView pv = view_of(*v.packet());
+  const codec::PacketView pv = codec::view_of(*v.packet());
   try {
     codec::validate(pv, static_cast<std::uint32_t>(model_->num_params()));
     if (v.guarded()) {

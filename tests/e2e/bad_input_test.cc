@@ -7,6 +7,7 @@
 #include <zmq.hpp>
 
 #include "codec/packet.h"
+#include "codec/wire_packet.h"
 #include "federation.h"
 #include "schema/wire.h"
 
@@ -52,7 +53,7 @@ const wire::Envelope* env_of(const std::vector<std::uint8_t>& b) { return wire::
 std::vector<std::uint8_t> update(std::uint32_t round, std::uint32_t client, std::uint32_t dim) {
   codec::SignPacket p = codec::make_dense_packet(dim, std::vector<std::uint8_t>((dim + 7) / 8, 0), 1.0f);
   fb::FlatBufferBuilder fbb(dim / 8 + 256);
-  auto pk = wire::CreateSignPacket(fbb, p.encoding, p.dim, p.nnz, 0, 1.0f, fbb.CreateVector(p.payload));
+  auto pk = codec::build_packet(fbb, p);
   auto bytes = wire::finish_envelope(fbb, wire::CreateUpdate(fbb, round, client, pk, 64, 1.0f, 1.0f));
   return {bytes.begin(), bytes.end()};
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/packet.h"
+#include "codec/wire_packet.h"
 #include "schema/wire.h"
 
 namespace fb = flatbuffers;
@@ -39,7 +40,7 @@ Bytes join(const std::string& name) {
 
 Bytes update(std::uint32_t round, std::uint32_t client, const codec::SignPacket& p) {
   fb::FlatBufferBuilder fbb;
-  auto pk = wire::CreateSignPacket(fbb, p.encoding, p.dim, p.nnz, p.rice_k, p.scale, fbb.CreateVector(p.payload));
+  auto pk = codec::build_packet(fbb, p);
   return finish(fbb, wire::CreateUpdate(fbb, round, client, pk, 32, 1.5f, 3.0f));
 }
 

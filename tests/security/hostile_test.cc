@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/packet.h"
+#include "codec/wire_packet.h"
 #include "coordinator/coordinator.h"
 #include "schema/wire.h"
 #include "../e2e/process.h"
@@ -45,7 +46,7 @@ Bytes join(const std::string& name) {
 Bytes update(std::uint32_t round, std::uint32_t client) {
   const auto p = codec::make_dense_packet(kDim, Bytes((kDim + 7) / 8, 0x15), 1.0f);
   fb::FlatBufferBuilder fbb;
-  auto pk = wire::CreateSignPacket(fbb, p.encoding, p.dim, p.nnz, 0, 1.0f, fbb.CreateVector(p.payload));
+  auto pk = codec::build_packet(fbb, p);
   return finish(fbb, wire::CreateUpdate(fbb, round, client, pk, 32, 1.0f, 1.0f));
 }
 
