@@ -964,6 +964,9 @@ void Coordinator::broadcast_bye(const std::string& reason) {
   const auto bye = wire::finish_envelope(fbb, wire::CreateBye(fbb, fbb.CreateString(reason), digest_, cfg_.rounds));
   for (const auto& [id, c] : clients_)
     if (c->connected) send(c->peer, bye);
+  // Let the goodbyes (and the last vote result) drain before the socket
+  // closes; otherwise a client that is still busy waits for a Bye that never comes.
+  router_.set(zmq::sockopt::linger, 2000);
 }
 
 }  // namespace signfed::coord

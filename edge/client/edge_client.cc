@@ -77,9 +77,10 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
 
   dealer_.set(zmq::sockopt::linger, 0);
   dealer_.set(zmq::sockopt::routing_id, cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(mono_s() * 1e6)));
-  // Nothing queues for a coordinator that is not there: a restarted one gets
-  // a fresh Join rather than a backlog of stale messages.
-  dealer_.set(zmq::sockopt::immediate, true);
+  // No ZMQ_IMMEDIATE: with it, a dropped connection discards what was already
+  // received but not yet read (the Bye after the last round, for a busy
+  // client). What queues while the coordinator is away is harmless: stale
+  // updates are refused as wrong_round, heartbeats trigger a rejoin.
   dealer_.set(zmq::sockopt::reconnect_ivl, 200);
   dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
   dealer_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
@@ -141,12 +142,35 @@ void EdgeClient::start() {
 }
 
 bool EdgeClient::on_readable() {
+  // Drain what is queued first: a client that was busy (a straggler) may find
+  // tasks for rounds whose result is already here. Computing those would only
+  // add to its backlog, so such stale tasks are skipped.
+  std::vector<zmq::message_t> batch;
   zmq::message_t msg;
-  while (dealer_.recv(msg, zmq::recv_flags::dontwait)) {
-    last_heard_ = mono_s();
-    warned_silent_ = false;
+  while (batch.size() < 4096 && dealer_.recv(msg, zmq::recv_flags::dontwait)) batch.push_back(std::move(msg));
+  if (batch.empty()) return true;
+  last_heard_ = mono_s();
+  warned_silent_ = false;
+  std::optional<std::uint32_t> latest_result;
+  for (const zmq::message_t& m : batch) {
+    std::string why;
+    const auto* env = wire::verify_envelope({static_cast<const std::uint8_t*>(m.data()), m.size()}, &why);
+    if (env && env->body_type() == Body::VoteResult)
+      latest_result = std::max(latest_result.value_or(0), env->body_as_VoteResult()->round());
+  }
+  for (const zmq::message_t& m : batch) {
+    const std::span<const std::uint8_t> frame{static_cast<const std::uint8_t*>(m.data()), m.size()};
     try {
-      if (!handle({static_cast<const std::uint8_t*>(msg.data()), msg.size()})) {
+      if (latest_result) {
+        std::string why;
+        const auto* env = wire::verify_envelope(frame, &why);
+        if (env && env->body_type() == Body::RoundTask && env->body_as_RoundTask()->round() <= *latest_result) {
+          say("round %u closed before we could start it; skipped (this client is slower than the deadline)",
+              env->body_as_RoundTask()->round());
+          continue;
+        }
+      }
+      if (!handle(frame)) {
         exit_code_ = 0;
         return false;
       }

@@ -58,3 +58,28 @@ TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps 
                      "SELECT COUNT(*) FROM rounds r JOIN rounds p ON p.round = r.round - 1 "
                      "WHERE r.guard_kept = 0 AND r.model_digest != p.model_digest") == 0);
 }
+
+TEST_CASE("e2e: --min-clients closes rounds at the quorum and logs the straggler's updates as late") {
+  Federation f;
+  f.start_coordinator(4, {"--rounds", "8", "--method", "signsgd", "--min-clients", "3", "--eval-every", "0",
+                          "--round-timeout", "20000"});
+  f.start_edges(3, {"--delay-ms", "100"});
+  f.start_edge(3, 4, {"--delay-ms", "700"});  // a straggler: 7x the others' work per round
+  const int rc = f.coordinator->wait(300);
+  INFO(f.coordinator->output());
+  REQUIRE(rc == 0);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds") == 8);
+  // Every round closed as soon as the three prompt clients had answered...
+  CHECK(query_number(f.db, "SELECT MIN(received) FROM rounds") == 3);
+  CHECK(query_number(f.db, "SELECT MAX(ended_at - started_at) FROM rounds") < 0.6);
+  // ...and the straggler's updates, when they came, were logged late, never counted.
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM updates WHERE client_id IN (SELECT client_id FROM clients "
+                           "WHERE name='edge-3') AND status='counted'") == 0);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM updates WHERE status='late'") >= 1);
+  // The straggler still follows the model and ends with the coordinator's digest.
+  const std::string final_digest = query_text(f.db, "SELECT model_digest FROM rounds ORDER BY round DESC LIMIT 1");
+  for (auto& e : f.edges) {
+    CHECK(e->wait(60) == 0);
+    CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
+  }
+}
