@@ -698,14 +698,8 @@ Coordinator::Client* Coordinator::client_by_peer(const std::string& peer) {
 }
 
 void Coordinator::handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key) {
-  // FlatBuffers reads 4- and 8-byte fields in place: give it an aligned copy
-  // if the caller's bytes are not (ZeroMQ's buffers always are).
-  std::vector<std::uint64_t> aligned;
-  if (!frame.empty() && reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) != 0) {
-    aligned.resize((frame.size() + 7) / 8);
-    std::memcpy(aligned.data(), frame.data(), frame.size());
-    frame = {reinterpret_cast<const std::uint8_t*>(aligned.data()), frame.size()};
-  }
+  const wire::AlignedFrame aligned(frame);
+  frame = aligned.bytes();
   std::string why;
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
   Client* c = client_by_peer(peer);

@@ -2,9 +2,22 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <cstring>
+
 namespace signfed::wire {
 
+AlignedFrame::AlignedFrame(std::span<const std::uint8_t> frame) : view_(frame) {
+  if (frame.empty() || reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) == 0) return;
+  copy_.resize((frame.size() + 7) / 8);
+  std::memcpy(copy_.data(), frame.data(), frame.size());
+  view_ = {reinterpret_cast<const std::uint8_t*>(copy_.data()), frame.size()};
+}
+
 const Envelope* verify_envelope(std::span<const std::uint8_t> frame, std::string* why) {
+  if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) != 0) {
+    *why = "frame buffer is not 8-byte aligned (wrap it in wire::AlignedFrame)";
+    return nullptr;
+  }
   if (frame.size() < 8) {
     *why = "frame too short (" + std::to_string(frame.size()) + " bytes)";
     return nullptr;

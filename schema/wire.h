@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "schema/signfed_generated.h"
 
@@ -29,7 +30,21 @@ inline constexpr std::uint64_t kMaxParams = 16u << 20;
 // Parameters per ModelSnapshot chunk (1 MiB of floats per chunk).
 inline constexpr std::uint32_t kSnapshotChunkParams = 1u << 18;
 
-// Verifies frame and returns its Envelope, or nullptr with *why set to a
+// FlatBuffers reads its scalars in place, so a buffer must be 8-byte aligned.
+// ZeroMQ keeps small messages inline in zmq_msg_t, often misaligned: this
+// views the frame as is when it is aligned and an aligned copy otherwise.
+// The view lives as long as both the AlignedFrame and the original bytes.
+class AlignedFrame {
+ public:
+  explicit AlignedFrame(std::span<const std::uint8_t> frame);
+  std::span<const std::uint8_t> bytes() const { return view_; }
+
+ private:
+  std::vector<std::uint64_t> copy_;
+  std::span<const std::uint8_t> view_;
+};
+
+// Verifies frame (which must be 8-byte aligned: see AlignedFrame) and returns its Envelope, or nullptr with *why set to a
 // one-line reason. Never reads outside frame.
 const Envelope* verify_envelope(std::span<const std::uint8_t> frame, std::string* why);
 

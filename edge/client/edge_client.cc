@@ -152,14 +152,17 @@ bool EdgeClient::on_readable() {
   last_heard_ = mono_s();
   warned_silent_ = false;
   std::optional<std::uint32_t> latest_result;
-  for (const zmq::message_t& m : batch) {
+  std::vector<wire::AlignedFrame> frames;
+  frames.reserve(batch.size());
+  for (const zmq::message_t& m : batch) frames.emplace_back(std::span{static_cast<const std::uint8_t*>(m.data()), m.size()});
+  for (const wire::AlignedFrame& f : frames) {
     std::string why;
-    const auto* env = wire::verify_envelope({static_cast<const std::uint8_t*>(m.data()), m.size()}, &why);
+    const auto* env = wire::verify_envelope(f.bytes(), &why);
     if (env && env->body_type() == Body::VoteResult)
       latest_result = std::max(latest_result.value_or(0), env->body_as_VoteResult()->round());
   }
-  for (const zmq::message_t& m : batch) {
-    const std::span<const std::uint8_t> frame{static_cast<const std::uint8_t*>(m.data()), m.size()};
+  for (const wire::AlignedFrame& f : frames) {
+    const std::span<const std::uint8_t> frame = f.bytes();
     try {
       if (latest_result) {
         std::string why;

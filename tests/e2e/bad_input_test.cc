@@ -34,7 +34,8 @@ class RawClient {
       zmq::message_t m;
       (void)s_.recv(m);
       std::string why;
-      const auto* env = wire::verify_envelope({static_cast<const std::uint8_t*>(m.data()), m.size()}, &why);
+      const wire::AlignedFrame frame({static_cast<const std::uint8_t*>(m.data()), m.size()});
+      const auto* env = wire::verify_envelope(frame.bytes(), &why);
       REQUIRE(env != nullptr);
       if (env->body_type() == want) {
         const auto* p = static_cast<const std::uint8_t*>(m.data());

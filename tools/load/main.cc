@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
       while (socks[i].recv(m, zmq::recv_flags::dontwait)) {
         last_heard = mono_s();
         std::string why;
-        const wire::Envelope* env = wire::verify_envelope({static_cast<const std::uint8_t*>(m.data()), m.size()}, &why);
+        const wire::AlignedFrame frame({static_cast<const std::uint8_t*>(m.data()), m.size()});
+        const wire::Envelope* env = wire::verify_envelope(frame.bytes(), &why);
         if (!env) {
           ++errors;
           continue;
