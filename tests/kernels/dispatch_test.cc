@@ -21,5 +21,13 @@ TEST_CASE("kernels.dispatch: reference first, best is the last supported variant
     REQUIRE(static_cast<bool>(k->select_topk));
     CHECK(names.insert(k->name).second);  // unique names
   }
-  MESSAGE("variants on this CPU: " << names.size() << ", best: " << best_sign_kernels().name);
+  std::string list;
+  for (const SignKernels* k : all) list += std::string(list.empty() ? "" : " ") + k->name;
+  MESSAGE("variants on this CPU: " << list << "; best: " << std::string(best_sign_kernels().name));
 }
+
+#if defined(__aarch64__)
+TEST_CASE("kernels.dispatch: NEON is compiled in and picked on AArch64 (baseline there)") {
+  CHECK(std::string(best_sign_kernels().name) == "neon");
+}
+#endif

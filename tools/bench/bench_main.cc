@@ -29,11 +29,14 @@ int main(int argc, char** argv) {
              "ratio is time/baseline ('x time') or baseline/time ('x faster'); status compares it to the target.\n"
              "Exit status: 0 even when targets are missed (the MISS lines say so); 1 on errors.");
   bool quick = false;
+  bool speedup = false;
   std::string json_path;
   std::vector<std::string> only;
   BenchConfig config;
   config.sizes = {101'770, 1'000'000, 10'000'000};
   app.add_flag("--quick", quick, "Only the smallest size, N = 101,770 (the MNIST MLP parameter count)");
+  app.add_flag("--speedup", speedup,
+               "Also print, per kernel, every variant's speed-up over the scalar reference (e.g. NEON vs scalar)");
   app.add_option("--json", json_path, "Also write every result as JSON to FILE")->type_name("FILE");
   app.add_option("-g,--group", only, "Run only these groups (repeatable)")->check(CLI::IsMember(names));
   app.add_option("--min-time", config.timer.min_total_s, "Seconds to keep repeating each measurement")
@@ -60,6 +63,10 @@ int main(int argc, char** argv) {
       all.insert(all.end(), rows.begin(), rows.end());
     }
     std::cout << "\n";
+    if (speedup) {
+      print_speedup_table(std::cout, all);
+      std::cout << "\n";
+    }
     const int misses = print_misses(std::cout, all);
     std::cout << (misses == 0 ? "all targets met by the best variant\n"
                               : std::to_string(misses) + " target(s) missed by the best variant\n");

@@ -1,10 +1,13 @@
 #include "bench_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace signfed::bench {
 namespace {
@@ -78,6 +81,48 @@ int print_misses(std::ostream& os, std::span<const BenchResult> rows) {
        << ", target " << target_text(r) << "\n";
   }
   return misses;
+}
+
+void print_speedup_table(std::ostream& os, std::span<const BenchResult> rows) {
+  // Variant columns in order of first appearance (scalar first: it is listed first).
+  std::vector<std::string> variants;
+  for (const BenchResult& r : rows)
+    if (std::find(variants.begin(), variants.end(), r.variant) == variants.end()) variants.push_back(r.variant);
+  if (std::find(variants.begin(), variants.end(), "scalar") == variants.end()) return;
+  std::string best;
+  for (const BenchResult& r : rows)
+    if (r.best) best = r.variant;
+
+  auto cell = [](const std::string& text) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %10s", text.c_str());
+    return std::string(buf);
+  };
+  os << "speed-up vs scalar: scalar time / variant time (min of runs, same process, same buffers); * = best_sign_kernels()\n";
+  char head[128];
+  std::snprintf(head, sizeof head, "%-7s %10s %-6s", "kernel", "N", "M/K");
+  std::string line = head + cell("scalar");
+  for (const std::string& v : variants)
+    if (v != "scalar") line += cell(v + (v == best ? "*" : ""));
+  os << line << "\n";
+  // One line per (group, n, param) that has a scalar row, in first-appearance order.
+  std::vector<const BenchResult*> scalars;
+  for (const BenchResult& r : rows)
+    if (r.variant == "scalar") scalars.push_back(&r);
+  for (const BenchResult* s : scalars) {
+    std::snprintf(head, sizeof head, "%-7s %10zu %-6s", s->group.c_str(), s->n, s->param.c_str());
+    line = head + cell(duration(s->time.min_s));
+    for (const std::string& v : variants) {
+      if (v == "scalar") continue;
+      std::string text = "-";
+      for (const BenchResult& r : rows)
+        if (r.variant == v && r.group == s->group && r.n == s->n && r.param == s->param)
+          text = format("%.2fx", s->time.min_s / r.time.min_s);
+      line += cell(text);
+    }
+    os << line << "\n";
+  }
+  os.flush();
 }
 
 void write_json(const std::string& path, std::span<const BenchResult> rows, const std::string& best_variant) {
