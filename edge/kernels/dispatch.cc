@@ -25,6 +25,9 @@ constexpr SignKernels kSse2{"sse2", pack_signs_f32__sse2, unpack_signs_f32__sse2
                             select_topk_f32__radix};
 constexpr SignKernels kAvx2{"avx2", pack_signs_f32__avx2, unpack_signs_f32__avx2, vote_dense_b1__avx2,
                             select_topk_f32__avx2};
+// AVX-512 only pays for the vote; the other kernels are memory-bound at AVX2.
+constexpr SignKernels kAvx512{"avx512", pack_signs_f32__avx2, unpack_signs_f32__avx2, vote_dense_b1__avx512,
+                              select_topk_f32__avx2};
 #endif
 #if defined(SIGNFED_KERNELS_NEON)
 constexpr SignKernels kNeon{"neon", pack_signs_f32__neon, unpack_signs_f32__neon, vote_dense_b1__neon,
@@ -32,7 +35,7 @@ constexpr SignKernels kNeon{"neon", pack_signs_f32__neon, unpack_signs_f32__neon
 #endif
 
 struct Supported {
-  std::array<const SignKernels*, 5> list{};
+  std::array<const SignKernels*, 6> list{};
   std::size_t count = 0;
   void add(const SignKernels& k) { list[count++] = &k; }
 };
@@ -44,7 +47,9 @@ Supported detect() {
 #if defined(SIGNFED_KERNELS_X86)
   s.add(kSse2);  // baseline on x86-64
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) s.add(kAvx2);
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  if (avx2) s.add(kAvx2);
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) s.add(kAvx512);
 #endif
 #if defined(SIGNFED_KERNELS_NEON)
 #if defined(__arm__)

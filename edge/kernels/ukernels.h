@@ -38,6 +38,10 @@ DenseVoteCounts vote_dense_b1__avx2(std::span<const std::uint8_t* const> voters,
 std::size_t select_topk_f32__avx2(std::span<const float> g, std::size_t k, std::span<std::uint32_t> out,
                                   std::vector<std::uint32_t>& scratch);
 
+// AVX-512 (F + VPOPCNTDQ), compiled with those flags, called after a CPUID check.
+DenseVoteCounts vote_dense_b1__avx512(std::span<const std::uint8_t* const> voters, std::size_t n,
+                                      std::span<std::uint8_t> negative, std::span<std::uint8_t> tie);
+
 // ARM NEON (baseline on AArch64; on 32-bit ARM compiled with -mfpu=neon and
 // only called when HWCAP_NEON is set).
 void pack_signs_f32__neon(std::span<const float> x, std::span<std::uint8_t> out);
