@@ -70,7 +70,9 @@ wire::ErrorCode expect_error(RawClient& c) {
 TEST_CASE("e2e: bad packets get an error reply, the round goes on, the coordinator survives") {
   Federation f;
   f.start_coordinator(2, {"--rounds", "3", "--round-timeout", "3000", "--eval-every", "0"});
-  f.start_edges(1, {});
+  // The honest client takes 1.5 s per round, so each round stays open while
+  // the hostile one sends its burst (otherwise the duplicate can race the close).
+  f.start_edges(1, {"--delay-ms", "1500"});
   zmq::context_t ctx;
   RawClient evil(ctx, f.endpoint);
 
@@ -78,6 +80,22 @@ TEST_CASE("e2e: bad packets get an error reply, the round goes on, the coordinat
   const std::uint8_t junk[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   evil.send(junk);
   CHECK(expect_error(evil) == wire::ErrorCode::bad_message);
+
+  // A client of another protocol version is told both versions.
+  {
+    RawClient old(ctx, f.endpoint);
+    fb::FlatBufferBuilder fbb(256);
+    auto j = wire::CreateJoin(fbb, 99, fbb.CreateString("old"), fbb.CreateString("Linux"), fbb.CreateString("x86_64"),
+                              fbb.CreateString("mlp:784-128-10"), 101770, 100, fbb.CreateString("raw"));
+    old.send(wire::finish_envelope(fbb, j));
+    auto e = old.next(wire::Body::Error, 10000);
+    REQUIRE(e.has_value());
+    const auto* err = env_of(*e)->body_as_Error();
+    CHECK(err->code() == wire::ErrorCode::version_mismatch);
+    const std::string text = err->text() ? err->text()->str() : "";
+    CHECK(text.find("99") != std::string::npos);
+    CHECK(text.find(std::to_string(wire::kProtocolVersion)) != std::string::npos);
+  }
 
   // Join with the right model, then wait for the first task.
   {
