@@ -18,6 +18,7 @@
 #include "data/rng.h"
 #include "codec/step.h"
 #include "codec/wire_packet.h"
+#include "coordinator/units.h"
 #include "kernels/sign_kernels.h"
 #include "schema/wire.h"
 
@@ -169,15 +170,6 @@ constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are co
 constexpr std::uint32_t kEventsPerMinute = 20;        // per source; more are summarised
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
-
-std::string human_bytes(double b) {
-  char buf[32];
-  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
-  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
-  return buf;
-}
 
 }  // namespace
 

@@ -10,11 +10,13 @@
 
 #include "codec/packet.h"
 #include "codec/wire_packet.h"
+#include "../support/wire_messages.h"
 #include "schema/wire.h"
 
 namespace fb = flatbuffers;
 using namespace signfed;
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::finish;
 
 namespace {
 
@@ -25,23 +27,10 @@ void write(const std::filesystem::path& dir, const std::string& name, const Byte
   std::ofstream(dir / name, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
-template <class T>
-Bytes finish(fb::FlatBufferBuilder& fbb, fb::Offset<T> body) {
-  auto s = wire::finish_envelope(fbb, body);
-  return {s.begin(), s.end()};
-}
-
-Bytes join(const std::string& name) {
-  fb::FlatBufferBuilder fbb;
-  return finish(fbb, wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(name), fbb.CreateString("Linux"),
-                                      fbb.CreateString("x86_64"), fbb.CreateString("mlp:8-4-2"), kDim, 100,
-                                      fbb.CreateString("iid 0/1")));
-}
+Bytes join(const std::string& name) { return test::join_message(name, "mlp:8-4-2", kDim, "iid 0/1"); }
 
 Bytes update(std::uint32_t round, std::uint32_t client, const codec::SignPacket& p) {
-  fb::FlatBufferBuilder fbb;
-  auto pk = codec::build_packet(fbb, p);
-  return finish(fbb, wire::CreateUpdate(fbb, round, client, pk, 32, 1.5f, 3.0f));
+  return test::update_message(round, client, p, 1.5f);
 }
 
 std::vector<codec::SignPacket> packets(std::uint32_t dim) {

@@ -10,6 +10,7 @@
 
 #include "codec/packet.h"
 #include "codec/wire_packet.h"
+#include "../support/wire_messages.h"
 #include "coordinator/coordinator.h"
 #include "schema/wire.h"
 #include "../e2e/process.h"
@@ -17,7 +18,6 @@
 using namespace signfed;
 using namespace signfed::test;
 namespace fb = flatbuffers;
-using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
@@ -30,24 +30,10 @@ std::string cat(const char* prefix, int n) {
   return s;
 }
 
-template <class T>
-Bytes finish(fb::FlatBufferBuilder& fbb, fb::Offset<T> body) {
-  auto s = wire::finish_envelope(fbb, body);
-  return {s.begin(), s.end()};
-}
-
-Bytes join(const std::string& name) {
-  fb::FlatBufferBuilder fbb;
-  return finish(fbb, wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(name), fbb.CreateString("Linux"),
-                                      fbb.CreateString("x86_64"), fbb.CreateString("mlp:8-4-2"), kDim, 100,
-                                      fbb.CreateString("test")));
-}
+Bytes join(const std::string& name) { return join_message(name, "mlp:8-4-2", kDim, "test"); }
 
 Bytes update(std::uint32_t round, std::uint32_t client) {
-  const auto p = codec::make_dense_packet(kDim, Bytes((kDim + 7) / 8, 0x15), 1.0f);
-  fb::FlatBufferBuilder fbb;
-  auto pk = codec::build_packet(fbb, p);
-  return finish(fbb, wire::CreateUpdate(fbb, round, client, pk, 32, 1.0f, 1.0f));
+  return update_message(round, client, codec::make_dense_packet(kDim, Bytes((kDim + 7) / 8, 0x15), 1.0f));
 }
 
 struct Rig {

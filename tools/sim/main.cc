@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/units.h"
 #include "codec/compress.h"
 #include "tools/sim/betainc.h"
 #include "tools/sim/rosenbrock.h"
@@ -21,6 +22,7 @@
 namespace {
 
 using namespace signfed;
+using coord::human_bytes;
 
 struct Options {
   sim::SimConfig sim;
@@ -167,15 +169,6 @@ std::string finish(Options& o) {
   }
   sc.tag = o.tag;
   return "";
-}
-
-std::string human_bytes(double b) {
-  char buf[32];
-  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
-  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
-  return buf;
 }
 
 std::string human_time(double s) {
