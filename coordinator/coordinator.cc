@@ -344,7 +344,8 @@ void Coordinator::play_round(std::uint32_t round) {
   std::size_t need = updates_needed(cfg_.policy, selected_.size());
   if (cfg_.virtual_time) need = selected_.size();
   else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
-  while (received_.size() < need && now_s() < deadline) {
+  // A round also ends once every selected client has answered or said Skip.
+  while (received_.size() < need && received_.size() + skipped_.size() < selected_.size() && now_s() < deadline) {
     if (stop_ && stop_->load()) break;
     poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
   }
@@ -370,6 +371,7 @@ void Coordinator::begin_round(std::uint32_t round) {
 
   selected_ = select_participants(round);
   received_.clear();
+  skipped_.clear();
   open_round_ = round;
   late_ = rejected_ = 0;
   snapshot_bytes_ = 0;
@@ -708,6 +710,8 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       return on_join(peer, *env->body_as_Join(), key);
     case Body::Update:
       return on_update(peer, *env->body_as_Update(), frame.size());
+    case Body::Skip:
+      return on_skip(peer, *env->body_as_Skip());
     case Body::SnapshotRequest:
       return on_snapshot_request(peer, *env->body_as_SnapshotRequest());
     case Body::GuardReport:
@@ -898,6 +902,23 @@ void Coordinator::on_snapshot_request(const std::string& peer, const wire::Snaps
   if (t - c->last_snapshot < kSnapshotMinInterval) return;
   c->last_snapshot = t;
   snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(m.round()));
+}
+
+void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
+  Client* c = client_by_peer(peer);
+  if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+  const std::uint32_t id = c->row.client_id;
+  // Only for itself, for the open round, when selected, and before any update.
+  if (m.client_id() != id || !open_round_ || m.round() != *open_round_ ||
+      !std::binary_search(selected_.begin(), selected_.end(), id) || received_.count(id) || skipped_.count(id))
+    return reply_error(peer, ErrorCode::bad_message, "Skip for a round this client cannot skip", m.round());
+  skipped_.insert(id);
+  UpdateRow row;
+  row.round = m.round();
+  row.client_id = id;
+  row.status = "skipped";
+  row.detail = printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200);
+  pending_rows_.push_back(row);
 }
 
 void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <span>
 #include <memory>
 #include <optional>
@@ -100,6 +101,7 @@ class Coordinator {
   void on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes);
   void on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m);
   void on_guard_report(const std::string& peer, const wire::GuardReport& m);
+  void on_skip(const std::string& peer, const wire::Skip& m);
   void reply_error(const std::string& peer, wire::ErrorCode code, const std::string& text, std::uint32_t round);
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes);
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);
@@ -141,6 +143,7 @@ class Coordinator {
   std::optional<std::uint32_t> open_round_;
   std::vector<std::uint32_t> selected_;
   std::map<std::uint32_t, std::unique_ptr<Received>> received_;  // counted updates by client id
+  std::set<std::uint32_t> skipped_;  // selected clients that said they will not answer this round
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   std::uint32_t late_ = 0, rejected_ = 0;
   double task_sent_at_ = 0.0;

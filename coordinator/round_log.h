@@ -42,7 +42,7 @@ struct UpdateRow {
   double latency_ms = 0.0;          // task sent -> update received
   double local_loss = 0.0;
   std::uint32_t samples = 0;
-  std::string status;               // counted | late | rejected
+  std::string status;               // counted | late | rejected | skipped
   std::string detail;
   std::optional<double> agreement;  // fraction of its votes that matched the outcome
 };

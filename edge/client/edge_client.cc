@@ -376,7 +376,12 @@ double EdgeClient::batch_gradient(std::uint64_t seed, std::uint32_t batch, std::
 
 void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams& p, float step,
                                   std::uint32_t deadline_ms) {
-  if (cfg_.skip_round && cfg_.skip_round(round)) return;  // simulated dropout
+  if (cfg_.skip_round && cfg_.skip_round(round)) {  // simulated dropout: say so, the round need not wait
+    fb::FlatBufferBuilder fbb(96);
+    send(wire::finish_envelope(
+        fbb, wire::CreateSkip(fbb, round, client_id_.value_or(0), fbb.CreateString("dropout (simulated)"))));
+    return;
+  }
   const double t0 = mono_s();
   const std::uint32_t steps = std::max<std::uint16_t>(p.local_steps(), 1);
   const std::uint32_t batch = std::clamp<std::uint32_t>(p.batch_size(), 1, 4096);

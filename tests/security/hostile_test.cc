@@ -137,3 +137,25 @@ TEST_CASE("hostile: a GuardReport from a non-participant or outside a guarded ro
   CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
   CHECK(r.q("SELECT guard_kept FROM rounds WHERE round=0") == -1);  // NULL: no guarded step
 }
+
+TEST_CASE("hostile: Skip is honoured once, for the open round, from a selected client only") {
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  auto skip = [](std::uint32_t round, std::uint32_t client) {
+    fb::FlatBufferBuilder fbb;
+    return finish(fbb, wire::CreateSkip(fbb, round, client, fbb.CreateString("battery low")));
+  };
+  r.c->begin_round_for_test(0);
+  r.from("p0", skip(0, 0));
+  r.from("p0", skip(0, 0));   // twice: refused
+  r.from("p1", skip(0, 0));   // for someone else: refused
+  r.from("p1", skip(7, 1));   // for another round: refused
+  r.from("p1", update(0, 1));
+  r.from("p1", skip(0, 1));   // after its update: refused
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail='battery low'") == 1);
+}
