@@ -464,8 +464,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   codec::SignPacket result;
   float momentum_field = 0.0f;
   if (views.empty()) {
-    result.encoding = wire::Encoding::ternary;  // nobody voted: no move
-    result = codec::encode_ternary_best(codec::TernarySigns::zeros(dim));
+    result = codec::encode_ternary_best(codec::TernarySigns::zeros(dim));  // nobody voted: no move
   } else if (codec::is_vote_method(cfg_.method.method)) {
     const std::uint64_t tie_seed = data::mix_seed(cfg_.seed, round, 0x71e);
     VoteOutcome v = (cfg_.method.method == wire::Method::signsgd || cfg_.method.method == wire::Method::signum)
