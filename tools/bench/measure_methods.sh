@@ -18,12 +18,17 @@ for method in signsgd s3gd randk signum stochsign efsign fedsgd fedavg; do
   db="$out/$method.sqlite"
   /usr/bin/time -f '%U %S %M' -o "$out/coord.time" "$build/coordinator/signfed-coordinator" --insecure \
     --endpoint "tcp://127.0.0.1:$port" --db "$db" --clients "$m" --rounds "$rounds" --method "$method" \
-    --gamma 0.1 --lr 0.001 --eval-every 0 --quiet >/dev/null &
+    --gamma 0.1 --lr 0.001 --eval-every 0 --quiet >/dev/null 2>"$out/coord.err" &
   coord=$!
   for ((i = 0; i < m; i++)); do
     /usr/bin/time -f '%M' -o "$out/edge-$i.time" "$build/edge/client/signfed-edge" --insecure --connect "tcp://127.0.0.1:$port" \
       --client-index "$i" --num-clients "$m" --quiet >/dev/null &
   done
+  if ! wait "$coord"; then
+    echo "measure_methods: the $method run failed:" >&2
+    cat "$out/coord.err" >&2
+    exit 1
+  fi
   wait
   read -r cu cs crss <"$out/coord.time"
   erss=$(cat "$out"/edge-*.time | sort -n | tail -1)
