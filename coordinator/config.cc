@@ -1,6 +1,8 @@
 #include "coordinator/config.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,43 @@ float CoordinatorConfig::step_at(std::uint32_t round) const {
                                            -static_cast<int>(round / std::max<std::uint32_t>(halve_every, 1))));
   }
   return step_size;
+}
+
+bool CoordinatorConfig::uses_momentum() const {
+  const auto m = method.method;
+  return m == wire::Method::signum ||
+         (method.momentum != 0.0f && (m == wire::Method::s3gd || m == wire::Method::randk));
+}
+
+std::uint32_t CoordinatorConfig::expected_voters() const {
+  const std::uint32_t selected =
+      std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::ceil(fraction * static_cast<double>(clients))));
+  const std::uint32_t counted = static_cast<std::uint32_t>(updates_needed(policy, selected));
+  return std::max<std::uint32_t>(1, min_clients > 0 ? std::min(min_clients, counted) : counted);
+}
+
+std::string check_method_flags(wire::Method m, const std::function<bool(std::string_view)>& given) {
+  using M = wire::Method;
+  struct Rule {
+    const char* flag;
+    std::initializer_list<M> methods;
+    const char* names;
+  };
+  static const Rule rules[] = {
+      {"--gamma", {M::s3gd, M::randk}, "s3gd, randk"},
+      {"--eta", {M::s3gd, M::efsign}, "s3gd, efsign"},
+      {"--momentum", {M::signum, M::s3gd, M::randk}, "signum, s3gd, randk"},
+      {"--tie", {M::signsgd, M::signum, M::s3gd, M::randk}, "signsgd, signum, s3gd, randk"},
+      {"--server-lr", {M::fedavg}, "fedavg"},
+      {"--weighting", {M::stochsign, M::efsign, M::fedsgd, M::fedavg}, "stochsign, efsign, fedsgd, fedavg"},
+  };
+  for (const Rule& r : rules) {
+    if (!given(r.flag)) continue;
+    if (std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end()) continue;
+    return std::string(r.flag) + " has no effect with --method " + codec::method_name(m) + " (it is used by " +
+           r.names + "); remove it";
+  }
+  return "";
 }
 
 nlohmann::json to_json(const CoordinatorConfig& c) {
@@ -38,6 +77,11 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
       {"batch_size", c.batch_size},
       {"local_steps", c.local_steps},
       {"step_size", c.step_size},
+      {"server_lr", c.server_lr},
+      {"weighting", c.weighting == Weighting::uniform ? "uniform" : "samples"},
+      {"standardise", c.standardise},
+      {"input_mean", c.input_mean},
+      {"input_std", c.input_std},
       {"schedule", wire::EnumNameStepSchedule(c.schedule)},
       {"halve_every", c.halve_every},
       {"guarded_step", c.guarded_step},
@@ -70,6 +114,12 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.batch_size = j.at("batch_size");
   c.local_steps = j.at("local_steps");
   c.step_size = j.at("step_size");
+  // Added with protocol 2; a run logged before has the old behaviour.
+  c.server_lr = j.value("server_lr", 1.0f);
+  c.weighting = j.value("weighting", std::string("uniform")) == "samples" ? Weighting::samples : Weighting::uniform;
+  c.standardise = j.value("standardise", false);
+  c.input_mean = j.value("input_mean", 0.0f);
+  c.input_std = j.value("input_std", 1.0f);
   const std::string sched = j.at("schedule").get<std::string>();
   c.schedule = sched == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
                : sched == "halving" ? wire::StepSchedule::halving

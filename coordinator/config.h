@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -12,6 +15,12 @@
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {
+
+// How mean-aggregated methods weight their clients.
+enum class Weighting {
+  samples,  // by each client's local sample count (McMahan et al. 2017; Flower's FedAvg)
+  uniform,  // every counted client alike
+};
 
 struct CoordinatorConfig {
   // Deployment (not stored as training config; taken from the CLI on resume).
@@ -60,10 +69,19 @@ struct CoordinatorConfig {
   std::string model = "mlp";
   std::uint64_t seed = 1;
   codec::MethodConfig method;
-  bool gamma_auto = false;            // S3GD-MV Corollary 1: gamma = M^(-2/3)
+  bool gamma_auto = false;            // S3GD-MV Corollary 1 from the expected voters per round (open_run sets gamma)
   std::uint32_t batch_size = 32;
   std::uint32_t local_steps = 1;
-  float step_size = 0.001f;
+  float step_size = 0.001f;           // delta; fedavg: the clients' local SGD rate
+  float server_lr = 1.0f;             // fedavg: server step on the mean model delta
+  Weighting weighting = Weighting::samples;  // mean-aggregated methods
+
+  // Inputs enter every model as (x - input_mean) / input_std (data/standardise.h).
+  // NaN statistics: computed from the training images in data_dir when the run
+  // opens; the values used are stored with the run and sent in Welcome.
+  bool standardise = true;
+  float input_mean = std::numeric_limits<float>::quiet_NaN();
+  float input_std = std::numeric_limits<float>::quiet_NaN();
   wire::StepSchedule schedule = wire::StepSchedule::constant;
   std::uint32_t halve_every = 100;
   bool guarded_step = false;          // Safaryan Alg. 1 Option 2, federated
@@ -76,7 +94,18 @@ struct CoordinatorConfig {
 
   // delta^t for round t under the schedule.
   float step_at(std::uint32_t round) const;
+  // The momentum buffer v (S3GD-MV eqs. (25)-(26)) is kept on every replica.
+  bool uses_momentum() const;
+  // Voters a round is expected to count: the selected share of --clients,
+  // capped by --min-clients (S3GD-MV Corollary 1's M for --gamma auto).
+  std::uint32_t expected_voters() const;
 };
+
+// The method-specific flags of both CLIs (coordinator and signfed-sim): a flag
+// the chosen method does not use is an error, never silently ignored.
+// `given(flag)` says whether the user set it (e.g. "--eta"). Returns "" or a
+// message naming the flag, the method, and the methods that use it.
+std::string check_method_flags(wire::Method m, const std::function<bool(std::string_view)>& given);
 
 nlohmann::json to_json(const CoordinatorConfig& c);
 // Reads the training part of a stored config into c (deployment fields untouched).

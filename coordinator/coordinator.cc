@@ -135,14 +135,16 @@ double wall_s() {
 // Which packet encodings each method's clients must send.
 bool encoding_allowed(wire::Method m, wire::Encoding e) {
   switch (m) {
+    case wire::Method::stochsign:  // +-1 everywhere (Safaryan Def. 3)
+      return e == wire::Encoding::dense_sign;
     case wire::Method::signsgd:
     case wire::Method::signum:
-    case wire::Method::stochsign:
     case wire::Method::efsign:
-      return e == wire::Encoding::dense_sign;
     case wire::Method::s3gd:
     case wire::Method::randk:
-      return e == wire::Encoding::sparse_sign;
+      // Ternary signs (sign(0) = 0) in whichever exact coding is smallest.
+      return e == wire::Encoding::dense_sign || e == wire::Encoding::runs_sign || e == wire::Encoding::sparse_sign ||
+             e == wire::Encoding::ternary;
     case wire::Method::fedsgd:
     case wire::Method::fedavg:
       return e == wire::Encoding::float32;
@@ -226,9 +228,26 @@ void Coordinator::open_run() {
                               cfg_.db_path.c_str());
   }
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
-  if (cfg_.method.method == wire::Method::fedavg) cfg_.step_size = 1.0f;  // clients already stepped locally
   model_ = model::make_model(cfg_.model, cfg_.seed);
-  momentum_.assign(cfg_.method.method == wire::Method::signum ? model_->num_params() : 0, 0.0f);
+  momentum_.assign(cfg_.uses_momentum() ? model_->num_params() : 0, 0.0f);
+  const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
+  if (!resume) {
+    // What runs.config stores is what the run uses: gamma after 'auto', the
+    // input statistics after they were computed.
+    if (cfg_.gamma_auto)  // S3GD-MV Corollary 1 with M = the voters a round counts
+      cfg_.method.gamma = static_cast<float>(codec::auto_gamma(cfg_.expected_voters(), model_->num_params()));
+    if (!cfg_.standardise) {
+      cfg_.input_mean = 0.0f;
+      cfg_.input_std = 1.0f;
+    } else if (!std::isfinite(cfg_.input_mean) || !std::isfinite(cfg_.input_std)) {
+      const data::Standardisation st = data::train_pixel_statistics(data_dir);
+      cfg_.input_mean = st.mean;
+      cfg_.input_std = st.std;
+    }
+    if (cfg_.standardise && !(cfg_.input_std > 0.0f))
+      throw std::runtime_error("input standard deviation must be positive, got " + std::to_string(cfg_.input_std));
+  }
+  inputs_ = {cfg_.standardise, cfg_.input_mean, cfg_.input_std};
   if (resume) {
     run_id_ = resume->run_id;
     log_->mark_resumed(run_id_);
@@ -261,11 +280,9 @@ void Coordinator::open_run() {
                                 : "CURVE; allowlist " + cfg_.allowlist_file + " (" + std::to_string(zap_->size()) +
                                       " keys)");
   if (cfg_.eval_every > 0) {
-    const std::string dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
-    test_ = std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::test));
-  }
-  if (cfg_.gamma_auto) {
-    cfg_.method.gamma = static_cast<float>(codec::auto_gamma(cfg_.clients, model_->num_params()));
+    data::Dataset test = data::load_fashion_mnist(data_dir, data::Split::test);
+    inputs_.apply(test.features, test.features);  // the clients' transform, once
+    test_ = std::make_shared<const data::Dataset>(std::move(test));
   }
 }
 
@@ -365,7 +382,11 @@ void Coordinator::begin_round(std::uint32_t round) {
   RoundRow& row = pending_round_->row;
   row.round = round;
   row.started_at = now_s();
-  const float step = cfg_.step_at(round);
+  // fedavg: the schedule's rate is the clients' local SGD step; the model
+  // moves by server_lr times the mean delta.
+  const bool fedavg = cfg_.method.method == wire::Method::fedavg;
+  const float local_lr = cfg_.step_at(round);
+  const float step = fedavg ? cfg_.server_lr : local_lr;
   row.step_size = step;
   pending_round_->step = step;
 
@@ -380,7 +401,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   const auto& m = cfg_.method;
   auto params = wire::CreateMethodParams(fbb, m.method, m.gamma, m.eta, m.momentum, m.tie_rule,
                                          static_cast<std::uint16_t>(cfg_.local_steps),
-                                         static_cast<std::uint16_t>(cfg_.batch_size));
+                                         static_cast<std::uint16_t>(cfg_.batch_size), fedavg ? local_lr : 0.0f);
   auto task = wire::CreateRoundTask(fbb, round, digest_, params, step, cfg_.round_timeout_ms, cfg_.guarded_step);
   const auto task_bytes = wire::finish_envelope(fbb, task);
   task_sent_at_ = now_s();
@@ -467,6 +488,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     result = codec::encode_ternary_best(codec::TernarySigns::zeros(dim));  // nobody voted: no move
   } else if (codec::is_vote_method(cfg_.method.method)) {
     const std::uint64_t tie_seed = data::mix_seed(cfg_.seed, round, 0x71e);
+    // Dense methods vote on every coordinate; s3gd/randk over the union of supports.
     VoteOutcome v = (cfg_.method.method == wire::Method::signsgd || cfg_.method.method == wire::Method::signum)
                         ? majority_vote_dense(views, dim, cfg_.method.tie_rule, tie_seed, kernels::best_sign_kernels())
                         : majority_vote_sparse(views, dim, cfg_.method.tie_rule, tie_seed);
@@ -483,7 +505,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
       ++c.disagree_n;
     }
     update_suspicion(ids);
-    if (cfg_.method.method == wire::Method::signum) {
+    if (cfg_.uses_momentum()) {  // S3GD-MV eqs. (25)-(26)
       momentum_field = cfg_.method.momentum;
       codec::apply_momentum_step(model_->params(), momentum_, v.signs, cfg_.method.momentum, step);
     } else {
@@ -491,12 +513,19 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     }
     result = codec::encode_ternary_best(v.signs);
   } else {
-    const std::vector<float> mean = mean_aggregate(views, dim);
+    // McMahan et al.: weight each client by its local sample count (or uniformly).
+    std::vector<double> weights;
+    for (std::uint32_t id : ids)
+      weights.push_back(cfg_.weighting == Weighting::samples ? static_cast<double>(clients_[id]->row.samples) : 1.0);
+    if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
+      std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
+    const std::vector<float> mean = mean_aggregate(views, weights, dim);
     codec::apply_dense_step(model_->params(), mean, step);
     row.coords_moved = static_cast<std::uint64_t>(std::count_if(mean.begin(), mean.end(), [](float x) { return x != 0.0f; }));
     result = codec::encode_float32(mean);
   }
   for (auto& [id, r] : received_) rows.push_back(r->row);
+  if (on_round_result) on_round_result(round, result);
   const std::uint64_t new_digest = codec::model_digest(model_->params());
 
   // Participants and every other live client apply the same result.
@@ -805,7 +834,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
 
   fb::FlatBufferBuilder fbb(256);
   auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
-                               fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed);
+                               fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
+                               inputs_.mean, inputs_.std);
   send(peer, wire::finish_envelope(fbb, w));
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000

@@ -66,6 +66,9 @@ class Coordinator {
   // Called on the coordinator's thread after each round is logged, with the
   // round and the model after it (simulation probes, tests). Set before run().
   std::function<void(std::uint32_t round, std::span<const float> params)> on_round_end;
+  // Called on the coordinator's thread with each round's downlink result (the
+  // voted signs or the aggregated direction) before it is broadcast (plan traces).
+  std::function<void(std::uint32_t round, const codec::SignPacket& result)> on_round_result;
 
   // ---- Test seam (fuzzing, unit tests): drive the handlers without the
   // socket loop. open_for_test() opens the run without waiting for clients;
@@ -125,6 +128,7 @@ class Coordinator {
   std::uint32_t first_round_ = 0;
 
   std::unique_ptr<model::Model> model_;
+  data::Standardisation inputs_;       // the run's input transform (sent in Welcome)
   std::vector<float> momentum_;
   std::uint64_t digest_ = 0;
   std::shared_ptr<const data::Dataset> test_;

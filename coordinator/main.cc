@@ -68,12 +68,23 @@ int main(int argc, char** argv) {
   app.add_option("--method", method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg");
   app.add_option("--gamma", gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)");
   app.add_option("--eta", cfg.method.eta, "error-compensation weight (S3GD-MV eq. (5))");
-  app.add_option("--momentum", cfg.method.momentum, "momentum mu for signum (S3GD-MV eq. (26))")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--momentum", cfg.method.momentum,
+                 "momentum mu on the voted signs: signum, s3gd, randk (S3GD-MV eqs. (25)-(26))")
+      ->check(CLI::Range(0.0, 0.9999));
   app.add_option("--tie", tie, "tie rule for even voter counts: zero (no move) | random (seeded coin)")
       ->check(CLI::IsMember({"zero", "random"}));
   app.add_option("--batch", cfg.batch_size, "client minibatch size")->check(CLI::Range(1u, 65535u));
   app.add_option("--local-steps", cfg.local_steps, "minibatches per client per round")->check(CLI::Range(1u, 65535u));
   app.add_option("--lr", cfg.step_size, "step size delta (fedavg: the clients' local SGD step)")->check(CLI::PositiveNumber);
+  app.add_option("--server-lr", cfg.server_lr, "fedavg: server step on the mean model delta")->check(CLI::PositiveNumber);
+  std::string weighting = "samples";
+  app.add_option("--weighting", weighting,
+                 "mean-aggregated methods: weight clients by their sample counts (McMahan et al.) or uniformly")
+      ->check(CLI::IsMember({"samples", "uniform"}));
+  bool no_standardise = false;
+  app.add_flag("--no-standardise", no_standardise,
+               "feed raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std, "
+               "computed here from --data and sent to every client");
   app.add_option("--schedule", schedule, "step schedule: constant | inv_sqrt (delta/sqrt(k+1)) | halving")
       ->check(CLI::IsMember({"constant", "inv_sqrt", "halving"}));
   app.add_option("--halve-every", cfg.halve_every, "rounds between halvings (--schedule halving)");
@@ -98,6 +109,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   cfg.insecure = insecure;
+  cfg.standardise = !no_standardise;
+  cfg.weighting = weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
   if (insecure && (!cfg.curve_key_file.empty() || !cfg.allowlist_file.empty())) {
     std::fprintf(stderr, "signfed-coordinator: --insecure cannot be combined with --key/--allow\n");
     return 2;
@@ -126,6 +139,12 @@ int main(int argc, char** argv) {
 
   if (!codec::parse_method(method, &cfg.method.method)) {
     std::fprintf(stderr, "signfed-coordinator: unknown --method '%s'; see --help\n", method.c_str());
+    return 2;
+  }
+  if (const std::string err =
+          coord::check_method_flags(cfg.method.method, [&](std::string_view f) { return app.count(std::string(f)) > 0; });
+      !err.empty()) {
+    std::fprintf(stderr, "signfed-coordinator: %s\n", err.c_str());
     return 2;
   }
   if (gamma == "auto") {

@@ -26,31 +26,73 @@ int margin_bin(std::int64_t abs_sum, std::int64_t votes) {
 
 VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std::uint32_t dim, wire::TieRule tie_rule,
                                 std::uint64_t tie_seed, const kernels::SignKernels& kernels) {
-  std::vector<const std::uint8_t*> voters;
-  voters.reserve(packets.size());
-  for (const auto& p : packets) {
-    if (p.encoding != wire::Encoding::dense_sign || p.dim != dim || p.payload.size() != packed_bytes(dim))
-      throw CodecError("dense vote needs dense_sign packets of " + std::to_string(dim) + " coordinates");
-    voters.push_back(p.payload.data());
+  // The bit-sliced kernel counts at most kMaxKernelVoters bit vectors; a
+  // voter that abstains somewhere takes two (below). Larger votes are tallied
+  // with integer counters (any M the CLI accepts).
+  constexpr std::size_t kMaxKernelVoters = 65535;
+  for (const auto& p : packets)
+    if (p.dim != dim || p.encoding == wire::Encoding::float32)
+      throw CodecError("dense vote needs sign packets of " + std::to_string(dim) + " coordinates");
+  const bool all_dense = std::all_of(packets.begin(), packets.end(),
+                                     [](const auto& p) { return p.encoding == wire::Encoding::dense_sign; });
+  const std::size_t copies = all_dense ? 1 : 2;
+  if (copies * packets.size() > kMaxKernelVoters) {
+    VoteOutcome out = majority_vote_sparse(packets, dim, tie_rule, tie_seed);
+    out.stats.considered = dim;
+    return out;
   }
+  const std::size_t nb = packed_bytes(dim);
+  // Safaryan Alg. 2 line 6 with sign(0) = 0: vote = sign(P - N) over the
+  // voters that did not abstain. Each voter enters the kernel twice: a
+  // non-abstaining coordinate as its sign bit in both copies (2 x +-1), an
+  // abstention as a set bit in one copy and a clear bit in the other (+1 - 1
+  // = 0). The kernel's "more set than clear" over 2M copies is then exactly
+  // N > P, and its tie exactly N = P. Without abstentions one copy suffices.
+  std::vector<const std::uint8_t*> voters;
+  voters.reserve(copies * packets.size());
+  std::vector<std::vector<std::uint8_t>> owned;  // decoded copies of non-dense packets
+  owned.reserve(2 * packets.size());
+  std::vector<std::uint8_t> any_vote(nb, 0);     // coordinates at least one voter voted on
+  for (const auto& p : packets) {
+    if (p.encoding == wire::Encoding::dense_sign) {
+      codec::validate(p, dim);
+      for (std::size_t k = 0; k < copies; ++k) voters.push_back(p.payload.data());
+      std::fill(any_vote.begin(), any_vote.end(), 0xFF);
+      continue;
+    }
+    codec::TernarySigns t = codec::decode_ternary(p);
+    std::vector<std::uint8_t> up(nb);
+    for (std::size_t b = 0; b < nb; ++b) {
+      up[b] = static_cast<std::uint8_t>(t.negative[b] | ~t.support[b]);
+      any_vote[b] |= t.support[b];
+    }
+    if (dim % 8 != 0 && nb > 0) up.back() &= static_cast<std::uint8_t>((1u << (dim % 8)) - 1);
+    owned.push_back(std::move(up));
+    voters.push_back(owned.back().data());
+    owned.push_back(std::move(t.negative));
+    voters.push_back(owned.back().data());
+  }
+  if (dim % 8 != 0 && nb > 0) any_vote.back() &= static_cast<std::uint8_t>((1u << (dim % 8)) - 1);
+
   VoteOutcome out;
   out.signs.dim = dim;
-  out.signs.negative.assign(packed_bytes(dim), 0);
-  std::vector<std::uint8_t> tie(packed_bytes(dim), 0);
+  out.signs.negative.assign(nb, 0);
+  std::vector<std::uint8_t> tie(nb, 0);
   const kernels::DenseVoteCounts c = kernels.vote_dense(voters, dim, out.signs.negative, tie);
   // support = not a tie; pad bits stay 0.
-  out.signs.support.assign(packed_bytes(dim), 0);
-  for (std::size_t b = 0; b < out.signs.support.size(); ++b) out.signs.support[b] = static_cast<std::uint8_t>(~tie[b]);
-  if (dim % 8 != 0 && !out.signs.support.empty()) out.signs.support.back() &= static_cast<std::uint8_t>((1u << (dim % 8)) - 1);
+  out.signs.support.assign(nb, 0);
+  for (std::size_t b = 0; b < nb; ++b) out.signs.support[b] = static_cast<std::uint8_t>(~tie[b]);
+  if (dim % 8 != 0 && nb > 0) out.signs.support.back() &= static_cast<std::uint8_t>((1u << (dim % 8)) - 1);
 
   out.stats.voters = static_cast<std::uint32_t>(packets.size());
   out.stats.considered = dim;
   out.stats.ties = c.ties;
   std::copy(std::begin(c.margin_hist), std::end(c.margin_hist), std::begin(out.stats.margin_hist));
   if (tie_rule == wire::TieRule::random && c.ties > 0) {
+    // A coin only where somebody voted: a coordinate everyone abstained on stays 0.
     data::Rng coin(tie_seed);
     for (std::uint32_t i = 0; i < dim; ++i) {
-      if (!get_bit(tie, i)) continue;
+      if (!get_bit(tie, i) || !get_bit(any_vote, i)) continue;
       set_bit(out.signs.support, i);
       if (coin.next() >> 63) set_bit(out.signs.negative, i);
     }
@@ -106,21 +148,29 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
   return out;
 }
 
-std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::uint32_t dim) {
+std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
+                                  std::uint32_t dim) {
+  if (weights.size() != packets.size()) throw CodecError("mean_aggregate: one weight per packet");
   std::vector<double> acc(dim, 0.0);
-  for (const auto& p : packets) {
+  double total = 0.0;
+  for (double w : weights) total += w;
+  for (std::size_t k = 0; k < packets.size(); ++k) {
+    const auto& p = packets[k];
     if (p.dim != dim) throw CodecError("update packet has the wrong dimension");
+    if (!(weights[k] >= 0.0) || !std::isfinite(weights[k])) throw CodecError("mean_aggregate: bad weight");
+    const double w = weights[k];
     if (p.encoding == wire::Encoding::float32) {
       const std::vector<float> x = codec::decode_float32(p);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += x[i];
+      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += w * static_cast<double>(x[i]);
     } else {
       const codec::TernarySigns t = codec::decode_ternary(p);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += static_cast<double>(p.scale) * t.at(i);
+      const double ws = w * static_cast<double>(p.scale);
+      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += ws * t.at(i);
     }
   }
   std::vector<float> mean(dim, 0.0f);
-  if (packets.empty()) return mean;
-  const double inv = 1.0 / static_cast<double>(packets.size());
+  if (packets.empty() || !(total > 0.0)) return mean;
+  const double inv = 1.0 / total;
   for (std::uint32_t i = 0; i < dim; ++i) mean[i] = static_cast<float>(acc[i] * inv);
   return mean;
 }

@@ -32,11 +32,16 @@ struct VoteOutcome {
   VoteStats stats;
 };
 
-// Dense majority vote (Safaryan Alg. 2 line 6): sign of the sum of M signs.
-// Every packet must be a validated dense_sign packet of `dim` coordinates.
-// Ties (even M): TieRule::zero leaves the coordinate unmoved (as in the
-// papers); TieRule::random draws a fair coin from tie_seed, which keeps the
-// 1-bit downlink dense and the vote unbiased.
+// Dense majority vote (Safaryan Alg. 2 line 6): sign of the sum of the M
+// voters' signs, sign(0) = 0: a voter whose coordinate is 0 abstains on it.
+// Packets may be any sign encoding of `dim` coordinates (dense_sign: no
+// abstention). Ties (as many + as -): TieRule::zero leaves the coordinate
+// unmoved (as in the papers); TieRule::random draws a fair coin from
+// tie_seed, which keeps the 1-bit downlink dense and the vote unbiased. A
+// coordinate every voter abstained on stays 0 under either rule.
+// Any M: the bit-sliced kernel up to 65,535 voters (32,767 when some
+// abstain), integer counters above.
+// margin_hist bins |sum| / M over every coordinate (abstentions count 0).
 VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std::uint32_t dim, wire::TieRule tie_rule,
                                 std::uint64_t tie_seed, const kernels::SignKernels& kernels);
 
@@ -45,9 +50,12 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
 VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std::uint32_t dim,
                                  wire::TieRule tie_rule, std::uint64_t tie_seed);
 
-// Mean of scale * signs (stochsign, efsign) or of float32 vectors (fedsgd,
-// fedavg), summed in packet order in double for a stable result.
-std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::uint32_t dim);
+// Weighted mean sum_k w_k x_k / sum_k w_k of scale * signs (stochsign,
+// efsign) or of float32 vectors (fedsgd, fedavg), summed in packet order in
+// double for a stable result. weights: one per packet, >= 0 (McMahan et al.:
+// the clients' sample counts; all 1 for the unweighted mean).
+std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
+                                  std::uint32_t dim);
 
 // Per-voter agreement with the outcome: fraction of that voter's nonzero
 // votes on moved coordinates that matched the voted sign (1.0 = always with

@@ -19,7 +19,9 @@ namespace signfed::wire {
 
 // Incompatible protocol changes bump this; Join carries it and the coordinator
 // refuses other versions with an error naming both.
-inline constexpr std::uint16_t kProtocolVersion = 1;
+// 2: sign(0) = 0 on the wire (runs_sign packets carry abstentions), inputs
+// standardised from Welcome, fedavg's local rate in MethodParams.local_lr.
+inline constexpr std::uint16_t kProtocolVersion = 2;
 
 // Largest frame accepted (bytes). A float32 update of 10^7 parameters is 40 MB.
 inline constexpr std::size_t kMaxFrameBytes = 64u << 20;

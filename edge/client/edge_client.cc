@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "data/rng.h"
+#include "data/sampler.h"
 #include "codec/step.h"
 #include "codec/wire_packet.h"
 #include "kernels/sign_kernels.h"
@@ -65,6 +66,7 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
   if (shard_.empty())
     throw data::DataError("client " + std::to_string(cfg_.client_index) + " got no samples from partition '" +
                           cfg_.partition + "' over " + std::to_string(cfg_.num_clients) + " clients");
+  sampler_ = data::EpochSampler(shard_.size(), data::client_batch_seed(cfg_.data_seed, cfg_.client_index));
   model_ = model::make_model(cfg_.model, 0);
   if (model_->input_size() != train_->cols)
     throw std::invalid_argument("model " + model_->spec() + " takes " + std::to_string(model_->input_size()) +
@@ -275,6 +277,9 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
         momentum_.clear();
         seeded_ = true;
       }
+      if (w->standardise() && !(std::isfinite(w->input_mean()) && std::isfinite(w->input_std()) && w->input_std() > 0.0f))
+        throw std::runtime_error("the coordinator sent an invalid input standardisation");
+      inputs_ = {w->standardise(), w->input_mean(), w->input_std()};
       say("joined run %s as client %u", w->run_id() ? w->run_id()->c_str() : "?", w->client_id());
       return true;
     }
@@ -357,25 +362,30 @@ void EdgeClient::on_task(const wire::RoundTask& t) {
     send(wire::finish_envelope(fbb, wire::CreateSnapshotRequest(fbb, t.round(), digest())));
     return;
   }
-  compute_and_send(t.round(), *t.params(), t.step_size(), t.deadline_ms());
+  compute_and_send(t.round(), *t.params(), t.deadline_ms());
 }
 
-double EdgeClient::batch_gradient(std::uint64_t seed, std::uint32_t batch, std::span<float> grad) {
+double EdgeClient::rows_gradient(std::span<const std::uint32_t> positions, std::span<float> grad) {
   const std::size_t cols = train_->cols;
-  xbuf_.resize(std::size_t{batch} * cols);
+  const std::size_t batch = positions.size();
+  xbuf_.resize(batch * cols);
   ybuf_.resize(batch);
-  data::Rng rng(seed);
-  for (std::uint32_t b = 0; b < batch; ++b) {
-    const std::uint32_t s = shard_[rng.below(shard_.size())];
-    std::memcpy(xbuf_.data() + std::size_t{b} * cols, train_->features.data() + std::size_t{s} * cols,
-                cols * sizeof(float));
+  for (std::size_t b = 0; b < batch; ++b) {
+    const std::uint32_t s = shard_[positions[b]];
+    const std::span<const float> row(train_->features.data() + std::size_t{s} * cols, cols);
+    inputs_.apply(row, std::span(xbuf_).subspan(b * cols, cols));  // the run's transform, from Welcome
     ybuf_[b] = train_->labels[s];
   }
   return model_->loss_and_grad(xbuf_, ybuf_, batch, grad);
 }
 
-void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams& p, float step,
-                                  std::uint32_t deadline_ms) {
+double EdgeClient::minibatch_gradient(std::uint64_t batch_number, std::uint32_t batch, std::span<float> grad) {
+  pos_.resize(batch);
+  sampler_.batch(batch_number, pos_);
+  return rows_gradient(pos_, grad);
+}
+
+void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams& p, std::uint32_t deadline_ms) {
   if (cfg_.skip_round && cfg_.skip_round(round)) {  // simulated dropout: say so, the round need not wait
     fb::FlatBufferBuilder fbb(96);
     send(wire::finish_envelope(
@@ -392,20 +402,28 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   mc.momentum = p.momentum();
   mc.tie_rule = p.tie_rule();
   const std::uint64_t base_seed = data::mix_seed(cfg_.data_seed, cfg_.client_index, round);
+  // Minibatch number round * steps + s of the client's epoch sequence (data/sampler.h).
+  const std::uint64_t first_batch = std::uint64_t{round} * steps;
   double loss = 0.0;
   std::fill(acc_.begin(), acc_.end(), 0.0f);
   if (mc.method == wire::Method::fedavg) {
-    // Local SGD on a copy; the update is the pseudo-gradient x_start - x_local.
+    // McMahan et al. 2017: local SGD at the task's local rate on a copy; the
+    // update is the pseudo-gradient x_start - x_local (the server steps by its own rate).
+    const float local_lr = p.local_lr();
+    if (!(local_lr > 0.0f) || !std::isfinite(local_lr)) {
+      say("round %u: ignored a fedavg task without a positive local_lr", round);
+      return;
+    }
     const std::vector<float> start(model_->params().begin(), model_->params().end());
     for (std::uint32_t s = 0; s < steps; ++s) {
-      loss += batch_gradient(data::mix_seed(base_seed, s), batch, grad_);
-      codec::apply_dense_step(model_->params(), grad_, step);
+      loss += minibatch_gradient(first_batch + s, batch, grad_);
+      codec::apply_dense_step(model_->params(), grad_, local_lr);
     }
     for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] = start[i] - model_->params()[i];
     std::copy(start.begin(), start.end(), model_->params().begin());
   } else {
     for (std::uint32_t s = 0; s < steps; ++s) {
-      loss += batch_gradient(data::mix_seed(base_seed, s), batch, grad_);
+      loss += minibatch_gradient(first_batch + s, batch, grad_);
       for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] += grad_[i];
     }
     if (steps > 1)
@@ -421,6 +439,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
     send(wire::finish_envelope(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(e.what()), round)));
     return;
   }
+  if (cfg_.trace_update) cfg_.trace_update(round, acc_, pk);
   if (!cfg_.byzantine.empty()) corrupt(pk, base_seed);
   if (cfg_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.delay_ms));
   const double ms = (mono_s() - t0) * 1000.0;
@@ -479,11 +498,15 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
   if (v.guarded() && last_update_round_ == v.round()) {
     // Safaryan Alg. 1 Option 2: losses before and after the step on a fixed local batch.
     guard_pending_ = true;
-    const std::uint64_t fixed = data::mix_seed(cfg_.data_seed, cfg_.client_index, 0xf17ed);
-    const double after = batch_gradient(fixed, 64, grad_);
+    if (guard_rows_.empty()) {  // a fixed batch of 64 local samples, drawn once
+      data::Rng rng(data::mix_seed(cfg_.data_seed, cfg_.client_index, 0xf17ed));
+      guard_rows_.resize(64);
+      for (auto& r : guard_rows_) r = static_cast<std::uint32_t>(rng.below(shard_.size()));
+    }
+    const double after = rows_gradient(guard_rows_, grad_);
     const std::vector<float> now(model_->params().begin(), model_->params().end());
     std::copy(guard_params_.begin(), guard_params_.end(), model_->params().begin());
-    const double before = batch_gradient(fixed, 64, grad_);
+    const double before = rows_gradient(guard_rows_, grad_);
     std::copy(now.begin(), now.end(), model_->params().begin());
     fb::FlatBufferBuilder fbb(64);
     send(wire::finish_envelope(fbb, wire::CreateGuardReport(fbb, v.round(), client_id_.value_or(0),

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 
 #include "codec/compress.h"
 #include "data/dataset.h"
+#include "data/sampler.h"
 #include "edge/client/curve.h"
 #include "model/model.h"
 
@@ -58,6 +60,10 @@ struct EdgeConfig {
   std::function<double(std::uint32_t round, std::size_t samples, std::size_t upload_bytes)> virtual_latency_ms;
   // true: the client silently skips this round (dropout).
   std::function<bool(std::uint32_t round)> skip_round;
+  // Called with the vector the client compresses (mean gradient; fedavg: the
+  // model delta) and the packet it sends (--export-plan traces).
+  std::function<void(std::uint32_t round, std::span<const float> compressed, const codec::SignPacket& sent)>
+      trace_update;
 };
 
 class EdgeClient {
@@ -91,12 +97,15 @@ class EdgeClient {
   void send_heartbeat();
   bool handle(std::span<const std::uint8_t> frame);  // false: stop running
   void on_task(const wire::RoundTask& t);
-  void compute_and_send(std::uint32_t round, const wire::MethodParams& p, float step, std::uint32_t deadline_ms);
+  void compute_and_send(std::uint32_t round, const wire::MethodParams& p, std::uint32_t deadline_ms);
   void on_vote(const wire::VoteResult& v);
   void on_guard_decision(const wire::GuardDecision& d);
   void on_snapshot(const wire::ModelSnapshot& s);
   void send(std::span<const std::uint8_t> bytes);
-  double batch_gradient(std::uint64_t seed, std::uint32_t batch, std::span<float> grad);
+  // Mean loss and gradient over the shard rows at these shard positions (standardised).
+  double rows_gradient(std::span<const std::uint32_t> positions, std::span<float> grad);
+  // Minibatch number k of the client's epoch sequence (data/sampler.h).
+  double minibatch_gradient(std::uint64_t batch_number, std::uint32_t batch, std::span<float> grad);
   void save_state(std::uint32_t round);
   void load_state();
   void say(const char* fmt, ...) const;
@@ -112,6 +121,9 @@ class EdgeClient {
   std::optional<std::uint32_t> task_round_;  // round of the last task received
   std::shared_ptr<const data::Dataset> train_;
   std::vector<std::uint32_t> shard_;
+  data::EpochSampler sampler_{1, 0};   // minibatches without replacement, epoch by epoch
+  std::vector<std::uint32_t> pos_, guard_rows_;
+  data::Standardisation inputs_;       // from Welcome
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<codec::UpdateEncoder> encoder_;
   std::vector<float> grad_, acc_, xbuf_, momentum_;

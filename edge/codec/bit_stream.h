@@ -6,7 +6,10 @@
 // record and test once.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -56,40 +59,56 @@ class BitWriter {
 
 class BitReader {
  public:
-  explicit BitReader(std::span<const std::uint8_t> in) : in_(in) {}
+  explicit BitReader(std::span<const std::uint8_t> in) : in_(in), size_(std::uint64_t{in.size()} * 8) {}
 
+  // Reads `bits` (<= 32) bits, LSB first.
   std::uint32_t get(unsigned bits) {
-    std::uint32_t v = 0;
-    for (unsigned b = 0; b < bits; ++b) v |= static_cast<std::uint32_t>(bit()) << b;
+    if (bits == 0) return 0;
+    if (!ok_ || pos_ + bits > size_) return fail();
+    const std::uint32_t v = static_cast<std::uint32_t>(window(bits));
+    pos_ += bits;
     return v;
   }
   // Reads a Rice(k) value; fails (ok() == false) if the quotient exceeds max_q.
+  // The unary quotient is counted up to 57 bits at a time.
   std::uint32_t get_rice(unsigned k, std::uint32_t max_q) {
-    std::uint32_t q = 0;
-    while (ok_ && bit() == 1) {
-      if (++q > max_q) {
-        ok_ = false;
-        return 0;
+    std::uint64_t q = 0;
+    while (true) {
+      if (!ok_ || pos_ >= size_) return fail();
+      const unsigned avail = static_cast<unsigned>(std::min<std::uint64_t>(57, size_ - pos_));
+      const std::uint64_t w = window(avail);
+      const unsigned ones = static_cast<unsigned>(std::countr_one(w));
+      if (ones < avail) {  // the terminating zero is inside the window
+        q += ones;
+        pos_ += ones + 1;
+        break;
       }
+      q += avail;
+      pos_ += avail;
+      if (q > max_q) return fail();
     }
-    const std::uint64_t v = (static_cast<std::uint64_t>(q) << k) | get(k);
-    if (v > 0xFFFFFFFFull) ok_ = false;
+    if (q > max_q) return fail();
+    const std::uint64_t v = (q << k) | get(k);
+    if (v > 0xFFFFFFFFull) return fail();
     return static_cast<std::uint32_t>(v);
   }
   bool ok() const { return ok_; }
   std::uint64_t position() const { return pos_; }
 
  private:
-  unsigned bit() {
-    if (pos_ >= in_.size() * 8) {
-      ok_ = false;
-      return 0;
-    }
-    const unsigned b = (in_[pos_ >> 3] >> (pos_ & 7)) & 1u;
-    ++pos_;
-    return b;
+  std::uint32_t fail() {
+    ok_ = false;
+    return 0;
+  }
+  // The next n <= 57 bits (the caller checked they exist).
+  std::uint64_t window(unsigned n) const {
+    const std::size_t byte = static_cast<std::size_t>(pos_ >> 3);
+    std::uint64_t w = 0;
+    std::memcpy(&w, in_.data() + byte, std::min<std::size_t>(8, in_.size() - byte));
+    return (w >> (pos_ & 7)) & ((std::uint64_t{1} << n) - 1);
   }
   std::span<const std::uint8_t> in_;
+  std::uint64_t size_;
   std::uint64_t pos_ = 0;
   bool ok_ = true;
 };

@@ -65,12 +65,12 @@ SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodConfig& c
   if (g.size() != dim_)
     throw CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " + std::to_string(dim_));
   check_finite(g);
-  const auto dim = static_cast<std::uint32_t>(dim_);
   switch (cfg.method) {
     case Method::signsgd:
     case Method::signum:
-      // Safaryan Alg. 2 line 5: the node sends sign(g).
-      return make_dense_packet(dim, pack(kernels_, g), 1.0f);
+      // Safaryan Alg. 2 line 5: the node sends sign(g), sign(0) = 0 (footnote 2):
+      // 1 bit a coordinate when no coordinate is 0, else the smallest exact coding.
+      return encode_ternary_best(ternary_signs(g));
     case Method::s3gd:
       return encode_topk(g, cfg);
     case Method::randk:
@@ -97,7 +97,9 @@ SignPacket UpdateEncoder::encode_topk(std::span<const float> g, const MethodConf
   // S3GD-MV eq. (6): e = g - TopK(g): the unsent coordinates carry over.
   std::copy(work_.begin(), work_.end(), error_.begin());
   for (std::uint32_t i : index_) error_[i] = 0.0f;
-  // S3GD-MV eq. (4): TopKSign = sgn(TopK(g)).
+  // S3GD-MV eq. (4): TopKSign = sgn(TopK(g)) with sgn(0) = 0: a selected
+  // coordinate that is exactly 0 (fewer than K nonzeros) is not a vote.
+  std::erase_if(index_, [&](std::uint32_t i) { return work_[i] == 0.0f; });
   return encode_sparse(static_cast<std::uint32_t>(dim_), index_, work_);
 }
 
@@ -114,6 +116,8 @@ SignPacket UpdateEncoder::encode_randk(std::span<const float> g, const MethodCon
       --needed;
     }
   }
+  // RandKSign = sgn(RandK(g)), sgn(0) = 0: a drawn zero coordinate abstains.
+  std::erase_if(index_, [&](std::uint32_t i) { return g[i] == 0.0f; });
   return encode_sparse(static_cast<std::uint32_t>(dim_), index_, g);
 }
 
@@ -140,10 +144,13 @@ SignPacket UpdateEncoder::encode_scaled_ef(std::span<const float> g, const Metho
   }
   check_finite(work_);
   const float scale = static_cast<float>(l1 / static_cast<double>(dim_));
-  auto bits = pack(kernels_, work_);
-  // The residual uses the value the server will decode (sign bit semantics).
-  for (std::size_t i = 0; i < dim_; ++i) error_[i] = work_[i] - (std::signbit(work_[i]) ? -scale : scale);
-  return make_dense_packet(static_cast<std::uint32_t>(dim_), std::move(bits), scale);
+  // sign(0) = 0: C(p)_i = 0 where p_i = 0, so the residual there is 0 too.
+  // The residual uses the value the server will decode.
+  for (std::size_t i = 0; i < dim_; ++i)
+    error_[i] = work_[i] - (work_[i] > 0.0f ? scale : work_[i] < 0.0f ? -scale : 0.0f);
+  SignPacket p = encode_ternary_best(ternary_signs(work_));
+  p.scale = scale;
+  return p;
 }
 
 }  // namespace signfed::codec

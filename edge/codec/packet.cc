@@ -62,6 +62,76 @@ unsigned best_rice_k(std::uint32_t dim, std::span<const std::uint32_t> idx) {
   return best;
 }
 
+// Rice cost of a list of values under parameter k.
+std::uint64_t rice_cost(std::span<const std::uint32_t> v, unsigned k) {
+  std::uint64_t bits = 0;
+  for (std::uint32_t x : v) bits += (x >> k) + 1 + k;
+  return bits;
+}
+
+// The Rice parameter (0..31) that codes v in the fewest bits, searched around
+// the geometric-mean optimum log2(ln 2 * mean).
+unsigned best_k_for(std::span<const std::uint32_t> v) {
+  if (v.empty()) return 0;
+  double sum = 0.0;
+  for (std::uint32_t x : v) sum += x;
+  const double mean = std::max(1.0, sum / static_cast<double>(v.size()));
+  const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean * 0.6931471805599453))));
+  unsigned best = 0;
+  std::uint64_t best_bits = UINT64_MAX;
+  for (int k = std::max(0, guess - 2); k <= std::min(31, guess + 2); ++k) {
+    const std::uint64_t b = rice_cost(v, static_cast<unsigned>(k));
+    if (b < best_bits) best_bits = b, best = static_cast<unsigned>(k);
+  }
+  return best;
+}
+
+// n <= 57 bits of b starting at bit `pos` (LSB first); bytes past the end read as 0.
+std::uint64_t load_bits(std::span<const std::uint8_t> b, std::uint64_t pos, unsigned n) {
+  const std::size_t byte = static_cast<std::size_t>(pos >> 3);
+  std::uint64_t w = 0;
+  if (byte < b.size()) std::memcpy(&w, b.data() + byte, std::min<std::size_t>(8, b.size() - byte));
+  return (w >> (pos & 7)) & ((std::uint64_t{1} << n) - 1);
+}
+
+// b |= v << pos for n <= 57 bits of v (the caller keeps pos + n within b).
+void or_bits(std::span<std::uint8_t> b, std::uint64_t pos, std::uint64_t v, unsigned n) {
+  const std::size_t byte = static_cast<std::size_t>(pos >> 3);
+  const unsigned shift = static_cast<unsigned>(pos & 7);
+  const std::uint64_t w = v << shift;
+  for (unsigned k = 0; k * 8 < shift + n; ++k) b[byte + k] |= static_cast<std::uint8_t>(w >> (8 * k));
+}
+
+// Sets bits [pos, pos + len) of b.
+void set_range(std::span<std::uint8_t> b, std::uint32_t pos, std::uint32_t len) {
+  std::uint32_t i = pos;
+  const std::uint32_t end = pos + len;
+  for (; i < end && (i & 7); ++i) b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+  for (; i + 8 <= end; i += 8) b[i >> 3] = 0xFF;
+  for (; i < end; ++i) b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+}
+
+// First index >= from (and < dim) whose bit equals `value`, or dim; 64 bits a step.
+std::uint32_t next_with(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from, bool value) {
+  std::uint32_t i = from;
+  while (i < dim) {
+    const unsigned n = std::min<std::uint32_t>(57, dim - i);
+    std::uint64_t w = load_bits(b, i, n);
+    if (!value) w = ~w & ((std::uint64_t{1} << n) - 1);
+    if (w != 0) return i + static_cast<std::uint32_t>(std::countr_zero(w));
+    i += n;
+  }
+  return dim;
+}
+std::uint32_t next_set(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from) {
+  return next_with(b, dim, from, true);
+}
+std::uint32_t next_clear(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from) {
+  return next_with(b, dim, from, false);
+}
+
+constexpr unsigned kRunsHeaderBits = 10;  // two 5-bit Rice parameters
+
 }  // namespace
 
 TernarySigns TernarySigns::zeros(std::uint32_t dim) {
@@ -127,12 +197,115 @@ SignPacket encode_float32(std::span<const float> x) {
   return p;
 }
 
+TernarySigns ternary_signs(std::span<const float> x) {
+  TernarySigns t = TernarySigns::zeros(static_cast<std::uint32_t>(x.size()));
+  for (std::uint32_t i = 0; i < x.size(); ++i) {
+    const std::uint8_t bit = static_cast<std::uint8_t>(1u << (i & 7));
+    if (x[i] > 0.0f) {
+      t.support[i >> 3] |= bit;
+    } else if (x[i] < 0.0f) {
+      t.support[i >> 3] |= bit;
+      t.negative[i >> 3] |= bit;
+    }
+  }
+  return t;
+}
+
+SignPacket encode_runs(const TernarySigns& t) {
+  // Alternating runs: moving (may be empty first), zero, moving, ... summing
+  // to dim; every run after the first is >= 1 and coded as length - 1.
+  std::vector<std::uint32_t> starts, lengths;  // the moving runs
+  std::vector<std::uint32_t> moving, zero;     // the coded values
+  std::uint32_t i = 0;
+  bool first = true;
+  while (i < t.dim) {
+    const std::uint32_t j = next_clear(t.support, t.dim, i);  // end of the moving run
+    if (first || j > i) moving.push_back(first ? j - i : j - i - 1);
+    if (j > i) starts.push_back(i), lengths.push_back(j - i);
+    first = false;
+    if (j >= t.dim) break;
+    const std::uint32_t k = next_set(t.support, t.dim, j);
+    zero.push_back(k - j - 1);
+    i = k;
+  }
+  const unsigned km = best_k_for(moving), kz = best_k_for(zero);
+  SignPacket p;
+  p.encoding = Encoding::runs_sign;
+  p.dim = t.dim;
+  p.nnz = static_cast<std::uint32_t>(t.nnz());
+  p.payload.reserve(p.nnz / 8 + (rice_cost(moving, km) + rice_cost(zero, kz)) / 8 + 4);
+  BitWriter w(p.payload);
+  w.put(km, 5);
+  w.put(kz, 5);
+  for (std::size_t r = 0; r < moving.size() || r < zero.size(); ++r) {
+    if (r < moving.size()) w.put_rice(moving[r], km);
+    if (r < zero.size()) w.put_rice(zero[r], kz);
+  }
+  // The sign bits of the moving coordinates, in order, 32 at a time.
+  for (std::size_t r = 0; r < starts.size(); ++r)
+    for (std::uint32_t off = 0; off < lengths[r]; off += 32) {
+      const unsigned n = std::min<std::uint32_t>(32, lengths[r] - off);
+      w.put(static_cast<std::uint32_t>(load_bits(t.negative, std::uint64_t{starts[r]} + off, n)), n);
+    }
+  w.flush();
+  return p;
+}
+
+namespace {
+
+// Decodes a runs_sign payload into t (validating everything).
+void decode_runs_into(const PacketView& p, TernarySigns& t) {
+  if (p.nnz > p.dim) fail("runs_sign packet: nnz exceeds dim");
+  BitReader r(p.payload);
+  const unsigned km = r.get(5), kz = r.get(5);
+  if (!r.ok()) fail("runs_sign packet: truncated header");
+  std::vector<std::uint32_t> starts, lengths;
+  std::uint64_t pos = 0, moving = 0;
+  bool first = true, in_moving = true;
+  while (pos < p.dim) {
+    const unsigned k = in_moving ? km : kz;
+    const std::uint64_t len = std::uint64_t{r.get_rice(k, (p.dim >> k) + 1)} + (first ? 0 : 1);
+    if (!r.ok()) fail("runs_sign packet: truncated or malformed run code");
+    if (pos + len > p.dim) fail("runs_sign packet: runs exceed dim");
+    if (in_moving && len > 0) {
+      set_range(t.support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
+      starts.push_back(static_cast<std::uint32_t>(pos));
+      lengths.push_back(static_cast<std::uint32_t>(len));
+      moving += len;
+    }
+    pos += len;
+    first = false;
+    in_moving = !in_moving;
+  }
+  if (moving != p.nnz) fail("runs_sign packet: nnz does not match the runs");
+  const std::uint64_t signs_at = r.position();
+  const std::uint64_t used = signs_at + p.nnz;
+  if (used > std::uint64_t{p.payload.size()} * 8) fail("runs_sign packet: truncated sign bits");
+  if ((used + 7) / 8 != p.payload.size())
+    fail("runs_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("runs_sign packet: nonzero pad bits");
+  // Scatter the sign bits into the moving runs, up to 57 bits at a time.
+  std::uint64_t src = signs_at;
+  for (std::size_t k = 0; k < starts.size(); ++k)
+    for (std::uint32_t off = 0; off < lengths[k];) {
+      const unsigned n = std::min<std::uint32_t>(57, lengths[k] - off);
+      or_bits(t.negative, std::uint64_t{starts[k]} + off, load_bits(p.payload, src, n), n);
+      src += n;
+      off += n;
+    }
+}
+
+}  // namespace
+
 SignPacket encode_ternary_best(const TernarySigns& t) {
   const std::uint64_t nnz = t.nnz();
   if (nnz == t.dim) {
     // Every coordinate moves: the negative bitmap alone is the dense sign packet.
     return make_dense_packet(t.dim, t.negative, 1.0f);
   }
+  SignPacket runs = encode_runs(t);
+  // A sparse entry costs at least 2 bits (gap terminator + sign): skip it when that cannot win.
+  if (2 * nnz >= std::uint64_t{runs.payload.size()} * 8 && runs.payload.size() <= 2 * packed_bytes(t.dim)) return runs;
   SparseSigns s;
   s.dim = t.dim;
   s.index.reserve(nnz);
@@ -144,6 +317,7 @@ SignPacket encode_ternary_best(const TernarySigns& t) {
     }
   }
   SignPacket sparse = encode_sparse(s);
+  if (runs.payload.size() < sparse.payload.size()) sparse = std::move(runs);
   if (sparse.payload.size() <= 2 * packed_bytes(t.dim)) return sparse;
   SignPacket p;
   p.encoding = Encoding::ternary;
@@ -194,6 +368,11 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
     case Encoding::sparse_sign:
       (void)decode_sparse(p);  // decoding is the check
       return;
+    case Encoding::runs_sign: {
+      TernarySigns t = TernarySigns::zeros(p.dim);
+      decode_runs_into(p, t);  // decoding is the check
+      return;
+    }
   }
   fail("unknown packet encoding " + std::to_string(static_cast<int>(p.encoding)));
 }
@@ -229,7 +408,12 @@ SparseSigns decode_sparse(const PacketView& p) {
 }
 
 TernarySigns decode_ternary(const PacketView& p) {
-  validate(p, 0);
+  // The variable-length codings validate while they decode; the rest first.
+  if (p.encoding == Encoding::sparse_sign || p.encoding == Encoding::runs_sign) {
+    if (!std::isfinite(p.scale)) fail("packet scale is not finite");
+  } else {
+    validate(p, 0);
+  }
   TernarySigns t = TernarySigns::zeros(p.dim);
   const std::size_t nb = packed_bytes(p.dim);
   switch (p.encoding) {
@@ -251,6 +435,9 @@ TernarySigns decode_ternary(const PacketView& p) {
       }
       return t;
     }
+    case Encoding::runs_sign:
+      decode_runs_into(p, t);
+      return t;
     case Encoding::float32:
       break;
   }

@@ -77,9 +77,16 @@ SignPacket make_dense_packet(std::uint32_t dim, std::vector<std::uint8_t> bits, 
 SignPacket encode_sparse(std::uint32_t dim, std::span<const std::uint32_t> idx, std::span<const float> values);
 SignPacket encode_sparse(const SparseSigns& s);
 SignPacket encode_float32(std::span<const float> x);
+// runs_sign: the support as alternating run lengths, then the nnz sign bits
+// (FORMAT.md). Near 1 bit per coordinate when zeros are few, and cheaper than
+// that when they come in runs (dead ReLU units, constant input pixels).
+SignPacket encode_runs(const TernarySigns& t);
 // The smallest exact coding of t: dense_sign if every coordinate moves,
-// else the smaller of sparse_sign and ternary.
+// else the smallest of runs_sign, sparse_sign and ternary.
 SignPacket encode_ternary_best(const TernarySigns& t);
+// sgn(x) in {-1, 0, +1} per coordinate with sgn(0) = 0, -0.0 included
+// (Safaryan footnote 2; S3GD-MV after eq. (4)): a zero coordinate abstains.
+TernarySigns ternary_signs(std::span<const float> x);
 
 // ---- decoders (validate first; throw CodecError) -------------------------
 // Full structural check; expected_dim (if nonzero) must equal dim.

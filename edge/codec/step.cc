@@ -8,12 +8,13 @@ namespace signfed::codec {
 void apply_sign_step(std::span<float> x, const TernarySigns& s, float step) {
   if (s.dim != x.size()) throw CodecError("vote has " + std::to_string(s.dim) + " coordinates, model has " +
                                           std::to_string(x.size()));
-  const float down = -step;
+  // Branch-free: x - 0 leaves every x (-0.0 included) unchanged, and
+  // x - (+-step) rounds exactly as the branchy form; replicas stay bit-identical.
+  const float delta[4] = {0.0f, 0.0f, step, -step};  // [moved << 1 | negative]
   for (std::size_t i = 0; i < x.size(); ++i) {
     const unsigned moved = (s.support[i >> 3] >> (i & 7)) & 1u;
-    if (!moved) continue;
     const unsigned neg = (s.negative[i >> 3] >> (i & 7)) & 1u;
-    x[i] = x[i] - (neg ? down : step);
+    x[i] = x[i] - delta[moved << 1 | neg];
   }
 }
 

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "data/standardise.h"
+
 namespace signfed::data {
 
 // Thrown for missing/corrupt files and bad specs; what() says what to do.
@@ -44,6 +46,17 @@ enum class Split { train, test };
 // Default dir: /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist).
 inline constexpr std::string_view kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select = {});
+// The IDX file load_fashion_mnist reads for a split (images or labels), .gz
+// preferred. Throws DataError naming it (and the Debian package) when missing.
+std::string idx_file(std::string_view dir, Split split, bool labels);
+
+// Per-dataset standardisation of the training images in dir (the train split
+// load_fashion_mnist reads): mean and population standard deviation of every
+// pixel of every image, on the [0,1] scale the loader produces, computed
+// exactly from a 256-bin histogram while streaming (no image is kept).
+// Fashion-MNIST: mean 0.2860, std 0.3530. Throws DataError as the loader, or
+// when every pixel has the same value.
+Standardisation train_pixel_statistics(std::string_view dir);
 
 // How a dataset is split between clients. Text form (parse_partition):
 //   "iid" | "class1" | "halves" | "shards:C" | "dirichlet:ALPHA" | "quantity:SIGMA"

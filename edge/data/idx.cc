@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -208,18 +209,51 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   return ds;
 }
 
+std::string idx_file(std::string_view dir, Split split, bool labels) {
+  const std::string name = std::string(split == Split::train ? "train" : "t10k") +
+                           (labels ? "-labels-idx1-ubyte" : "-images-idx3-ubyte");
+  const std::string base = (std::filesystem::path(dir) / name).string();
+  std::error_code ec;
+  if (std::filesystem::exists(base + ".gz", ec)) return base + ".gz";
+  if (std::filesystem::exists(base, ec)) return base;
+  throw DataError("cannot open " + base + ".gz (nor " + base + "): No such file or directory — " + kInstallHint);
+}
+
 Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select) {
-  const std::string prefix = split == Split::train ? "train" : "t10k";
-  auto pick = [&](const char* kind) {
-    const std::string base = (std::filesystem::path(dir) / (prefix + kind)).string();
-    std::error_code ec;
-    if (std::filesystem::exists(base + ".gz", ec)) return base + ".gz";
-    if (std::filesystem::exists(base, ec)) return base;
-    throw DataError("cannot open " + base + ".gz (nor " + base + "): No such file or directory — " + kInstallHint);
-  };
-  const std::string images = pick("-images-idx3-ubyte");
-  const std::string labels = pick("-labels-idx1-ubyte");
+  const std::string images = idx_file(dir, split, false);  // named first when both are missing
+  const std::string labels = idx_file(dir, split, true);
   return load_idx(images, labels, select);
+}
+
+Standardisation train_pixel_statistics(std::string_view dir) {
+  const std::string path = idx_file(dir, Split::train, false);
+  const GzFile images = open_gz(path);
+  const std::uint64_t total = checked_product(read_header(images.get(), path, kImagesMagic), path);
+  std::array<std::uint64_t, 256> hist{};
+  std::vector<std::uint8_t> block(std::size_t{1} << 20);
+  std::uint64_t seen = 0;
+  while (seen < total) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), total - seen));
+    const std::size_t got = read_bytes(images.get(), path, block.data(), want);
+    if (got < want)
+      throw DataError(path + ": truncated: expected " + std::to_string(total) + " pixel bytes, got " +
+                      std::to_string(seen + got) + " — re-download or reinstall the file");
+    for (std::size_t i = 0; i < got; ++i) ++hist[block[i]];
+    seen += got;
+  }
+  // Two exact passes over the histogram, on the loader's v/255 scale.
+  double mean = 0.0;
+  for (std::size_t v = 0; v < hist.size(); ++v) mean += static_cast<double>(hist[v]) * (static_cast<double>(v) / 255.0);
+  mean /= static_cast<double>(std::max<std::uint64_t>(total, 1));
+  double var = 0.0;
+  for (std::size_t v = 0; v < hist.size(); ++v) {
+    const double d = static_cast<double>(v) / 255.0 - mean;
+    var += static_cast<double>(hist[v]) * d * d;
+  }
+  var /= static_cast<double>(std::max<std::uint64_t>(total, 1));
+  if (!(var > 0.0))
+    throw DataError(path + ": every pixel has the same value; nothing to standardise (pass --no-standardise)");
+  return {true, static_cast<float>(mean), static_cast<float>(std::sqrt(var))};
 }
 
 }  // namespace signfed::data

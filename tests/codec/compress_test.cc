@@ -152,3 +152,29 @@ TEST_CASE("codec: method names parse both ways") {
   Method x{};
   CHECK_FALSE(codec::parse_method("adam", &x));
 }
+
+TEST_CASE("codec: every sign method lets exact zeros abstain (sign(0) = 0)") {
+  // A gradient with dead units: whole blocks of exact zeros, as ReLU gives them.
+  const std::size_t n = 4000;
+  std::vector<float> g = gaussianish(n, 21);
+  for (std::size_t i = 1000; i < 1800; ++i) g[i] = 0.0f;
+  g[5] = -0.0f;
+  for (Method m : {Method::signsgd, Method::signum, Method::s3gd, Method::randk, Method::efsign}) {
+    codec::UpdateEncoder enc(n, K());
+    codec::MethodConfig cfg;
+    cfg.method = m;
+    cfg.gamma = 0.5f;
+    const auto p = enc.encode(g, cfg, 3);
+    const auto t = codec::decode_ternary(p.view());
+    CAPTURE(codec::method_name(m));
+    bool zeros_abstain = true, signs_right = true;
+    std::size_t voted = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (g[i] == 0.0f) zeros_abstain &= t.at(i) == 0;
+      else if (t.at(i) != 0) signs_right &= t.at(i) == (g[i] > 0 ? 1 : -1), ++voted;
+    }
+    CHECK(zeros_abstain);
+    CHECK(signs_right);
+    if (m == Method::signsgd || m == Method::signum || m == Method::efsign) CHECK(voted == n - 801);
+  }
+}

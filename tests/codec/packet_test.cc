@@ -203,3 +203,96 @@ TEST_CASE("codec: random garbage never crashes the sparse decoder") {
   }
   CHECK(rejected > 1000);
 }
+
+namespace {
+
+// Zeros in runs, as dead ReLU units and constant pixels make them: runs of
+// nonzeros and zeros with geometric lengths of the given means.
+codec::TernarySigns runs_ternary(std::uint32_t n, double mean_moving, double mean_zero, std::uint64_t seed) {
+  data::Rng r(seed);
+  auto t = codec::TernarySigns::zeros(n);
+  bool moving = r.next() & 1;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (r.uniform() < 1.0 / (moving ? mean_moving : mean_zero)) moving = !moving;
+    if (!moving) continue;
+    t.support[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+    if (r.next() & 1) t.negative[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("codec: runs_sign round trips every support shape and beats 1 bit when zeros come in runs") {
+  for (std::uint32_t n : {1u, 2u, 9u, 64u, 65u, 1000u, 101770u}) {
+    for (double p : {0.0, 0.001, 0.5, 0.999, 1.0}) {
+      const auto t = random_ternary(n, p, n * 7 + static_cast<std::uint64_t>(p * 1000));
+      const auto pk = codec::encode_runs(t);
+      CAPTURE(n);
+      CAPTURE(p);
+      CHECK(pk.encoding == Encoding::runs_sign);
+      CHECK(pk.nnz == t.nnz());
+      codec::validate(pk.view(), n);
+      const auto back = codec::decode_ternary(pk.view());
+      CHECK(back.support == t.support);
+      CHECK(back.negative == t.negative);
+    }
+  }
+  // Long runs of zeros (dead units of a 784-wide layer): well under 1 bit a coordinate.
+  const std::uint32_t n = 101770;
+  const auto t = runs_ternary(n, 5000, 784, 3);
+  const auto pk = codec::encode_ternary_best(t);
+  CHECK(pk.encoding == Encoding::runs_sign);
+  CHECK(pk.payload.size() * 8 < t.nnz() + n / 100);  // the signs plus ~13 bits for each of ~35 runs
+  CHECK(pk.payload.size() < kernels::packed_bytes(n));
+  // Few scattered zeros: close to 1 bit a coordinate.
+  const auto few = random_ternary(n, 0.999, 5);
+  CHECK(codec::encode_ternary_best(few).payload.size() < 1.02 * kernels::packed_bytes(n));
+}
+
+TEST_CASE("codec: runs_sign decoder rejects malformed packets") {
+  const auto t = random_ternary(1000, 0.7, 11);
+  const auto good = codec::encode_runs(t);
+  auto view = [&](std::vector<std::uint8_t>& b, std::uint32_t dim, std::uint32_t nnz) {
+    return codec::PacketView{Encoding::runs_sign, dim, nnz, 0, 1.0f, b};
+  };
+  std::vector<std::uint8_t> b = good.payload;
+  CHECK_THROWS_WITH_AS(codec::validate(view(b, 1000, good.nnz + 1), 1000), doctest::Contains("nnz"), CodecError);
+  CHECK_THROWS_AS(codec::validate(view(b, 999, good.nnz), 0), CodecError);  // runs exceed dim
+  std::vector<std::uint8_t> longer = good.payload;
+  longer.push_back(0);
+  CHECK_THROWS_WITH_AS(codec::validate(view(longer, 1000, good.nnz), 1000), doctest::Contains("trailing"), CodecError);
+  std::vector<std::uint8_t> shorter(good.payload.begin(), good.payload.end() - 1);
+  CHECK_THROWS_AS(codec::validate(view(shorter, 1000, good.nnz), 1000), CodecError);
+  // A set pad bit after the last sign bit (if the last byte has room).
+  std::vector<std::uint8_t> pad = good.payload;
+  if (pad.back() != 0xFF) {
+    pad.back() = static_cast<std::uint8_t>(pad.back() | 0x80);
+    if (pad.back() != good.payload.back()) CHECK_THROWS_AS(codec::validate(view(pad, 1000, good.nnz), 1000), CodecError);
+  }
+  data::Rng r(99);
+  int rejected = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::vector<std::uint8_t> bytes(r.below(64));
+    for (auto& x : bytes) x = static_cast<std::uint8_t>(r.next());
+    const auto dim = static_cast<std::uint32_t>(r.below(3000));
+    try {
+      const auto d = codec::decode_ternary(view(bytes, dim, static_cast<std::uint32_t>(r.below(dim + 1))));
+      REQUIRE(d.dim == dim);
+    } catch (const CodecError&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 2000);
+}
+
+TEST_CASE("codec: sign(0) = 0: exact zeros (and -0.0) abstain") {
+  const std::vector<float> x = {1.0f, 0.0f, -2.0f, -0.0f, 3.0f};
+  const auto t = codec::ternary_signs(x);
+  CHECK(t.at(0) == 1);
+  CHECK(t.at(1) == 0);
+  CHECK(t.at(2) == -1);
+  CHECK(t.at(3) == 0);
+  CHECK(t.at(4) == 1);
+  CHECK(t.nnz() == 3);
+}

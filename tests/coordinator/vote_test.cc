@@ -132,16 +132,121 @@ TEST_CASE("vote: sparse vote over the union of supports") {
   }
 }
 
-TEST_CASE("vote: mean aggregation of scaled signs and floats") {
+TEST_CASE("vote: mean aggregation of scaled signs and floats, weighted") {
   const std::uint32_t n = 3;
   auto a = codec::encode_float32(std::vector<float>{1.0f, 2.0f, 3.0f});
   auto b = codec::encode_float32(std::vector<float>{3.0f, 2.0f, -3.0f});
   std::vector<PacketView> v = {a.view(), b.view()};
-  CHECK(coord::mean_aggregate(v, n) == std::vector<float>{2.0f, 2.0f, 0.0f});
+  const std::vector<double> same = {1.0, 1.0};
+  CHECK(coord::mean_aggregate(v, same, n) == std::vector<float>{2.0f, 2.0f, 0.0f});
+  // McMahan et al.: weights n_k / sum n_k. 3:1 -> (3*a + b) / 4.
+  const std::vector<double> by_samples = {3000.0, 1000.0};
+  CHECK(coord::mean_aggregate(v, by_samples, n) == std::vector<float>{1.5f, 2.0f, 1.5f});
   std::vector<std::uint8_t> bits = {0b010};
   codec::SignPacket s = codec::make_dense_packet(n, bits, 0.5f);
   std::vector<PacketView> w = {s.view()};
-  CHECK(coord::mean_aggregate(w, n) == std::vector<float>{0.5f, -0.5f, 0.5f});
+  const std::vector<double> one = {1.0};
+  CHECK(coord::mean_aggregate(w, one, n) == std::vector<float>{0.5f, -0.5f, 0.5f});
+  // A ternary-coded scaled sign packet (efsign with an exact zero): the zero adds nothing.
+  codec::SignPacket t = codec::encode_ternary_best(codec::ternary_signs(std::vector<float>{2.0f, 0.0f, -1.0f}));
+  t.scale = 0.25f;
+  std::vector<PacketView> tv = {t.view()};
+  CHECK(coord::mean_aggregate(tv, one, n) == std::vector<float>{0.25f, 0.0f, -0.25f});
+}
+
+namespace {
+
+// M random ternary voters with per-coordinate biases and abstention rates;
+// coordinates >= n - 3 are abstained on by everybody.
+std::vector<std::vector<int>> random_ternary(std::uint32_t n, std::size_t m, std::uint64_t seed) {
+  data::Rng r(seed);
+  std::vector<double> p(n), z(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    p[i] = r.uniform();
+    z[i] = i + 3 >= n ? 1.0 : 0.6 * r.uniform();
+  }
+  std::vector<std::vector<int>> v(m, std::vector<int>(n, 0));
+  for (std::size_t k = 0; k < m; ++k)
+    for (std::uint32_t i = 0; i < n; ++i)
+      v[k][i] = r.uniform() < z[i] ? 0 : (r.uniform() < p[i] ? -1 : 1);
+  return v;
+}
+
+codec::SignPacket packet_of(const std::vector<int>& v) {
+  std::vector<float> x(v.begin(), v.end());
+  return codec::encode_ternary_best(codec::ternary_signs(x));
+}
+
+}  // namespace
+
+TEST_CASE("vote: dense vote with abstentions is sign(P - N) over the voters that voted") {
+  // sign(0) = 0 (Safaryan footnote 2): an exact zero is no vote, never a +1.
+  for (std::uint32_t n : {1u, 9u, 64u, 1000u}) {
+    for (std::size_t m : {1u, 2u, 5u, 10u, 33u}) {
+      const auto v = random_ternary(n, m, n * 131 + m);
+      std::vector<codec::SignPacket> packets;
+      for (const auto& x : v) packets.push_back(packet_of(x));
+      std::vector<PacketView> views;
+      for (const auto& p : packets) views.push_back(p.view());
+      CAPTURE(n);
+      CAPTURE(m);
+      const auto& k = kernels::best_sign_kernels();
+      const auto out = coord::majority_vote_dense(views, n, TieRule::zero, 4, k);
+      const auto coin = coord::majority_vote_dense(views, n, TieRule::random, 4, k);
+      std::uint64_t ties = 0;
+      bool equal = true, coin_ok = true;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        int sum = 0, votes = 0;
+        for (std::size_t j = 0; j < m; ++j) sum += v[j][i], votes += v[j][i] != 0;
+        equal &= out.signs.at(i) == (sum > 0) - (sum < 0);
+        ties += sum == 0;
+        // Under the coin rule a tie moves only where somebody voted.
+        coin_ok &= sum != 0 ? coin.signs.at(i) == out.signs.at(i) : (coin.signs.at(i) != 0) == (votes > 0);
+      }
+      CHECK(equal);
+      CHECK(coin_ok);
+      CHECK(out.stats.ties == ties);
+      CHECK(out.stats.voters == m);
+    }
+  }
+}
+
+TEST_CASE("vote: the dense vote takes any M the CLI accepts (70,000 voters)") {
+  // The bit-sliced kernel counts 16 bit planes; beyond them integer counters.
+  const std::uint32_t n = 70;
+  for (bool abstain : {false, true}) {
+    const std::size_t m = 70000;
+    data::Rng r(abstain ? 11 : 12);
+    std::vector<codec::SignPacket> packets;
+    std::vector<int> sum(n, 0);
+    for (std::size_t j = 0; j < m; ++j) {
+      std::vector<int> x(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        // Coordinate i leans negative with probability i / n; with abstention
+        // every other coordinate is mostly 0.
+        x[i] = abstain && i % 2 && r.uniform() < 0.9 ? 0 : (r.uniform() * n < i ? -1 : 1);
+        sum[i] += x[i];
+      }
+      if (!abstain) {  // pure dense packets, exactly as signsgd clients send them without zeros
+        std::vector<float> f(x.begin(), x.end());
+        std::vector<std::uint8_t> bits(kernels::packed_bytes(n), 0);
+        kernels::scalar_sign_kernels().pack_signs(f, bits);
+        packets.push_back(codec::make_dense_packet(n, bits, 1.0f));
+      } else {
+        packets.push_back(packet_of(x));
+      }
+    }
+    std::vector<PacketView> views;
+    for (const auto& p : packets) views.push_back(p.view());
+    const auto out = coord::majority_vote_dense(views, n, TieRule::zero, 0, kernels::best_sign_kernels());
+    CAPTURE(abstain);
+    CHECK(out.stats.voters == m);
+    bool equal = true;
+    for (std::uint32_t i = 0; i < n; ++i) equal &= out.signs.at(i) == (sum[i] > 0) - (sum[i] < 0);
+    CHECK(equal);
+    CHECK(out.signs.at(0) == 1);       // p(-) = 0: a wrap of the 16-bit count would lose this
+    CHECK(out.signs.at(n - 2) == -1);
+  }
 }
 
 TEST_CASE("vote: agreement flags a voter that always disagrees") {

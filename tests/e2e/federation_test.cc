@@ -50,8 +50,9 @@ TEST_CASE("e2e: signsgd, 5 edge processes, IID Fashion-MNIST, 200 rounds reaches
   MESSAGE("signsgd IID accuracy after 200 rounds: " << acc);
   CHECK(acc >= 0.75);
   // A dense sign packet is ceil(N/8) bytes: 12,722 for the 101,770-parameter MLP.
-  CHECK(query_number(f.db, "SELECT MIN(payload_bytes) FROM updates WHERE status='counted'") == 12722);
-  CHECK(query_number(f.db, "SELECT MAX(payload_bytes) FROM updates WHERE status='counted'") == 12722);
+  // Exact zeros abstain (sign(0) = 0), coded as runs: a packet stays within
+  // 5% of 1 bit a coordinate when zeros are few.
+  CHECK(query_number(f.db, "SELECT MAX(payload_bytes) FROM updates WHERE status='counted'") <= 1.05 * 12722);
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM updates WHERE status='counted'") == 1000);
   check_log_and_digests(f, 200);
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "coordinator/units.h"
 #include "codec/compress.h"
 #include "tools/sim/betainc.h"
+#include "tools/sim/plan.h"
 #include "tools/sim/rosenbrock.h"
 #include "tools/sim/sim.h"
 #include "tools/sim/sim_db.h"
@@ -32,7 +34,10 @@ struct Options {
   std::string sweep_file;
   std::vector<std::string> sweep_axes;
   std::string bin_dir;
+  std::string weighting = "samples", trace_at;
+  bool no_standardise = false;
   bool verbose = false;
+  std::set<std::string> given;  // long flags set on the command line (method-specific checks)
 };
 
 std::unique_ptr<CLI::App> make_app(Options& o) {
@@ -71,10 +76,18 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_option("--method", o.method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg")->group(tr);
   app->add_option("--gamma", o.gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)")->group(tr);
   app->add_option("--eta", sc.method.eta, "error-compensation weight")->group(tr);
-  app->add_option("--momentum", sc.method.momentum, "signum momentum")->group(tr);
+  app->add_option("--momentum", sc.method.momentum, "momentum mu on the voted signs: signum, s3gd, randk (S3GD-MV eqs. (25)-(26))")
+      ->check(CLI::Range(0.0, 0.9999))->group(tr);
   app->add_option("--tie", o.tie, "tie rule for even voter counts: zero | random")
       ->check(CLI::IsMember({"zero", "random"}))->group(tr);
-  app->add_option("--lr", sc.step_size, "step size delta")->check(CLI::PositiveNumber)->group(tr);
+  app->add_option("--lr", sc.step_size, "step size delta (fedavg: the clients' local SGD step)")
+      ->check(CLI::PositiveNumber)->group(tr);
+  app->add_option("--server-lr", sc.server_lr, "fedavg: server step on the mean model delta")
+      ->check(CLI::PositiveNumber)->group(tr);
+  app->add_option("--weighting", o.weighting, "mean-aggregated methods: samples (McMahan et al.) | uniform")
+      ->check(CLI::IsMember({"samples", "uniform"}))->group(tr);
+  app->add_flag("--no-standardise", o.no_standardise,
+                "raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std")->group(tr);
   app->add_option("--schedule", o.schedule, "constant | inv_sqrt | halving")
       ->check(CLI::IsMember({"constant", "inv_sqrt", "halving"}))->group(tr);
   app->add_option("--halve-every", sc.halve_every, "rounds between halvings")->group(tr);
@@ -113,6 +126,11 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(lg);
   app->add_option("--spb-probe", o.sim.spb_every, "every R rounds, estimate the SPB success probabilities (0: off)")->group(lg);
   app->add_option("--spb-draws", o.sim.spb_draws, "minibatches per client per probe")->group(lg);
+  app->add_option("--export-plan", o.sim.export_plan_dir,
+                  "write a run plan (init, shards, minibatches, traces) for tools/reference (see PLAN.md there)")
+      ->group(lg);
+  app->add_option("--trace-rounds", o.sim.trace_rounds, "with --export-plan: trace rounds 0..N-1")->group(lg);
+  app->add_option("--trace-at", o.trace_at, "with --export-plan: also trace these rounds, e.g. 500,999")->group(lg);
   app->add_option("--progress-every", sc.progress_every, "coordinator progress line every N rounds (0: automatic)")->group(lg);
   app->add_flag("--verbose", o.verbose, "coordinator progress in sweeps, and the clients' own messages");
   app->add_flag("--quiet", sc.quiet, "only the final summary line");
@@ -129,6 +147,14 @@ std::string fmt(double v) {
 std::string finish(Options& o) {
   auto& sc = o.sim.coord;
   if (!codec::parse_method(o.method, &sc.method.method)) return "unknown --method '" + o.method + "'";
+  if (std::string err = coord::check_method_flags(sc.method.method,
+                                                  [&](std::string_view f) { return o.given.count(std::string(f)) > 0; });
+      !err.empty())
+    return err;
+  sc.weighting = o.weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
+  sc.standardise = !o.no_standardise;
+  if ((o.given.count("--trace-rounds") || o.given.count("--trace-at")) && o.sim.export_plan_dir.empty())
+    return "--trace-rounds and --trace-at go with --export-plan DIR";
   if (o.gamma == "auto") {
     sc.gamma_auto = true;
   } else {
@@ -141,6 +167,7 @@ std::string finish(Options& o) {
     }
   }
   try {
+    if (!o.trace_at.empty()) o.sim.trace_at = sim::parse_round_list(o.trace_at);
     sc.policy = coord::parse_policy(o.policy);
     if (!o.slow.empty()) sim::parse_slow(o.slow, o.sim.fleet);
     if (!o.crash.empty()) o.sim.faults.crashes = sim::parse_crashes(o.crash);
@@ -210,6 +237,8 @@ int parse_into(Options& o, const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return app->exit(e);
   }
+  for (const CLI::Option* opt : app->get_options())
+    if (opt->count() > 0 && !opt->get_lnames().empty()) o.given.insert("--" + opt->get_lnames().front());
   return -1;
 }
 
@@ -229,6 +258,10 @@ int sim_main(int argc, char** argv) {
     for (const auto& a : o.sweep_axes) axes.push_back(sim::parse_axis(a));
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "signfed-sim: %s\n", e.what());
+    return 2;
+  }
+  if (!axes.empty() && !o.sim.export_plan_dir.empty()) {
+    std::fprintf(stderr, "signfed-sim: --export-plan writes one run's plan; it cannot be combined with a sweep\n");
     return 2;
   }
   if (axes.empty()) {

@@ -58,9 +58,9 @@ codec::TernarySigns vote(std::span<const std::vector<double>> grads, std::uint32
   views.reserve(grads.size());
   for (std::size_t m = 0; m < grads.size(); ++m) {
     for (std::uint32_t j = 0; j < dim; ++j) fbuf[j] = static_cast<float>(grads[m][j]);
-    std::vector<std::uint8_t> bits(kernels::packed_bytes(dim));
-    k.pack_signs(fbuf, bits);
-    packets[m] = codec::make_dense_packet(dim, std::move(bits), 1.0f);
+    // sign(0) = 0 (Safaryan footnote 2): a node whose coordinate is 0 abstains,
+    // as signfed's clients do. (At x0 = 0 with nu = 0 most f_i gradients are 0.)
+    packets[m] = codec::encode_ternary_best(codec::ternary_signs(fbuf));
     views.push_back(packets[m].view());
   }
   return coord::majority_vote_dense(views, dim, tie, tie_seed, k).signs;
@@ -147,7 +147,10 @@ McEstimate vote_agreement_mc(std::span<const double> x, std::uint32_t coord, dou
     sum2 += a * a;
     // A tie under TieRule::zero shows as 0; under random it is a coin, counted by recounting.
     int votes = 0;
-    for (std::uint32_t m = 0; m < voters; ++m) votes += std::signbit(static_cast<float>(grads[m][coord])) ? -1 : 1;
+    for (std::uint32_t m = 0; m < voters; ++m) {
+      const float g = static_cast<float>(grads[m][coord]);
+      votes += (g > 0.0f) - (g < 0.0f);
+    }
     if (votes == 0) ++ties;
   }
   McEstimate e;

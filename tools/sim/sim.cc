@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include "codec/compress.h"
 #include "edge/client/edge_client.h"
 #include "kernels/sign_kernels.h"
+#include "tools/sim/plan.h"
 #include "tools/sim/sim_db.h"
 
 extern char** environ;
@@ -89,9 +91,10 @@ void log_result(const SimConfig& cfg, const SimResult& r, const std::vector<std:
             p.up_bytes_per_ms * 8.0 / 1000.0, p.down_bytes_per_ms * 8.0 / 1000.0, p.latency_ms, p.slow ? 1 : 0});
   }
   for (const SpbRow& s : r.spb)
-    db.run("INSERT OR REPLACE INTO spb VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+    db.run("INSERT OR REPLACE INTO spb VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
            {run, s.round, s.voters, s.samples_per_coord, static_cast<std::int64_t>(s.coords), s.frac_le_half,
-            s.mean_rho, s.l1, s.rho_norm, s.rho_m_norm, s.full_loss});
+            s.mean_rho, s.l1, s.rho_norm, s.rho_m_norm, s.full_loss, s.client_frac_le_half, s.vote_frac_le_half,
+            s.mean_vote_right, s.mean_vote_tie, s.abstain_frac});
   db.commit();
 }
 
@@ -187,20 +190,29 @@ void drive_clients(std::vector<edge::EdgeConfig> configs, std::vector<std::uint3
 
 SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train,
                         const std::vector<std::vector<std::uint32_t>>& shards,
-                        const std::vector<ClientProfile>& profiles) {
+                        const std::vector<ClientProfile>& profiles, PlanExporter* plan) {
   SimResult res;
   const double t0 = mono_s();
   zmq::context_t ctx;
   coord::CoordinatorConfig cc = cfg.coord;
   cc.endpoint = "inproc://signfed-sim";  // inproc names are per context: one context per run
   cc.clients = cfg.clients;
+  // The input statistics once, here: the coordinator sends them to the
+  // clients, and the SPB probe must see the same inputs.
+  if (cc.standardise && !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
+    const data::Standardisation st =
+        data::train_pixel_statistics(cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir);
+    cc.input_mean = st.mean;
+    cc.input_std = st.std;
+  }
+  const data::Standardisation inputs{cc.standardise, cc.input_mean, cc.input_std};
 
   const std::size_t params = model::make_model(cc.model, 0)->num_params();
   const std::size_t down_bytes = downlink_model_bytes(cc.method.method, params) + kEnvelopeBytes;
 
   std::unique_ptr<SpbProbe> probe;
   if (cfg.spb_every > 0)
-    probe = std::make_unique<SpbProbe>(cc.model, train, shards, cc.batch_size, cfg.spb_draws, cc.seed);
+    probe = std::make_unique<SpbProbe>(cc.model, train, shards, cc.batch_size, cfg.spb_draws, cc.seed, inputs);
 
   std::atomic<bool> coord_done{false};
   std::promise<void> bound;
@@ -210,15 +222,20 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
     bool signalled = false;
     try {
       coord::Coordinator c(cc, ctx);
-      if (probe)
+      if (plan) c.on_round_result = [plan](std::uint32_t round, const codec::SignPacket& r) { plan->round_result(round, r); };
+      if (probe || plan)
         c.on_round_end = [&](std::uint32_t round, std::span<const float> p) {
+          if (plan) plan->round_end(round, p);
+          if (!probe) return;
           if (round % cfg.spb_every != 0 && round + 1 != cc.rounds) return;
           res.spb.push_back(probe->probe(round, p));
           const SpbRow& s = res.spb.back();
           if (!cc.quiet)
-            std::printf("spb probe round %u: %.1f%% of coordinates with rho <= 1/2, mean rho %.3f, "
+            std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
+                        "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
                         "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
-                        round + 1, 100.0 * s.frac_le_half, s.mean_rho, s.rho_norm / std::max(s.l1, 1e-300),
+                        round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
+                        s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
                         s.rho_m_norm / std::max(s.l1, 1e-300));
         };
       bound.set_value();
@@ -261,6 +278,10 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
         const std::uint64_t seed = cc.seed;
         e.skip_round = [p, seed, c](std::uint32_t round) { return drops_out(p, seed, c, round); };
       }
+      if (plan)
+        e.trace_update = [plan, c](std::uint32_t round, std::span<const float> g, const codec::SignPacket& p) {
+          plan->client_update(c, round, g, p);
+        };
       std::uint32_t after = 0;
       for (const auto& k : cfg.faults.crashes)
         if (k.client == c) after = std::max<std::uint32_t>(k.after_round, 1);
@@ -350,9 +371,6 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
   std::vector<std::string> ca = {"--endpoint", ep, "--db", c.db_path, "--tag", c.tag, "--rounds",
                                  std::to_string(c.rounds), "--clients", std::to_string(cfg.clients),
                                  "--method", codec::method_name(c.method.method),
-                                 "--gamma", c.gamma_auto ? "auto" : f(c.method.gamma), "--eta", f(c.method.eta),
-                                 "--momentum", f(c.method.momentum),
-                                 "--tie", c.method.tie_rule == wire::TieRule::random ? "random" : "zero",
                                  "--policy", c.policy.name(), "--round-timeout", std::to_string(c.round_timeout_ms),
                                  "--model", c.model, "--seed", std::to_string(c.seed), "--batch",
                                  std::to_string(c.batch_size), "--local-steps", std::to_string(c.local_steps), "--lr",
@@ -363,6 +381,21 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
                                  "--halve-every", std::to_string(c.halve_every), "--eval-every",
                                  std::to_string(c.eval_every), "--test-limit", std::to_string(c.test_limit),
                                  "--fraction", f(c.fraction), "--min-clients", std::to_string(c.min_clients)};
+  // Method-specific flags only where the method uses them (the coordinator
+  // refuses the others).
+  const auto uses = [&](const char* flag) {
+    return coord::check_method_flags(c.method.method, [&](std::string_view g) { return g == flag; }).empty();
+  };
+  if (uses("--gamma")) ca.insert(ca.end(), {"--gamma", c.gamma_auto ? "auto" : f(c.method.gamma)});
+  if (uses("--eta")) ca.insert(ca.end(), {"--eta", f(c.method.eta)});
+  if (uses("--momentum")) ca.insert(ca.end(), {"--momentum", f(c.method.momentum)});
+  if (uses("--tie")) ca.insert(ca.end(), {"--tie", c.method.tie_rule == wire::TieRule::random ? "random" : "zero"});
+  if (uses("--server-lr")) ca.insert(ca.end(), {"--server-lr", f(c.server_lr)});
+  if (uses("--weighting")) ca.insert(ca.end(), {"--weighting", c.weighting == coord::Weighting::uniform ? "uniform" : "samples"});
+  if (!c.standardise) ca.push_back("--no-standardise");
+  if (c.guarded_step) ca.push_back("--guarded-step");
+  ca.insert(ca.end(), {"--progress-every", std::to_string(c.progress_every), "--checkpoint-every",
+                       std::to_string(c.checkpoint_every)});
   if (!c.data_dir.empty()) ca.insert(ca.end(), {"--data", c.data_dir});
   if (c.quiet) ca.push_back("--quiet");
   // Loopback only, between processes this tool started: no CurveZMQ keys.
@@ -423,9 +456,12 @@ SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   const auto shards = data::partition(train->labels, train->classes, spec);
   if (cfg.print_partition && !cfg.coord.quiet) print_partition(shards, *train, cfg.partition);
   const std::vector<ClientProfile> profiles = make_profiles(cfg.fleet, cfg.clients, cfg.coord.seed);
+  std::unique_ptr<PlanExporter> plan;  // first: it creates the plan directory the log may live in
+  if (!cfg.export_plan_dir.empty()) plan = std::make_unique<PlanExporter>(cfg, shards);
   ensure_sim_tables(cfg.coord.db_path);
-  SimResult r = cfg.processes ? run_processes(cfg, profiles) : run_inprocess(cfg, train, shards, profiles);
+  SimResult r = cfg.processes ? run_processes(cfg, profiles) : run_inprocess(cfg, train, shards, profiles, plan.get());
   log_result(cfg, r, shards, *train, profiles);
+  if (plan && r.summary.status == "completed") plan->finish(r.summary);
   return r;
 }
 

@@ -42,6 +42,10 @@ struct SimConfig {
   std::string coordinator_bin, edge_bin, log_dir;  // --processes
   bool verbose_clients = false;
   bool print_partition = true;
+  // --export-plan DIR: write a run plan for the reference harness (tools/sim/plan.h).
+  std::string export_plan_dir;
+  std::uint32_t trace_rounds = 3;        // trace rounds 0 .. trace_rounds-1
+  std::vector<std::uint32_t> trace_at;   // and these
 };
 
 struct SimResult {

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS sim_clients(
 CREATE TABLE IF NOT EXISTS spb(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, voters INTEGER, samples_per_coord INTEGER, coords INTEGER,
   frac_le_half REAL, mean_rho REAL, l1 REAL, rho_norm REAL, rho_m_norm REAL, full_loss REAL,
+  client_frac_le_half REAL, vote_frac_le_half REAL, mean_vote_right REAL, mean_vote_tie REAL, abstain_frac REAL,
   PRIMARY KEY(run_id, round));
 CREATE TABLE IF NOT EXISTS rosenbrock(
   exp_id INTEGER NOT NULL, tag TEXT NOT NULL, config TEXT NOT NULL, nodes INTEGER NOT NULL, reps INTEGER NOT NULL,
@@ -74,6 +75,31 @@ std::int64_t SimDb::query_int(const std::string& sql) {
   if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   return v;
+}
+
+std::string SimDb::query_text(const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
+    throw std::runtime_error(path_ + ": " + sqlite3_errmsg(db_));
+  std::string v;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return v;
+}
+
+std::vector<std::vector<double>> SimDb::query_rows(const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
+    throw std::runtime_error(path_ + ": " + sqlite3_errmsg(db_));
+  std::vector<std::vector<double>> rows;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::vector<double> r(static_cast<std::size_t>(sqlite3_column_count(st)));
+    for (int c = 0; c < sqlite3_column_count(st); ++c) r[static_cast<std::size_t>(c)] = sqlite3_column_double(st, c);
+    rows.push_back(std::move(r));
+  }
+  sqlite3_finalize(st);
+  return rows;
 }
 
 }  // namespace signfed::sim

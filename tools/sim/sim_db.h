@@ -2,7 +2,8 @@
 // file (schema in docs/simulation.md, "Log tables"):
 //   sim_runs(run_id, sim_config JSON, wall_s, peak_rss_kb, clients_checked, digests_equal, crashes)
 //   sim_clients(run_id, client, samples, classes JSON, ms_per_sample, up_mbps, down_mbps, latency_ms, slow)
-//   spb(run_id, round, voters, samples_per_coord, coords, frac_le_half, mean_rho, l1, rho_norm, rho_m_norm, full_loss)
+//   spb(run_id, round, voters, samples_per_coord, coords, frac_le_half, mean_rho, l1, rho_norm, rho_m_norm, full_loss,
+//       client_frac_le_half, vote_frac_le_half, mean_vote_right, mean_vote_tie, abstain_frac)   (tools/sim/spb.h)
 //   rosenbrock(exp_id, tag, config JSON, nodes, reps, iter, f_mean, f_se)
 // Throws std::runtime_error naming the file on SQLite errors. Not thread-safe.
 #pragma once
@@ -38,6 +39,9 @@ class SimDb {
   };
   void run(const std::string& sql, const std::vector<Value>& values);
   std::int64_t query_int(const std::string& sql);
+  std::string query_text(const std::string& sql);  // first column of the first row ("" if none)
+  // Every row of sql, each column as a double (NULL as 0).
+  std::vector<std::vector<double>> query_rows(const std::string& sql);
 
  private:
   void exec(const char* sql);
