@@ -67,6 +67,7 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
       {"fraction", c.fraction},
       {"round_timeout_ms", c.round_timeout_ms},
       {"model", c.model},
+      {"init", model::init_name(c.init)},
       {"seed", c.seed},
       {"method", codec::method_name(c.method.method)},
       {"gamma", c.method.gamma},
@@ -103,6 +104,8 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.fraction = j.at("fraction");
   c.round_timeout_ms = j.at("round_timeout_ms");
   c.model = j.at("model").get<std::string>();
+  if (!model::parse_init(j.value("init", std::string("he")), &c.init))
+    throw std::invalid_argument("stored config has an unknown init");
   c.seed = j.at("seed");
   if (!codec::parse_method(j.at("method").get<std::string>(), &c.method.method))
     throw std::invalid_argument("stored config has an unknown method");

@@ -12,6 +12,7 @@
 
 #include "codec/compress.h"
 #include "coordinator/straggler.h"
+#include "model/model.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {
@@ -67,6 +68,7 @@ struct CoordinatorConfig {
 
   // Model and training.
   std::string model = "mlp";
+  model::Init init = model::Init::he;  // how the seed draws the initial parameters
   std::uint64_t seed = 1;
   codec::MethodConfig method;
   bool gamma_auto = false;            // S3GD-MV Corollary 1 from the expected voters per round (open_run sets gamma)

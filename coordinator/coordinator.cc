@@ -228,7 +228,7 @@ void Coordinator::open_run() {
                               cfg_.db_path.c_str());
   }
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
-  model_ = model::make_model(cfg_.model, cfg_.seed);
+  model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   momentum_.assign(cfg_.uses_momentum() ? model_->num_params() : 0, 0.0f);
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
   if (!resume) {
@@ -272,7 +272,7 @@ void Coordinator::open_run() {
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
-  init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed)->params());
+  init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed, cfg_.init)->params());
   digest_ = codec::model_digest(model_->params());
   summary_.run_id = run_id_;
   log_->log_event(run_id_, now_s(), std::nullopt, "transport",
@@ -835,7 +835,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   fb::FlatBufferBuilder fbb(256);
   auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
                                fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
-                               inputs_.mean, inputs_.std);
+                               inputs_.mean, inputs_.std,
+                               cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he);
   send(peer, wire::finish_envelope(fbb, w));
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000

@@ -65,6 +65,11 @@ int main(int argc, char** argv) {
   app.add_option("--join-timeout", cfg.join_timeout_ms, "how long to wait for --clients to join, ms");
   app.add_option("--model", cfg.model, "model spec: mlp, mlp:784-256-10, cnn");
   app.add_option("--seed", cfg.seed, "seed for model init, selection and tie coins");
+  std::string init = "he";
+  app.add_option("--init", init,
+                 "initial parameters: he (He/Glorot uniform, zero biases) | torch (PyTorch's nn.Linear/Conv2d "
+                 "defaults, U(+-1/sqrt(fan_in)) for weights and biases)")
+      ->check(CLI::IsMember({"he", "torch"}));
   app.add_option("--method", method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg");
   app.add_option("--gamma", gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)");
   app.add_option("--eta", cfg.method.eta, "error-compensation weight (S3GD-MV eq. (5))");
@@ -110,6 +115,7 @@ int main(int argc, char** argv) {
 
   cfg.insecure = insecure;
   cfg.standardise = !no_standardise;
+  model::parse_init(init, &cfg.init);
   cfg.weighting = weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
   if (insecure && (!cfg.curve_key_file.empty() || !cfg.allowlist_file.empty())) {
     std::fprintf(stderr, "signfed-coordinator: --insecure cannot be combined with --key/--allow\n");

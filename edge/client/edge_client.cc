@@ -273,7 +273,10 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
       if (!in_sync_ && rounds_applied_ == 0) {
         // The coordinator's model starts as make_model(spec, seed): rebuild it
         // here; the first task's digest confirms it (else we ask for a snapshot).
-        model_ = model::make_model(cfg_.model, w->seed());
+        if (w->init() != wire::Init::he && w->init() != wire::Init::torch)
+          throw std::runtime_error("the coordinator asked for an unknown initialisation; upgrade signfed-edge");
+        model_ = model::make_model(cfg_.model, w->seed(),
+                                   w->init() == wire::Init::torch ? model::Init::torch : model::Init::he);
         momentum_.clear();
         seeded_ = true;
       }

@@ -164,11 +164,17 @@ void conv_relu_pool_backward(const float* w, const float* cols, const float* y, 
 
 std::array<std::size_t, 11> Cnn::tensor_offsets() { return kOffsets; }
 
-Cnn::Cnn(std::uint64_t seed) : params_(kNumParams, 0.0f) {
+Cnn::Cnn(std::uint64_t seed, Init init) : params_(kNumParams, 0.0f) {
   detail::SplitMix64 rng(seed);
   const std::array<std::size_t, 5> fan = {kConv1.patch(), kConv2.patch(), kPool2Out, kFc1, kFc2 + kClasses};
+  const std::array<std::size_t, 5> fan_in = {kConv1.patch(), kConv2.patch(), kPool2Out, kFc1, kFc2};
   for (std::size_t l = 0; l < 5; ++l) {
     const std::size_t w = kOffsets[2 * l];
+    if (init == Init::torch) {  // weight then bias, U(+-1/sqrt(fan_in))
+      detail::fill_uniform_symmetric(std::span<float>(params_).subspan(w, kOffsets[2 * l + 2] - w),
+                                     detail::torch_limit(fan_in[l]), rng);
+      continue;
+    }
     detail::fill_uniform_symmetric(std::span<float>(params_).subspan(w, kOffsets[2 * l + 1] - w),
                                    detail::uniform_limit(fan[l]), rng);
   }

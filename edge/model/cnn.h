@@ -23,7 +23,9 @@
 //
 // Initialisation: as Mlp (one splitmix64 stream from the seed fills every
 // weight tensor in layout order; He-uniform with fan_in = 25*C_in for convs
-// and `in` for fc1/fc2, Glorot-uniform for fc3; biases 0).
+// and `in` for fc1/fc2, Glorot-uniform for fc3; biases 0). Init::torch: each
+// tensor, biases included, U(+-1/sqrt(fan_in)) in layout order, as PyTorch's
+// nn.Conv2d / nn.Linear defaults.
 //
 // Thread-safety and scratch: as Model. Scratch is about 44,500 floats + 1,576 bytes
 // per sample of the largest batch seen (im2col buffers dominate); evaluate() uses
@@ -46,7 +48,7 @@ class Cnn final : public Model {
   static constexpr std::size_t kMinEvalChunk = 32;
   static constexpr std::size_t kNumParams = 61706;
 
-  explicit Cnn(std::uint64_t seed);
+  explicit Cnn(std::uint64_t seed, Init init = Init::he);
 
   std::string spec() const override { return "cnn:lenet5"; }
   std::size_t input_size() const override { return 28 * 28; }

@@ -39,6 +39,12 @@ inline float uniform_limit(std::size_t fan) noexcept {
   return static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan)));
 }
 
+// 1/sqrt(fan_in): PyTorch's default bound for nn.Linear and nn.Conv2d weights
+// (kaiming_uniform_ with a = sqrt(5)) and biases.
+inline float torch_limit(std::size_t fan_in) noexcept {
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
+}
+
 // w[i] = limit * (2u - 1), u ~ uniform01(), drawn in index order.
 inline void fill_uniform_symmetric(std::span<float> w, float limit, SplitMix64& rng) noexcept {
   for (float& v : w) v = limit * (2.0f * rng.uniform01() - 1.0f);

@@ -34,7 +34,7 @@ std::vector<std::size_t> Mlp::parse_spec(std::string_view spec) {
   return sizes;
 }
 
-Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed) : sizes_(std::move(sizes)) {
+Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Init init) : sizes_(std::move(sizes)) {
   if (sizes_.size() < 2) {
     throw std::invalid_argument("mlp needs at least an input and an output size, got " +
                                 std::to_string(sizes_.size()) + " size(s)");
@@ -65,6 +65,11 @@ Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed) : sizes_(std::move(
   for (std::size_t l = 0; l < layers; ++l) {
     const std::size_t in = sizes_[l];
     const std::size_t out = sizes_[l + 1];
+    if (init == Init::torch) {  // W_l then b_l, as torch.nn.Linear(in, out)
+      detail::fill_uniform_symmetric(std::span<float>(params_).subspan(param_offset_[l], in * out + out),
+                                     detail::torch_limit(in), rng);
+      continue;
+    }
     const bool output_layer = l + 1 == layers;
     const float limit = detail::uniform_limit(output_layer ? in + out : in);
     detail::fill_uniform_symmetric(std::span<float>(params_).subspan(param_offset_[l], in * out), limit, rng);

@@ -13,8 +13,9 @@
 // Initialisation from a 64-bit seed: one splitmix64 stream seeded with `seed`
 // fills the weights in flat-layout order with U(-r, r) (see init.h), r =
 // sqrt(6/in) (He-uniform) for hidden layers and sqrt(6/(in+out))
-// (Glorot-uniform) for the output layer; biases are 0. Bit-identical on
-// every IEEE-754 platform.
+// (Glorot-uniform) for the output layer; biases are 0 (Init::he). Init::torch:
+// each layer's W then b from the same stream, U(-1/sqrt(in), 1/sqrt(in)), as
+// torch.nn.Linear. Bit-identical on every IEEE-754 platform.
 //
 // Thread-safety and scratch: as Model. Scratch is sum(sizes[1..]) +
 // 2*max(sizes[1..]) floats per sample of the largest batch seen (evaluate()
@@ -40,7 +41,7 @@ class Mlp final : public Model {
   // sizes = {input, hidden..., classes}. Throws std::invalid_argument unless
   // there are >= 2 sizes, each in [1, kMaxLayerSize], and classes in [2, 256]
   // (labels are uint8).
-  Mlp(std::vector<std::size_t> sizes, std::uint64_t seed);
+  Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Init init = Init::he);
 
   // Parses "mlp" / "mlp:A-B-..-Z"; throws std::invalid_argument on anything else.
   static std::vector<std::size_t> parse_spec(std::string_view spec);

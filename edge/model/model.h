@@ -58,10 +58,21 @@ class Model {
   virtual const float* logits(const float* x, std::size_t b) = 0;
 };
 
+// How parameters are drawn (both from one splitmix64 stream of the seed, in
+// flat-layout order; bit-identical on every IEEE-754 platform):
+enum class Init {
+  he,     // weights U(+-sqrt(6/fan_in)) (He) before ReLU, U(+-sqrt(6/(fan_in+fan_out))) (Glorot) for the
+          // output layer; biases 0
+  torch,  // PyTorch's nn.Linear / nn.Conv2d defaults: weights and biases U(+-1/sqrt(fan_in))
+};
+const char* init_name(Init i);
+bool parse_init(std::string_view name, Init* out);  // "he" | "torch"
+
 // Builds a model from a spec: "mlp" (= mlp:784-128-10), "mlp:784-256-64-10",
 // "cnn" (= cnn:lenet5, 28x28x1 input, 10 classes). Parameters are initialised
-// deterministically from seed (same seed + spec => bit-identical params on every
-// platform). Throws std::invalid_argument with a readable message on a bad spec.
-std::unique_ptr<Model> make_model(std::string_view spec, std::uint64_t seed);
+// deterministically from seed and init (same seed + spec + init => bit-identical
+// params on every platform). Throws std::invalid_argument with a readable
+// message on a bad spec.
+std::unique_ptr<Model> make_model(std::string_view spec, std::uint64_t seed, Init init = Init::he);
 
 }  // namespace signfed::model

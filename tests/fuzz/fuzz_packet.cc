@@ -1,5 +1,5 @@
 // libFuzzer target: codec::validate and every decoder (decode_sparse,
-// decode_ternary, decode_float32) on arbitrary packet headers and payloads.
+// decode_ternary for every sign encoding, runs_sign included, decode_float32) on arbitrary packet headers and payloads.
 // Input: encoding (1 byte), dim (3 bytes LE), nnz (3 bytes LE), rice_k (1),
 // scale (4, float), then the payload. dim and nnz are 24-bit so that the
 // fuzzer explores sizes that fit in memory.

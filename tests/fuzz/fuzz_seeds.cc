@@ -44,6 +44,10 @@ std::vector<codec::SignPacket> packets(std::uint32_t dim) {
   out.push_back(codec::encode_sparse(dim, idx, x));
   out.push_back(codec::encode_float32(x));
   out.push_back(codec::encode_ternary_best(t));
+  // A runs_sign packet (sign(0) = 0: zeros in runs, as dead units give them).
+  std::vector<float> z = x;
+  for (std::uint32_t i = dim / 4; i < dim / 2; ++i) z[i] = 0.0f;
+  out.push_back(codec::encode_runs(codec::ternary_signs(z)));
   return out;
 }
 

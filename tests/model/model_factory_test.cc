@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -57,4 +59,37 @@ TEST_CASE("make_model: bad specs throw std::invalid_argument naming the spec") {
 }
 
 }  // namespace
+TEST_CASE("make_model: Init::torch draws weights and biases from U(+-1/sqrt(fan_in)), as torch.nn.Linear") {
+  // mlp:784-128-10: layer 0 W [128 x 784] then b [128], layer 1 W [10 x 128] then b [10].
+  const auto he = make_model("mlp", 3, Init::he);
+  const auto a = make_model("mlp", 3, Init::torch);
+  const auto b = make_model("mlp", 3, Init::torch);
+  CHECK(std::equal(a->params().begin(), a->params().end(), b->params().begin()));  // deterministic
+  const auto p = a->params();
+  const std::size_t w0 = 784 * 128, b0 = w0 + 128, w1 = b0 + 128 * 10;
+  auto within = [&](std::size_t from, std::size_t to, double bound, double* max_abs) {
+    bool ok = true;
+    *max_abs = 0.0;
+    for (std::size_t i = from; i < to; ++i) {
+      ok &= std::fabs(p[i]) <= bound;
+      *max_abs = std::max(*max_abs, static_cast<double>(std::fabs(p[i])));
+    }
+    return ok;
+  };
+  double m = 0.0;
+  CHECK(within(0, b0, 1.0 / std::sqrt(784.0), &m));  // W0 and b0
+  CHECK(m > 0.95 / std::sqrt(784.0));                 // and it fills the range
+  CHECK(within(b0, p.size(), 1.0 / std::sqrt(128.0), &m));
+  CHECK(m > 0.95 / std::sqrt(128.0));
+  CHECK(p[w0] != 0.0f);  // biases are drawn too (Init::he leaves them 0)
+  CHECK(he->params()[w0] == 0.0f);
+  CHECK(p[w1] != 0.0f);
+  const auto cnn = make_model("cnn", 3, Init::torch);
+  CHECK(cnn->params()[6 * 25] != 0.0f);  // conv1.b, after conv1.W [6 x 25]
+  Init parsed = Init::he;
+  CHECK(parse_init("torch", &parsed));
+  CHECK(parsed == Init::torch);
+  CHECK_FALSE(parse_init("xavier", &parsed));
+}
+
 }  // namespace signfed::model

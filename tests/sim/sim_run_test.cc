@@ -82,6 +82,20 @@ TEST_CASE("a tiny in-process run completes with every client's digest equal to t
   CHECK(q(t.path, "SELECT COUNT(*) FROM updates WHERE status='counted'") == 100);
 }
 
+TEST_CASE("clients rebuild the coordinator's initial model from Welcome: --init torch, inputs standardised") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 3, 2);
+  c.coord.init = model::Init::torch;
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.digests_equal == 3);
+  // Nobody needed a snapshot: every client rebuilt the same initial model.
+  CHECK(q(t.path, "SELECT SUM(snapshot_bytes) FROM rounds") == 0);
+  // runs.config stores what the run used, statistics included.
+  CHECK(q(t.path, "SELECT json_extract(config, '$.init') = 'torch' FROM runs") == 1);
+  CHECK(q(t.path, "SELECT json_extract(config, '$.input_mean') FROM runs") == doctest::Approx(0.2860).epsilon(1e-3));
+  CHECK(q(t.path, "SELECT json_extract(config, '$.input_std') FROM runs") == doctest::Approx(0.3530).epsilon(1e-3));
+}
+
 TEST_CASE("virtual time: a round lasts the slowest counted client's modelled latency") {
   TempDb t;
   sim::SimConfig c = tiny(t.path, 4, 3);

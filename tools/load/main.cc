@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
             if (!welcomed[i]) ++welcomes;
             welcomed[i] = true;
             if (!seeded) {
-              replica = model::make_model(model_spec, w->seed());
+              replica = model::make_model(model_spec, w->seed(),
+                                          w->init() == wire::Init::torch ? model::Init::torch : model::Init::he);
               digest = codec::model_digest(replica->params());
               seeded = true;
             }

@@ -34,7 +34,7 @@ struct Options {
   std::string sweep_file;
   std::vector<std::string> sweep_axes;
   std::string bin_dir;
-  std::string weighting = "samples", trace_at;
+  std::string weighting = "samples", trace_at, init = "he";
   bool no_standardise = false;
   bool verbose = false;
   std::set<std::string> given;  // long flags set on the command line (method-specific checks)
@@ -94,6 +94,8 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_option("--batch", sc.batch_size, "client minibatch size")->check(CLI::Range(1u, 65535u))->group(tr);
   app->add_option("--local-steps", sc.local_steps, "minibatches per client per round")->group(tr);
   app->add_option("--model", sc.model, "model spec: mlp, mlp:784-256-10, cnn")->group(tr);
+  app->add_option("--init", o.init, "initial parameters: he | torch (PyTorch's nn.Linear/Conv2d defaults)")
+      ->check(CLI::IsMember({"he", "torch"}))->group(tr);
   app->add_option("--eval-every", sc.eval_every, "evaluate every N rounds (0: never)")->group(tr);
   app->add_option("--test-limit", sc.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
   app->add_flag("--guarded-step", sc.guarded_step, "Safaryan Alg. 1 Option 2")->group(tr);
@@ -153,6 +155,7 @@ std::string finish(Options& o) {
     return err;
   sc.weighting = o.weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
   sc.standardise = !o.no_standardise;
+  model::parse_init(o.init, &sc.init);
   if ((o.given.count("--trace-rounds") || o.given.count("--trace-at")) && o.sim.export_plan_dir.empty())
     return "--trace-rounds and --trace-at go with --export-plan DIR";
   if (o.gamma == "auto") {

@@ -71,7 +71,7 @@ PlanExporter::PlanExporter(const SimConfig& cfg, const std::vector<std::vector<s
   if (c.model != "mlp" && !c.model.starts_with("mlp:"))
     throw std::invalid_argument("--export-plan: the reference harness implements MLPs only (--model mlp:A-...-Z)");
   std::filesystem::create_directories(dir_ + "/trace");
-  const auto model = model::make_model(c.model, c.seed);
+  const auto model = model::make_model(c.model, c.seed, c.init);
   write_npy(dir_ + "/init.npy", model->params(), {model->num_params()});
   std::vector<std::uint32_t> all;
   std::vector<std::uint64_t> offsets = {0};
@@ -162,6 +162,7 @@ void PlanExporter::finish(const coord::RunSummary& summary) {
       {"data_seed", cfg_.data_seed},
       {"partition", cfg_.partition},
       {"model", model->spec()},
+      {"init", conf.at("init")},
       {"layers", layers},
       {"num_params", model->num_params()},
       {"standardise", standardised ? nlohmann::json{{"mean", conf.at("input_mean")}, {"std", conf.at("input_std")}}

@@ -393,6 +393,7 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
   if (uses("--server-lr")) ca.insert(ca.end(), {"--server-lr", f(c.server_lr)});
   if (uses("--weighting")) ca.insert(ca.end(), {"--weighting", c.weighting == coord::Weighting::uniform ? "uniform" : "samples"});
   if (!c.standardise) ca.push_back("--no-standardise");
+  ca.insert(ca.end(), {"--init", model::init_name(c.init)});
   if (c.guarded_step) ca.push_back("--guarded-step");
   ca.insert(ca.end(), {"--progress-every", std::to_string(c.progress_every), "--checkpoint-every",
                        std::to_string(c.checkpoint_every)});
