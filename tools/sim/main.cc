@@ -38,6 +38,7 @@ struct Options {
   bool no_standardise = false;
   bool verbose = false;
   std::set<std::string> given;  // long flags set on the command line (method-specific checks)
+  std::set<std::string> base;   // sweep points: the flags that came from the base command line
 };
 
 std::unique_ptr<CLI::App> make_app(Options& o) {
@@ -149,8 +150,11 @@ std::string fmt(double v) {
 std::string finish(Options& o) {
   auto& sc = o.sim.coord;
   if (!codec::parse_method(o.method, &sc.method.method)) return "unknown --method '" + o.method + "'";
-  if (std::string err = coord::check_method_flags(sc.method.method,
-                                                  [&](std::string_view f) { return o.given.count(std::string(f)) > 0; });
+  // In a sweep, flags of the base command line apply to the points whose
+  // method uses them (checked across the sweep in sim_main); a sweep axis's
+  // own flags, and every flag of a single run, must be used by the method.
+  if (std::string err = coord::check_method_flags(
+          sc.method.method, [&](std::string_view f) { return o.given.count(std::string(f)) > 0 && !o.base.count(std::string(f)); });
       !err.empty())
     return err;
   sc.weighting = o.weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
@@ -305,11 +309,26 @@ int sim_main(int argc, char** argv) {
       return rc == 0 ? 2 : rc;
     }
     if (!runs[i].verbose) runs[i].sim.coord.quiet = true;
+    runs[i].base = o.given;
+    for (const auto& [k, v] : points[i]) runs[i].base.erase("--" + k);
     if (std::string err = finish(runs[i]); !err.empty()) {
       std::fprintf(stderr, "signfed-sim: sweep point %s: %s\n", sim::point_text(points[i]).c_str(), err.c_str());
       return 2;
     }
     runs[i].sim.print_partition = runs[i].verbose;
+  }
+  // A method-specific flag of the base command line must serve some point.
+  for (const std::string& flag : runs.front().base) {
+    std::string err;
+    bool used = false;
+    for (const Options& r : runs) {
+      err = coord::check_method_flags(r.sim.coord.method.method, [&](std::string_view f) { return f == flag; });
+      used |= err.empty();
+    }
+    if (!used) {
+      std::fprintf(stderr, "signfed-sim: no run of the sweep uses it: %s\n", err.c_str());
+      return 2;
+    }
   }
   std::printf("sweep: %zu runs (%zu axes) into %s\n", runs.size(), axes.size(), o.sim.coord.db_path.c_str());
   std::shared_ptr<const data::Dataset> train;
