@@ -2,8 +2,9 @@
 # Installs what signfed needs on Debian 12 (bookworm): build tools, the five
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
 # Usage: tools/install-deps.sh [--test] [--bench]
-#   --test:  clang and its runtime for the libFuzzer targets
-#   --bench: python3-torch for the PyTorch comparison
+#   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
+#            the conformance suite's independent reference (tools/reference)
+#   --bench: python3-torch for the PyTorch comparisons
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
@@ -11,7 +12,7 @@ pkgs=(cmake g++ make pkg-config ca-certificates
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(clang libclang-rt-14-dev) ;;
+    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy) ;;
     --bench) pkgs+=(python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac

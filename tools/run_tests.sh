@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test suite:
-#   release build: unit + e2e + load;   dev build (ASan + UBSan, -O1): unit + e2e;
+#   release build: unit + e2e + load + conformance (convergence thresholds and
+#   the independent PyTorch reference, tools/reference);
+#   dev build (ASan + UBSan, -O1): unit + e2e;
 #   libFuzzer targets (clang) for a bounded time;   ARM: tools/ci_arm.sh.
 # Usage: tools/run_tests.sh [--quick]   (--quick: release unit + e2e only)
 set -euo pipefail
@@ -18,8 +20,8 @@ if [[ "${1:-}" == "--quick" ]]; then
   ctest --preset release -L 'unit|e2e' -j"$jobs"
   exit 0
 fi
-step "release tests: unit, e2e, load"
-ctest --preset release -L 'unit|e2e|load' -j"$jobs"
+step "release tests: unit, e2e, load, conformance"
+ctest --preset release -L 'unit|e2e|load|conformance' -j"$jobs"
 step "dev build (ASan + UBSan)"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j"$jobs"
