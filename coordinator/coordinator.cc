@@ -755,6 +755,19 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       if (!c) return;  // errors from strangers are not worth a row
       const auto* e = env->body_as_Error();
       const std::string text = printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
+      // A selected client that cannot compute this round's update (e.g. its
+      // gradient is NaN after a divergent step) will not send one: the round
+      // need not wait for its deadline, as after a Skip.
+      const std::uint32_t id = c->row.client_id;
+      if (open_round_ && e->round() == *open_round_ && std::binary_search(selected_.begin(), selected_.end(), id) &&
+          !received_.count(id) && skipped_.insert(id).second) {
+        UpdateRow row;
+        row.round = e->round();
+        row.client_id = id;
+        row.status = "skipped";
+        row.detail = "client error: " + text.substr(0, 200);
+        pending_rows_.push_back(row);
+      }
       if (!event_allowed("peer:" + peer)) return;
       log_->log_event(run_id_, now_s(), c->row.client_id, "client_error", text);
       if (!cfg_.quiet) std::printf("client %s reports: %s\n", c->row.name.c_str(), text.c_str());

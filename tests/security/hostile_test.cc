@@ -159,3 +159,27 @@ TEST_CASE("hostile: Skip is honoured once, for the open round, from a selected c
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail='battery low'") == 1);
 }
+
+TEST_CASE("hostile: a client's Error for the open round ends its part in it, once - other Errors change nothing") {
+  // An edge whose gradient is NaN reports an Error for the round instead of an
+  // update; the round need not wait for its deadline. Only for the open round,
+  // a selected client, before its update, and once.
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  auto error = [](std::uint32_t round) {
+    fb::FlatBufferBuilder fbb;
+    return finish(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString("gradient is NaN"), round));
+  };
+  r.c->begin_round_for_test(0);
+  r.from("p0", error(0));
+  r.from("p0", error(0));  // twice: one row
+  r.from("p1", error(5));  // another round: nothing
+  r.from("p1", update(0, 1));
+  r.from("p1", error(0));  // after its update: the update still counts
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail LIKE 'client error: gradient is NaN%'") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1") == 1);
+}

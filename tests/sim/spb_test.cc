@@ -85,7 +85,7 @@ TEST_CASE("vote_outcome equals brute-force enumeration of all 3^M outcomes, M = 
     }
 }
 
-TEST_CASE("identical voters without abstention: P(right) - P(wrong) = 2 I(rho; l, l) - 1 (Lemma 8)") {
+TEST_CASE("identical voters without abstention: P(right) - P(wrong) = 2 I(rho, l, l) - 1 (Lemma 8)") {
   for (double rho : {0.1, 0.3, 0.5, 0.55, 0.8, 0.97})
     for (std::uint32_t m = 1; m <= 41; ++m) {
       CAPTURE(rho);
@@ -249,7 +249,7 @@ TEST_CASE("SignTally matches a naive recount (histogram and per-voter storage)")
   }
 }
 
-TEST_CASE("SignTally: a zero minibatch coordinate abstains; an always-abstaining client changes no vote statistic") {
+TEST_CASE("SignTally: a zero minibatch coordinate abstains - an always-abstaining client changes no vote statistic") {
   const std::vector<double> g = {1.0, -2.0, 0.5};
   // One client, two draws: coordinate 0 right then 0 (abstain), coordinate 1
   // wrong then right, coordinate 2 always 0.
