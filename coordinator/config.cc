@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/dataset.h"
+
 namespace signfed::coord {
 
 float CoordinatorConfig::step_at(std::uint32_t round) const {
@@ -56,6 +58,21 @@ std::string check_method_flags(wire::Method m, const std::function<bool(std::str
            r.names + "); remove it";
   }
   return "";
+}
+
+void resolve_run_config(CoordinatorConfig& c, std::size_t num_params) {
+  if (c.gamma_auto) c.method.gamma = static_cast<float>(codec::auto_gamma(c.expected_voters(), num_params));
+  if (!c.standardise) {
+    c.input_mean = 0.0f;
+    c.input_std = 1.0f;
+  } else if (!std::isfinite(c.input_mean) || !std::isfinite(c.input_std)) {
+    const data::Standardisation st =
+        data::train_pixel_statistics(c.data_dir.empty() ? std::string(data::kFashionMnistDir) : c.data_dir);
+    c.input_mean = st.mean;
+    c.input_std = st.std;
+  }
+  if (c.standardise && !(c.input_std > 0.0f))
+    throw std::runtime_error("input standard deviation must be positive, got " + std::to_string(c.input_std));
 }
 
 nlohmann::json to_json(const CoordinatorConfig& c) {

@@ -103,6 +103,13 @@ struct CoordinatorConfig {
   std::uint32_t expected_voters() const;
 };
 
+// Fixes what a new run decides once, so that runs.config stores what the run
+// uses: gamma after 'auto' (S3GD-MV Corollary 1 with M = expected_voters()),
+// and the input statistics (computed from the training images in data_dir
+// unless given; mean 0, std 1 when not standardising). Throws
+// data::DataError / std::runtime_error with a message saying what to do.
+void resolve_run_config(CoordinatorConfig& c, std::size_t num_params);
+
 // The method-specific flags of both CLIs (coordinator and signfed-sim): a flag
 // the chosen method does not use is an error, never silently ignored.
 // `given(flag)` says whether the user set it (e.g. "--eta"). Returns "" or a

@@ -231,22 +231,7 @@ void Coordinator::open_run() {
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   momentum_.assign(cfg_.uses_momentum() ? model_->num_params() : 0, 0.0f);
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
-  if (!resume) {
-    // What runs.config stores is what the run uses: gamma after 'auto', the
-    // input statistics after they were computed.
-    if (cfg_.gamma_auto)  // S3GD-MV Corollary 1 with M = the voters a round counts
-      cfg_.method.gamma = static_cast<float>(codec::auto_gamma(cfg_.expected_voters(), model_->num_params()));
-    if (!cfg_.standardise) {
-      cfg_.input_mean = 0.0f;
-      cfg_.input_std = 1.0f;
-    } else if (!std::isfinite(cfg_.input_mean) || !std::isfinite(cfg_.input_std)) {
-      const data::Standardisation st = data::train_pixel_statistics(data_dir);
-      cfg_.input_mean = st.mean;
-      cfg_.input_std = st.std;
-    }
-    if (cfg_.standardise && !(cfg_.input_std > 0.0f))
-      throw std::runtime_error("input standard deviation must be positive, got " + std::to_string(cfg_.input_std));
-  }
+  if (!resume) resolve_run_config(cfg_, model_->num_params());  // what runs.config stores is what the run uses
   inputs_ = {cfg_.standardise, cfg_.input_mean, cfg_.input_std};
   if (resume) {
     run_id_ = resume->run_id;

@@ -134,6 +134,9 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
       ->group(lg);
   app->add_option("--trace-rounds", o.sim.trace_rounds, "with --export-plan: trace rounds 0..N-1")->group(lg);
   app->add_option("--trace-at", o.trace_at, "with --export-plan: also trace these rounds, e.g. 500,999")->group(lg);
+  app->add_flag("--plan-only", o.sim.plan_only,
+                "with --export-plan: write the plan (init, shards, minibatches, plan.json) and stop, without "
+                "running the federation (the reference can then run it alone)")->group(lg);
   app->add_option("--progress-every", sc.progress_every, "coordinator progress line every N rounds (0: automatic)")->group(lg);
   app->add_flag("--verbose", o.verbose, "coordinator progress in sweeps, and the clients' own messages");
   app->add_flag("--quiet", sc.quiet, "only the final summary line");
@@ -160,8 +163,11 @@ std::string finish(Options& o) {
   sc.weighting = o.weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
   sc.standardise = !o.no_standardise;
   model::parse_init(o.init, &sc.init);
-  if ((o.given.count("--trace-rounds") || o.given.count("--trace-at")) && o.sim.export_plan_dir.empty())
-    return "--trace-rounds and --trace-at go with --export-plan DIR";
+  if ((o.given.count("--trace-rounds") || o.given.count("--trace-at") || o.sim.plan_only) &&
+      o.sim.export_plan_dir.empty())
+    return "--trace-rounds, --trace-at and --plan-only go with --export-plan DIR";
+  if (o.sim.plan_only && (o.given.count("--trace-rounds") || o.given.count("--trace-at")))
+    return "--plan-only runs nothing, so it traces nothing: drop --trace-rounds and --trace-at";
   if (o.gamma == "auto") {
     sc.gamma_auto = true;
   } else {
@@ -216,10 +222,9 @@ std::string human_time(double s) {
 int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
   const sim::SimResult r = sim::run_sim(o.sim, std::move(train));
   const auto& s = r.summary;
-  double vt = 0.0;
-  if (o.sim.coord.virtual_time) {
-    sim::SimDb db(o.sim.coord.db_path);
-    (void)db;
+  if (s.status == "planned") {
+    std::printf("plan written to %s (no federation run: --plan-only)\n", o.sim.export_plan_dir.c_str());
+    return 0;
   }
   std::printf("run %" PRId64 " %s [%s]: %u rounds, final %.2f%% (best %.2f%%), uplink %s, downlink %s, wall %s, "
               "digests %u/%u equal, crashes %u, peak RSS %.0f MB\n",
@@ -228,7 +233,6 @@ int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
               human_bytes(static_cast<double>(s.uplink_bytes)).c_str(),
               human_bytes(static_cast<double>(s.downlink_bytes)).c_str(), human_time(r.wall_s).c_str(),
               r.digests_equal, r.clients_checked, r.crashes, r.peak_rss_kb / 1024.0);
-  (void)vt;
   std::fflush(stdout);
   if (s.status != "completed") return 3;
   return r.digests_equal == r.clients_checked ? 0 : 4;

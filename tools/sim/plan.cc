@@ -132,7 +132,26 @@ void PlanExporter::finish(const coord::RunSummary& summary) {
                              " rounds did not count every client, so the plan does not describe this run "
                              "(raise --round-timeout)");
   // The configuration as the run stored and used it (gamma after 'auto', input statistics).
-  const nlohmann::json conf = nlohmann::json::parse(db.query_text("SELECT config FROM runs WHERE run_id=" + run));
+  write_plan(nlohmann::json::parse(db.query_text("SELECT config FROM runs WHERE run_id=" + run)), true);
+  nlohmann::json evals = nlohmann::json::array();
+  for (const auto& r : db.query_rows("SELECT round, test_accuracy, test_loss FROM rounds WHERE run_id=" + run +
+                                     " AND test_accuracy IS NOT NULL ORDER BY round"))
+    evals.push_back({static_cast<std::int64_t>(r[0]), r[1], r[2]});
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(summary.final_digest));
+  write_json(dir_ + "/signfed.json",
+             {{"evals", evals}, {"final_accuracy", summary.final_accuracy}, {"final_digest", digest}});
+  nlohmann::json pk = nlohmann::json::array();
+  std::sort(packets_.begin(), packets_.end(),
+            [](const PacketRow& a, const PacketRow& b) { return std::tie(a.round, a.client) < std::tie(b.round, b.client); });
+  for (const auto& p : packets_)
+    pk.push_back({{"round", p.round}, {"client", p.client}, {"encoding", p.encoding},
+                  {"payload_bytes", p.payload_bytes}, {"nnz", p.nnz}, {"dim", p.dim}});
+  write_json(dir_ + "/trace/packets.json", pk);
+}
+
+void PlanExporter::write_plan(const nlohmann::json& conf, bool traced_run) {
+  const auto& c = cfg_.coord;
   const auto model = model::make_model(c.model, 0);
   std::vector<std::size_t> layers;
   for (std::string_view rest = std::string_view(model->spec()).substr(4); !rest.empty();) {
@@ -173,25 +192,17 @@ void PlanExporter::finish(const coord::RunSummary& summary) {
       {"test_labels", data::idx_file(dir, data::Split::test, true)},
       {"eval_every", c.eval_every},
       {"test_limit", c.test_limit},
-      {"trace_rounds", std::min(cfg_.trace_rounds, c.rounds)},
-      {"trace_at", cfg_.trace_at},
+      {"trace_rounds", traced_run ? std::min(cfg_.trace_rounds, c.rounds) : 0},
+      {"trace_at", traced_run ? cfg_.trace_at : std::vector<std::uint32_t>{}},
   };
   write_json(dir_ + "/plan.json", plan);
-  nlohmann::json evals = nlohmann::json::array();
-  for (const auto& r : db.query_rows("SELECT round, test_accuracy, test_loss FROM rounds WHERE run_id=" + run +
-                                     " AND test_accuracy IS NOT NULL ORDER BY round"))
-    evals.push_back({static_cast<std::int64_t>(r[0]), r[1], r[2]});
-  char digest[17];
-  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(summary.final_digest));
-  write_json(dir_ + "/signfed.json",
-             {{"evals", evals}, {"final_accuracy", summary.final_accuracy}, {"final_digest", digest}});
-  nlohmann::json pk = nlohmann::json::array();
-  std::sort(packets_.begin(), packets_.end(),
-            [](const PacketRow& a, const PacketRow& b) { return std::tie(a.round, a.client) < std::tie(b.round, b.client); });
-  for (const auto& p : packets_)
-    pk.push_back({{"round", p.round}, {"client", p.client}, {"encoding", p.encoding},
-                  {"payload_bytes", p.payload_bytes}, {"nnz", p.nnz}, {"dim", p.dim}});
-  write_json(dir_ + "/trace/packets.json", pk);
+}
+
+void PlanExporter::write_plan_only() {
+  coord::CoordinatorConfig c = cfg_.coord;
+  c.clients = cfg_.clients;
+  coord::resolve_run_config(c, model::make_model(c.model, 0)->num_params());
+  write_plan(coord::to_json(c), false);
 }
 
 }  // namespace signfed::sim

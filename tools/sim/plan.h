@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "codec/packet.h"
 #include "coordinator/coordinator.h"
 #include "data/dataset.h"
@@ -41,6 +43,10 @@ class PlanExporter {
   // evaluations in the log) and trace/packets.json (sizes of every traced packet).
   void finish(const coord::RunSummary& summary);
 
+  // --plan-only: plan.json from the configuration a run would use
+  // (coord::resolve_run_config), without running it: no trace, no signfed.json.
+  void write_plan_only();
+
  private:
   struct PacketRow {
     std::uint32_t round, client;
@@ -50,6 +56,8 @@ class PlanExporter {
   SimConfig cfg_;
   std::string dir_;
   std::vector<std::size_t> samples_;
+  void write_plan(const nlohmann::json& conf, bool traced_run);  // plan.json from a run's stored config
+
   std::mutex mu_;
   std::vector<PacketRow> packets_;
 };

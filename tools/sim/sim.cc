@@ -459,6 +459,12 @@ SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   const std::vector<ClientProfile> profiles = make_profiles(cfg.fleet, cfg.clients, cfg.coord.seed);
   std::unique_ptr<PlanExporter> plan;  // first: it creates the plan directory the log may live in
   if (!cfg.export_plan_dir.empty()) plan = std::make_unique<PlanExporter>(cfg, shards);
+  if (plan && cfg.plan_only) {  // the plan of the run, for the reference alone (e.g. to choose a step size)
+    plan->write_plan_only();
+    SimResult r;
+    r.summary.status = "planned";
+    return r;
+  }
   ensure_sim_tables(cfg.coord.db_path);
   SimResult r = cfg.processes ? run_processes(cfg, profiles) : run_inprocess(cfg, train, shards, profiles, plan.get());
   log_result(cfg, r, shards, *train, profiles);

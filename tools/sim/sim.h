@@ -46,6 +46,7 @@ struct SimConfig {
   std::string export_plan_dir;
   std::uint32_t trace_rounds = 3;        // trace rounds 0 .. trace_rounds-1
   std::vector<std::uint32_t> trace_at;   // and these
+  bool plan_only = false;                // write the plan without running the federation
 };
 
 struct SimResult {
