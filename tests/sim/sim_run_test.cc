@@ -234,3 +234,26 @@ TEST_CASE("signfed-report writes an HTML page with the plots from a small log") 
   CHECK(std::filesystem::exists(out + "/accuracy_vs_round.png"));
   CHECK(std::filesystem::exists(out + "/accuracy_vs_round.svg"));
 }
+
+TEST_CASE("an exported plan describes the run: layers of a deeper MLP, gamma after auto, every minibatch") {
+  TempDb t;
+  sim::SimConfig c = tiny(t.path, 4, 3);
+  c.coord.model = "mlp:784-64-32-10";
+  c.coord.method.method = wire::Method::s3gd;
+  c.coord.gamma_auto = true;
+  c.coord.policy = coord::parse_policy("all");
+  c.export_plan_dir = t.dir + "/plan";
+  c.trace_rounds = 2;
+  const sim::SimResult r = sim::run_sim(c, train());
+  REQUIRE(r.summary.status == "completed");
+  std::ifstream f(c.export_plan_dir + "/plan.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string plan = ss.str();
+  CHECK(plan.find("\"layers\": [\n  784,\n  64,\n  32,\n  10\n ]") != std::string::npos);
+  CHECK(plan.find("\"gamma\": 0.39685") != std::string::npos);  // 4^(-2/3): the gamma the run used
+  // batches.npy: uint32 [M=4, R=3, S=1, B=32] after a 128-byte header.
+  CHECK(std::filesystem::file_size(c.export_plan_dir + "/batches.npy") == 128 + 4 * 3 * 1 * 32 * 4);
+  CHECK(std::filesystem::exists(c.export_plan_dir + "/trace/params_r1.npy"));
+  CHECK_FALSE(std::filesystem::exists(c.export_plan_dir + "/trace/params_r2.npy"));
+}

@@ -154,7 +154,8 @@ void PlanExporter::write_plan(const nlohmann::json& conf, bool traced_run) {
   const auto& c = cfg_.coord;
   const auto model = model::make_model(c.model, 0);
   std::vector<std::size_t> layers;
-  for (std::string_view rest = std::string_view(model->spec()).substr(4); !rest.empty();) {
+  const std::string spec = model->spec();  // "mlp:784-128-10" (a named string: the view below must not dangle)
+  for (std::string_view rest = std::string_view(spec).substr(4); !rest.empty();) {
     const auto dash = rest.find('-');
     layers.push_back(std::stoul(std::string(rest.substr(0, dash))));
     rest = dash == std::string_view::npos ? std::string_view() : rest.substr(dash + 1);
