@@ -76,14 +76,19 @@ TEST_CASE("convergence: every method learns IID Fashion-MNIST in 200 rounds") {
     double at_least;
     std::function<void(sim::SimConfig&)> extra;
   };
+  // Thresholds about 3 points below the reference on the same plan
+  // (tools/reference/reference.py run, seed 1): signsgd 79.7 %, signum 83.9 %,
+  // s3gd 83.2 %, randk 81.1 %, stochsign 60.8 % (its own random signs: 4
+  // points), efsign 83.2 %, fedsgd 80.5 %. signfed here: 80.0, 84.0, 83.2,
+  // 81.4, 63.3, 83.1, 81.4 %.
   const Case cases[] = {
       {"signsgd", 0.001f, 0.77, {}},
       {"signum", 0.0001f, 0.81, [](sim::SimConfig& c) { c.coord.method.momentum = 0.9f; }},
       {"s3gd", 0.001f, 0.80, [](sim::SimConfig& c) { c.coord.method.gamma = 0.1f; }},
       {"randk", 0.001f, 0.78, [](sim::SimConfig& c) { c.coord.method.gamma = 0.1f; }},
-      {"stochsign", 0.003f, 0.60, {}},
+      {"stochsign", 0.003f, 0.57, {}},
       {"efsign", 0.1f, 0.80, {}},
-      {"fedsgd", 0.3f, 0.78, {}},
+      {"fedsgd", 0.3f, 0.775, {}},
   };
   for (const Case& k : cases) {
     const std::string method = k.method;
@@ -96,7 +101,7 @@ TEST_CASE("convergence: every method learns IID Fashion-MNIST in 200 rounds") {
 
 TEST_CASE("convergence: fedavg with 10 local steps reaches 85% on IID within 200 rounds, and --lr is its local rate") {
   auto ten_steps = [](sim::SimConfig& c) { c.coord.local_steps = 10; };
-  const auto r = federate("fedavg", "iid", 0.1f, 200, ten_steps);
+  const auto r = federate("fedavg", "iid", 0.1f, 200, ten_steps);  // the reference: 87.2 %, signfed 87.2 %
   MESSAGE("fedavg iid 10 local steps 200 rounds: " << r.summary.final_accuracy);
   CHECK(r.summary.final_accuracy >= 0.85);
   // The local rate shapes the trajectory (it used to be replaced by 1.0).
