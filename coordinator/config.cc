@@ -75,6 +75,14 @@ void resolve_run_config(CoordinatorConfig& c, std::size_t num_params) {
     throw std::runtime_error("input standard deviation must be positive, got " + std::to_string(c.input_std));
 }
 
+std::string check_flag_combinations(const CoordinatorConfig& c, const std::function<bool(std::string_view)>& given) {
+  if (given("--halve-every") && c.schedule != wire::StepSchedule::halving)
+    return "--halve-every has no effect without --schedule halving; remove it or add --schedule halving";
+  if (given("--test-limit") && c.eval_every == 0)
+    return "--test-limit has no effect with --eval-every 0 (no evaluation); remove it";
+  return "";
+}
+
 nlohmann::json to_json(const CoordinatorConfig& c) {
   return {
       {"tag", c.tag},

@@ -115,6 +115,9 @@ void resolve_run_config(CoordinatorConfig& c, std::size_t num_params);
 // `given(flag)` says whether the user set it (e.g. "--eta"). Returns "" or a
 // message naming the flag, the method, and the methods that use it.
 std::string check_method_flags(wire::Method m, const std::function<bool(std::string_view)>& given);
+// The same for flags that only act together with another setting
+// (--halve-every needs --schedule halving, --test-limit needs evaluation).
+std::string check_flag_combinations(const CoordinatorConfig& c, const std::function<bool(std::string_view)>& given);
 
 nlohmann::json to_json(const CoordinatorConfig& c);
 // Reads the training part of a stored config into c (deployment fields untouched).

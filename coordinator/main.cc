@@ -147,11 +147,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "signfed-coordinator: unknown --method '%s'; see --help\n", method.c_str());
     return 2;
   }
-  if (const std::string err =
-          coord::check_method_flags(cfg.method.method, [&](std::string_view f) { return app.count(std::string(f)) > 0; });
-      !err.empty()) {
-    std::fprintf(stderr, "signfed-coordinator: %s\n", err.c_str());
-    return 2;
+  {
+    const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
+    const std::string err = coord::check_method_flags(cfg.method.method, given);
+    if (!err.empty()) {
+      std::fprintf(stderr, "signfed-coordinator: %s\n", err.c_str());
+      return 2;
+    }
   }
   if (gamma == "auto") {
     cfg.gamma_auto = true;
@@ -175,6 +177,12 @@ int main(int argc, char** argv) {
   cfg.schedule = schedule == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
                  : schedule == "halving" ? wire::StepSchedule::halving
                                          : wire::StepSchedule::constant;
+  if (const std::string err =
+          coord::check_flag_combinations(cfg, [&](std::string_view f) { return app.count(std::string(f)) > 0; });
+      !err.empty()) {
+    std::fprintf(stderr, "signfed-coordinator: %s\n", err.c_str());
+    return 2;
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

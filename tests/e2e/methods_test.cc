@@ -110,6 +110,8 @@ TEST_CASE("e2e: a flag the method does not use is refused with a message, on bot
       {{"--method", "fedsgd", "--server-lr", "2"}, "--server-lr has no effect with --method fedsgd"},
       {{"--method", "s3gd", "--weighting", "uniform"}, "--weighting has no effect with --method s3gd"},
       {{"--method", "fedavg", "--tie", "random"}, "--tie has no effect with --method fedavg"},
+      {{"--halve-every", "50"}, "--halve-every has no effect without --schedule halving"},
+      {{"--eval-every", "0", "--test-limit", "100"}, "--test-limit has no effect with --eval-every 0"},
   };
   int k = 0;
   for (const Case& c : cases) {

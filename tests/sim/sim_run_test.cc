@@ -257,3 +257,24 @@ TEST_CASE("an exported plan describes the run: layers of a deeper MLP, gamma aft
   CHECK(std::filesystem::exists(c.export_plan_dir + "/trace/params_r1.npy"));
   CHECK_FALSE(std::filesystem::exists(c.export_plan_dir + "/trace/params_r2.npy"));
 }
+
+TEST_CASE("--processes: the real binaries get only the flags their method uses, and finish with equal digests") {
+  TempDb t;
+  for (const char* method : {"s3gd", "fedavg", "signsgd"}) {
+    CAPTURE(std::string(method));
+    sim::SimConfig c = tiny(t.path, 3, 3);
+    c.processes = true;
+    c.coordinator_bin = SIGNFED_COORDINATOR_BIN;
+    c.edge_bin = SIGNFED_EDGE_BIN;
+    c.log_dir = t.dir;
+    c.coord.eval_every = 3;
+    REQUIRE(codec::parse_method(method, &c.coord.method.method));
+    const sim::SimResult r = sim::run_sim(c, train());
+    CHECK(r.summary.status == "completed");
+    CHECK(r.digests_equal == 3);
+    // The summary is read back from the coordinator's log.
+    CHECK(r.summary.final_accuracy ==
+          q(t.path, "SELECT test_accuracy FROM rounds WHERE round=2 AND run_id=" + std::to_string(r.summary.run_id)));
+    CHECK(r.summary.final_accuracy > 0.1);
+  }
+}

@@ -191,6 +191,9 @@ std::string finish(Options& o) {
   sc.schedule = o.schedule == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
                 : o.schedule == "halving" ? wire::StepSchedule::halving
                                           : wire::StepSchedule::constant;
+  if (std::string err = coord::check_flag_combinations(sc, [&](std::string_view f) { return o.given.count(std::string(f)) > 0; });
+      !err.empty())
+    return err;
   o.sim.data_seed = o.data_seed >= 0 ? static_cast<std::uint64_t>(o.data_seed) : sc.seed;
   sc.data_dir = o.sim.train_dir;
   sc.clients = o.sim.clients;

@@ -378,9 +378,10 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
                                  c.schedule == wire::StepSchedule::inv_sqrt  ? "inv_sqrt"
                                  : c.schedule == wire::StepSchedule::halving ? "halving"
                                                                              : "constant",
-                                 "--halve-every", std::to_string(c.halve_every), "--eval-every",
-                                 std::to_string(c.eval_every), "--test-limit", std::to_string(c.test_limit),
+                                 "--eval-every", std::to_string(c.eval_every),
                                  "--fraction", f(c.fraction), "--min-clients", std::to_string(c.min_clients)};
+  if (c.schedule == wire::StepSchedule::halving) ca.insert(ca.end(), {"--halve-every", std::to_string(c.halve_every)});
+  if (c.eval_every > 0) ca.insert(ca.end(), {"--test-limit", std::to_string(c.test_limit)});
   // Method-specific flags only where the method uses them (the coordinator
   // refuses the others).
   const auto uses = [&](const char* flag) {
@@ -433,6 +434,10 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
   const std::string where = " FROM rounds WHERE run_id=" + std::to_string(res.summary.run_id);
   res.summary.uplink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(uplink_bytes)" + where));
   res.summary.downlink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(downlink_bytes)" + where));
+  for (const auto& row : db.query_rows("SELECT test_accuracy" + where + " AND test_accuracy IS NOT NULL ORDER BY round")) {
+    res.summary.final_accuracy = row[0];
+    res.summary.best_accuracy = std::max(res.summary.best_accuracy, row[0]);
+  }
   for (std::uint32_t i = 0; i < cfg.clients; ++i) {
     const std::string out = read_file(dir + "/edge-" + std::to_string(i) + ".log");
     if (out.find("run over") != std::string::npos) ++res.clients_checked;
