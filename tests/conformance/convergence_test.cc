@@ -13,20 +13,13 @@
 
 #include "tools/sim/rosenbrock.h"
 #include "tools/sim/sim.h"
+#include "../support/temp_db.h"
 
 using namespace signfed;
+using test::TempDb;
 
 namespace {
 
-struct TempDb {
-  std::string dir, path;
-  TempDb() {
-    char tmpl[] = "/tmp/signfed-conformance-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    path = dir + "/run.sqlite";
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-};
 
 const std::shared_ptr<const data::Dataset>& train() {
   static const std::shared_ptr<const data::Dataset> t = sim::load_train(sim::SimConfig{});

@@ -16,20 +16,13 @@
 #include "kernels/sign_kernels.h"
 #include "tools/sim/fleet.h"
 #include "tools/sim/sim.h"
+#include "../support/temp_db.h"
 
 using namespace signfed;
+using test::TempDb;
 
 namespace {
 
-struct TempDb {
-  std::string dir, path;
-  TempDb() {
-    char tmpl[] = "/tmp/signfed-simtest-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    path = dir + "/sim.sqlite";
-  }
-  ~TempDb() { std::filesystem::remove_all(dir); }
-};
 
 double q(const std::string& db, const std::string& sql) {
   sqlite3* h = nullptr;
@@ -68,7 +61,7 @@ sim::SimConfig tiny(const std::string& db, std::uint32_t clients, std::uint32_t 
 }  // namespace
 
 TEST_CASE("a tiny in-process run completes with every client's digest equal to the coordinator's") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 20, 5);
   c.partition = "dirichlet:0.5";
   const sim::SimResult r = sim::run_sim(c, train());
@@ -83,7 +76,7 @@ TEST_CASE("a tiny in-process run completes with every client's digest equal to t
 }
 
 TEST_CASE("clients rebuild the coordinator's initial model from Welcome: --init torch, inputs standardised") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 3, 2);
   c.coord.init = model::Init::torch;
   const sim::SimResult r = sim::run_sim(c, train());
@@ -97,7 +90,7 @@ TEST_CASE("clients rebuild the coordinator's initial model from Welcome: --init 
 }
 
 TEST_CASE("virtual time: a round lasts the slowest counted client's modelled latency") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 4, 3);
   c.coord.virtual_time = true;
   c.coord.policy = coord::parse_policy("all");
@@ -147,13 +140,13 @@ TEST_CASE("straggler admission in the simulator: which updates count under each 
     return q(db, "SELECT COUNT(*) FROM updates WHERE status='late' AND round=" + std::to_string(round));
   };
   SUBCASE("all: every update counts; a round lasts the slowest client") {
-    TempDb t;
+    TempDb t("sim.sqlite");
     run("all", 10000, t.path);
     for (int r = 0; r < 4; ++r) CHECK(counted(t.path, r) == 10);
     CHECK(q(t.path, "SELECT virtual_time_s FROM rounds WHERE round=0") > 3.0);
   }
   SUBCASE("deadline 1 s: the two slow clients are late every round") {
-    TempDb t;
+    TempDb t("sim.sqlite");
     run("deadline", 1000, t.path);
     for (int r = 0; r < 4; ++r) {
       CHECK(counted(t.path, r) == 8);
@@ -165,12 +158,12 @@ TEST_CASE("straggler admission in the simulator: which updates count under each 
     CHECK(q(t.path, "SELECT virtual_time_s FROM rounds WHERE round=3") == doctest::Approx(4.0));
   }
   SUBCASE("overselect:3 keeps the 7 fastest") {
-    TempDb t;
+    TempDb t("sim.sqlite");
     run("overselect:3", 10000, t.path);
     for (int r = 0; r < 4; ++r) CHECK(counted(t.path, r) == 7);
   }
   SUBCASE("adaptive:0.5: everyone until there is history, then the slow ones are late") {
-    TempDb t;
+    TempDb t("sim.sqlite");
     run("adaptive:0.5", 10000, t.path);
     CHECK(counted(t.path, 0) == 10);
     for (int r = 1; r < 4; ++r) CHECK(counted(t.path, r) == 8);
@@ -178,7 +171,7 @@ TEST_CASE("straggler admission in the simulator: which updates count under each 
 }
 
 TEST_CASE("faults: dropout and crash-and-rejoin") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 5, 6);
   c.coord.round_timeout_ms = 400;
   c.coord.policy = coord::parse_policy("deadline");
@@ -195,7 +188,7 @@ TEST_CASE("faults: dropout and crash-and-rejoin") {
 }
 
 TEST_CASE("SPB probe rows are logged and fail the SPB condition on one class per client") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 10, 2);
   c.partition = "class1";
   c.spb_every = 1;
@@ -207,7 +200,7 @@ TEST_CASE("SPB probe rows are logged and fail the SPB condition on one class per
 }
 
 TEST_CASE("signfed-report writes an HTML page with the plots from a small log") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 4, 6);
   c.coord.eval_every = 2;
   c.coord.test_limit = 500;
@@ -236,7 +229,7 @@ TEST_CASE("signfed-report writes an HTML page with the plots from a small log") 
 }
 
 TEST_CASE("an exported plan describes the run: layers of a deeper MLP, gamma after auto, every minibatch") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 4, 3);
   c.coord.model = "mlp:784-64-32-10";
   c.coord.method.method = wire::Method::s3gd;
@@ -259,7 +252,7 @@ TEST_CASE("an exported plan describes the run: layers of a deeper MLP, gamma aft
 }
 
 TEST_CASE("--processes: the real binaries get only the flags their method uses, and finish with equal digests") {
-  TempDb t;
+  TempDb t("sim.sqlite");
   for (const char* method : {"s3gd", "fedavg", "signsgd"}) {
     CAPTURE(std::string(method));
     sim::SimConfig c = tiny(t.path, 3, 3);
