@@ -121,10 +121,13 @@ TEST_CASE("e2e: a flag the method does not use is refused with a message, on bot
     Process p(SIGNFED_COORDINATOR_BIN, coord, dir.path + "/c" + std::to_string(k) + ".log");
     CHECK(p.wait(30) == 2);
     CHECK(p.output().find(c.says) != std::string::npos);
+#ifdef SIGNFED_SIM_BIN  // built with the tools
     std::vector<std::string> sim = {"--rounds", "1", "--db", dir.path + "/s.sqlite"};
     sim.insert(sim.end(), c.args.begin(), c.args.end());
-    Process q(SIGNFED_SIM_BIN, sim, dir.path + "/s" + std::to_string(k++) + ".log");
+    Process q(SIGNFED_SIM_BIN, sim, dir.path + "/s" + std::to_string(k) + ".log");
     CHECK(q.wait(30) == 2);
     CHECK(q.output().find(c.says) != std::string::npos);
+#endif
+    ++k;
   }
 }
