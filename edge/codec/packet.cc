@@ -130,7 +130,6 @@ std::uint32_t next_clear(std::span<const std::uint8_t> b, std::uint32_t dim, std
   return next_with(b, dim, from, false);
 }
 
-constexpr unsigned kRunsHeaderBits = 10;  // two 5-bit Rice parameters
 
 }  // namespace
 
