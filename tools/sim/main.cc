@@ -229,10 +229,13 @@ int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
     std::printf("plan written to %s (no federation run: --plan-only)\n", o.sim.export_plan_dir.c_str());
     return 0;
   }
-  std::printf("run %" PRId64 " %s [%s]: %u rounds, final %.2f%% (best %.2f%%), uplink %s, downlink %s, wall %s, "
+  char accuracy[64] = "not evaluated (--eval-every 0)";
+  if (s.final_accuracy >= 0)
+    std::snprintf(accuracy, sizeof accuracy, "final %.2f%% (best %.2f%%)", s.final_accuracy * 100.0,
+                  s.best_accuracy * 100.0);
+  std::printf("run %" PRId64 " %s [%s]: %u rounds, %s, uplink %s, downlink %s, wall %s, "
               "digests %u/%u equal, crashes %u, peak RSS %.0f MB\n",
-              s.run_id, s.status.c_str(), o.sim.coord.tag.c_str(), s.rounds_done,
-              s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0, s.best_accuracy < 0 ? 0.0 : s.best_accuracy * 100.0,
+              s.run_id, s.status.c_str(), o.sim.coord.tag.c_str(), s.rounds_done, accuracy,
               human_bytes(static_cast<double>(s.uplink_bytes)).c_str(),
               human_bytes(static_cast<double>(s.downlink_bytes)).c_str(), human_time(r.wall_s).c_str(),
               r.digests_equal, r.clients_checked, r.crashes, r.peak_rss_kb / 1024.0);

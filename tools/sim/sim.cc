@@ -13,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <exception>
 #include <fstream>
 #include <future>
@@ -40,9 +42,10 @@ double mono_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-long peak_rss_kb() {
+// RUSAGE_CHILDREN: the largest waited-for child (--processes), not a sum.
+long peak_rss_kb(int who = RUSAGE_SELF) {
   rusage u{};
-  getrusage(RUSAGE_SELF, &u);
+  getrusage(who, &u);
   return u.ru_maxrss;
 }
 
@@ -337,7 +340,9 @@ pid_t spawn(const std::string& bin, const std::vector<std::string>& args, const 
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + bin + " (build it, or pass --bin-dir)");
+  if (rc != 0)
+    throw std::runtime_error("cannot start " + bin + " with its log in " + log + ": " + std::strerror(rc) +
+                             " (build it, or pass --bin-dir)");
   return pid;
 }
 
@@ -361,6 +366,10 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
     char tmpl[] = "/tmp/signfed-sim-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("cannot create a log directory");
     dir = tmpl;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("--log-dir " + dir + ": " + ec.message());
   }
   auto f = [](double v) {
     std::ostringstream o;
@@ -444,6 +453,7 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
     if (out.find("matches the coordinator") != std::string::npos) ++res.digests_equal;
   }
   res.wall_s = mono_s() - t0;
+  res.peak_rss_kb = peak_rss_kb(RUSAGE_CHILDREN);
   return res;
 }
 

@@ -55,7 +55,7 @@ struct SimResult {
   std::uint32_t digests_equal = 0;    // ... whose model digest equals the coordinator's
   std::uint32_t crashes = 0;          // crash-and-rejoin events performed
   double wall_s = 0.0;
-  long peak_rss_kb = 0;               // of this process (in-process mode)
+  long peak_rss_kb = 0;               // this process; --processes: the largest child
   std::vector<SpbRow> spb;
 };
 
