@@ -328,7 +328,10 @@ std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round)
   const std::size_t want = std::min(
       live.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(cfg_.fraction * live.size()))) + extra);
   if (want >= live.size() || live.empty()) return live;
-  // Seeded by (seed, round): the same selection after a resume.
+  // Seeded by (seed, round) over the clients in name order: the same selection
+  // after a resume and whatever order the clients joined in (ids follow joins).
+  std::sort(live.begin(), live.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return clients_.at(a)->row.name < clients_.at(b)->row.name; });
   data::Rng rng(data::mix_seed(cfg_.seed, round, 0x5e1ec7));
   for (std::size_t i = 0; i < want; ++i) std::swap(live[i], live[i + rng.below(live.size() - i)]);
   live.resize(want);
@@ -389,6 +392,7 @@ void Coordinator::begin_round(std::uint32_t round) {
                                          static_cast<std::uint16_t>(cfg_.batch_size), fedavg ? local_lr : 0.0f);
   auto task = wire::CreateRoundTask(fbb, round, digest_, params, step, cfg_.round_timeout_ms, cfg_.guarded_step);
   const auto task_bytes = wire::finish_envelope(fbb, task);
+  open_task_.assign(task_bytes.begin(), task_bytes.end());
   task_sent_at_ = now_s();
   for (std::uint32_t id : selected_) row.downlink_bytes += send(clients_[id]->peer, task_bytes);
   pending_round_->deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
@@ -843,6 +847,12 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(0));
     c.last_snapshot = t;
   }
+  // A selected client that reconnects while its round is open (it crashed, or
+  // its task went to the old connection) gets the task again instead of
+  // leaving the round to wait for its deadline.
+  if (open_round_ && pending_round_ && std::find(selected_.begin(), selected_.end(), id) != selected_.end() &&
+      !received_.contains(id) && !skipped_.contains(id))
+    pending_round_->row.downlink_bytes += send(peer, open_task_);
   if (!cfg_.quiet)
     std::printf("client %u '%s' joined (%s/%s, %" PRIu64 " samples, %s)\n", id, name.c_str(), c.row.platform.c_str(),
                 c.row.arch.c_str(), c.row.samples, c.row.data_desc.c_str());

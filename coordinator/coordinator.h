@@ -146,6 +146,7 @@ class Coordinator {
   std::optional<std::uint32_t> guard_round_;
   std::optional<std::uint32_t> open_round_;
   std::vector<std::uint32_t> selected_;
+  std::vector<std::uint8_t> open_task_;  // the open round's RoundTask envelope, for selected clients that rejoin
   std::map<std::uint32_t, std::unique_ptr<Received>> received_;  // counted updates by client id
   std::set<std::uint32_t> skipped_;  // selected clients that said they will not answer this round
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit

@@ -187,6 +187,23 @@ TEST_CASE("faults: dropout and crash-and-rejoin") {
   CHECK(counted > 10);
 }
 
+TEST_CASE("a selected client that crashes and rejoins while its round is open is sent the task again") {
+  // The crashed client's task went to its old connection. Without a resend on
+  // rejoin the round waited for its deadline (2 s here) and lost the client's
+  // vote in about one crash of three, depending on which side won the race.
+  TempDb t("sim.sqlite");
+  sim::SimConfig c = tiny(t.path, 6, 8);
+  c.coord.round_timeout_ms = 2000;
+  c.coord.policy = coord::parse_policy("deadline");
+  c.faults.crashes = sim::parse_crashes("0@1,1@2,2@3,3@4,4@5,5@6");
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.summary.status == "completed");
+  CHECK(r.crashes == 6);
+  CHECK(r.digests_equal == 6);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM updates WHERE status='counted'") == 48);
+  CHECK(q(t.path, "SELECT MAX(ended_at - started_at) FROM rounds") < 1.0);
+}
+
 TEST_CASE("SPB probe rows are logged and fail the SPB condition on one class per client") {
   TempDb t("sim.sqlite");
   sim::SimConfig c = tiny(t.path, 10, 2);
