@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/dataset.h"
+#include "core/data/dataset.h"
 
 namespace signfed::coord {
 

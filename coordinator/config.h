@@ -10,9 +10,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "codec/compress.h"
+#include "core/codec/compress.h"
 #include "coordinator/straggler.h"
-#include "model/model.h"
+#include "core/model/model.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {

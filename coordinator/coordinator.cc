@@ -14,12 +14,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "codec/compress.h"
-#include "data/rng.h"
-#include "codec/step.h"
-#include "codec/wire_packet.h"
+#include "core/codec/compress.h"
+#include "core/data/rng.h"
+#include "core/codec/step.h"
+#include "core/codec/wire_packet.h"
 #include "coordinator/units.h"
-#include "kernels/sign_kernels.h"
+#include "core/kernels/sign_kernels.h"
 #include "schema/wire.h"
 
 namespace signfed::coord {

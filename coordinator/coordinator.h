@@ -26,13 +26,13 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "codec/packet.h"
+#include "core/codec/packet.h"
 #include "coordinator/config.h"
 #include "coordinator/round_log.h"
 #include "coordinator/vote.h"
-#include "edge/client/curve.h"
-#include "data/dataset.h"
-#include "model/model.h"
+#include "net/curve.h"
+#include "core/data/dataset.h"
+#include "core/model/model.h"
 
 namespace signfed::coord {
 

@@ -8,7 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "codec/compress.h"
+#include "core/codec/compress.h"
 #include "coordinator/coordinator.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "data/rng.h"
+#include "core/data/rng.h"
 
 namespace signfed::coord {
 namespace {

@@ -9,8 +9,8 @@
 #include <span>
 #include <vector>
 
-#include "codec/packet.h"
-#include "kernels/sign_kernels.h"
+#include "core/codec/packet.h"
+#include "core/kernels/sign_kernels.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {

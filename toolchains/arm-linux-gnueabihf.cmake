@@ -9,7 +9,7 @@
 # installable): cmake -S tests/arm/kernels_only -B build/armhf-kernels --toolchain toolchains/arm-linux-gnueabihf.cmake
 #
 # NEON is optional on ARMv7: the kernel files that use it are compiled with
-# -mfpu=neon (edge/kernels/CMakeLists.txt) and run only when HWCAP_NEON is set.
+# -mfpu=neon (core/kernels/CMakeLists.txt) and run only when HWCAP_NEON is set.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)

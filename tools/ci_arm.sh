@@ -56,7 +56,7 @@ step "aarch64: unit suites under qemu-aarch64"
 ctest --preset aarch64 -L emulated -j"$jobs"
 
 step "mixed federation: host coordinator + 3 aarch64 edges under qemu"
-edge=$root/build/aarch64/edge/client/signfed-edge
+edge=$root/build/aarch64/edge/signfed-edge
 if [[ -f $host_build/CMakeCache.txt ]]; then
   cmake -S . -B "$host_build" -DSIGNFED_AARCH64_EDGE="$edge" >/dev/null
 else

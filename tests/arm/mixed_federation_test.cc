@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "coordinator/round_log.h"
-#include "federation.h"
+#include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;

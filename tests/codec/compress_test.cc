@@ -6,8 +6,8 @@
 #include <numeric>
 #include <vector>
 
-#include "codec/compress.h"
-#include "data/rng.h"
+#include "core/codec/compress.h"
+#include "core/data/rng.h"
 
 using namespace signfed;
 using codec::CodecError;

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <vector>
 
-#include "codec/bit_stream.h"
-#include "codec/packet.h"
-#include "data/rng.h"
-#include "kernels/sign_kernels.h"
+#include "core/codec/internal/bit_stream.h"
+#include "core/codec/packet.h"
+#include "core/data/rng.h"
+#include "core/kernels/sign_kernels.h"
 
 using namespace signfed;
 using codec::CodecError;

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "codec/step.h"
+#include "core/codec/step.h"
 
 using namespace signfed;
 

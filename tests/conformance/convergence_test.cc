@@ -13,7 +13,7 @@
 
 #include "tools/sim/rosenbrock.h"
 #include "tools/sim/sim.h"
-#include "../support/temp_db.h"
+#include "tests/support/temp_db.h"
 
 using namespace signfed;
 using test::TempDb;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "coordinator/vote.h"
-#include "data/rng.h"
+#include "core/data/rng.h"
 
 using namespace signfed;
 using codec::PacketView;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "test_util.h"
+#include "core/data/dataset.h"
+#include "tests/data/test_util.h"
 
 namespace {
 

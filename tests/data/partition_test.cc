@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "data/rng.h"
+#include "core/data/dataset.h"
+#include "core/data/rng.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "data/rng.h"
+#include "core/data/rng.h"
 
 #include <doctest/doctest.h>
 

@@ -6,9 +6,9 @@
 #include <optional>
 #include <zmq.hpp>
 
-#include "codec/packet.h"
-#include "codec/wire_packet.h"
-#include "federation.h"
+#include "core/codec/packet.h"
+#include "core/codec/wire_packet.h"
+#include "tests/e2e/federation.h"
 #include "schema/wire.h"
 
 using namespace signfed;

@@ -1,8 +1,8 @@
-#include "federation.h"
+#include "tests/e2e/federation.h"
 
 #include <fstream>
 
-#include "edge/client/curve.h"
+#include "net/curve.h"
 
 namespace signfed::test {
 

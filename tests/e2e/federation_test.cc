@@ -6,9 +6,9 @@
 #include <csignal>
 #include <thread>
 
-#include "codec/packet.h"
+#include "core/codec/packet.h"
 #include "coordinator/round_log.h"
-#include "federation.h"
+#include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "codec/packet.h"
+#include "core/codec/packet.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace signfed;

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "codec/packet.h"
-#include "codec/wire_packet.h"
-#include "../support/wire_messages.h"
+#include "core/codec/packet.h"
+#include "core/codec/wire_packet.h"
+#include "tests/support/wire_messages.h"
 #include "schema/wire.h"
 
 namespace fb = flatbuffers;

@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "kernels/sign_kernels.h"
+#include "core/kernels/sign_kernels.h"
 
 using namespace signfed::kernels;
 

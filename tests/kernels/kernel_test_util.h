@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "kernels/sign_kernels.h"
+#include "core/kernels/sign_kernels.h"
 
 namespace signfed::kernels::testing {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernel_test_util.h"
+#include "tests/kernels/kernel_test_util.h"
 
 using namespace signfed::kernels;
 using namespace signfed::kernels::testing;

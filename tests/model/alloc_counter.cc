@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "test_util.h"
+#include "tests/model/test_util.h"
 
 namespace {
 std::atomic<std::size_t> g_allocations{0};

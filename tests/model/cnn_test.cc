@@ -1,4 +1,4 @@
-#include "model/cnn.h"
+#include "core/model/cnn.h"
 
 #include <doctest/doctest.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/model/test_util.h"
 
 namespace signfed::model {
 namespace {

@@ -1,4 +1,4 @@
-#include "model/mlp.h"
+#include "core/model/mlp.h"
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/model/test_util.h"
 
 namespace signfed::model {
 namespace {

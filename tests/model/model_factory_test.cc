@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "model/model.h"
+#include "core/model/model.h"
 
 namespace signfed::model {
 namespace {

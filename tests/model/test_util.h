@@ -7,8 +7,8 @@
 #include <span>
 #include <vector>
 
-#include "model/init.h"
-#include "model/model.h"
+#include "core/model/init.h"
+#include "core/model/model.h"
 
 namespace signfed::model::test {
 

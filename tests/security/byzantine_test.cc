@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "../e2e/federation.h"
+#include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;

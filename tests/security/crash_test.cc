@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "coordinator/round_log.h"
-#include "../e2e/federation.h"
+#include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "codec/packet.h"
-#include "codec/wire_packet.h"
-#include "../support/wire_messages.h"
+#include "core/codec/packet.h"
+#include "core/codec/wire_packet.h"
+#include "tests/support/wire_messages.h"
 #include "coordinator/coordinator.h"
 #include "schema/wire.h"
-#include "../e2e/process.h"
+#include "tests/e2e/process.h"
 
 using namespace signfed;
 using namespace signfed::test;

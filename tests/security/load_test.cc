@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "../e2e/process.h"
+#include "tests/e2e/process.h"
 
 using namespace signfed::test;
 

@@ -9,7 +9,7 @@
 
 #include "coordinator/round_log.h"
 #include "schema/wire.h"
-#include "../e2e/federation.h"
+#include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;

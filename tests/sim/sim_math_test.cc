@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "kernels/sign_kernels.h"
+#include "core/kernels/sign_kernels.h"
 #include "tools/sim/betainc.h"
 #include "tools/sim/fleet.h"
 #include "tools/sim/rosenbrock.h"

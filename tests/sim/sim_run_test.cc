@@ -13,10 +13,10 @@
 #include <sstream>
 #include <string>
 
-#include "kernels/sign_kernels.h"
+#include "core/kernels/sign_kernels.h"
 #include "tools/sim/fleet.h"
 #include "tools/sim/sim.h"
-#include "../support/temp_db.h"
+#include "tests/support/temp_db.h"
 
 using namespace signfed;
 using test::TempDb;

@@ -9,9 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "data/dataset.h"
-#include "data/standardise.h"
-#include "model/model.h"
+#include "core/data/dataset.h"
+#include "core/data/standardise.h"
+#include "core/model/model.h"
 #include "tools/sim/betainc.h"
 #include "tools/sim/spb.h"
 

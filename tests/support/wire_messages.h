@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "codec/packet.h"
-#include "codec/wire_packet.h"
+#include "core/codec/packet.h"
+#include "core/codec/wire_packet.h"
 #include "schema/wire.h"
 
 namespace signfed::test {

@@ -7,10 +7,10 @@
 #include <cstring>
 #include <vector>
 
-#include "bench_registry.h"
-#include "codec/packet.h"
-#include "data/rng.h"
-#include "kernels/sign_kernels.h"
+#include "tools/bench/bench_registry.h"
+#include "core/codec/packet.h"
+#include "core/data/rng.h"
+#include "core/kernels/sign_kernels.h"
 
 namespace signfed::bench {
 

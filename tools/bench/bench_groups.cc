@@ -1,5 +1,5 @@
 // The list of benchmark groups. One declaration and one row per group.
-#include "bench_registry.h"
+#include "tools/bench/bench_registry.h"
 
 namespace signfed::bench {
 

@@ -7,8 +7,8 @@
 #include <random>
 #include <string>
 
-#include "bench_registry.h"
-#include "kernels/sign_kernels.h"
+#include "tools/bench/bench_registry.h"
+#include "core/kernels/sign_kernels.h"
 
 namespace signfed::bench {
 namespace {

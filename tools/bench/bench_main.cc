@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "bench_registry.h"
-#include "bench_report.h"
-#include "kernels/sign_kernels.h"
+#include "tools/bench/bench_registry.h"
+#include "tools/bench/bench_report.h"
+#include "core/kernels/sign_kernels.h"
 
 int main(int argc, char** argv) {
   using namespace signfed::bench;

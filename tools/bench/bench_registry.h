@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bench_timer.h"
+#include "tools/bench/bench_timer.h"
 
 namespace signfed::bench {
 

@@ -5,7 +5,7 @@
 #include <span>
 #include <string>
 
-#include "bench_registry.h"
+#include "tools/bench/bench_registry.h"
 
 namespace signfed::bench {
 

@@ -26,7 +26,7 @@ federate() {
     "${extra[@]}" --lr 0.001 --eval-every 0 --quiet >/dev/null 2>"$out/coord.err" &
   local coord=$!
   for ((i = 0; i < m; i++)); do
-    /usr/bin/time -f '%M' -o "$out/edge-$i.time" "$build/edge/client/signfed-edge" --insecure --connect "tcp://127.0.0.1:$port" \
+    /usr/bin/time -f '%M' -o "$out/edge-$i.time" "$build/edge/signfed-edge" --insecure --connect "tcp://127.0.0.1:$port" \
       --client-index "$i" --num-clients "$m" --quiet >/dev/null &
   done
   if ! wait "$coord"; then

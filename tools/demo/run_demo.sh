@@ -40,7 +40,7 @@ start=$(date +%s.%N)
   --eval-every 25 --progress-every 25 --tag "demo $method $partition" 2>&1 | tee "$out/coordinator.log" &
 coord=$!
 for ((i = 0; i < clients; i++)); do
-  "$bin/edge/client/signfed-edge" --insecure --connect "$endpoint" --client-index "$i" --num-clients "$clients" \
+  "$bin/edge/signfed-edge" --insecure --connect "$endpoint" --client-index "$i" --num-clients "$clients" \
     --partition "$partition" >"$out/edge-$i.log" 2>&1 &
   pids+=($!)
 done

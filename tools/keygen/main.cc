@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "edge/client/curve.h"
+#include "net/curve.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> names;

@@ -18,10 +18,10 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
-#include "codec/packet.h"
-#include "codec/step.h"
-#include "edge/client/curve.h"
-#include "model/model.h"
+#include "core/codec/packet.h"
+#include "core/codec/step.h"
+#include "net/curve.h"
+#include "core/model/model.h"
 #include "schema/wire.h"
 
 namespace {

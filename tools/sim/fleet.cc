@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "data/rng.h"
+#include "core/data/rng.h"
 
 namespace signfed::sim {
 

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "coordinator/units.h"
-#include "codec/compress.h"
+#include "core/codec/compress.h"
 #include "tools/sim/betainc.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/rosenbrock.h"

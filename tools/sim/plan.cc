@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/sampler.h"
-#include "model/model.h"
+#include "core/data/sampler.h"
+#include "core/model/model.h"
 #include "tools/sim/npy.h"
 #include "tools/sim/sim_db.h"
 

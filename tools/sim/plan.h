@@ -19,9 +19,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "codec/packet.h"
+#include "core/codec/packet.h"
 #include "coordinator/coordinator.h"
-#include "data/dataset.h"
+#include "core/data/dataset.h"
 #include "tools/sim/sim.h"
 
 namespace signfed::sim {

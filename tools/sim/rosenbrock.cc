@@ -3,10 +3,10 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "codec/packet.h"
+#include "core/codec/packet.h"
 #include "coordinator/vote.h"
-#include "data/rng.h"
-#include "kernels/sign_kernels.h"
+#include "core/data/rng.h"
+#include "core/kernels/sign_kernels.h"
 
 namespace signfed::sim {
 

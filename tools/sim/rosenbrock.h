@@ -14,7 +14,7 @@
 #include <span>
 #include <vector>
 
-#include "data/rng.h"
+#include "core/data/rng.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::sim {

@@ -26,9 +26,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "codec/compress.h"
-#include "edge/client/edge_client.h"
-#include "kernels/sign_kernels.h"
+#include "core/codec/compress.h"
+#include "edge/edge_client.h"
+#include "core/kernels/sign_kernels.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/sim_db.h"
 

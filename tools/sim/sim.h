@@ -21,7 +21,7 @@
 
 #include "coordinator/config.h"
 #include "coordinator/coordinator.h"
-#include "data/dataset.h"
+#include "core/data/dataset.h"
 #include "tools/sim/fleet.h"
 #include "tools/sim/spb.h"
 

@@ -42,9 +42,9 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "data/standardise.h"
-#include "model/model.h"
+#include "core/data/dataset.h"
+#include "core/data/standardise.h"
+#include "core/model/model.h"
 
 namespace signfed::sim {
 

@@ -1,0 +1,466 @@
+#include "core/codec/packet.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/codec/internal/bit_stream.h"
+#include "core/kernels/sign_kernels.h"
+
+namespace signfed::codec {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "wire floats are little-endian");
+
+using kernels::packed_bytes;
+
+[[noreturn]] void fail(const std::string& what) { throw CodecError(what); }
+
+std::uint64_t popcount_bytes(std::span<const std::uint8_t> b) {
+  std::uint64_t n = 0;
+  for (std::uint8_t x : b) n += static_cast<unsigned>(std::popcount(x));
+  return n;
+}
+
+// Bits past dim in the last byte must be zero: one canonical coding per vector.
+void check_pad_bits(std::span<const std::uint8_t> bits, std::uint32_t dim, const char* what) {
+  const unsigned tail = dim % 8;
+  if (tail != 0 && !bits.empty() && (bits.back() >> tail) != 0) fail(std::string(what) + ": nonzero pad bits");
+}
+
+// Gap j = idx[j] - idx[j-1] - 1 (idx[-1] = -1): >= 0 for strictly increasing idx.
+std::uint64_t rice_bits(std::span<const std::uint32_t> idx, unsigned k) {
+  std::uint64_t bits = 0;
+  std::uint32_t prev = 0;
+  bool first = true;
+  for (std::uint32_t i : idx) {
+    const std::uint32_t gap = first ? i : i - prev - 1;
+    bits += (gap >> k) + 1 + k;
+    prev = i;
+    first = false;
+  }
+  return bits;
+}
+
+unsigned best_rice_k(std::uint32_t dim, std::span<const std::uint32_t> idx) {
+  if (idx.empty()) return 0;
+  // The optimum for geometric gaps of mean m sits near log2(m * ln 2); try its
+  // neighbours exactly rather than trust the model.
+  const double mean_gap = static_cast<double>(dim) / static_cast<double>(idx.size());
+  const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean_gap * 0.6931471805599453))));
+  unsigned best = 0;
+  std::uint64_t best_bits = UINT64_MAX;
+  for (int k = std::max(0, guess - 1); k <= std::min(31, guess + 1); ++k) {
+    const std::uint64_t b = rice_bits(idx, static_cast<unsigned>(k));
+    if (b < best_bits) {
+      best_bits = b;
+      best = static_cast<unsigned>(k);
+    }
+  }
+  return best;
+}
+
+// Rice cost of a list of values under parameter k.
+std::uint64_t rice_cost(std::span<const std::uint32_t> v, unsigned k) {
+  std::uint64_t bits = 0;
+  for (std::uint32_t x : v) bits += (x >> k) + 1 + k;
+  return bits;
+}
+
+// The Rice parameter (0..31) that codes v in the fewest bits, searched around
+// the geometric-mean optimum log2(ln 2 * mean).
+unsigned best_k_for(std::span<const std::uint32_t> v) {
+  if (v.empty()) return 0;
+  double sum = 0.0;
+  for (std::uint32_t x : v) sum += x;
+  const double mean = std::max(1.0, sum / static_cast<double>(v.size()));
+  const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean * 0.6931471805599453))));
+  unsigned best = 0;
+  std::uint64_t best_bits = UINT64_MAX;
+  for (int k = std::max(0, guess - 2); k <= std::min(31, guess + 2); ++k) {
+    const std::uint64_t b = rice_cost(v, static_cast<unsigned>(k));
+    if (b < best_bits) best_bits = b, best = static_cast<unsigned>(k);
+  }
+  return best;
+}
+
+// n <= 57 bits of b starting at bit `pos` (LSB first); bytes past the end read as 0.
+std::uint64_t load_bits(std::span<const std::uint8_t> b, std::uint64_t pos, unsigned n) {
+  const std::size_t byte = static_cast<std::size_t>(pos >> 3);
+  std::uint64_t w = 0;
+  if (byte < b.size()) std::memcpy(&w, b.data() + byte, std::min<std::size_t>(8, b.size() - byte));
+  return (w >> (pos & 7)) & ((std::uint64_t{1} << n) - 1);
+}
+
+// b |= v << pos for n <= 57 bits of v (the caller keeps pos + n within b).
+void or_bits(std::span<std::uint8_t> b, std::uint64_t pos, std::uint64_t v, unsigned n) {
+  const std::size_t byte = static_cast<std::size_t>(pos >> 3);
+  const unsigned shift = static_cast<unsigned>(pos & 7);
+  const std::uint64_t w = v << shift;
+  for (unsigned k = 0; k * 8 < shift + n; ++k) b[byte + k] |= static_cast<std::uint8_t>(w >> (8 * k));
+}
+
+// Sets bits [pos, pos + len) of b.
+void set_range(std::span<std::uint8_t> b, std::uint32_t pos, std::uint32_t len) {
+  std::uint32_t i = pos;
+  const std::uint32_t end = pos + len;
+  for (; i < end && (i & 7); ++i) b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+  for (; i + 8 <= end; i += 8) b[i >> 3] = 0xFF;
+  for (; i < end; ++i) b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+}
+
+// First index >= from (and < dim) whose bit equals `value`, or dim; 64 bits a step.
+std::uint32_t next_with(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from, bool value) {
+  std::uint32_t i = from;
+  while (i < dim) {
+    const unsigned n = std::min<std::uint32_t>(57, dim - i);
+    std::uint64_t w = load_bits(b, i, n);
+    if (!value) w = ~w & ((std::uint64_t{1} << n) - 1);
+    if (w != 0) return i + static_cast<std::uint32_t>(std::countr_zero(w));
+    i += n;
+  }
+  return dim;
+}
+std::uint32_t next_set(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from) {
+  return next_with(b, dim, from, true);
+}
+std::uint32_t next_clear(std::span<const std::uint8_t> b, std::uint32_t dim, std::uint32_t from) {
+  return next_with(b, dim, from, false);
+}
+
+
+}  // namespace
+
+TernarySigns TernarySigns::zeros(std::uint32_t dim) {
+  TernarySigns t;
+  t.dim = dim;
+  t.support.assign(packed_bytes(dim), 0);
+  t.negative.assign(packed_bytes(dim), 0);
+  return t;
+}
+
+std::uint64_t TernarySigns::nnz() const { return popcount_bytes(support); }
+
+SignPacket make_dense_packet(std::uint32_t dim, std::vector<std::uint8_t> bits, float scale) {
+  SignPacket p;
+  p.encoding = Encoding::dense_sign;
+  p.dim = dim;
+  p.nnz = dim;
+  p.scale = scale;
+  p.payload = std::move(bits);
+  return p;
+}
+
+SignPacket encode_sparse(std::uint32_t dim, std::span<const std::uint32_t> idx, std::span<const float> values) {
+  SignPacket p;
+  p.encoding = Encoding::sparse_sign;
+  p.dim = dim;
+  p.nnz = static_cast<std::uint32_t>(idx.size());
+  const unsigned k = best_rice_k(dim, idx);
+  p.rice_k = static_cast<std::uint8_t>(k);
+  p.payload.reserve((rice_bits(idx, k) + idx.size() + 7) / 8);
+  BitWriter w(p.payload);
+  std::uint32_t prev = 0;
+  for (std::size_t j = 0; j < idx.size(); ++j) {
+    w.put_rice(j == 0 ? idx[j] : idx[j] - prev - 1, k);
+    prev = idx[j];
+  }
+  for (std::uint32_t i : idx) w.put(std::signbit(values[i]) ? 1u : 0u, 1);
+  w.flush();
+  return p;
+}
+
+SignPacket encode_sparse(const SparseSigns& s) {
+  SignPacket p;
+  p.encoding = Encoding::sparse_sign;
+  p.dim = s.dim;
+  p.nnz = static_cast<std::uint32_t>(s.index.size());
+  const unsigned k = best_rice_k(s.dim, s.index);
+  p.rice_k = static_cast<std::uint8_t>(k);
+  BitWriter w(p.payload);
+  for (std::size_t j = 0; j < s.index.size(); ++j) w.put_rice(j == 0 ? s.index[j] : s.index[j] - s.index[j - 1] - 1, k);
+  for (std::uint8_t neg : s.negative) w.put(neg ? 1u : 0u, 1);
+  w.flush();
+  return p;
+}
+
+SignPacket encode_float32(std::span<const float> x) {
+  SignPacket p;
+  p.encoding = Encoding::float32;
+  p.dim = static_cast<std::uint32_t>(x.size());
+  p.nnz = p.dim;
+  p.payload.resize(x.size() * sizeof(float));
+  if (!x.empty()) std::memcpy(p.payload.data(), x.data(), p.payload.size());
+  return p;
+}
+
+TernarySigns ternary_signs(std::span<const float> x) {
+  TernarySigns t = TernarySigns::zeros(static_cast<std::uint32_t>(x.size()));
+  for (std::uint32_t i = 0; i < x.size(); ++i) {
+    const std::uint8_t bit = static_cast<std::uint8_t>(1u << (i & 7));
+    if (x[i] > 0.0f) {
+      t.support[i >> 3] |= bit;
+    } else if (x[i] < 0.0f) {
+      t.support[i >> 3] |= bit;
+      t.negative[i >> 3] |= bit;
+    }
+  }
+  return t;
+}
+
+SignPacket encode_runs(const TernarySigns& t) {
+  // Alternating runs: moving (may be empty first), zero, moving, ... summing
+  // to dim; every run after the first is >= 1 and coded as length - 1.
+  std::vector<std::uint32_t> starts, lengths;  // the moving runs
+  std::vector<std::uint32_t> moving, zero;     // the coded values
+  std::uint32_t i = 0;
+  bool first = true;
+  while (i < t.dim) {
+    const std::uint32_t j = next_clear(t.support, t.dim, i);  // end of the moving run
+    if (first || j > i) moving.push_back(first ? j - i : j - i - 1);
+    if (j > i) starts.push_back(i), lengths.push_back(j - i);
+    first = false;
+    if (j >= t.dim) break;
+    const std::uint32_t k = next_set(t.support, t.dim, j);
+    zero.push_back(k - j - 1);
+    i = k;
+  }
+  const unsigned km = best_k_for(moving), kz = best_k_for(zero);
+  SignPacket p;
+  p.encoding = Encoding::runs_sign;
+  p.dim = t.dim;
+  p.nnz = static_cast<std::uint32_t>(t.nnz());
+  p.payload.reserve(p.nnz / 8 + (rice_cost(moving, km) + rice_cost(zero, kz)) / 8 + 4);
+  BitWriter w(p.payload);
+  w.put(km, 5);
+  w.put(kz, 5);
+  for (std::size_t r = 0; r < moving.size() || r < zero.size(); ++r) {
+    if (r < moving.size()) w.put_rice(moving[r], km);
+    if (r < zero.size()) w.put_rice(zero[r], kz);
+  }
+  // The sign bits of the moving coordinates, in order, 32 at a time.
+  for (std::size_t r = 0; r < starts.size(); ++r)
+    for (std::uint32_t off = 0; off < lengths[r]; off += 32) {
+      const unsigned n = std::min<std::uint32_t>(32, lengths[r] - off);
+      w.put(static_cast<std::uint32_t>(load_bits(t.negative, std::uint64_t{starts[r]} + off, n)), n);
+    }
+  w.flush();
+  return p;
+}
+
+namespace {
+
+// Decodes a runs_sign payload into t (validating everything).
+void decode_runs_into(const PacketView& p, TernarySigns& t) {
+  if (p.nnz > p.dim) fail("runs_sign packet: nnz exceeds dim");
+  BitReader r(p.payload);
+  const unsigned km = r.get(5), kz = r.get(5);
+  if (!r.ok()) fail("runs_sign packet: truncated header");
+  std::vector<std::uint32_t> starts, lengths;
+  std::uint64_t pos = 0, moving = 0;
+  bool first = true, in_moving = true;
+  while (pos < p.dim) {
+    const unsigned k = in_moving ? km : kz;
+    const std::uint64_t len = std::uint64_t{r.get_rice(k, (p.dim >> k) + 1)} + (first ? 0 : 1);
+    if (!r.ok()) fail("runs_sign packet: truncated or malformed run code");
+    if (pos + len > p.dim) fail("runs_sign packet: runs exceed dim");
+    if (in_moving && len > 0) {
+      set_range(t.support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
+      starts.push_back(static_cast<std::uint32_t>(pos));
+      lengths.push_back(static_cast<std::uint32_t>(len));
+      moving += len;
+    }
+    pos += len;
+    first = false;
+    in_moving = !in_moving;
+  }
+  if (moving != p.nnz) fail("runs_sign packet: nnz does not match the runs");
+  const std::uint64_t signs_at = r.position();
+  const std::uint64_t used = signs_at + p.nnz;
+  if (used > std::uint64_t{p.payload.size()} * 8) fail("runs_sign packet: truncated sign bits");
+  if ((used + 7) / 8 != p.payload.size())
+    fail("runs_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("runs_sign packet: nonzero pad bits");
+  // Scatter the sign bits into the moving runs, up to 57 bits at a time.
+  std::uint64_t src = signs_at;
+  for (std::size_t k = 0; k < starts.size(); ++k)
+    for (std::uint32_t off = 0; off < lengths[k];) {
+      const unsigned n = std::min<std::uint32_t>(57, lengths[k] - off);
+      or_bits(t.negative, std::uint64_t{starts[k]} + off, load_bits(p.payload, src, n), n);
+      src += n;
+      off += n;
+    }
+}
+
+}  // namespace
+
+SignPacket encode_ternary_best(const TernarySigns& t) {
+  const std::uint64_t nnz = t.nnz();
+  if (nnz == t.dim) {
+    // Every coordinate moves: the negative bitmap alone is the dense sign packet.
+    return make_dense_packet(t.dim, t.negative, 1.0f);
+  }
+  SignPacket runs = encode_runs(t);
+  // A sparse entry costs at least 2 bits (gap terminator + sign): skip it when that cannot win.
+  if (2 * nnz >= std::uint64_t{runs.payload.size()} * 8 && runs.payload.size() <= 2 * packed_bytes(t.dim)) return runs;
+  SparseSigns s;
+  s.dim = t.dim;
+  s.index.reserve(nnz);
+  s.negative.reserve(nnz);
+  for (std::uint32_t i = 0; i < t.dim; ++i) {
+    if ((t.support[i >> 3] >> (i & 7)) & 1u) {
+      s.index.push_back(i);
+      s.negative.push_back((t.negative[i >> 3] >> (i & 7)) & 1u);
+    }
+  }
+  SignPacket sparse = encode_sparse(s);
+  if (runs.payload.size() < sparse.payload.size()) sparse = std::move(runs);
+  if (sparse.payload.size() <= 2 * packed_bytes(t.dim)) return sparse;
+  SignPacket p;
+  p.encoding = Encoding::ternary;
+  p.dim = t.dim;
+  p.nnz = static_cast<std::uint32_t>(nnz);
+  p.payload = t.support;
+  p.payload.insert(p.payload.end(), t.negative.begin(), t.negative.end());
+  return p;
+}
+
+void validate(const PacketView& p, std::uint32_t expected_dim) {
+  if (expected_dim != 0 && p.dim != expected_dim)
+    fail("packet has " + std::to_string(p.dim) + " coordinates, expected " + std::to_string(expected_dim));
+  if (!std::isfinite(p.scale)) fail("packet scale is not finite");
+  switch (p.encoding) {
+    case Encoding::dense_sign:
+      if (p.nnz != p.dim) fail("dense_sign packet: nnz must equal dim");
+      if (p.payload.size() != packed_bytes(p.dim))
+        fail("dense_sign packet: payload is " + std::to_string(p.payload.size()) + " bytes, expected " +
+             std::to_string(packed_bytes(p.dim)));
+      check_pad_bits(p.payload, p.dim, "dense_sign packet");
+      return;
+    case Encoding::float32: {
+      if (p.nnz != p.dim) fail("float32 packet: nnz must equal dim");
+      if (p.payload.size() != std::size_t{p.dim} * 4)
+        fail("float32 packet: payload is " + std::to_string(p.payload.size()) + " bytes, expected " +
+             std::to_string(std::size_t{p.dim} * 4));
+      for (std::size_t i = 0; i < p.dim; ++i) {
+        float v;
+        std::memcpy(&v, p.payload.data() + 4 * i, 4);
+        if (!std::isfinite(v)) fail("float32 packet: coordinate " + std::to_string(i) + " is not finite");
+      }
+      return;
+    }
+    case Encoding::ternary: {
+      const std::size_t nb = packed_bytes(p.dim);
+      if (p.payload.size() != 2 * nb)
+        fail("ternary packet: payload is " + std::to_string(p.payload.size()) + " bytes, expected " +
+             std::to_string(2 * nb));
+      auto support = p.payload.subspan(0, nb);
+      auto negative = p.payload.subspan(nb, nb);
+      check_pad_bits(support, p.dim, "ternary packet support");
+      for (std::size_t b = 0; b < nb; ++b)
+        if (negative[b] & ~support[b]) fail("ternary packet: sign bit set outside the support");
+      if (popcount_bytes(support) != p.nnz) fail("ternary packet: nnz does not match the support");
+      return;
+    }
+    case Encoding::sparse_sign:
+      (void)decode_sparse(p);  // decoding is the check
+      return;
+    case Encoding::runs_sign: {
+      TernarySigns t = TernarySigns::zeros(p.dim);
+      decode_runs_into(p, t);  // decoding is the check
+      return;
+    }
+  }
+  fail("unknown packet encoding " + std::to_string(static_cast<int>(p.encoding)));
+}
+
+SparseSigns decode_sparse(const PacketView& p) {
+  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
+  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
+  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
+  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
+  // an impossible nnz before allocating for it.
+  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
+  SparseSigns s;
+  s.dim = p.dim;
+  s.index.resize(p.nnz);
+  s.negative.resize(p.nnz);
+  BitReader r(p.payload);
+  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
+  std::uint64_t next = 0;  // smallest index the next entry may take
+  for (std::uint32_t j = 0; j < p.nnz; ++j) {
+    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
+    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    s.index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+  }
+  for (std::uint32_t j = 0; j < p.nnz; ++j) s.negative[j] = static_cast<std::uint8_t>(r.get(1));
+  if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
+  const std::uint64_t used = r.position();
+  if ((used + 7) / 8 != p.payload.size())
+    fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
+  return s;
+}
+
+TernarySigns decode_ternary(const PacketView& p) {
+  // The variable-length codings validate while they decode; the rest first.
+  if (p.encoding == Encoding::sparse_sign || p.encoding == Encoding::runs_sign) {
+    if (!std::isfinite(p.scale)) fail("packet scale is not finite");
+  } else {
+    validate(p, 0);
+  }
+  TernarySigns t = TernarySigns::zeros(p.dim);
+  const std::size_t nb = packed_bytes(p.dim);
+  switch (p.encoding) {
+    case Encoding::dense_sign:
+      std::fill(t.support.begin(), t.support.end(), 0xFF);
+      if (p.dim % 8 != 0 && nb > 0) t.support.back() = static_cast<std::uint8_t>((1u << (p.dim % 8)) - 1);
+      std::copy(p.payload.begin(), p.payload.end(), t.negative.begin());
+      return t;
+    case Encoding::ternary:
+      std::copy(p.payload.begin(), p.payload.begin() + static_cast<std::ptrdiff_t>(nb), t.support.begin());
+      std::copy(p.payload.begin() + static_cast<std::ptrdiff_t>(nb), p.payload.end(), t.negative.begin());
+      return t;
+    case Encoding::sparse_sign: {
+      const SparseSigns s = decode_sparse(p);
+      for (std::size_t j = 0; j < s.index.size(); ++j) {
+        const std::uint32_t i = s.index[j];
+        t.support[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+        if (s.negative[j]) t.negative[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
+      }
+      return t;
+    }
+    case Encoding::runs_sign:
+      decode_runs_into(p, t);
+      return t;
+    case Encoding::float32:
+      break;
+  }
+  fail("float32 packet where signs were expected");
+}
+
+std::vector<float> decode_float32(const PacketView& p) {
+  if (p.encoding != Encoding::float32) fail("expected a float32 packet");
+  validate(p, 0);
+  std::vector<float> x(p.dim);
+  if (p.dim > 0) std::memcpy(x.data(), p.payload.data(), std::size_t{p.dim} * 4);
+  return x;
+}
+
+double paper_sparse_bits(std::uint64_t n, std::uint64_t k) {
+  if (k == 0) return 0.0;
+  return static_cast<double>(k) * (1.0 + std::log2(static_cast<double>(n) / static_cast<double>(k)));
+}
+
+double entropy_sparse_bits(std::uint64_t n, std::uint64_t k) {
+  if (k == 0 || k > n) return 0.0;
+  const double lg = std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+                    std::lgamma(static_cast<double>(n - k) + 1);
+  return lg / std::log(2.0) + static_cast<double>(k);
+}
+
+}  // namespace signfed::codec

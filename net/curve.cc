@@ -1,0 +1,154 @@
+#include "net/curve.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+namespace signfed::curve {
+namespace {
+
+// Z85's alphabet includes '#', so a comment is recognised by position: the
+// first blank-separated word of a line is the key if it is a valid Z85 key;
+// anything after it is a comment; a line whose first word is not a key must
+// start with '#' (a comment line) or be blank.
+std::string key_of_line(const std::string& line, bool* bad) {
+  *bad = false;
+  const auto b = line.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  const auto e = line.find_first_of(" \t\r\n", b);
+  std::string word = line.substr(b, e == std::string::npos ? std::string::npos : e - b);
+  if (is_z85_key(word)) return word;
+  if (line[b] != '#') *bad = true;
+  return {};
+}
+
+std::vector<std::pair<int, std::string>> key_lines(const std::string& path, const char* what) {
+  std::ifstream f(path);
+  if (!f) throw CurveError(std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
+  std::vector<std::pair<int, std::string>> out;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    if (line.size() > 4096) throw CurveError(path + ":" + std::to_string(n) + ": line too long for a key file");
+    bool bad = false;
+    std::string k = key_of_line(line, &bad);
+    if (bad)
+      throw CurveError(path + ":" + std::to_string(n) + ": not a Z85 CURVE key (expected 40 characters as written "
+                       "by signfed-keygen)");
+    if (k.empty()) continue;
+    out.emplace_back(n, std::move(k));
+    if (out.size() > 1000000) throw CurveError(path + ": more than 10^6 keys");
+  }
+  return out;
+}
+
+void require_curve() {
+  if (!available())
+    throw CurveError("this libzmq has no CURVE support (zmq_has(\"curve\") is false); install Debian's libzmq5 "
+                     "built with libsodium, or run with --insecure on a trusted network");
+}
+
+}  // namespace
+
+bool available() { return zmq_has("curve") != 0; }
+
+KeyPair generate() {
+  require_curve();
+  char pub[41], sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0) throw CurveError("zmq_curve_keypair failed: " + std::string(zmq_strerror(zmq_errno())));
+  return {pub, sec};
+}
+
+std::string public_of(const std::string& secret_z85) {
+  require_curve();
+  char pub[41];
+  if (!is_z85_key(secret_z85) || zmq_curve_public(pub, secret_z85.c_str()) != 0)
+    throw CurveError("not a Z85 CURVE secret key");
+  return pub;
+}
+
+bool is_z85_key(const std::string& s) {
+  if (s.size() != 40) return false;
+  std::uint8_t bin[32];
+  return zmq_z85_decode(bin, s.c_str()) != nullptr;
+}
+
+std::string z85_of(const std::uint8_t* key32) {
+  char out[41];
+  if (!zmq_z85_encode(out, key32, 32)) return {};
+  return out;
+}
+
+std::string read_key_file(const std::string& path) {
+  const auto lines = key_lines(path, "key file");
+  if (lines.size() != 1)
+    throw CurveError("key file " + path + " holds " + std::to_string(lines.size()) +
+                     " keys; expected exactly one (make a pair with signfed-keygen)");
+  return lines.front().second;
+}
+
+std::set<std::string> read_allowlist(const std::string& path) {
+  std::set<std::string> keys;
+  for (auto& [n, k] : key_lines(path, "allowlist")) keys.insert(std::move(k));
+  return keys;
+}
+
+void write_key_pair(const std::string& stem, const KeyPair& k, bool force) {
+  const std::string sec = stem + ".key", pub = stem + ".pub";
+  struct stat st{};
+  if (!force && (::stat(sec.c_str(), &st) == 0 || ::stat(pub.c_str(), &st) == 0))
+    throw CurveError(sec + " or " + pub + " exists; pass --force to overwrite");
+  {
+    const mode_t old = ::umask(077);
+    std::ofstream f(sec, std::ios::trunc);
+    ::umask(old);
+    f << "# signfed CURVE secret key: keep private (never copy it off this machine)\n" << k.secret_key << "\n";
+    if (!f) throw CurveError("cannot write " + sec);
+  }
+  ::chmod(sec.c_str(), 0600);
+  std::ofstream f(pub, std::ios::trunc);
+  f << "# signfed CURVE public key: give it to the other side (allowlist or --server-key)\n" << k.public_key << "\n";
+  if (!f) throw CurveError("cannot write " + pub);
+}
+
+void make_client(zmq::socket_t& s, const std::string& secret_key_path, const std::string& server_public_path) {
+  require_curve();
+  const std::string secret = read_key_file(secret_key_path);
+  const std::string server = read_key_file(server_public_path);
+  const std::string mine = public_of(secret);
+  s.set(zmq::sockopt::curve_serverkey, server);
+  s.set(zmq::sockopt::curve_publickey, mine);
+  s.set(zmq::sockopt::curve_secretkey, secret);
+}
+
+SocketMonitor::SocketMonitor(zmq::context_t& ctx, zmq::socket_t& monitored, int events)
+    : monitored_(&monitored), pair_(ctx, zmq::socket_type::pair) {
+  static std::atomic<unsigned long long> counter{0};
+  const std::string addr = "inproc://signfed-monitor-" + std::to_string(counter++);
+  if (zmq_socket_monitor(monitored.handle(), addr.c_str(), events) != 0)
+    throw zmq::error_t();
+  pair_.set(zmq::sockopt::linger, 0);
+  pair_.connect(addr);
+}
+
+SocketMonitor::~SocketMonitor() {
+  if (monitored_->handle()) zmq_socket_monitor(monitored_->handle(), nullptr, 0);
+}
+
+std::optional<MonitorEvent> SocketMonitor::next() {
+  zmq::message_t head, addr;
+  if (!pair_.recv(head, zmq::recv_flags::dontwait)) return std::nullopt;
+  MonitorEvent e;
+  if (head.size() >= 6) {
+    std::memcpy(&e.event, head.data(), 2);
+    std::memcpy(&e.value, static_cast<const char*>(head.data()) + 2, 4);
+  }
+  if (head.more() && pair_.recv(addr)) e.address = addr.to_string();
+  return e;
+}
+
+}  // namespace signfed::curve
