@@ -17,6 +17,7 @@
 #include "core/codec/compress.h"
 #include "core/data/rng.h"
 #include "core/codec/step.h"
+#include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
@@ -229,7 +230,8 @@ void Coordinator::open_run() {
   }
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
-  momentum_.assign(cfg_.uses_momentum() ? model_->num_params() : 0, 0.0f);
+  replica_ = std::make_unique<core::Replica>(model_->params());
+  if (cfg_.uses_momentum()) replica_->enable_momentum();
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
   if (!resume) resolve_run_config(cfg_, model_->num_params());  // what runs.config stores is what the run uses
   inputs_ = {cfg_.standardise, cfg_.input_mean, cfg_.input_std};
@@ -241,8 +243,9 @@ void Coordinator::open_run() {
       if (ck.params.size() != model_->num_params() || codec::model_digest(ck.params) != ck.digest)
         throw std::runtime_error("checkpoint of round " + std::to_string(ck.round) + " in " + cfg_.db_path +
                                  " does not match its digest or the model; the file is damaged");
-      std::copy(ck.params.begin(), ck.params.end(), model_->params().begin());
-      if (!momentum_.empty() && ck.momentum.size() == momentum_.size()) momentum_ = ck.momentum;
+      const bool with_momentum = cfg_.uses_momentum() && ck.momentum.size() == ck.params.size();
+      replica_->assign(ck.params, with_momentum ? std::span<const float>(ck.momentum) : std::span<const float>());
+      if (cfg_.uses_momentum()) replica_->enable_momentum();
       first_round_ = static_cast<std::uint32_t>(ck.round + 1);
     }
     virtual_clock_s_ = resume->virtual_time_s;
@@ -258,7 +261,7 @@ void Coordinator::open_run() {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
   init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed, cfg_.init)->params());
-  digest_ = codec::model_digest(model_->params());
+  digest_ = replica_->digest();
   summary_.run_id = run_id_;
   log_->log_event(run_id_, now_s(), std::nullopt, "transport",
                   cfg_.insecure ? "PLAINTEXT (insecure): no authentication, no encryption"
@@ -446,8 +449,8 @@ void Coordinator::finish_round(std::uint32_t round) {
   Checkpoint ck;
   ck.round = round;
   ck.digest = digest_;
-  ck.params.assign(model_->params().begin(), model_->params().end());
-  ck.momentum = momentum_;
+  ck.params.assign(replica_->params().begin(), replica_->params().end());
+  ck.momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
   const bool keep = last || (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
   log_->commit_round(run_id_, row, rows, ck, keep);
   summary_.uplink_bytes += row.uplink_bytes;
@@ -469,8 +472,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   }
   if (!views.empty()) row.train_loss = loss_sum / static_cast<double>(views.size());
 
-  const std::vector<float> before(model_->params().begin(), model_->params().end());
-  const std::vector<float> momentum_before = momentum_;
+  if (cfg_.guarded_step) replica_->save();
   codec::SignPacket result;
   float momentum_field = 0.0f;
   if (views.empty()) {
@@ -494,12 +496,8 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
       ++c.disagree_n;
     }
     update_suspicion(ids);
-    if (cfg_.uses_momentum()) {  // S3GD-MV eqs. (25)-(26)
-      momentum_field = cfg_.method.momentum;
-      codec::apply_momentum_step(model_->params(), momentum_, v.signs, cfg_.method.momentum, step);
-    } else {
-      codec::apply_sign_step(model_->params(), v.signs, step);
-    }
+    if (cfg_.uses_momentum()) momentum_field = cfg_.method.momentum;  // S3GD-MV eqs. (25)-(26)
+    replica_->apply_signs(v.signs, step, momentum_field);
     result = codec::encode_ternary_best(v.signs);
   } else {
     // McMahan et al.: weight each client by its local sample count (or uniformly).
@@ -509,13 +507,13 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
       std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
     const std::vector<float> mean = mean_aggregate(views, weights, dim);
-    codec::apply_dense_step(model_->params(), mean, step);
+    replica_->apply_mean(mean, step);
     row.coords_moved = static_cast<std::uint64_t>(std::count_if(mean.begin(), mean.end(), [](float x) { return x != 0.0f; }));
     result = codec::encode_float32(mean);
   }
   for (auto& [id, r] : received_) rows.push_back(r->row);
   if (on_round_result) on_round_result(round, result);
-  const std::uint64_t new_digest = codec::model_digest(model_->params());
+  const std::uint64_t new_digest = replica_->digest();
 
   // Participants and every other live client apply the same result.
   std::vector<std::string> peers;
@@ -551,9 +549,8 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     const bool keep_step = guard_reports_.empty() || after_sum <= before_sum;
     row.guard_kept = keep_step;
     if (!keep_step) {
-      std::copy(before.begin(), before.end(), model_->params().begin());
-      momentum_ = momentum_before;
-      digest_ = codec::model_digest(model_->params());
+      replica_->roll_back();
+      digest_ = replica_->digest();
     }
     fb::FlatBufferBuilder g(64);
     const auto gd = wire::finish_envelope(g, wire::CreateGuardDecision(g, round, keep_step, digest_));
@@ -972,22 +969,8 @@ void Coordinator::on_guard_report(const std::string& peer, const wire::GuardRepo
 }
 
 std::uint64_t Coordinator::send_snapshot(const std::string& peer, std::uint32_t round) {
-  const auto params = model_->params();
-  const std::uint64_t n = params.size();
-  const std::uint32_t chunks = static_cast<std::uint32_t>((n + wire::kSnapshotChunkParams - 1) / wire::kSnapshotChunkParams);
-  std::uint64_t bytes = 0;
-  for (std::uint32_t k = 0; k < std::max<std::uint32_t>(chunks, 1); ++k) {
-    const std::uint64_t off = std::uint64_t{k} * wire::kSnapshotChunkParams;
-    const std::uint64_t len = std::min<std::uint64_t>(wire::kSnapshotChunkParams, n - off);
-    fb::FlatBufferBuilder fbb(len * 8 + 256);
-    auto pv = fbb.CreateVector(params.data() + off, len);
-    fb::Offset<fb::Vector<float>> mv;
-    if (!momentum_.empty()) mv = fbb.CreateVector(momentum_.data() + off, len);
-    auto s = wire::CreateModelSnapshot(fbb, round, fbb.CreateString(model_->spec()), n, digest_, k,
-                                       std::max<std::uint32_t>(chunks, 1), off, pv, mv);
-    bytes += send(peer, wire::finish_envelope(fbb, s));
-  }
-  return bytes;
+  return core::send_snapshot(*replica_, round, model_->spec(),
+                             [&](std::span<const std::uint8_t> bytes) { return send(peer, bytes); });
 }
 
 void Coordinator::reply_error(const std::string& peer, ErrorCode code, const std::string& text, std::uint32_t round) {

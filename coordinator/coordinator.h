@@ -33,6 +33,7 @@
 #include "net/curve.h"
 #include "core/data/dataset.h"
 #include "core/model/model.h"
+#include "core/replica/replica.h"
 
 namespace signfed::coord {
 
@@ -129,7 +130,7 @@ class Coordinator {
 
   std::unique_ptr<model::Model> model_;
   data::Standardisation inputs_;       // the run's input transform (sent in Welcome)
-  std::vector<float> momentum_;
+  std::unique_ptr<core::Replica> replica_;  // views model_->params()
   std::uint64_t digest_ = 0;
   std::shared_ptr<const data::Dataset> test_;
 

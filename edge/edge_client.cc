@@ -16,6 +16,7 @@
 #include "core/data/sampler.h"
 #include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
+#include "core/replica/snapshot.h"
 #include "core/kernels/sign_kernels.h"
 #include "schema/wire.h"
 
@@ -23,14 +24,6 @@ namespace signfed::edge {
 
 namespace fb = flatbuffers;
 using wire::Body;
-
-struct EdgeClient::Snapshot {
-  std::uint32_t round = 0;
-  std::uint64_t digest = 0;
-  std::uint32_t chunks = 0;
-  std::vector<bool> got;
-  std::vector<float> params, momentum;
-};
 
 namespace {
 
@@ -68,6 +61,8 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
                           cfg_.partition + "' over " + std::to_string(cfg_.num_clients) + " clients");
   sampler_ = data::EpochSampler(shard_.size(), data::client_batch_seed(cfg_.data_seed, cfg_.client_index));
   model_ = model::make_model(cfg_.model, 0);
+  replica_ = std::make_unique<core::Replica>(model_->params());
+  snap_ = std::make_unique<core::SnapshotAssembler>(model_->num_params());
   if (model_->input_size() != train_->cols)
     throw std::invalid_argument("model " + model_->spec() + " takes " + std::to_string(model_->input_size()) +
                                 " inputs but the data has " + std::to_string(train_->cols) + " features");
@@ -101,7 +96,7 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
 
 EdgeClient::~EdgeClient() = default;
 
-std::uint64_t EdgeClient::digest() const { return codec::model_digest(model_->params()); }
+std::uint64_t EdgeClient::digest() const { return replica_->digest(); }
 
 void EdgeClient::say(const char* fmt, ...) const {
   if (cfg_.quiet) return;
@@ -277,7 +272,7 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
           throw std::runtime_error("the coordinator asked for an unknown initialisation; upgrade signfed-edge");
         model_ = model::make_model(cfg_.model, w->seed(),
                                    w->init() == wire::Init::torch ? model::Init::torch : model::Init::he);
-        momentum_.clear();
+        replica_ = std::make_unique<core::Replica>(model_->params());
         seeded_ = true;
       }
       if (w->standardise() && !(std::isfinite(w->input_mean()) && std::isfinite(w->input_std()) && w->input_std() > 0.0f))
@@ -468,24 +463,9 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     in_sync_ = false;
     return;
   }
-  const codec::PacketView pv = codec::view_of(*v.packet());
   try {
-    codec::validate(pv, static_cast<std::uint32_t>(model_->num_params()));
-    if (v.guarded()) {
-      guard_params_.assign(model_->params().begin(), model_->params().end());
-      guard_momentum_ = momentum_;
-    }
-    if (pv.encoding == wire::Encoding::float32) {
-      codec::apply_dense_step(model_->params(), codec::decode_float32(pv), v.step_size());
-    } else {
-      const codec::TernarySigns s = codec::decode_ternary(pv);
-      if (v.momentum() != 0.0f || !momentum_.empty()) {
-        if (momentum_.empty()) momentum_.assign(model_->num_params(), 0.0f);
-        codec::apply_momentum_step(model_->params(), momentum_, s, v.momentum(), v.step_size());
-      } else {
-        codec::apply_sign_step(model_->params(), s, v.step_size());
-      }
-    }
+    if (v.guarded()) replica_->save();
+    replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum());
   } catch (const codec::CodecError& e) {
     say("round %u: bad vote result (%s); will resync", v.round(), e.what());
     in_sync_ = false;
@@ -508,7 +488,8 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     }
     const double after = rows_gradient(guard_rows_, grad_);
     const std::vector<float> now(model_->params().begin(), model_->params().end());
-    std::copy(guard_params_.begin(), guard_params_.end(), model_->params().begin());
+    const auto saved = replica_->saved_params();
+    std::copy(saved.begin(), saved.end(), model_->params().begin());
     const double before = rows_gradient(guard_rows_, grad_);
     std::copy(now.begin(), now.end(), model_->params().begin());
     fb::FlatBufferBuilder fbb(64);
@@ -522,44 +503,24 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
 void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
   if (!guard_pending_) return;
   guard_pending_ = false;
-  if (!d.keep()) {
-    std::copy(guard_params_.begin(), guard_params_.end(), model_->params().begin());
-    momentum_ = guard_momentum_;
-  }
+  if (!d.keep()) replica_->roll_back();
   if (digest() != d.model_digest()) in_sync_ = false;
 }
 
 void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
-  const std::size_t n = model_->num_params();
-  const std::uint64_t want_chunks = std::max<std::uint64_t>(1, (n + wire::kSnapshotChunkParams - 1) / wire::kSnapshotChunkParams);
-  if (s.num_params() != n || !s.params() || s.chunks() != want_chunks || s.chunk() >= s.chunks() || s.offset() > n ||
-      s.params()->size() > n - s.offset()) {
-    say("ignored a malformed model snapshot");
-    return;
+  switch (snap_->offer(s)) {
+    case core::SnapshotAssembler::Offer::malformed:
+      say("ignored a malformed model snapshot");
+      return;
+    case core::SnapshotAssembler::Offer::partial:
+      return;
+    case core::SnapshotAssembler::Offer::digest_mismatch:
+      say("model snapshot failed its digest check; discarded");
+      return;
+    case core::SnapshotAssembler::Offer::complete:
+      break;
   }
-  if (!snap_ || snap_->digest != s.digest() || snap_->chunks != s.chunks() || snap_->round != s.round()) {
-    snap_ = std::make_unique<Snapshot>();
-    snap_->round = s.round();
-    snap_->digest = s.digest();
-    snap_->chunks = s.chunks();
-    snap_->got.assign(s.chunks(), false);
-    snap_->params.assign(n, 0.0f);
-  }
-  std::copy(s.params()->begin(), s.params()->end(), snap_->params.begin() + static_cast<std::ptrdiff_t>(s.offset()));
-  if (s.momentum() && s.momentum()->size() == s.params()->size()) {
-    if (snap_->momentum.empty()) snap_->momentum.assign(n, 0.0f);
-    std::copy(s.momentum()->begin(), s.momentum()->end(), snap_->momentum.begin() + static_cast<std::ptrdiff_t>(s.offset()));
-  }
-  snap_->got[s.chunk()] = true;
-  if (!std::all_of(snap_->got.begin(), snap_->got.end(), [](bool b) { return b; })) return;
-  if (codec::model_digest(snap_->params) != snap_->digest) {
-    say("model snapshot failed its digest check; discarded");
-    snap_.reset();
-    return;
-  }
-  std::copy(snap_->params.begin(), snap_->params.end(), model_->params().begin());
-  momentum_ = std::move(snap_->momentum);
-  snap_.reset();
+  snap_->install_into(*replica_);
   in_sync_ = true;
   if (pending_task_round_) {
     std::vector<std::uint8_t> task = std::move(pending_task_);

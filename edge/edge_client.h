@@ -25,6 +25,8 @@
 #include "core/data/sampler.h"
 #include "net/curve.h"
 #include "core/model/model.h"
+#include "core/replica/replica.h"
+#include "core/replica/snapshot.h"
 
 namespace signfed::edge {
 
@@ -92,7 +94,6 @@ class EdgeClient {
   std::uint32_t rounds_applied() const { return rounds_applied_; }
 
  private:
-  struct Snapshot;
   void send_join();
   void send_heartbeat();
   bool handle(std::span<const std::uint8_t> frame);  // false: stop running
@@ -126,17 +127,16 @@ class EdgeClient {
   data::Standardisation inputs_;       // from Welcome
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<codec::UpdateEncoder> encoder_;
-  std::vector<float> grad_, acc_, xbuf_, momentum_;
+  std::unique_ptr<core::Replica> replica_;  // views model_->params(); re-made with the model
+  std::vector<float> grad_, acc_, xbuf_;
   std::vector<std::uint8_t> ybuf_;
 
   std::optional<std::uint32_t> client_id_;
   bool in_sync_ = false;               // params equal the coordinator's current model
   std::optional<std::uint32_t> pending_task_round_;
   std::vector<std::uint8_t> pending_task_;  // a task waiting for a snapshot (raw frame)
-  std::unique_ptr<Snapshot> snap_;
+  std::unique_ptr<core::SnapshotAssembler> snap_;
   std::optional<std::uint32_t> last_update_round_;
-  // Guarded step: state before the tentative step.
-  std::vector<float> guard_params_, guard_momentum_;
   bool guard_pending_ = false;
   std::uint32_t rounds_applied_ = 0;
   double last_heard_ = 0.0;

@@ -2,7 +2,7 @@
 // signfed-coordinator; see --help.
 //
 // Each of the N DEALER sockets joins under its own name and answers every
-// RoundTask with a valid random dense sign packet (signsgd-family methods).
+// RoundTask with a valid random dense sign packet (the sign-vote methods).
 // The process keeps one model replica for all of them (they all apply the
 // same VoteResult) and checks every round's digest, so the coordinator sees
 // N well-behaved, in-sync clients without N datasets in memory.
@@ -19,7 +19,9 @@
 #include <zmq.hpp>
 
 #include "core/codec/packet.h"
-#include "core/codec/step.h"
+#include "core/codec/compress.h"
+#include "core/codec/wire_packet.h"
+#include "core/replica/snapshot.h"
 #include "net/curve.h"
 #include "core/model/model.h"
 #include "schema/wire.h"
@@ -83,14 +85,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::unique_ptr<model::Model> replica;
+  std::unique_ptr<model::Model> model;
   try {
-    replica = model::make_model(model_spec, 0);
+    model = model::make_model(model_spec, 0);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "signfed-load: %s\n", e.what());
     return 2;
   }
-  const auto dim = static_cast<std::uint32_t>(replica->num_params());
+  const auto dim = static_cast<std::uint32_t>(model->num_params());
+  auto replica = std::make_unique<core::Replica>(model->params());
+  core::SnapshotAssembler snap(dim);
   bool seeded = false;
   std::uint64_t digest = 0;
 
@@ -121,7 +125,7 @@ int main(int argc, char** argv) {
     fb::FlatBufferBuilder fbb(256);
     auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString("load-" + std::to_string(i)),
                               fbb.CreateString("Linux"), fbb.CreateString("signfed-load"),
-                              fbb.CreateString(replica->spec()), dim, 1, fbb.CreateString("synthetic"));
+                              fbb.CreateString(model->spec()), dim, 1, fbb.CreateString("synthetic"));
     send(i, wire::finish_envelope(fbb, j));
   };
   for (std::uint32_t i = 0; i < n; ++i) join(i);
@@ -133,8 +137,6 @@ int main(int argc, char** argv) {
   std::vector<bool> welcomed(n, false), done(n, false);
   std::map<std::uint32_t, Round> rounds;
   std::map<std::uint32_t, std::vector<std::uint32_t>> waiting;  // round -> sockets whose task awaits the snapshot
-  std::vector<float> snap;
-  std::vector<bool> snap_got;
   bool snap_requested = false;
   std::uint64_t mismatches = 0, errors = 0, byes = 0, welcomes = 0;
   std::uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -195,9 +197,10 @@ int main(int argc, char** argv) {
             if (!welcomed[i]) ++welcomes;
             welcomed[i] = true;
             if (!seeded) {
-              replica = model::make_model(model_spec, w->seed(),
+              model = model::make_model(model_spec, w->seed(),
                                           w->init() == wire::Init::torch ? model::Init::torch : model::Init::he);
-              digest = codec::model_digest(replica->params());
+              replica = std::make_unique<core::Replica>(model->params());
+              digest = replica->digest();
               seeded = true;
             }
             break;
@@ -206,9 +209,9 @@ int main(int argc, char** argv) {
             const auto* t = env->body_as_RoundTask();
             Round& r = rounds[t->round()];
             if (r.first_task == 0.0) r.first_task = mono_s(), r.deadline_ms = t->deadline_ms();
-            if (!t->params() || (t->params()->method() != wire::Method::signsgd &&
-                                 t->params()->method() != wire::Method::signum)) {
-              std::fprintf(stderr, "signfed-load: only signsgd and signum runs are supported\n");
+            if (!t->params() || !codec::is_vote_method(t->params()->method())) {
+              std::fprintf(stderr, "signfed-load: only sign-vote methods are supported (signsgd, signum, s3gd, "
+                                   "randk, stochsign)\n");
               return 2;
             }
             if (t->model_digest() != digest) {
@@ -228,36 +231,19 @@ int main(int argc, char** argv) {
             Round& r = rounds[v->round()];
             if (r.applied || !v->packet()) break;
             r.applied = true;
-            codec::PacketView pv;
-            const auto& p = *v->packet();
-            pv.encoding = p.encoding();
-            pv.dim = p.dim();
-            pv.nnz = p.nnz();
-            pv.rice_k = p.rice_k();
-            pv.scale = p.scale();
-            if (p.payload()) pv.payload = {p.payload()->data(), p.payload()->size()};
             try {
-              codec::validate(pv, dim);
-              codec::apply_sign_step(replica->params(), codec::decode_ternary(pv), v->step_size());
+              replica->apply(codec::view_of(*v->packet()), v->step_size(), v->momentum());
             } catch (const codec::CodecError& e) {
               std::fprintf(stderr, "signfed-load: bad vote result: %s\n", e.what());
             }
-            digest = codec::model_digest(replica->params());
+            digest = replica->digest();
             if (digest != v->new_digest()) ++mismatches, digest = 0;  // forces a snapshot next round
             break;
           }
           case wire::Body::ModelSnapshot: {
-            const auto* s = env->body_as_ModelSnapshot();
-            if (!s->params() || s->num_params() != dim || s->chunks() == 0 || s->chunk() >= s->chunks() ||
-                s->offset() > dim || s->params()->size() > dim - s->offset())
-              break;
-            if (snap_got.size() != s->chunks()) snap_got.assign(s->chunks(), false), snap.assign(dim, 0.0f);
-            std::copy(s->params()->begin(), s->params()->end(), snap.begin() + static_cast<std::ptrdiff_t>(s->offset()));
-            snap_got[s->chunk()] = true;
-            if (std::find(snap_got.begin(), snap_got.end(), false) != snap_got.end()) break;
-            std::copy(snap.begin(), snap.end(), replica->params().begin());
-            digest = codec::model_digest(replica->params());
-            snap_got.clear();
+            if (snap.offer(*env->body_as_ModelSnapshot()) != core::SnapshotAssembler::Offer::complete) break;
+            snap.install_into(*replica);
+            digest = replica->digest();
             snap_requested = false;
             for (auto& [round, socks_waiting] : waiting)
               for (std::uint32_t k : socks_waiting) answer(k, round);
