@@ -21,6 +21,8 @@
 #include "core/codec/wire_packet.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
+#include "net/printable.h"
+#include "net/router_transport.h"
 #include "schema/wire.h"
 
 namespace signfed::coord {
@@ -48,79 +50,6 @@ struct Coordinator::Pending {
   double deadline_ms = 0.0;
 };
 
-// ZAP (ZeroMQ RFC 27) handler over the allowlist file: a REP socket on
-// inproc://zeromq.zap.01 in the coordinator's context, served from the
-// coordinator's own poll loop (one thread owns both sockets). The allowlist
-// is re-read when the file's modification time changes, so a board can be
-// added without a restart.
-class Coordinator::Zap {
- public:
-  Zap(zmq::context_t& ctx, std::string path) : path_(std::move(path)), rep_(ctx, zmq::socket_type::rep) {
-    rep_.set(zmq::sockopt::linger, 0);
-    try {
-      rep_.bind("inproc://zeromq.zap.01");
-    } catch (const zmq::error_t& e) {
-      throw std::runtime_error(std::string("cannot start the ZAP handler: ") + e.what() +
-                               " (only one secure coordinator per ZeroMQ context)");
-    }
-    reload(true);
-  }
-  zmq::socket_t& socket() { return rep_; }
-  std::size_t size() const { return keys_.size(); }
-
-  struct Decision {
-    bool allowed = false;
-    std::string key, address, why;
-  };
-  // Serves one queued request without blocking.
-  std::optional<Decision> serve_one() {
-    std::vector<zmq::message_t> req;
-    if (!zmq::recv_multipart(rep_, std::back_inserter(req), zmq::recv_flags::dontwait)) return std::nullopt;
-    Decision d;
-    const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
-    if (req.size() >= 6) d.address = req[3].to_string();
-    const std::string mechanism = req.size() >= 6 ? req[5].to_string() : "";
-    if (req.size() < 7 || req[0].to_string() != "1.0" || mechanism != "CURVE" || req[6].size() != 32) {
-      d.why = "not a CURVE handshake (mechanism '" + mechanism.substr(0, 16) + "')";
-    } else {
-      d.key = curve::z85_of(static_cast<const std::uint8_t*>(req[6].data()));
-      reload(false);
-      d.allowed = keys_.count(d.key) > 0;
-      if (!d.allowed) d.why = "public key not in the allowlist " + path_;
-    }
-    std::array<zmq::const_buffer, 6> reply = {
-        zmq::str_buffer("1.0"), zmq::buffer(request_id),
-        d.allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-        d.allowed ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"), zmq::buffer(d.key),
-        zmq::const_buffer()};
-    (void)zmq::send_multipart(rep_, reply);
-    return d;
-  }
-
- private:
-  void reload(bool first) {
-    struct stat st{};
-    if (::stat(path_.c_str(), &st) != 0) {
-      if (first) throw std::runtime_error("cannot read the allowlist " + path_ + " (pass --allow FILE of client public keys)");
-      return;  // keep the last good list if the file is being replaced
-    }
-    if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
-    try {
-      keys_ = curve::read_allowlist(path_);
-      mtime_ = st.st_mtim;
-    } catch (const curve::CurveError& e) {
-      if (first) throw;
-      std::fprintf(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: %s\n", e.what());
-      mtime_ = st.st_mtim;
-    }
-  }
-
-  std::string path_;
-  zmq::socket_t rep_;
-  std::set<std::string> keys_;
-  timespec mtime_{};
-};
-
 struct Coordinator::Received {
   codec::SignPacket packet;
   UpdateRow row;
@@ -128,10 +57,6 @@ struct Coordinator::Received {
 };
 
 namespace {
-
-double wall_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Which packet encodings each method's clients must send.
 bool encoding_allowed(wire::Method m, wire::Encoding e) {
@@ -153,14 +78,6 @@ bool encoding_allowed(wire::Method m, wire::Encoding e) {
   return false;
 }
 
-// Untrusted text for the terminal and the log: printable ASCII only, capped.
-std::string printable(std::string_view s, std::size_t cap) {
-  std::string out;
-  for (char ch : s.substr(0, cap)) out.push_back(ch >= 0x20 && ch < 0x7f ? ch : '?');
-  if (s.size() > cap) out += "...";
-  return out;
-}
-
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
   return std::all_of(s.begin(), s.end(), [](char ch) {
@@ -176,50 +93,48 @@ constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to 
 
 }  // namespace
 
+namespace {
+
+// Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
+std::int64_t max_frame_bytes(const CoordinatorConfig& cfg) {
+  std::string model_spec = cfg.model;
+  if (cfg.resume) {  // a resumed run's model decides
+    RoundLog log(cfg.db_path);
+    if (auto r = log.find_resumable()) model_spec = nlohmann::json::parse(r->config_json).at("model").get<std::string>();
+  }
+  return std::min<std::int64_t>(static_cast<std::int64_t>(wire::kMaxFrameBytes),
+                                static_cast<std::int64_t>(model::make_model(model_spec, 0)->num_params()) * 4 + (64 << 10));
+}
+
+net::RouterOptions router_options(const CoordinatorConfig& cfg) {
+  net::RouterOptions o;
+  o.endpoint = cfg.endpoint;
+  o.max_frame_bytes = max_frame_bytes(cfg);
+  o.insecure = cfg.insecure;
+  o.secret_key_file = cfg.curve_key_file;
+  o.allowlist_file = cfg.allowlist_file;
+  return o;
+}
+
+}  // namespace
+
 Coordinator::Coordinator(CoordinatorConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop)
-    : cfg_(std::move(cfg)), stop_(stop), ctx_(ctx) {
-  // The log first: a resumed run's model decides the frame-size cap.
+    : Coordinator(cfg, std::make_unique<net::RouterTransport>(ctx, router_options(cfg)),
+                  std::make_unique<net::SystemClock>(), stop) {}
+
+Coordinator::Coordinator(CoordinatorConfig cfg, std::unique_ptr<net::Transport> transport,
+                         std::unique_ptr<net::Clock> clock, const std::atomic<bool>* stop)
+    : cfg_(std::move(cfg)), stop_(stop), clock_(std::move(clock)), transport_(std::move(transport)) {
   log_ = std::make_unique<RoundLog>(cfg_.db_path);
   log_->set_max_pages(cfg_.db_max_pages);
-  std::string model_spec = cfg_.model;
-  if (cfg_.resume)
-    if (auto r = log_->find_resumable()) model_spec = nlohmann::json::parse(r->config_json).at("model").get<std::string>();
-  // Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
-  const std::int64_t max_frame = std::min<std::int64_t>(
-      static_cast<std::int64_t>(wire::kMaxFrameBytes),
-      static_cast<std::int64_t>(model::make_model(model_spec, 0)->num_params()) * 4 + (64 << 10));
-
-  if (!cfg_.insecure) {
-    if (cfg_.curve_key_file.empty() || cfg_.allowlist_file.empty())
-      throw std::runtime_error("a secure coordinator needs --key (its secret key, from signfed-keygen) and --allow "
-                               "(the client public keys); or pass --insecure for plaintext on a trusted network");
-    zap_ = std::make_unique<Zap>(ctx, cfg_.allowlist_file);  // before the bind: no unauthenticated window
-  }
-  router_ = zmq::socket_t(ctx, zmq::socket_type::router);
-  router_.set(zmq::sockopt::linger, 0);
-  router_.set(zmq::sockopt::maxmsgsize, max_frame);
-  router_.set(zmq::sockopt::sndhwm, 100000);
-  router_.set(zmq::sockopt::rcvhwm, 100000);
-  if (!cfg_.insecure) {
-    const std::string secret = curve::read_key_file(cfg_.curve_key_file);
-    router_.set(zmq::sockopt::curve_server, true);
-    router_.set(zmq::sockopt::curve_secretkey, secret);
-    router_.set(zmq::sockopt::zap_domain, "signfed");
-  }
-  monitor_ = std::make_unique<curve::SocketMonitor>(ctx, router_, ZMQ_EVENT_ACCEPT_FAILED);
-  try {
-    router_.bind(cfg_.endpoint);
-  } catch (const zmq::error_t& e) {
-    throw std::runtime_error("cannot bind " + cfg_.endpoint + ": " + e.what() +
-                             " (is another coordinator running? choose another port with --endpoint)");
-  }
 }
 
 Coordinator::~Coordinator() = default;
 
-std::string Coordinator::endpoint() const { return router_.get(zmq::sockopt::last_endpoint); }
+std::string Coordinator::endpoint() const { return transport_->endpoint(); }
 
-double Coordinator::now_s() const { return wall_s(); }
+double Coordinator::now_s() const { return clock_->now_s(); }
+double Coordinator::unix_s() const { return clock_->unix_s(); }
 
 void Coordinator::open_run() {
   std::optional<ResumePoint> resume;
@@ -263,10 +178,7 @@ void Coordinator::open_run() {
   init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed, cfg_.init)->params());
   digest_ = replica_->digest();
   summary_.run_id = run_id_;
-  log_->log_event(run_id_, now_s(), std::nullopt, "transport",
-                  cfg_.insecure ? "PLAINTEXT (insecure): no authentication, no encryption"
-                                : "CURVE; allowlist " + cfg_.allowlist_file + " (" + std::to_string(zap_->size()) +
-                                      " keys)");
+  log_->log_event(run_id_, unix_s(), std::nullopt, "transport", transport_->describe());
   if (cfg_.eval_every > 0) {
     data::Dataset test = data::load_fashion_mnist(data_dir, data::Split::test);
     inputs_.apply(test.features, test.features);  // the clients' transform, once
@@ -372,7 +284,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   pending_round_ = std::make_unique<Pending>();
   RoundRow& row = pending_round_->row;
   row.round = round;
-  row.started_at = now_s();
+  row.started_at = unix_s();
   // fedavg: the schedule's rate is the clients' local SGD step; the model
   // moves by server_lr times the mean delta.
   const bool fedavg = cfg_.method.method == wire::Method::fedavg;
@@ -444,7 +356,7 @@ void Coordinator::finish_round(std::uint32_t round) {
   row.model_digest = digest_;
   const bool last = round + 1 == cfg_.rounds;
   if (test_ && (last || (cfg_.eval_every > 0 && (round + 1) % cfg_.eval_every == 0))) evaluate(row);
-  row.ended_at = now_s();
+  row.ended_at = unix_s();
 
   Checkpoint ck;
   ck.round = round;
@@ -587,7 +499,7 @@ void Coordinator::update_suspicion(const std::vector<std::uint32_t>& ids) {
     std::snprintf(detail, sizeof detail,
                   "mean disagreement %.4f over %u rounds; median %.4f, MAD %.4f, threshold %.4f", mean, c.disagree_n,
                   med, mad, threshold);
-    log_->log_event(run_id_, now_s(), id, "suspect_client", detail);
+    log_->log_event(run_id_, unix_s(), id, "suspect_client", detail);
     std::fprintf(stderr,
                  "signfed-coordinator: SUSPECT CLIENT %u '%s': its votes disagree with the majority %.1f%% of the "
                  "time (median client %.1f%%) after %u rounds; it may be faulty or Byzantine\n",
@@ -624,56 +536,9 @@ void Coordinator::print_progress(const RoundRow& row, bool force) {
 }
 
 bool Coordinator::poll_once(int timeout_ms) {
-  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                             {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(std::min(timeout_ms, 1000)));
-  check_monitor();
-  if (zap_ && (items[1].revents & ZMQ_POLLIN)) serve_zap();
-  if (!(items[0].revents & ZMQ_POLLIN)) return false;
-  // Drain what is queued without blocking.
-  for (int n = 0; n < 10000; ++n) {
-    std::vector<zmq::message_t> parts;
-    const auto got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
-    if (!got) break;
-    if (parts.size() != 2) {
-      log_limited(parts.empty() ? "?" : parts[0].to_string(), std::nullopt, "bad_frame",
-                  "message with " + std::to_string(parts.size()) + " frames (expected identity + 1)");
-      continue;
-    }
-    const std::string peer = parts[0].to_string();
-    // The CURVE key the ZAP handler admitted this connection with.
-    const char* user = zap_ ? zmq_msg_gets(parts[1].handle(), "User-Id") : nullptr;
-    handle_frame(peer, {static_cast<const std::uint8_t*>(parts[1].data()), parts[1].size()}, user ? user : "");
-  }
-  if (zap_) serve_zap();  // handshakes waiting while we drained
-  return true;
-}
-
-void Coordinator::serve_zap() {
-  for (int n = 0; n < 1000; ++n) {
-    auto d = zap_->serve_one();
-    if (!d) return;
-    if (d->allowed) continue;
-    // Nothing of a rejected client reaches the log but this (rate-limited) row.
-    log_limited("zap:" + d->key + "@" + d->address, std::nullopt, "auth_rejected",
-                "key " + (d->key.empty() ? std::string("-") : d->key) + " from " + printable(d->address, 64) + ": " +
-                    d->why);
-  }
-}
-
-void Coordinator::check_monitor() {
-  while (auto e = monitor_->next()) {
-    if (e->event != ZMQ_EVENT_ACCEPT_FAILED) continue;
-    if (now_s() - last_accept_warning_ < 5.0) continue;
-    last_accept_warning_ = now_s();
-    std::fprintf(stderr,
-                 "signfed-coordinator: cannot accept a connection on %s: %s%s\n", e->address.c_str(),
-                 std::strerror(e->value),
-                 e->value == EMFILE || e->value == ENFILE
-                     ? " -- the open-file limit is exhausted; raise it (ulimit -n) before starting the coordinator"
-                     : "");
-    log_limited("accept", std::nullopt, "accept_failed", std::strerror(e->value));
-  }
+  return transport_->poll(
+      timeout_ms, [this](const net::Inbound& m) { handle_frame(m.peer, m.bytes, m.key); },
+      [this](const net::TransportEvent& e) { log_limited(e.who, std::nullopt, e.kind, e.detail); });
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
@@ -682,8 +547,8 @@ bool Coordinator::event_allowed(const std::string& who) {
   const double t = now_s();
   if (t - b.window > 60.0) {
     if (b.suppressed > 0)
-      log_->log_event(run_id_, t, std::nullopt, "events_suppressed",
-                      std::to_string(b.suppressed) + " event rows from " + printable(who, 120) + " in the last minute");
+      log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
+                      std::to_string(b.suppressed) + " event rows from " + net::printable(who, 120) + " in the last minute");
     b = Budget{t, 0, 0};
   }
   if (b.used >= kEventsPerMinute) {
@@ -696,7 +561,7 @@ bool Coordinator::event_allowed(const std::string& who) {
 
 void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                               const std::string& detail) {
-  if (event_allowed(who)) log_->log_event(run_id_, now_s(), client, kind, detail);
+  if (event_allowed(who)) log_->log_event(run_id_, unix_s(), client, kind, detail);
 }
 
 Coordinator::Client* Coordinator::client_by_peer(const std::string& peer) {
@@ -713,7 +578,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   Client* c = client_by_peer(peer);
   if (!env) {
     if (event_allowed("peer:" + peer)) {
-      log_->log_event(run_id_, now_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
+      log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
       reply_error(peer, ErrorCode::bad_message, why, open_round_.value_or(0));
     }
     return;
@@ -740,7 +605,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
     case Body::Error: {
       if (!c) return;  // errors from strangers are not worth a row
       const auto* e = env->body_as_Error();
-      const std::string text = printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
+      const std::string text = net::printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
       // A selected client that cannot compute this round's update (e.g. its
       // gradient is NaN after a divergent step) will not send one: the round
       // need not wait for its deadline, as after a Skip.
@@ -755,7 +620,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
         pending_rows_.push_back(row);
       }
       if (!event_allowed("peer:" + peer)) return;
-      log_->log_event(run_id_, now_s(), c->row.client_id, "client_error", text);
+      log_->log_event(run_id_, unix_s(), c->row.client_id, "client_error", text);
       if (!cfg_.quiet) std::printf("client %s reports: %s\n", c->row.name.c_str(), text.c_str());
       return;
     }
@@ -819,17 +684,17 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   Client& c = *clients_[id];
   c.row.client_id = id;
   c.row.name = name;
-  c.row.platform = printable(m.platform() ? m.platform()->string_view() : std::string_view(), 64);
-  c.row.arch = printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
+  c.row.platform = net::printable(m.platform() ? m.platform()->string_view() : std::string_view(), 64);
+  c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
-  c.row.data_desc = printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
+  c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
   if (!key.empty()) c.key = key;
   c.peer = peer;
   c.connected = true;
   c.last_seen = t;
   c.last_join = t;
   by_peer_[peer] = id;
-  log_->upsert_client(run_id_, c.row, c.last_seen);
+  log_->upsert_client(run_id_, c.row, unix_s());
 
   fb::FlatBufferBuilder fbb(256);
   auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
@@ -952,7 +817,7 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
   row.round = m.round();
   row.client_id = id;
   row.status = "skipped";
-  row.detail = printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200);
+  row.detail = net::printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200);
   pending_rows_.push_back(row);
 }
 
@@ -979,12 +844,7 @@ void Coordinator::reply_error(const std::string& peer, ErrorCode code, const std
 }
 
 std::size_t Coordinator::send(const std::string& peer, std::span<const std::uint8_t> bytes) {
-  if (peer.empty()) return 0;
-  zmq::message_t id(peer.data(), peer.size());
-  zmq::message_t body(bytes.data(), bytes.size());
-  if (!router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return 0;
-  if (!router_.send(body, zmq::send_flags::dontwait)) return 0;
-  return bytes.size();
+  return transport_->send(peer, bytes);
 }
 
 void Coordinator::broadcast_bye(const std::string& reason) {
@@ -994,7 +854,7 @@ void Coordinator::broadcast_bye(const std::string& reason) {
     if (c->connected) send(c->peer, bye);
   // Let the goodbyes (and the last vote result) drain before the socket
   // closes; otherwise a client that is still busy waits for a Bye that never comes.
-  router_.set(zmq::sockopt::linger, 2000);
+  transport_->linger_on_close(2000);
 }
 
 }  // namespace signfed::coord

@@ -30,7 +30,8 @@
 #include "coordinator/config.h"
 #include "coordinator/round_log.h"
 #include "coordinator/vote.h"
-#include "net/curve.h"
+#include "net/clock.h"
+#include "net/transport.h"
 #include "core/data/dataset.h"
 #include "core/model/model.h"
 #include "core/replica/replica.h"
@@ -53,6 +54,10 @@ class Coordinator {
   // Binds the endpoint and opens the round log; throws std::runtime_error
   // (with a message saying what to do) when either fails.
   Coordinator(CoordinatorConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop = nullptr);
+  // Over any transport and clock: tests drive a whole run through
+  // net::MemoryTransport and net::ManualClock, with no socket and no sleep.
+  Coordinator(CoordinatorConfig cfg, std::unique_ptr<net::Transport> transport, std::unique_ptr<net::Clock> clock,
+              const std::atomic<bool>* stop = nullptr);
   ~Coordinator();
 
   // Runs (or resumes) the run to completion or until the stop token is set.
@@ -87,7 +92,6 @@ class Coordinator {
   struct Client;
   struct Received;
   struct Pending;
-  class Zap;
 
   void open_run();
   void wait_for_clients();
@@ -95,8 +99,6 @@ class Coordinator {
   void begin_round(std::uint32_t round);
   void finish_round(std::uint32_t round);
   bool poll_once(int timeout_ms);
-  void serve_zap();
-  void check_monitor();
   bool event_allowed(const std::string& who);
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                    const std::string& detail);
@@ -115,15 +117,13 @@ class Coordinator {
   void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
   void evaluate(RoundRow& row);
   void print_progress(const RoundRow& row, bool force);
-  double now_s() const;
+  double now_s() const;   // monotonic: deadlines, liveness, rate limits
+  double unix_s() const;  // log timestamps
 
   CoordinatorConfig cfg_;
   const std::atomic<bool>* stop_;
-  zmq::context_t& ctx_;
-  std::unique_ptr<Zap> zap_;           // CURVE allowlist (nullptr when insecure)
-  zmq::socket_t router_;
-  std::unique_ptr<curve::SocketMonitor> monitor_;  // accept failures (fd limit)
-  double last_accept_warning_ = 0.0;
+  std::unique_ptr<net::Clock> clock_;
+  std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<RoundLog> log_;
   std::int64_t run_id_ = 0;
   std::uint32_t first_round_ = 0;

@@ -1,0 +1,48 @@
+// An in-memory Transport for tests and fuzzing: no socket, no thread, no
+// sleep. A test queues inbound frames with deliver() and reads what the
+// coordinator sent from sent(). poll() with nothing queued advances the
+// ManualClock by the timeout instead of waiting, so deadlines pass at once.
+// Thread-safety: one thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "net/clock.h"
+#include "net/transport.h"
+
+namespace signfed::net {
+
+class MemoryTransport final : public Transport {
+ public:
+  struct Frame {
+    std::string peer, key;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  explicit MemoryTransport(ManualClock& clock) : clock_(clock) {}
+
+  // Queues a frame from peer (authenticated as key; empty: plaintext).
+  void deliver(std::string peer, std::vector<std::uint8_t> bytes, std::string key = {});
+  // Everything sent so far, oldest first; take_sent() empties it.
+  const std::vector<Frame>& sent() const { return sent_; }
+  std::vector<Frame> take_sent();
+  // Called when poll() finds nothing queued (before the clock moves); a test
+  // uses it to answer the coordinator like a fleet of clients would.
+  std::function<void()> on_idle;
+
+  bool poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
+            const std::function<void(const TransportEvent&)>& on_event) override;
+  std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) override;
+  std::string endpoint() const override { return "memory://"; }
+  std::string describe() const override { return "PLAINTEXT (insecure): in-memory transport"; }
+
+ private:
+  ManualClock& clock_;
+  std::deque<Frame> inbox_;
+  std::vector<Frame> sent_;
+};
+
+}  // namespace signfed::net

@@ -1,0 +1,54 @@
+// The coordinator's side of the wire, behind an interface: RouterTransport
+// (ZeroMQ ROUTER, CURVE + allowlist, socket monitor) in production,
+// MemoryTransport in tests and fuzzing, so the round logic runs without a
+// socket.
+//
+// A message is one frame from one peer: `peer` is the transport's routing
+// identity of the connection, `key` the CURVE public key (Z85) it
+// authenticated with (empty when insecure). Bytes are borrowed for the
+// duration of the callback only.
+// Thread-safety: one owner thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace signfed::net {
+
+struct Inbound {
+  const std::string& peer;
+  std::span<const std::uint8_t> bytes;
+  const std::string& key;
+};
+
+// Something the transport refused or noticed on its own (a rejected CURVE
+// handshake, a malformed multipart message, an accept failure): `who` names
+// the source for rate limiting, `kind` is the event-row kind.
+struct TransportEvent {
+  std::string who, kind, detail;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Waits at most timeout_ms for traffic, then hands every queued message to
+  // on_message in arrival order and every transport event to on_event.
+  // Returns whether any message arrived.
+  virtual bool poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
+                    const std::function<void(const TransportEvent&)>& on_event) = 0;
+  // Queues bytes for peer without blocking; returns bytes.size(), or 0 when
+  // the message was dropped (unknown peer, full queue).
+  virtual std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) = 0;
+  // Where clients connect (with the real port when bound to tcp://*:0).
+  virtual std::string endpoint() const = 0;
+  // On destruction, keep trying to deliver what is queued for up to ms
+  // (the last results and Byes), instead of dropping it.
+  virtual void linger_on_close(int ms) { (void)ms; }
+  // One line for the run's log: "PLAINTEXT ..." or "CURVE; allowlist ...".
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace signfed::net

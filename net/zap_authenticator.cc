@@ -1,0 +1,69 @@
+#include "net/zap_authenticator.h"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+
+#include <zmq_addon.hpp>
+
+#include "net/curve.h"
+
+namespace signfed::net {
+
+ZapAuthenticator::ZapAuthenticator(zmq::context_t& ctx, std::string allowlist_path)
+    : path_(std::move(allowlist_path)), rep_(ctx, zmq::socket_type::rep) {
+  rep_.set(zmq::sockopt::linger, 0);
+  try {
+    rep_.bind("inproc://zeromq.zap.01");
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error(std::string("cannot start the ZAP handler: ") + e.what() +
+                             " (only one secure coordinator per ZeroMQ context)");
+  }
+  reload(true);
+}
+
+std::optional<ZapAuthenticator::Decision> ZapAuthenticator::serve_one() {
+  std::vector<zmq::message_t> req;
+  if (!zmq::recv_multipart(rep_, std::back_inserter(req), zmq::recv_flags::dontwait)) return std::nullopt;
+  Decision d;
+  const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
+  if (req.size() >= 6) d.address = req[3].to_string();
+  const std::string mechanism = req.size() >= 6 ? req[5].to_string() : "";
+  if (req.size() < 7 || req[0].to_string() != "1.0" || mechanism != "CURVE" || req[6].size() != 32) {
+    d.why = "not a CURVE handshake (mechanism '" + mechanism.substr(0, 16) + "')";
+  } else {
+    d.key = curve::z85_of(static_cast<const std::uint8_t*>(req[6].data()));
+    reload(false);
+    d.allowed = keys_.count(d.key) > 0;
+    if (!d.allowed) d.why = "public key not in the allowlist " + path_;
+  }
+  std::array<zmq::const_buffer, 6> reply = {
+      zmq::str_buffer("1.0"), zmq::buffer(request_id),
+      d.allowed ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+      d.allowed ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"), zmq::buffer(d.key),
+      zmq::const_buffer()};
+  (void)zmq::send_multipart(rep_, reply);
+  return d;
+}
+
+void ZapAuthenticator::reload(bool first) {
+  struct stat st{};
+  if (::stat(path_.c_str(), &st) != 0) {
+    if (first) throw std::runtime_error("cannot read the allowlist " + path_ + " (pass --allow FILE of client public keys)");
+    return;  // keep the last good list if the file is being replaced
+  }
+  if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
+  try {
+    keys_ = curve::read_allowlist(path_);
+    mtime_ = st.st_mtim;
+  } catch (const curve::CurveError& e) {
+    if (first) throw;
+    std::fprintf(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: %s\n", e.what());
+    mtime_ = st.st_mtim;
+  }
+}
+
+}  // namespace signfed::net
