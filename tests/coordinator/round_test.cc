@@ -1,0 +1,201 @@
+// A whole federation driven through net::MemoryTransport and net::ManualClock:
+// no socket, no thread, no sleep. Three scripted clients join; in round 0 two
+// send valid updates, one of them a duplicate, the third a packet of the wrong
+// size, and a stranger sends garbage; the round closes at its deadline (the
+// manual clock jumps there), votes over the two counted updates and
+// broadcasts. In round 1 a client's round-0 update arrives late. The test
+// reads every reply the coordinator sent and the SQLite log it wrote.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "coordinator/coordinator.h"
+#include "core/codec/compress.h"
+#include "core/codec/packet.h"
+#include "core/codec/step.h"
+#include "core/codec/wire_packet.h"
+#include "core/model/model.h"
+#include "net/memory_transport.h"
+#include "tests/support/temp_db.h"
+#include "tests/support/wire_messages.h"
+
+using namespace signfed;
+
+namespace {
+
+constexpr const char* kModel = "mlp:784-8-10";
+
+double q(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  double v = -1;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+      sqlite3_column_type(st, 0) != SQLITE_NULL)
+    v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+// Client k's gradient signs: a fixed ternary pattern per client.
+std::vector<float> pattern(std::size_t n, int k) {
+  std::vector<float> g(n);
+  for (std::size_t i = 0; i < n; ++i) g[i] = static_cast<float>(static_cast<int>((i * (k + 2) + k) % 3) - 1);
+  return g;
+}
+
+struct Reply {
+  wire::Body type;
+  std::vector<std::uint8_t> bytes;
+  const wire::Envelope& env() const {
+    std::string why;
+    const wire::Envelope* e = wire::verify_envelope(bytes, &why);
+    REQUIRE_MESSAGE(e != nullptr, why);
+    return *e;
+  }
+};
+
+// The scripted fleet: reacts to what the coordinator sent whenever the
+// transport runs dry.
+struct Fleet {
+  Fleet(net::MemoryTransport& transport, std::size_t num_params) : t(transport), n(num_params) {}
+  net::MemoryTransport& t;
+  std::size_t n;
+  std::map<std::string, std::uint32_t> id;             // peer -> client id from Welcome
+  std::map<std::string, std::vector<Reply>> inbox;     // peer -> everything received
+  std::map<std::string, std::vector<std::uint32_t>> tasks_answered;
+  bool joined = false;
+
+  codec::SignPacket packet_of(int k) const { return codec::encode_ternary_best(codec::ternary_signs(pattern(n, k))); }
+
+  void step() {
+    for (auto& f : t.take_sent()) {
+      std::string why;
+      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+      REQUIRE_MESSAGE(e != nullptr, why);
+      if (e->body_type() == wire::Body::Welcome) id[f.peer] = e->body_as_Welcome()->client_id();
+      inbox[f.peer].push_back({e->body_type(), f.bytes});
+    }
+    if (!joined) {
+      for (const char* p : {"pa", "pb", "pc"})
+        t.deliver(p, test::join_message(std::string(p).substr(1), kModel, n, "scripted"));
+      joined = true;
+      return;
+    }
+    for (const std::string p : {"pa", "pb", "pc"}) {
+      for (const Reply& r : inbox[p]) {
+        if (r.type != wire::Body::RoundTask) continue;
+        const std::uint32_t round = r.env().body_as_RoundTask()->round();
+        auto& done = tasks_answered[p];
+        if (std::find(done.begin(), done.end(), round) != done.end()) continue;
+        done.push_back(round);
+        const int k = p == "pa" ? 0 : p == "pb" ? 1 : 2;
+        if (round == 0 && p == "pc") {  // wrong size: rejected, and c never sends a good one this round
+          const codec::SignPacket wrong = codec::encode_ternary_best(codec::ternary_signs(pattern(n + 1, k)));
+          t.deliver(p, test::update_message(round, id[p], wrong));
+          t.deliver("px", {1, 2, 3, 4, 5, 6, 7, 8});  // a stranger's garbage
+          continue;
+        }
+        t.deliver(p, test::update_message(round, id[p], packet_of(k)));
+        if (round == 0 && p == "pb") t.deliver(p, test::update_message(round, id[p], packet_of(k)));  // duplicate
+        if (round == 1 && p == "pa") t.deliver(p, test::update_message(0, id[p], packet_of(k)));  // late
+      }
+    }
+  }
+
+  std::vector<wire::ErrorCode> errors(const std::string& peer) {
+    std::vector<wire::ErrorCode> out;
+    for (const Reply& r : inbox[peer])
+      if (r.type == wire::Body::Error) out.push_back(r.env().body_as_Error()->code());
+    return out;
+  }
+  std::size_t count(const std::string& peer, wire::Body type) {
+    return static_cast<std::size_t>(
+        std::count_if(inbox[peer].begin(), inbox[peer].end(), [&](const Reply& r) { return r.type == type; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("round core: join, task, updates, a duplicate, a bad one, a late one, close at the deadline, vote, broadcast") {
+  test::TempDb db;
+  coord::CoordinatorConfig cfg;
+  cfg.db_path = db.path;
+  cfg.quiet = true;
+  cfg.clients = 3;
+  cfg.rounds = 2;
+  cfg.model = kModel;
+  cfg.seed = 5;
+  cfg.eval_every = 0;
+  cfg.standardise = false;
+  cfg.round_timeout_ms = 1000;
+  cfg.policy = coord::parse_policy("deadline");
+  cfg.step_size = 0.01f;
+
+  auto clock = std::make_unique<net::ManualClock>();
+  net::ManualClock& clk = *clock;
+  auto transport = std::make_unique<net::MemoryTransport>(clk);
+  net::MemoryTransport& t = *transport;
+  const auto model = model::make_model(kModel, cfg.seed);
+  Fleet fleet(t, model->num_params());
+  t.on_idle = [&] { fleet.step(); };
+
+  coord::Coordinator c(cfg, std::move(transport), std::move(clock));
+  const coord::RunSummary s = c.run();
+  fleet.step();  // collect the last replies
+  REQUIRE(s.status == "completed");
+  CHECK(s.rounds_done == 2);
+
+  // Every client: Welcome, two tasks, two results, Bye.
+  for (const char* p : {"pa", "pb", "pc"}) {
+    CHECK(fleet.count(p, wire::Body::Welcome) == 1);
+    CHECK(fleet.count(p, wire::Body::RoundTask) == 2);
+    CHECK(fleet.count(p, wire::Body::VoteResult) == 2);
+    CHECK(fleet.count(p, wire::Body::Bye) == 1);
+  }
+  // The Error replies, each to the client that earned it.
+  CHECK(fleet.errors("pb") == std::vector{wire::ErrorCode::duplicate_update});
+  CHECK(fleet.errors("pc") == std::vector{wire::ErrorCode::wrong_size});
+  CHECK(fleet.errors("px") == std::vector{wire::ErrorCode::bad_message});
+  CHECK(fleet.errors("pa") == std::vector{wire::ErrorCode::wrong_round});
+
+  // Round 0's result is the vote of a and b only (sign of the sum, 0 on a tie),
+  // and its digest is the initial model moved by it.
+  const Reply* r0 = nullptr;
+  for (const Reply& r : fleet.inbox["pc"])
+    if (r.type == wire::Body::VoteResult && r.env().body_as_VoteResult()->round() == 0) r0 = &r;
+  REQUIRE(r0 != nullptr);
+  const wire::VoteResult& v0 = *r0->env().body_as_VoteResult();
+  CHECK(v0.voters() == 2);
+  const codec::TernarySigns got = codec::decode_ternary(codec::view_of(*v0.packet()));
+  const std::vector<float> a = pattern(fleet.n, 0), b = pattern(fleet.n, 1);
+  std::vector<float> x(model->params().begin(), model->params().end());
+  std::size_t mismatches = 0;
+  for (std::size_t i = 0; i < fleet.n; ++i) {
+    const float sum = a[i] + b[i];
+    const int want = sum > 0 ? 1 : sum < 0 ? -1 : 0;
+    mismatches += got.at(static_cast<std::uint32_t>(i)) != want;
+    x[i] = x[i] - 0.01f * static_cast<float>(want);
+  }
+  CHECK(mismatches == 0);
+  CHECK(v0.new_digest() == codec::model_digest(x));
+
+  // The log: round 0 closed at its deadline on the manual clock with 2 of 3
+  // counted; round 1 closed as soon as all three answered, and logged the late one.
+  const std::string& p = db.path;
+  CHECK(q(p, "SELECT received FROM rounds WHERE round=0") == 2);
+  CHECK(q(p, "SELECT ended_at - started_at FROM rounds WHERE round=0") == doctest::Approx(1.0).epsilon(0.01));
+  CHECK(q(p, "SELECT received FROM rounds WHERE round=1") == 3);
+  CHECK(q(p, "SELECT ended_at - started_at FROM rounds WHERE round=1") < 0.5);
+  CHECK(q(p, "SELECT late FROM rounds WHERE round=1") == 1);
+  CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=0 AND status='counted'") == 2);
+  CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=0 AND status='rejected'") == 2);  // duplicate, wrong size
+  CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=0 AND status='late'") == 1);
+  CHECK(q(p, "SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 1);
+}
