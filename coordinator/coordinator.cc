@@ -19,6 +19,7 @@
 #include "core/codec/step.h"
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
+#include "coordinator/strategy/strategy.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
 #include "net/printable.h"
@@ -57,26 +58,6 @@ struct Coordinator::Received {
 };
 
 namespace {
-
-// Which packet encodings each method's clients must send.
-bool encoding_allowed(wire::Method m, wire::Encoding e) {
-  switch (m) {
-    case wire::Method::stochsign:  // +-1 everywhere (Safaryan Def. 3)
-      return e == wire::Encoding::dense_sign;
-    case wire::Method::signsgd:
-    case wire::Method::signum:
-    case wire::Method::efsign:
-    case wire::Method::s3gd:
-    case wire::Method::randk:
-      // Ternary signs (sign(0) = 0) in whichever exact coding is smallest.
-      return e == wire::Encoding::dense_sign || e == wire::Encoding::runs_sign || e == wire::Encoding::sparse_sign ||
-             e == wire::Encoding::ternary;
-    case wire::Method::fedsgd:
-    case wire::Method::fedavg:
-      return e == wire::Encoding::float32;
-  }
-  return false;
-}
 
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 128) return false;
@@ -146,7 +127,8 @@ void Coordinator::open_run() {
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   replica_ = std::make_unique<core::Replica>(model_->params());
-  if (cfg_.uses_momentum()) replica_->enable_momentum();
+  strategy_ = make_strategy(cfg_);
+  if (strategy_->uses_momentum()) replica_->enable_momentum();
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
   if (!resume) resolve_run_config(cfg_, model_->num_params());  // what runs.config stores is what the run uses
   inputs_ = {cfg_.standardise, cfg_.input_mean, cfg_.input_std};
@@ -158,9 +140,9 @@ void Coordinator::open_run() {
       if (ck.params.size() != model_->num_params() || codec::model_digest(ck.params) != ck.digest)
         throw std::runtime_error("checkpoint of round " + std::to_string(ck.round) + " in " + cfg_.db_path +
                                  " does not match its digest or the model; the file is damaged");
-      const bool with_momentum = cfg_.uses_momentum() && ck.momentum.size() == ck.params.size();
+      const bool with_momentum = strategy_->uses_momentum() && ck.momentum.size() == ck.params.size();
       replica_->assign(ck.params, with_momentum ? std::span<const float>(ck.momentum) : std::span<const float>());
-      if (cfg_.uses_momentum()) replica_->enable_momentum();
+      if (strategy_->uses_momentum()) replica_->enable_momentum();
       first_round_ = static_cast<std::uint32_t>(ck.round + 1);
     }
     virtual_clock_s_ = resume->virtual_time_s;
@@ -285,11 +267,8 @@ void Coordinator::begin_round(std::uint32_t round) {
   RoundRow& row = pending_round_->row;
   row.round = round;
   row.started_at = unix_s();
-  // fedavg: the schedule's rate is the clients' local SGD step; the model
-  // moves by server_lr times the mean delta.
-  const bool fedavg = cfg_.method.method == wire::Method::fedavg;
-  const float local_lr = cfg_.step_at(round);
-  const float step = fedavg ? cfg_.server_lr : local_lr;
+  const TaskPlan plan = strategy_->plan(round);
+  const float step = plan.step;
   row.step_size = step;
   pending_round_->step = step;
 
@@ -304,7 +283,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   const auto& m = cfg_.method;
   auto params = wire::CreateMethodParams(fbb, m.method, m.gamma, m.eta, m.momentum, m.tie_rule,
                                          static_cast<std::uint16_t>(cfg_.local_steps),
-                                         static_cast<std::uint16_t>(cfg_.batch_size), fedavg ? local_lr : 0.0f);
+                                         static_cast<std::uint16_t>(cfg_.batch_size), plan.local_lr);
   auto task = wire::CreateRoundTask(fbb, round, digest_, params, step, cfg_.round_timeout_ms, cfg_.guarded_step);
   const auto task_bytes = wire::finish_envelope(fbb, task);
   open_task_.assign(task_bytes.begin(), task_bytes.end());
@@ -372,56 +351,39 @@ void Coordinator::finish_round(std::uint32_t round) {
 }
 
 void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
-  const auto dim = static_cast<std::uint32_t>(model_->num_params());
-  std::vector<codec::PacketView> views;
-  std::vector<std::uint32_t> ids;
+  std::vector<Counted> counted;
   double loss_sum = 0.0;
   for (auto& [id, r] : received_) {
-    views.push_back(r->packet.view());
-    ids.push_back(id);
+    counted.push_back({id, r->packet.view(), static_cast<double>(clients_[id]->row.samples)});
     row.uplink_bytes += r->row.bytes;
     loss_sum += r->row.local_loss;
   }
-  if (!views.empty()) row.train_loss = loss_sum / static_cast<double>(views.size());
+  if (!counted.empty()) row.train_loss = loss_sum / static_cast<double>(counted.size());
 
   if (cfg_.guarded_step) replica_->save();
   codec::SignPacket result;
   float momentum_field = 0.0f;
-  if (views.empty()) {
-    result = codec::encode_ternary_best(codec::TernarySigns::zeros(dim));  // nobody voted: no move
-  } else if (codec::is_vote_method(cfg_.method.method)) {
-    const std::uint64_t tie_seed = data::mix_seed(cfg_.seed, round, 0x71e);
-    // Dense methods vote on every coordinate; s3gd/randk over the union of supports.
-    VoteOutcome v = (cfg_.method.method == wire::Method::signsgd || cfg_.method.method == wire::Method::signum)
-                        ? majority_vote_dense(views, dim, cfg_.method.tie_rule, tie_seed, kernels::best_sign_kernels())
-                        : majority_vote_sparse(views, dim, cfg_.method.tie_rule, tie_seed);
-    row.coords_moved = v.stats.moved;
-    row.ties = v.stats.ties;
-    nlohmann::json hist = nlohmann::json::array();
-    for (auto h : v.stats.margin_hist) hist.push_back(h);
-    row.margin_hist = hist.dump();
-    const std::vector<double> agree = agreement_with_vote(views, v.signs);
-    for (std::size_t i = 0; i < ids.size(); ++i) received_[ids[i]]->row.agreement = agree[i];
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      Client& c = *clients_[ids[i]];
-      c.disagree_sum += 1.0 - agree[i];
-      ++c.disagree_n;
-    }
-    update_suspicion(ids);
-    if (cfg_.uses_momentum()) momentum_field = cfg_.method.momentum;  // S3GD-MV eqs. (25)-(26)
-    replica_->apply_signs(v.signs, step, momentum_field);
-    result = codec::encode_ternary_best(v.signs);
+  if (counted.empty()) {
+    result = codec::encode_ternary_best(codec::TernarySigns::zeros(static_cast<std::uint32_t>(replica_->size())));
   } else {
-    // McMahan et al.: weight each client by its local sample count (or uniformly).
-    std::vector<double> weights;
-    for (std::uint32_t id : ids)
-      weights.push_back(cfg_.weighting == Weighting::samples ? static_cast<double>(clients_[id]->row.samples) : 1.0);
-    if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
-      std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
-    const std::vector<float> mean = mean_aggregate(views, weights, dim);
-    replica_->apply_mean(mean, step);
-    row.coords_moved = static_cast<std::uint64_t>(std::count_if(mean.begin(), mean.end(), [](float x) { return x != 0.0f; }));
-    result = codec::encode_float32(mean);
+    Aggregate a = strategy_->aggregate(round, counted, step, *replica_);
+    result = std::move(a.result);
+    momentum_field = a.momentum;
+    row.coords_moved = a.coords_moved;
+    row.ties = a.ties;
+    row.margin_hist = a.margin_hist;
+    if (!a.agreement.empty()) {  // Byzantine suspicion (vote methods)
+      std::vector<std::uint32_t> ids;
+      for (std::size_t i = 0; i < counted.size(); ++i) {
+        const std::uint32_t id = counted[i].client_id;
+        received_[id]->row.agreement = a.agreement[i];
+        Client& c = *clients_[id];
+        c.disagree_sum += 1.0 - a.agreement[i];
+        ++c.disagree_n;
+        ids.push_back(id);
+      }
+      update_suspicion(ids);
+    }
   }
   for (auto& [id, r] : received_) rows.push_back(r->row);
   if (on_round_result) on_round_result(round, result);
@@ -435,19 +397,19 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   fb::FlatBufferBuilder fbb(result.payload.size() + 256);
   auto pk = codec::build_packet(fbb, result);
   auto vr = wire::CreateVoteResult(fbb, round, pk, step, momentum_field, new_digest,
-                                   static_cast<std::uint32_t>(views.size()), cfg_.guarded_step && !views.empty());
+                                   static_cast<std::uint32_t>(counted.size()), cfg_.guarded_step && !counted.empty());
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
   for (const auto& p : peers) row.downlink_bytes += send(p, vr_bytes);
   digest_ = new_digest;
 
-  if (cfg_.guarded_step && !views.empty()) {
+  if (cfg_.guarded_step && !counted.empty()) {
     // Safaryan Alg. 1 Option 2, federated: keep the step only if the summed
     // participant loss on their fixed batches does not rise.
     guard_reports_.clear();
     collecting_guard_ = true;
     guard_round_ = round;
     const double deadline = now_s() + cfg_.round_timeout_ms / 1000.0;
-    while (guard_reports_.size() < ids.size() && now_s() < deadline) {
+    while (guard_reports_.size() < counted.size() && now_s() < deadline) {
       if (stop_ && stop_->load()) break;
       poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
     }
@@ -763,7 +725,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
     return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
-  if (!encoding_allowed(cfg_.method.method, v.encoding))
+  if (!strategy_->accepts(v.encoding))
     return reject(ErrorCode::bad_message,
                   std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +
                       codec::method_name(cfg_.method.method) + " sends",

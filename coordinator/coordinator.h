@@ -38,6 +38,8 @@
 
 namespace signfed::coord {
 
+class Strategy;  // strategy/strategy.h
+
 struct RunSummary {
   std::int64_t run_id = 0;
   std::uint32_t rounds_done = 0;
@@ -131,6 +133,7 @@ class Coordinator {
   std::unique_ptr<model::Model> model_;
   data::Standardisation inputs_;       // the run's input transform (sent in Welcome)
   std::unique_ptr<core::Replica> replica_;  // views model_->params()
+  std::unique_ptr<Strategy> strategy_;  // the method (strategy/strategy.h)
   std::uint64_t digest_ = 0;
   std::shared_ptr<const data::Dataset> test_;
 
