@@ -40,9 +40,6 @@ struct Coordinator::Client {
   double last_join = -1e9, last_snapshot = -1e9;
   bool connected = false;     // joined since this coordinator process started
   std::uint32_t reject_round = 0, rejects = 0;  // rejection rows logged in reject_round
-  double disagree_sum = 0.0;  // running mean disagreement with the vote (Byzantine suspicion)
-  std::uint32_t disagree_n = 0;
-  bool suspect = false;
 };
 
 struct Coordinator::Pending {
@@ -68,7 +65,6 @@ bool valid_name(std::string_view s) {
 }
 
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
-constexpr std::uint32_t kEventsPerMinute = 20;        // per source; more are summarised
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
 
@@ -105,7 +101,11 @@ Coordinator::Coordinator(CoordinatorConfig cfg, zmq::context_t& ctx, const std::
 
 Coordinator::Coordinator(CoordinatorConfig cfg, std::unique_ptr<net::Transport> transport,
                          std::unique_ptr<net::Clock> clock, const std::atomic<bool>* stop)
-    : cfg_(std::move(cfg)), stop_(stop), clock_(std::move(clock)), transport_(std::move(transport)) {
+    : cfg_(std::move(cfg)),
+      stop_(stop),
+      clock_(std::move(clock)),
+      transport_(std::move(transport)),
+      suspicion_(cfg_.suspect_mads, cfg_.suspect_min_rounds) {
   log_ = std::make_unique<RoundLog>(cfg_.db_path);
   log_->set_max_pages(cfg_.db_max_pages);
 }
@@ -375,14 +375,10 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     if (!a.agreement.empty()) {  // Byzantine suspicion (vote methods)
       std::vector<std::uint32_t> ids;
       for (std::size_t i = 0; i < counted.size(); ++i) {
-        const std::uint32_t id = counted[i].client_id;
-        received_[id]->row.agreement = a.agreement[i];
-        Client& c = *clients_[id];
-        c.disagree_sum += 1.0 - a.agreement[i];
-        ++c.disagree_n;
-        ids.push_back(id);
+        ids.push_back(counted[i].client_id);
+        received_[ids.back()]->row.agreement = a.agreement[i];
       }
-      update_suspicion(ids);
+      report_suspects(suspicion_.observe(ids, a.agreement));
     }
   }
   for (auto& [id, r] : received_) rows.push_back(r->row);
@@ -432,40 +428,13 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   }
 }
 
-// Byzantine suspicion: per client, the running mean of its disagreement with
-// the vote outcome; a client far above the others (median + k * robust
-// spread over clients with enough history) is flagged once, loudly.
-void Coordinator::update_suspicion(const std::vector<std::uint32_t>& ids) {
-  if (cfg_.suspect_mads <= 0.0) return;
-  std::vector<double> means;
-  for (const auto& [id, c] : clients_)
-    if (c->disagree_n >= cfg_.suspect_min_rounds) means.push_back(c->disagree_sum / c->disagree_n);
-  if (means.size() < 5) return;  // too few to say what "the rest" do
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  };
-  const double med = median(means);
-  std::vector<double> dev;
-  for (double m : means) dev.push_back(std::fabs(m - med));
-  const double mad = median(dev);
-  const double threshold = med + cfg_.suspect_mads * std::max(1.4826 * mad, 0.01);
-  for (std::uint32_t id : ids) {
-    Client& c = *clients_[id];
-    if (c.suspect || c.disagree_n < cfg_.suspect_min_rounds) continue;
-    const double mean = c.disagree_sum / c.disagree_n;
-    if (mean <= threshold) continue;
-    c.suspect = true;
-    char detail[256];
-    std::snprintf(detail, sizeof detail,
-                  "mean disagreement %.4f over %u rounds; median %.4f, MAD %.4f, threshold %.4f", mean, c.disagree_n,
-                  med, mad, threshold);
-    log_->log_event(run_id_, unix_s(), id, "suspect_client", detail);
+void Coordinator::report_suspects(const std::vector<SuspicionMonitor::Flag>& flags) {
+  for (const SuspicionMonitor::Flag& f : flags) {
+    log_->log_event(run_id_, unix_s(), f.client_id, "suspect_client", f.detail());
     std::fprintf(stderr,
                  "signfed-coordinator: SUSPECT CLIENT %u '%s': its votes disagree with the majority %.1f%% of the "
                  "time (median client %.1f%%) after %u rounds; it may be faulty or Byzantine\n",
-                 id, c.row.name.c_str(), mean * 100.0, med * 100.0, c.disagree_n);
+                 f.client_id, clients_.at(f.client_id)->row.name.c_str(), f.mean * 100.0, f.median * 100.0, f.rounds);
   }
 }
 
@@ -504,21 +473,12 @@ bool Coordinator::poll_once(int timeout_ms) {
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
-  if (budgets_.size() > 100000) budgets_.clear();  // bounded memory under a storm of sources
-  Budget& b = budgets_[who];
-  const double t = now_s();
-  if (t - b.window > 60.0) {
-    if (b.suppressed > 0)
-      log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
-                      std::to_string(b.suppressed) + " event rows from " + net::printable(who, 120) + " in the last minute");
-    b = Budget{t, 0, 0};
-  }
-  if (b.used >= kEventsPerMinute) {
-    ++b.suppressed;
-    return false;
-  }
-  ++b.used;
-  return true;
+  const EventBudget::Decision d = event_budget_.spend(who, now_s());
+  if (d.suppressed_last_window)
+    log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
+                    std::to_string(*d.suppressed_last_window) + " event rows from " + net::printable(who, 120) +
+                        " in the last minute");
+  return d.allowed;
 }
 
 void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,

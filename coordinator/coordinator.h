@@ -28,7 +28,9 @@
 
 #include "core/codec/packet.h"
 #include "coordinator/config.h"
+#include "coordinator/event_budget.h"
 #include "coordinator/round_log.h"
+#include "coordinator/suspicion.h"
 #include "coordinator/vote.h"
 #include "net/clock.h"
 #include "net/transport.h"
@@ -104,7 +106,7 @@ class Coordinator {
   bool event_allowed(const std::string& who);
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                    const std::string& detail);
-  void update_suspicion(const std::vector<std::uint32_t>& ids);
+  void report_suspects(const std::vector<SuspicionMonitor::Flag>& flags);
   void on_join(const std::string& peer, const wire::Join& m, const std::string& key);
   void on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes);
   void on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m);
@@ -144,9 +146,7 @@ class Coordinator {
   // Current round state.
   std::unique_ptr<Pending> pending_round_;  // the round between begin_round and finish_round
   std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
-  // Event-row rate limit per source: window start, rows in window, suppressed.
-  struct Budget { double window = 0.0; std::uint32_t used = 0, suppressed = 0; };
-  std::map<std::string, Budget> budgets_;
+  EventBudget event_budget_{20};  // event rows per source per minute; more are summarised
   std::optional<std::uint32_t> guard_round_;
   std::optional<std::uint32_t> open_round_;
   std::vector<std::uint32_t> selected_;
@@ -164,6 +164,7 @@ class Coordinator {
   LatencyHistory latency_history_;
   double virtual_clock_s_ = 0.0;
 
+  SuspicionMonitor suspicion_;
   RunSummary summary_;
   std::uint32_t eval_rounds_ = 0;
 };
