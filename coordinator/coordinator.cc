@@ -19,6 +19,7 @@
 #include "core/codec/step.h"
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
+#include "coordinator/client_registry.h"
 #include "coordinator/strategy/strategy.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
@@ -32,15 +33,6 @@ namespace fb = flatbuffers;
 using wire::Body;
 using wire::ErrorCode;
 
-struct Coordinator::Client {
-  ClientRow row;
-  std::string peer;           // current ZeroMQ routing id
-  std::string key;            // CURVE public key (Z85) the name is bound to; empty when insecure
-  double last_seen = 0.0;
-  double last_join = -1e9, last_snapshot = -1e9;
-  bool connected = false;     // joined since this coordinator process started
-  std::uint32_t reject_round = 0, rejects = 0;  // rejection rows logged in reject_round
-};
 
 struct Coordinator::Pending {
   RoundRow row;
@@ -56,13 +48,6 @@ struct Coordinator::Received {
 
 namespace {
 
-bool valid_name(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  return std::all_of(s.begin(), s.end(), [](char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           std::string_view("._-:@+#/").find(ch) != std::string_view::npos;
-  });
-}
 
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
@@ -105,6 +90,7 @@ Coordinator::Coordinator(CoordinatorConfig cfg, std::unique_ptr<net::Transport> 
       stop_(stop),
       clock_(std::move(clock)),
       transport_(std::move(transport)),
+      registry_(cfg_.max_clients),
       suspicion_(cfg_.suspect_mads, cfg_.suspect_min_rounds) {
   log_ = std::make_unique<RoundLog>(cfg_.db_path);
   log_->set_max_pages(cfg_.db_max_pages);
@@ -146,14 +132,9 @@ void Coordinator::open_run() {
       first_round_ = static_cast<std::uint32_t>(ck.round + 1);
     }
     virtual_clock_s_ = resume->virtual_time_s;
-    for (const ClientRow& c : resume->clients) {
-      auto cl = std::make_unique<Client>();
-      cl->row = c;
-      by_name_[c.name] = c.client_id;
-      clients_[c.client_id] = std::move(cl);
-    }
+    for (const ClientRow& c : resume->clients) registry_.restore(c);
     std::printf("resuming run %" PRId64 " of %s at round %u/%u (%zu known clients)\n", run_id_, cfg_.db_path.c_str(),
-                first_round_, cfg_.rounds, clients_.size());
+                first_round_, cfg_.rounds, registry_.size());
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
@@ -190,17 +171,15 @@ RunSummary Coordinator::run() {
   log_->end_run(run_id_, summary_.status);
   if (summary_.status == "completed") broadcast_bye("run completed");
   summary_.final_digest = digest_;
-  summary_.clients = static_cast<std::uint32_t>(clients_.size());
+  summary_.clients = static_cast<std::uint32_t>(registry_.size());
   return summary_;
 }
 
 void Coordinator::wait_for_clients() {
   const double deadline = now_s() + cfg_.join_timeout_ms / 1000.0;
   double next_note = now_s() + 5.0;
-  auto live = [&] {
-    return static_cast<std::uint32_t>(std::count_if(clients_.begin(), clients_.end(),
-                                                    [](const auto& kv) { return kv.second->connected; }));
-  };
+  auto live = [&] { return registry_.connected(); };
+
   while (live() < cfg_.clients) {
     if (stop_ && stop_->load()) return;
     if (now_s() > deadline)
@@ -217,23 +196,8 @@ void Coordinator::wait_for_clients() {
 }
 
 std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round) {
-  const double t = now_s();
-  std::vector<std::uint32_t> live;
-  for (const auto& [id, c] : clients_)
-    if (c->connected && (t - c->last_seen) * 1000.0 < cfg_.dead_after_ms) live.push_back(id);
   const std::size_t extra = cfg_.policy.kind == StragglerPolicy::Kind::overselect ? cfg_.policy.extra : 0;
-  const std::size_t want = std::min(
-      live.size(), std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(cfg_.fraction * live.size()))) + extra);
-  if (want >= live.size() || live.empty()) return live;
-  // Seeded by (seed, round) over the clients in name order: the same selection
-  // after a resume and whatever order the clients joined in (ids follow joins).
-  std::sort(live.begin(), live.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return clients_.at(a)->row.name < clients_.at(b)->row.name; });
-  data::Rng rng(data::mix_seed(cfg_.seed, round, 0x5e1ec7));
-  for (std::size_t i = 0; i < want; ++i) std::swap(live[i], live[i + rng.below(live.size() - i)]);
-  live.resize(want);
-  std::sort(live.begin(), live.end());
-  return live;
+  return registry_.select(round, cfg_.seed, cfg_.fraction, extra, now_s(), cfg_.dead_after_ms);
 }
 
 void Coordinator::play_round(std::uint32_t round) {
@@ -288,7 +252,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   const auto task_bytes = wire::finish_envelope(fbb, task);
   open_task_.assign(task_bytes.begin(), task_bytes.end());
   task_sent_at_ = now_s();
-  for (std::uint32_t id : selected_) row.downlink_bytes += send(clients_[id]->peer, task_bytes);
+  for (std::uint32_t id : selected_) row.downlink_bytes += send(registry_.at(id).peer, task_bytes);
   pending_round_->deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
 }
 
@@ -354,7 +318,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   std::vector<Counted> counted;
   double loss_sum = 0.0;
   for (auto& [id, r] : received_) {
-    counted.push_back({id, r->packet.view(), static_cast<double>(clients_[id]->row.samples)});
+    counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
     row.uplink_bytes += r->row.bytes;
     loss_sum += r->row.local_loss;
   }
@@ -386,9 +350,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   const std::uint64_t new_digest = replica_->digest();
 
   // Participants and every other live client apply the same result.
-  std::vector<std::string> peers;
-  for (const auto& [id, c] : clients_)
-    if (c->connected) peers.push_back(c->peer);
+  const std::vector<std::string> peers = registry_.connected_peers();
 
   fb::FlatBufferBuilder fbb(result.payload.size() + 256);
   auto pk = codec::build_packet(fbb, result);
@@ -434,7 +396,7 @@ void Coordinator::report_suspects(const std::vector<SuspicionMonitor::Flag>& fla
     std::fprintf(stderr,
                  "signfed-coordinator: SUSPECT CLIENT %u '%s': its votes disagree with the majority %.1f%% of the "
                  "time (median client %.1f%%) after %u rounds; it may be faulty or Byzantine\n",
-                 f.client_id, clients_.at(f.client_id)->row.name.c_str(), f.mean * 100.0, f.median * 100.0, f.rounds);
+                 f.client_id, registry_.at(f.client_id).row.name.c_str(), f.mean * 100.0, f.median * 100.0, f.rounds);
   }
 }
 
@@ -486,18 +448,13 @@ void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_
   if (event_allowed(who)) log_->log_event(run_id_, unix_s(), client, kind, detail);
 }
 
-Coordinator::Client* Coordinator::client_by_peer(const std::string& peer) {
-  auto it = by_peer_.find(peer);
-  if (it == by_peer_.end()) return nullptr;
-  return clients_[it->second].get();
-}
 
 void Coordinator::handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key) {
   const wire::AlignedFrame aligned(frame);
   frame = aligned.bytes();
   std::string why;
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
-  Client* c = client_by_peer(peer);
+  Client* c = registry_.by_peer(peer);
   if (!env) {
     if (event_allowed("peer:" + peer)) {
       log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
@@ -562,7 +519,7 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     return;
   }
   const std::string name = m.client_name() ? m.client_name()->str() : "";
-  if (!valid_name(name)) {
+  if (!ClientRegistry::valid_name(name)) {
     reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]", 0);
     return;
   }
@@ -575,47 +532,30 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
                 0);
     return;
   }
-  std::uint32_t id;
-  auto it = by_name_.find(name);
   const double t = now_s();
-  if (it != by_name_.end()) {
-    Client& old = *clients_[it->second];
-    // A name belongs to the CURVE key that first joined with it (in this
-    // coordinator process): another allowlisted key cannot take it over.
-    if (!key.empty() && !old.key.empty() && old.key != key) {
-      log_limited("peer:" + peer, old.row.client_id, "identity_rejected",
-                  "key " + key + " tried to join as '" + name + "', which belongs to key " + old.key);
+  const ClientRegistry::Admission adm = registry_.admit(name, key, peer, t, kJoinMinInterval);
+  switch (adm.outcome) {
+    case ClientRegistry::Outcome::throttled:
+      return;
+    case ClientRegistry::Outcome::identity_taken:
+      log_limited("peer:" + peer, adm.client->row.client_id, "identity_rejected",
+                  "key " + key + " tried to join as '" + name + "', which belongs to key " + adm.client->key);
       reply_error(peer, ErrorCode::bad_value, "client name '" + name + "' belongs to another key; choose another --name", 0);
       return;
-    }
-    // Join storm: one Join per name per second is served, the rest dropped.
-    if (old.connected && old.peer == peer && t - old.last_join < kJoinMinInterval) return;
-    id = it->second;
-    by_peer_.erase(old.peer);
-  } else {
-    if (clients_.size() >= cfg_.max_clients) {
+    case ClientRegistry::Outcome::full:
       log_limited("full", std::nullopt, "server_full", "refused '" + name + "': " + std::to_string(cfg_.max_clients) + " clients");
       reply_error(peer, ErrorCode::server_full,
                   "coordinator full: " + std::to_string(cfg_.max_clients) + " clients already joined this run", 0);
       return;
-    }
-    id = clients_.empty() ? 0 : clients_.rbegin()->first + 1;
-    by_name_[name] = id;
-    clients_[id] = std::make_unique<Client>();
+    case ClientRegistry::Outcome::admitted:
+      break;
   }
-  Client& c = *clients_[id];
-  c.row.client_id = id;
-  c.row.name = name;
+  Client& c = *adm.client;
+  const std::uint32_t id = c.row.client_id;
   c.row.platform = net::printable(m.platform() ? m.platform()->string_view() : std::string_view(), 64);
   c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
   c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
-  if (!key.empty()) c.key = key;
-  c.peer = peer;
-  c.connected = true;
-  c.last_seen = t;
-  c.last_join = t;
-  by_peer_[peer] = id;
   log_->upsert_client(run_id_, c.row, unix_s());
 
   fb::FlatBufferBuilder fbb(256);
@@ -644,7 +584,7 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
 }
 
 void Coordinator::on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes) {
-  Client* c = client_by_peer(peer);
+  Client* c = registry_.by_peer(peer);
   if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
     return;
@@ -714,7 +654,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
 }
 
 void Coordinator::on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m) {
-  Client* c = client_by_peer(peer);
+  Client* c = registry_.by_peer(peer);
   if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
     return;
@@ -727,7 +667,7 @@ void Coordinator::on_snapshot_request(const std::string& peer, const wire::Snaps
 }
 
 void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
-  Client* c = client_by_peer(peer);
+  Client* c = registry_.by_peer(peer);
   if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
   const std::uint32_t id = c->row.client_id;
   // Only for itself, for the open round, when selected, and before any update.
@@ -744,7 +684,7 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
 }
 
 void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
-  Client* c = client_by_peer(peer);
+  Client* c = registry_.by_peer(peer);
   // Only a counted participant of the round being decided, once, for itself.
   if (!c || !collecting_guard_ || !received_.count(c->row.client_id)) return;  // stale: ignore
   if (m.round() != guard_round_ || m.client_id() != c->row.client_id || guard_reports_.count(c->row.client_id)) return;
@@ -772,8 +712,7 @@ std::size_t Coordinator::send(const std::string& peer, std::span<const std::uint
 void Coordinator::broadcast_bye(const std::string& reason) {
   fb::FlatBufferBuilder fbb(128);
   const auto bye = wire::finish_envelope(fbb, wire::CreateBye(fbb, fbb.CreateString(reason), digest_, cfg_.rounds));
-  for (const auto& [id, c] : clients_)
-    if (c->connected) send(c->peer, bye);
+  for (const std::string& p : registry_.connected_peers()) send(p, bye);
   // Let the goodbyes (and the last vote result) drain before the socket
   // closes; otherwise a client that is still busy waits for a Bye that never comes.
   transport_->linger_on_close(2000);

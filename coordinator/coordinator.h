@@ -27,6 +27,7 @@
 #include <zmq_addon.hpp>
 
 #include "core/codec/packet.h"
+#include "coordinator/client_registry.h"
 #include "coordinator/config.h"
 #include "coordinator/event_budget.h"
 #include "coordinator/round_log.h"
@@ -93,7 +94,6 @@ class Coordinator {
   void finish_round_for_test();
 
  private:
-  struct Client;
   struct Received;
   struct Pending;
 
@@ -116,7 +116,6 @@ class Coordinator {
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes);
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);
   void broadcast_bye(const std::string& reason);
-  Client* client_by_peer(const std::string& peer);
   std::vector<std::uint32_t> select_participants(std::uint32_t round);
   void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
   void evaluate(RoundRow& row);
@@ -139,9 +138,7 @@ class Coordinator {
   std::uint64_t digest_ = 0;
   std::shared_ptr<const data::Dataset> test_;
 
-  std::map<std::uint32_t, std::unique_ptr<Client>> clients_;  // by client id
-  std::map<std::string, std::uint32_t> by_peer_;              // routing id -> client id
-  std::map<std::string, std::uint32_t> by_name_;
+  ClientRegistry registry_;
 
   // Current round state.
   std::unique_ptr<Pending> pending_round_;  // the round between begin_round and finish_round

@@ -1,0 +1,76 @@
+// The clients of a run: who they are (name, CURVE key), where they are (the
+// transport's routing id), whether they are alive, and who takes part in a
+// round.
+//
+// A client's name is its identity across reconnects and coordinator restarts
+// (ids are given in join order and stored with the run). A name belongs to the
+// CURVE key that first joined with it in this coordinator process; another
+// key cannot take it over. Pure: no I/O; the caller passes the monotonic time.
+// Thread-safety: none.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "coordinator/round_log.h"
+
+namespace signfed::coord {
+
+struct Client {
+  ClientRow row;              // what the log stores (id, name, platform, samples, ...)
+  std::string peer;           // current routing id
+  std::string key;            // CURVE public key (Z85) the name is bound to; empty when insecure
+  double last_seen = 0.0;     // monotonic s
+  double last_join = -1e9, last_snapshot = -1e9;
+  bool connected = false;     // joined since this coordinator process started
+  std::uint32_t reject_round = 0, rejects = 0;  // rejection rows logged in reject_round
+};
+
+class ClientRegistry {
+ public:
+  explicit ClientRegistry(std::uint32_t max_clients) : max_clients_(max_clients) {}
+
+  // 1..128 characters of [A-Za-z0-9._-:@+#/].
+  static bool valid_name(std::string_view name);
+
+  enum class Outcome {
+    admitted,       // new, or a rejoin (possibly on a new connection): bound to peer
+    throttled,      // the same connection repeated its Join within min_interval_s: ignore it
+    identity_taken, // the name belongs to another CURVE key
+    full,           // max_clients distinct names already joined this run
+  };
+  struct Admission {
+    Outcome outcome = Outcome::admitted;
+    Client* client = nullptr;   // admitted: the client; identity_taken: the owner
+  };
+  Admission admit(const std::string& name, const std::string& key, const std::string& peer, double now,
+                  double min_interval_s);
+  // A client known from the log of a resumed run (not connected until it joins).
+  void restore(const ClientRow& row);
+
+  Client* by_peer(const std::string& peer);
+  Client& at(std::uint32_t id) { return *clients_.at(id); }
+  const Client& at(std::uint32_t id) const { return *clients_.at(id); }
+  std::size_t size() const { return clients_.size(); }
+  std::uint32_t connected() const;
+  // Routing ids of every connected client (broadcasts).
+  std::vector<std::string> connected_peers() const;
+
+  // The round's participants: the live clients (connected, heard from within
+  // dead_after_ms), or a seeded share of them -- ceil(fraction * live) + extra,
+  // drawn from (seed, round) over the clients in name order, so a resume or
+  // another join order draws the same set. Sorted by id.
+  std::vector<std::uint32_t> select(std::uint32_t round, std::uint64_t seed, double fraction, std::size_t extra,
+                                    double now, double dead_after_ms) const;
+
+ private:
+  std::uint32_t max_clients_;
+  std::map<std::uint32_t, std::unique_ptr<Client>> clients_;  // by id
+  std::map<std::string, std::uint32_t> by_peer_, by_name_;
+};
+
+}  // namespace signfed::coord
