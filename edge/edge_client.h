@@ -1,7 +1,13 @@
-// The edge client runtime: a ZeroMQ DEALER that joins a coordinator, trains
-// on its local shard and sends compressed updates, keeping a model replica
-// bit-identical to the coordinator's (checked by digest every round; a
-// mismatch or a late join is repaired with a model snapshot).
+// The edge client runtime: joins a coordinator, trains on its local shard and
+// sends compressed updates, keeping a model replica bit-identical to the
+// coordinator's (checked by digest every round; a mismatch or a late join is
+// repaired with a model snapshot).
+//
+// The pieces: Session (edge/session.h: socket, CURVE, timers), LocalTrainer
+// (edge/local_trainer.h: shard, minibatches, the update vector), core::Replica
+// (core/replica/replica.h), codec::UpdateEncoder (compression and its error
+// memory), the --state file (edge/error_memory_file.h). EdgeClient handles
+// the coordinator's messages and ties them together.
 //
 // It rejoins by itself when the coordinator restarts (silence for
 // rejoin_after_ms, or an unknown_client error). One EdgeClient owns one socket
@@ -22,11 +28,11 @@
 
 #include "core/codec/compress.h"
 #include "core/data/dataset.h"
-#include "core/data/sampler.h"
-#include "net/curve.h"
-#include "core/model/model.h"
 #include "core/replica/replica.h"
 #include "core/replica/snapshot.h"
+#include "edge/local_trainer.h"
+#include "edge/log.h"
+#include "edge/session.h"
 
 namespace signfed::edge {
 
@@ -39,12 +45,10 @@ struct EdgeConfig {
   std::uint32_t client_index = 0;
   std::uint32_t num_clients = 1;
   std::uint64_t data_seed = 1;         // partition and minibatch sampling
-  std::string state_path;              // error-feedback memory survives restarts when set
+  std::string state_path;              // error-feedback memory survives restarts when set (edge/error_memory_file.h)
   std::uint32_t heartbeat_ms = 1000;
   std::uint32_t rejoin_after_ms = 4000;
   std::uint32_t give_up_after_ms = 600000;
-  std::uint32_t delay_ms = 0;          // artificial compute delay per round (straggler testing)
-  std::string byzantine;               // "", "flip" (negate every sign) or "random" (random signs): robustness tests
   bool quiet = false;
 
   // Transport security (docs/security.md). In-process default: plaintext, so
@@ -57,7 +61,7 @@ struct EdgeConfig {
   std::string curve_key_file;
   std::string server_key_file;
 
-  // Simulation hooks (unset in the binary):
+  // Simulation and test hooks (all unset in signfed-edge):
   // simulated ms from task to update for this round (sent as Update.virtual_ms);
   std::function<double(std::uint32_t round, std::size_t samples, std::size_t upload_bytes)> virtual_latency_ms;
   // true: the client silently skips this round (dropout).
@@ -66,6 +70,10 @@ struct EdgeConfig {
   // model delta) and the packet it sends (--export-plan traces).
   std::function<void(std::uint32_t round, std::span<const float> compressed, const codec::SignPacket& sent)>
       trace_update;
+  // Fault injection (tools/sim/faulty_edge.cc: Byzantine signs, artificial
+  // delay): called with the packet after compression, before the work is
+  // timed and the packet sent; may rewrite the packet or take time.
+  std::function<void(std::uint32_t round, codec::SignPacket& packet)> tamper_update;
 };
 
 class EdgeClient {
@@ -85,65 +93,46 @@ class EdgeClient {
   // on_tick() at least every heartbeat interval. Both return false when the
   // client is finished; exit_code() then says how (as run()).
   void start();
-  zmq::socket_t& socket() { return dealer_; }
+  zmq::socket_t& socket() { return session_->socket(); }
   bool on_readable();
-  bool on_tick();
-  int exit_code() const { return exit_code_; }
+  bool on_tick() { return session_->tick(); }
+  int exit_code() const { return session_->exit_code(); }
 
-  std::uint64_t digest() const;
+  // How the replica relates to the coordinator's model:
+  //   unknown    before the first Welcome (parameters from seed 0)
+  //   seeded     rebuilt from Welcome.seed, not yet confirmed by a task's digest
+  //   in_sync    equal to the coordinator's current model
+  //   resyncing  known to differ; a snapshot is requested with the next task
+  enum class Sync { unknown, seeded, in_sync, resyncing };
+  Sync sync() const { return sync_; }
+  Session::State session_state() const { return session_->state(); }
+  std::uint64_t digest() const { return replica_->digest(); }
   std::uint32_t rounds_applied() const { return rounds_applied_; }
 
  private:
-  void send_join();
-  void send_heartbeat();
   bool handle(std::span<const std::uint8_t> frame);  // false: stop running
+  void on_welcome(const wire::Welcome& w);
+  void on_error(const wire::Error& e);
   void on_task(const wire::RoundTask& t);
   void compute_and_send(std::uint32_t round, const wire::MethodParams& p, std::uint32_t deadline_ms);
   void on_vote(const wire::VoteResult& v);
   void on_guard_decision(const wire::GuardDecision& d);
   void on_snapshot(const wire::ModelSnapshot& s);
-  void send(std::span<const std::uint8_t> bytes);
-  // Mean loss and gradient over the shard rows at these shard positions (standardised).
-  double rows_gradient(std::span<const std::uint32_t> positions, std::span<float> grad);
-  // Minibatch number k of the client's epoch sequence (data/sampler.h).
-  double minibatch_gradient(std::uint64_t batch_number, std::uint32_t batch, std::span<float> grad);
-  void save_state(std::uint32_t round);
-  void load_state();
-  void say(const char* fmt, ...) const;
-  void corrupt(codec::SignPacket& p, std::uint64_t seed) const;
-  bool check_monitor();  // false: fatal handshake failure
+  std::vector<std::uint8_t> join_frame() const;
 
   EdgeConfig cfg_;
-  const std::atomic<bool>* stop_;
-  zmq::socket_t dealer_;
-  std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
-  bool warned_handshake_ = false;
-  bool seeded_ = false;                // params rebuilt from Welcome.seed, not yet confirmed by a task digest
-  std::optional<std::uint32_t> task_round_;  // round of the last task received
-  std::shared_ptr<const data::Dataset> train_;
-  std::vector<std::uint32_t> shard_;
-  data::EpochSampler sampler_{1, 0};   // minibatches without replacement, epoch by epoch
-  std::vector<std::uint32_t> pos_, guard_rows_;
-  data::Standardisation inputs_;       // from Welcome
-  std::unique_ptr<model::Model> model_;
+  Log log_;
+  std::unique_ptr<LocalTrainer> trainer_;
   std::unique_ptr<codec::UpdateEncoder> encoder_;
-  std::unique_ptr<core::Replica> replica_;  // views model_->params(); re-made with the model
-  std::vector<float> grad_, acc_, xbuf_;
-  std::vector<std::uint8_t> ybuf_;
+  std::unique_ptr<core::Replica> replica_;  // views trainer_->model().params(); re-made with the model
+  std::unique_ptr<core::SnapshotAssembler> snap_;
+  std::unique_ptr<Session> session_;
 
-  std::optional<std::uint32_t> client_id_;
-  bool in_sync_ = false;               // params equal the coordinator's current model
+  Sync sync_ = Sync::unknown;
   std::optional<std::uint32_t> pending_task_round_;
   std::vector<std::uint8_t> pending_task_;  // a task waiting for a snapshot (raw frame)
-  std::unique_ptr<core::SnapshotAssembler> snap_;
-  std::optional<std::uint32_t> last_update_round_;
-  bool guard_pending_ = false;
+  bool guard_pending_ = false;              // a guarded step awaits its GuardDecision
   std::uint32_t rounds_applied_ = 0;
-  double last_heard_ = 0.0;
-  double last_join_ = 0.0;
-  double last_beat_ = 0.0;
-  bool warned_silent_ = false;
-  int exit_code_ = 0;
 };
 
 }  // namespace signfed::edge

@@ -42,7 +42,7 @@ void Federation::start_edge(int i, int n, const std::vector<std::string>& edge_a
     args.push_back("--insecure");
   }
   args.insert(args.end(), edge_args.begin(), edge_args.end());
-  auto p = std::make_unique<Process>(SIGNFED_EDGE_BIN, args, dir.path + "/edge-" + std::to_string(i) + ".log");
+  auto p = std::make_unique<Process>(edge_bin, args, dir.path + "/edge-" + std::to_string(i) + ".log");
   if (static_cast<std::size_t>(i) < edges.size()) {
     edges[static_cast<std::size_t>(i)] = std::move(p);
   } else {

@@ -19,6 +19,9 @@ struct Federation {
   // make_keys() first (keys in dir: coordinator.key/.pub, edge-i.key/.pub,
   // clients.allow listing the allowed edges).
   bool secure = false;
+  // The binary start_edge runs: signfed-edge, or (tests of slow or lying
+  // clients) signfed-edge-faulty, which adds --delay-ms and --byzantine.
+  std::string edge_bin = SIGNFED_EDGE_BIN;
 
   // Makes the coordinator's key pair and n edge key pairs; the first `allowed`
   // edges' public keys go into the allowlist.

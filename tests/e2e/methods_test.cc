@@ -72,8 +72,10 @@ TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps 
                      "WHERE r.guard_kept = 0 AND r.model_digest != p.model_digest") == 0);
 }
 
+#ifdef SIGNFED_FAULTY_EDGE_BIN  // slow clients: signfed-edge-faulty --delay-ms (built with the tools)
 TEST_CASE("e2e: --min-clients closes rounds at the quorum and logs the straggler's updates as late") {
   Federation f;
+  f.edge_bin = SIGNFED_FAULTY_EDGE_BIN;
   f.start_coordinator(4, {"--rounds", "8", "--method", "signsgd", "--min-clients", "3", "--eval-every", "0",
                           "--round-timeout", "20000"});
   f.start_edges(3, {"--delay-ms", "100"});
@@ -95,6 +97,26 @@ TEST_CASE("e2e: --min-clients closes rounds at the quorum and logs the straggler
     CHECK(e->wait(60) == 0);
     CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
   }
+}
+#endif
+
+TEST_CASE("e2e: the shipped signfed-edge has no fault-injection flags") {
+  TempDir dir;
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--insecure", "--byzantine", "flip"},
+                                              std::vector<std::string>{"--insecure", "--delay-ms", "100"}}) {
+    CAPTURE(args[1]);
+    Process p(SIGNFED_EDGE_BIN, args, dir.path + "/e.log");
+    CHECK(p.wait(30) != 0);
+    CHECK(p.output().find("not expected") != std::string::npos);
+    CHECK(p.output().find(args[1]) != std::string::npos);
+  }
+#ifdef SIGNFED_FAULTY_EDGE_BIN
+  Process q(SIGNFED_FAULTY_EDGE_BIN, {"--help"}, dir.path + "/f.log");
+  CHECK(q.wait(30) == 0);
+  CHECK(q.output().find("--byzantine") != std::string::npos);
+  CHECK(q.output().find("--delay-ms") != std::string::npos);
+  CHECK(q.output().find("--state") != std::string::npos);  // and every production flag
+#endif
 }
 
 TEST_CASE("e2e: a flag the method does not use is refused with a message, on both CLIs") {

@@ -7,6 +7,8 @@
 
 #include "tests/e2e/federation.h"
 
+#ifdef SIGNFED_FAULTY_EDGE_BIN  // the liars run signfed-edge-faulty (built with the tools)
+
 using namespace signfed;
 using namespace signfed::test;
 
@@ -23,7 +25,9 @@ Outcome run(const std::string& byzantine) {
                            "--eval-every", "100", "--round-timeout", "20000"});
   for (int i = 0; i < 10; ++i) {
     std::vector<std::string> a = {"--partition", "iid", "--quiet"};
-    if (!byzantine.empty() && i >= 8) a.insert(a.end(), {"--byzantine", byzantine});
+    const bool liar = !byzantine.empty() && i >= 8;
+    if (liar) a.insert(a.end(), {"--byzantine", byzantine});
+    f.edge_bin = liar ? SIGNFED_FAULTY_EDGE_BIN : SIGNFED_EDGE_BIN;  // honest clients run the shipped binary
     f.start_edge(i, 10, a);
   }
   const int rc = f.coordinator->wait(900);
@@ -61,3 +65,5 @@ TEST_CASE("byzantine: 20% flipping or random clients cost signSGD-MV under 5 poi
   CHECK(flip.flagged_liars == 2);  // ... and only them
   CHECK(rnd.flagged == rnd.flagged_liars);  // random liars may or may not stand out; honest clients never flagged
 }
+
+#endif  // SIGNFED_FAULTY_EDGE_BIN

@@ -67,7 +67,9 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_option("--data", o.sim.train_dir, "directory with IDX train+test files (default: Debian's Fashion-MNIST)")
       ->group(fed);
   app->add_option("--workers", o.sim.workers, "threads driving the clients (in-process)")->check(CLI::Range(1u, 64u))->group(fed);
-  app->add_flag("--processes", o.sim.processes, "run the real signfed-coordinator and signfed-edge binaries on tcp loopback")
+  app->add_flag("--processes", o.sim.processes,
+                "run the real signfed-coordinator and signfed-edge-faulty (signfed-edge plus --delay-ms for --slow) "
+                "binaries on tcp loopback")
       ->group(fed);
   app->add_option("--bin-dir", o.bin_dir, "directory of the binaries for --processes (default: this build's)")->group(fed);
   app->add_option("--log-dir", o.sim.log_dir, "where --processes writes the binaries' logs (default: a new /tmp dir)")
@@ -200,7 +202,7 @@ std::string finish(Options& o) {
   o.sim.verbose_clients = o.verbose;
   const std::string dir = o.bin_dir.empty() ? "" : o.bin_dir + "/";
   o.sim.coordinator_bin = dir.empty() ? SIGNFED_COORDINATOR_BIN : dir + "signfed-coordinator";
-  o.sim.edge_bin = dir.empty() ? SIGNFED_EDGE_BIN : dir + "signfed-edge";
+  o.sim.edge_bin = dir.empty() ? SIGNFED_EDGE_BIN : dir + "signfed-edge-faulty";  // --delay-ms for --slow
   if (o.tag.empty()) {
     o.tag = "method=" + o.method;
     if (o.method == "s3gd" || o.method == "randk") o.tag += " gamma=" + o.gamma;

@@ -7,7 +7,8 @@
 // its clients' sockets with one zmq::poll and calls on_readable()/on_tick(), so
 // an idle client costs no thread. All clients share one read-only Dataset.
 //
-// --processes: spawns the signfed-coordinator and M signfed-edge binaries on
+// --processes: spawns the signfed-coordinator and M signfed-edge-faulty
+// binaries (signfed-edge plus --delay-ms, tools/sim/faulty_edge.cc) on
 // tcp loopback instead (no virtual time, no SPB probe: the binaries have no
 // simulation hooks).
 //

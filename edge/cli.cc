@@ -1,0 +1,71 @@
+#include "edge/cli.h"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+namespace signfed::edge {
+
+namespace {
+
+// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the client loop.
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+}  // namespace
+
+int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extra) {
+  EdgeConfig cfg;
+  CLI::App app{std::string(program) +
+               ": trains on local data and sends sign-compressed updates to a signfed-coordinator.\n"
+               "Example: signfed-edge --connect tcp://laptop:5555 --client-index 3 --num-clients 10 --partition class1"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--connect", cfg.endpoint, "coordinator endpoint");
+  app.add_option("--name", cfg.name, "stable client name (default edge-<client-index>)");
+  app.add_option("--model", cfg.model, "model spec; must match the coordinator's --model");
+  app.add_option("--data", cfg.data_dir, "directory with IDX train files (default: Debian's Fashion-MNIST, "
+                                         "package dataset-fashion-mnist)");
+  app.add_option("--partition", cfg.partition, "iid | class1 | halves | shards:C | dirichlet:ALPHA | quantity:SIGMA");
+  app.add_option("--client-index", cfg.client_index, "this client's index in the partition");
+  app.add_option("--num-clients", cfg.num_clients, "number of shards the data is split into")->check(CLI::Range(1u, 100000u));
+  app.add_option("--data-seed", cfg.data_seed, "seed of the partition and minibatch sampling");
+  app.add_option("--state", cfg.state_path,
+                 "file keeping the error-feedback memory across restarts (format: schema/FORMAT.md, Edge state file)");
+  app.add_option("--heartbeat", cfg.heartbeat_ms, "heartbeat interval, ms");
+  app.add_option("--rejoin-after", cfg.rejoin_after_ms, "rejoin after this much coordinator silence, ms");
+  app.add_option("--give-up-after", cfg.give_up_after_ms, "exit after this much coordinator silence, ms");
+  app.add_flag("--quiet", cfg.quiet, "no progress output");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure, "PLAINTEXT transport: no authentication, no encryption (local demos and tests)");
+  app.add_option("--key", cfg.curve_key_file,
+                 "this client's CURVE secret key file (signfed-keygen NAME.key; NAME.pub goes into the coordinator's "
+                 "allowlist)");
+  app.add_option("--server-key", cfg.server_key_file, "the coordinator's CURVE public key file (COORD.pub)");
+  if (extra) extra(app, cfg);
+  CLI11_PARSE(app, argc, argv);
+  cfg.insecure = insecure;
+  if (insecure && (!cfg.curve_key_file.empty() || !cfg.server_key_file.empty())) {
+    std::fprintf(stderr, "%s: --insecure cannot be combined with --key/--server-key\n", program);
+    return 2;
+  }
+  if (!insecure && (cfg.curve_key_file.empty() || cfg.server_key_file.empty())) {
+    std::fprintf(stderr,
+                 "%s: pass --key CLIENT.key and --server-key COORD.pub (make keys with signfed-keygen), or "
+                 "--insecure for plaintext on a trusted network\n",
+                 program);
+    return 2;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  try {
+    zmq::context_t ctx;
+    EdgeClient client(cfg, ctx, nullptr, &g_stop);
+    return client.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+}  // namespace signfed::edge

@@ -1,0 +1,91 @@
+// One edge client's local training: its shard of the data, the minibatch
+// sequence (core/data/sampler.h), the model, and the round's update vector.
+//
+// Memory: every buffer is owned here and sized at construction or on the
+// first round of a given batch size; compute() and guard_losses() then
+// allocate nothing (tests/edge/local_trainer_test.cc counts malloc calls).
+// The caller reads the update through update(), valid until the next call.
+//
+// Not thread-safe; one trainer per client. Many trainers may share one
+// read-only Dataset.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/data/dataset.h"
+#include "core/data/sampler.h"
+#include "core/data/standardise.h"
+#include "core/model/model.h"
+
+namespace signfed::edge {
+
+// A client's rows of a dataset.
+struct Shard {
+  std::shared_ptr<const data::Dataset> data;
+  std::vector<std::uint32_t> rows;  // indices into data, non-empty
+};
+
+// The shard of client `index` of `count` under `partition` (data/dataset.h).
+// With `train` the shard is cut from it; else only this client's rows are
+// loaded from data_dir (empty: Debian's Fashion-MNIST), as a board does.
+// Throws data::DataError or std::invalid_argument saying what to change.
+Shard load_shard(std::shared_ptr<const data::Dataset> train, const std::string& data_dir, const std::string& partition,
+                 std::uint32_t index, std::uint32_t count, std::uint64_t data_seed);
+
+// One round of local work, from the task's method parameters.
+struct LocalWork {
+  std::uint32_t round = 0;
+  std::uint32_t steps = 1;  // local steps, >= 1
+  std::uint32_t batch = 1;  // samples per step, >= 1
+  bool fedavg = false;      // local SGD, update = x_start - x_local
+  float local_lr = 0.0f;    // fedavg's local step size, > 0 and finite
+};
+
+class LocalTrainer {
+ public:
+  // The model's input size must equal the data's columns (else
+  // std::invalid_argument). data_seed and client_index seed the minibatch
+  // sequence and the guard batch, as the plan exporter expects.
+  LocalTrainer(Shard shard, std::unique_ptr<model::Model> model, std::uint64_t data_seed, std::uint32_t client_index);
+
+  model::Model& model() { return *model_; }
+  const model::Model& model() const { return *model_; }
+  // Swaps in a model of the same spec (re-initialised from a Welcome's seed).
+  void replace_model(std::unique_ptr<model::Model> model);
+  // The run's input transform, from Welcome.
+  void set_inputs(const data::Standardisation& inputs) { inputs_ = inputs; }
+  std::size_t shard_size() const { return shard_.rows.size(); }
+
+  // Computes the round's update into update(): the mean minibatch gradient
+  // over w.steps minibatches (numbers round*steps + s of the epoch sequence);
+  // fedavg: x_start - x_local after w.steps local SGD steps at w.local_lr,
+  // with the model's parameters restored. Returns the mean training loss.
+  double compute(const LocalWork& w);
+  std::span<const float> update() const { return update_; }
+
+  // Safaryan Alg. 1 Option 2: the loss on a fixed batch of 64 local samples at
+  // the parameters `before` and at the model's current ones (which it keeps).
+  struct GuardLosses {
+    double before = 0.0, after = 0.0;
+  };
+  GuardLosses guard_losses(std::span<const float> before);
+
+ private:
+  // Mean loss and gradient (into grad_) over the shard rows at these shard positions.
+  double rows_gradient(std::span<const std::uint32_t> positions);
+  double minibatch_gradient(std::uint64_t batch_number, std::uint32_t batch);
+
+  Shard shard_;
+  std::unique_ptr<model::Model> model_;
+  data::EpochSampler sampler_;
+  data::Standardisation inputs_;
+  std::vector<std::uint32_t> positions_, guard_rows_;
+  std::vector<float> grad_, update_, saved_, xbuf_;
+  std::vector<std::uint8_t> ybuf_;
+};
+
+}  // namespace signfed::edge

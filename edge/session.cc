@@ -1,0 +1,141 @@
+#include "edge/session.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "schema/wire.h"
+
+namespace signfed::edge {
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Session::Session(const SessionConfig& cfg, zmq::context_t& ctx, const Log& log, const std::atomic<bool>* stop,
+                 Clock clock)
+    : cfg_(cfg), log_(log), stop_(stop), clock_(std::move(clock)), dealer_(ctx, zmq::socket_type::dealer) {
+  dealer_.set(zmq::sockopt::linger, 0);
+  dealer_.set(zmq::sockopt::routing_id,
+              cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(steady_seconds() * 1e6)));
+  // No ZMQ_IMMEDIATE: with it, a dropped connection discards what was already
+  // received but not yet read (the Bye after the last round, for a busy
+  // client). What queues while the coordinator is away is harmless: stale
+  // updates are refused as wrong_round, heartbeats trigger a rejoin.
+  dealer_.set(zmq::sockopt::reconnect_ivl, 200);
+  dealer_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+  dealer_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(wire::kMaxFrameBytes));
+  if (!cfg_.insecure) {
+    if (cfg_.curve_key_file.empty() || cfg_.server_key_file.empty())
+      throw std::invalid_argument("a secure client needs --key (its secret key) and --server-key (the coordinator's "
+                                  "public key); or pass --insecure for plaintext on a trusted network");
+    curve::make_client(dealer_, cfg_.curve_key_file, cfg_.server_key_file);
+    monitor_ = std::make_unique<curve::SocketMonitor>(
+        ctx, dealer_,
+        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+            ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+  }
+  dealer_.connect(cfg_.endpoint);
+}
+
+Session::~Session() = default;
+
+void Session::send(std::span<const std::uint8_t> frame) {
+  (void)dealer_.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+}
+
+void Session::send_join() {
+  send(join_);
+  last_join_ = clock_();
+}
+
+void Session::send_heartbeat() {
+  flatbuffers::FlatBufferBuilder fbb(64);
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  send(wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, client_id_.value_or(0), last_update_round_.value_or(0), ms)));
+  last_beat_ = clock_();
+}
+
+void Session::start(std::vector<std::uint8_t> join) {
+  join_ = std::move(join);
+  state_ = State::waiting_welcome;
+  send_join();
+  last_heard_ = last_beat_ = last_join_;
+}
+
+std::vector<zmq::message_t> Session::receive() {
+  std::vector<zmq::message_t> batch;
+  zmq::message_t msg;
+  while (batch.size() < 4096 && dealer_.recv(msg, zmq::recv_flags::dontwait)) batch.push_back(std::move(msg));
+  if (!batch.empty()) {
+    last_heard_ = clock_();
+    warned_silent_ = false;
+  }
+  return batch;
+}
+
+void Session::welcomed(std::uint32_t client_id) {
+  client_id_ = client_id;
+  if (state_ != State::finished) state_ = State::joined;
+}
+
+void Session::rejoin() {
+  client_id_.reset();
+  if (state_ == State::finished) return;
+  state_ = State::waiting_welcome;
+  send_join();
+}
+
+void Session::finish(int exit_code) {
+  state_ = State::finished;
+  exit_code_ = exit_code;
+}
+
+bool Session::check_monitor() {
+  if (!monitor_) return true;
+  while (auto e = monitor_->next()) {
+    if (e->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      warned_handshake_ = false;
+    } else if (e->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      log_.error("the coordinator at %s rejected our CURVE key (status %d): add the public key from %s's .pub file "
+                 "to the coordinator's --allow file",
+                 cfg_.endpoint.c_str(), e->value, cfg_.curve_key_file.c_str());
+      return false;
+    } else if (!warned_handshake_) {
+      warned_handshake_ = true;
+      log_.say("CURVE handshake with %s failed (%s); is --server-key the coordinator's public key, and is the "
+               "coordinator running without --insecure? retrying",
+               cfg_.endpoint.c_str(), e->event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "no detail");
+    }
+  }
+  return true;
+}
+
+bool Session::tick() {
+  if (state_ == State::finished) return false;
+  if (stop_ && stop_->load()) {
+    finish(130);
+    return false;
+  }
+  if (!check_monitor()) {
+    finish(1);
+    return false;
+  }
+  const double t = clock_();
+  if (t - last_beat_ > cfg_.heartbeat_ms / 1000.0) send_heartbeat();
+  if (state_ == State::waiting_welcome && t - last_join_ > 3.0) send_join();  // not admitted yet: keep knocking
+  const double silent = t - last_heard_;
+  if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join_ > cfg_.rejoin_after_ms / 1000.0) {
+    if (!warned_silent_) log_.say("no word from the coordinator for %.0f s; rejoining", silent);
+    warned_silent_ = true;
+    rejoin();
+  }
+  if (silent > cfg_.give_up_after_ms / 1000.0) {
+    log_.error("coordinator at %s unreachable for %.0f s; giving up", cfg_.endpoint.c_str(), silent);
+    finish(1);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace signfed::edge
