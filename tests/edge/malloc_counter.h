@@ -4,8 +4,9 @@
 // glibc's __libc_* entry points. Operator new (libstdc++ calls malloc) and
 // Eigen's aligned_malloc (calls malloc directly) are both seen.
 //
-// Unavailable under AddressSanitizer (which owns malloc); available() then
-// says false and tests skip their allocation checks.
+// Unavailable under AddressSanitizer (which owns malloc): available() says
+// false, and tests/edge/CMakeLists.txt builds the allocation tests only when
+// SIGNFED_SANITIZE is off (SIGNFED_MALLOC_COUNTING).
 #pragma once
 
 #include <cstddef>
