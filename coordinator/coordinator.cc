@@ -20,6 +20,7 @@
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/client_registry.h"
+#include "coordinator/round_state.h"
 #include "coordinator/strategy/strategy.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
@@ -33,18 +34,6 @@ namespace fb = flatbuffers;
 using wire::Body;
 using wire::ErrorCode;
 
-
-struct Coordinator::Pending {
-  RoundRow row;
-  float step = 0.0f;
-  double deadline_ms = 0.0;
-};
-
-struct Coordinator::Received {
-  codec::SignPacket packet;
-  UpdateRow row;
-  double virtual_ms = -1.0;
-};
 
 namespace {
 
@@ -202,16 +191,17 @@ std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round)
 
 void Coordinator::play_round(std::uint32_t round) {
   begin_round(round);
-  // Collect until the policy's count arrived, the quorum is met, or the
-  // deadline. Under virtual time everyone selected is awaited (wall clock
-  // bounded by --round-timeout) and the policy is applied to simulated latencies.
-  const double timeout_ms = cfg_.round_timeout_ms;
-  const double deadline = task_sent_at_ + (cfg_.virtual_time ? timeout_ms : pending_round_->deadline_ms) / 1000.0;
-  std::size_t need = updates_needed(cfg_.policy, selected_.size());
-  if (cfg_.virtual_time) need = selected_.size();
+  // Collect until the policy's count arrived, the quorum is met, every
+  // selected client answered or said Skip, or the deadline. Under virtual
+  // time everyone selected is awaited (wall clock bounded by --round-timeout)
+  // and the policy is applied to simulated latencies at close.
+  const std::size_t selected = round_->selected().size();
+  const double timeout_ms = cfg_.virtual_time ? cfg_.round_timeout_ms : round_->deadline_ms();
+  const double deadline = round_->opened_at() + timeout_ms / 1000.0;
+  std::size_t need = updates_needed(cfg_.policy, selected);
+  if (cfg_.virtual_time) need = selected;
   else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
-  // A round also ends once every selected client has answered or said Skip.
-  while (received_.size() < need && received_.size() + skipped_.size() < selected_.size() && now_s() < deadline) {
+  while (!round_->complete(need) && now_s() < deadline) {
     if (stop_ && stop_->load()) break;
     poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
   }
@@ -223,24 +213,21 @@ void Coordinator::open_for_test() { open_run(); }
 void Coordinator::begin_round_for_test(std::uint32_t round) { begin_round(round); }
 
 void Coordinator::finish_round_for_test() {
-  if (pending_round_) finish_round(pending_round_->row.round);
+  if (open_round()) finish_round(round_->round());
+}
+
+std::optional<std::uint32_t> Coordinator::open_round() const {
+  if (round_ && round_->is_open()) return round_->round();
+  return std::nullopt;
 }
 
 void Coordinator::begin_round(std::uint32_t round) {
-  pending_round_ = std::make_unique<Pending>();
-  RoundRow& row = pending_round_->row;
-  row.round = round;
-  row.started_at = unix_s();
   const TaskPlan plan = strategy_->plan(round);
-  const float step = plan.step;
-  row.step_size = step;
-  pending_round_->step = step;
-
-  selected_ = select_participants(round);
-  received_.clear();
-  skipped_.clear();
-  open_round_ = round;
-  late_ = rejected_ = 0;
+  const double deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
+  task_sent_at_ = now_s();
+  round_ = std::make_unique<RoundState>(round, select_participants(round), plan.step, task_sent_at_, deadline_ms);
+  RoundRow& row = round_->row;
+  row.started_at = unix_s();
   snapshot_bytes_ = 0;
 
   fb::FlatBufferBuilder fbb(256);
@@ -248,45 +235,27 @@ void Coordinator::begin_round(std::uint32_t round) {
   auto params = wire::CreateMethodParams(fbb, m.method, m.gamma, m.eta, m.momentum, m.tie_rule,
                                          static_cast<std::uint16_t>(cfg_.local_steps),
                                          static_cast<std::uint16_t>(cfg_.batch_size), plan.local_lr);
-  auto task = wire::CreateRoundTask(fbb, round, digest_, params, step, cfg_.round_timeout_ms, cfg_.guarded_step);
+  auto task = wire::CreateRoundTask(fbb, round, digest_, params, plan.step, cfg_.round_timeout_ms, cfg_.guarded_step);
   const auto task_bytes = wire::finish_envelope(fbb, task);
-  open_task_.assign(task_bytes.begin(), task_bytes.end());
-  task_sent_at_ = now_s();
-  for (std::uint32_t id : selected_) row.downlink_bytes += send(registry_.at(id).peer, task_bytes);
-  pending_round_->deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
+  round_->task.assign(task_bytes.begin(), task_bytes.end());
+  for (std::uint32_t id : round_->selected()) row.downlink_bytes += send(registry_.at(id).peer, task_bytes);
 }
 
 void Coordinator::finish_round(std::uint32_t round) {
-  std::unique_ptr<Pending> pending = std::move(pending_round_);
-  RoundRow& row = pending->row;
-  const float step = pending->step;
-  const double deadline_ms = pending->deadline_ms;
-  open_round_.reset();
-
-  std::vector<double> counted_latency;
+  RoundState::Closed closed = round_->close(cfg_.policy, cfg_.virtual_time);
+  RoundRow& row = round_->row;
+  const float step = round_->step();
+  for (UpdateRow& late : closed.late) pending_rows_.push_back(std::move(late));
   if (cfg_.virtual_time) {
-    std::vector<Arrival> arrivals;
-    for (const auto& [id, r] : received_) arrivals.push_back({id, r->virtual_ms >= 0 ? r->virtual_ms : r->row.latency_ms});
-    const Admission adm = admit_virtual(cfg_.policy, arrivals, selected_.size(), deadline_ms);
-    for (std::uint32_t id : adm.late) {
-      UpdateRow late = received_[id]->row;
-      late.status = "late";
-      late.detail = "simulated latency beyond the " + cfg_.policy.name() + " deadline";
-      pending_rows_.push_back(late);
-      received_.erase(id);
-    }
-    for (const auto& [id, r] : received_) counted_latency.push_back(r->row.latency_ms);
-    virtual_clock_s_ += adm.round_ms / 1000.0;
+    virtual_clock_s_ += closed.simulated_ms / 1000.0;
     row.virtual_time_s = virtual_clock_s_;
-  } else {
-    for (const auto& [id, r] : received_) counted_latency.push_back(r->row.latency_ms);
   }
-  latency_history_.add_round(std::move(counted_latency));
+  latency_history_.add_round(std::move(closed.counted_latency));
 
   std::vector<UpdateRow> rows = std::move(pending_rows_);
   pending_rows_.clear();
-  row.selected = static_cast<std::uint32_t>(selected_.size());
-  row.received = static_cast<std::uint32_t>(received_.size());
+  row.selected = static_cast<std::uint32_t>(round_->selected().size());
+  row.received = static_cast<std::uint32_t>(round_->updates());
   aggregate_and_apply(round, step, row, rows);
   std::uint32_t late_this_round = 0;
   for (const UpdateRow& u : rows) {
@@ -312,12 +281,13 @@ void Coordinator::finish_round(std::uint32_t round) {
   summary_.downlink_bytes += row.downlink_bytes;
   print_progress(row, last);
   if (on_round_end) on_round_end(round, model_->params());
+  round_.reset();
 }
 
 void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
   std::vector<Counted> counted;
   double loss_sum = 0.0;
-  for (auto& [id, r] : received_) {
+  for (auto& [id, r] : round_->counted()) {
     counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
     row.uplink_bytes += r->row.bytes;
     loss_sum += r->row.local_loss;
@@ -340,12 +310,12 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
       std::vector<std::uint32_t> ids;
       for (std::size_t i = 0; i < counted.size(); ++i) {
         ids.push_back(counted[i].client_id);
-        received_[ids.back()]->row.agreement = a.agreement[i];
+        round_->counted(ids.back()).row.agreement = a.agreement[i];
       }
       report_suspects(suspicion_.observe(ids, a.agreement));
     }
   }
-  for (auto& [id, r] : received_) rows.push_back(r->row);
+  for (auto& [id, r] : round_->counted()) rows.push_back(r->row);
   if (on_round_result) on_round_result(round, result);
   const std::uint64_t new_digest = replica_->digest();
 
@@ -458,7 +428,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   if (!env) {
     if (event_allowed("peer:" + peer)) {
       log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
-      reply_error(peer, ErrorCode::bad_message, why, open_round_.value_or(0));
+      reply_error(peer, ErrorCode::bad_message, why, open_round().value_or(0));
     }
     return;
   }
@@ -478,7 +448,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", 0);
       // Echo: clients use our silence to detect a restarted coordinator.
       fb::FlatBufferBuilder fbb(64);
-      send(peer, wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, c->row.client_id, open_round_.value_or(0), 0)));
+      send(peer, wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, c->row.client_id, open_round().value_or(0), 0)));
       return;
     }
     case Body::Error: {
@@ -489,8 +459,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       // gradient is NaN after a divergent step) will not send one: the round
       // need not wait for its deadline, as after a Skip.
       const std::uint32_t id = c->row.client_id;
-      if (open_round_ && e->round() == *open_round_ && std::binary_search(selected_.begin(), selected_.end(), id) &&
-          !received_.count(id) && skipped_.insert(id).second) {
+      if (open_round() == e->round() && round_->skip(id)) {
         UpdateRow row;
         row.round = e->round();
         row.client_id = id;
@@ -568,15 +537,14 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   // is only needed once the model has moved (1000 joins must not cost 1000
   // snapshots). Clients that find a different digest in their task ask for one.
   if (digest_ != init_digest_) {
-    snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(0));
+    snapshot_bytes_ += send_snapshot(peer, open_round().value_or(0));
     c.last_snapshot = t;
   }
   // A selected client that reconnects while its round is open (it crashed, or
   // its task went to the old connection) gets the task again instead of
   // leaving the round to wait for its deadline.
-  if (open_round_ && pending_round_ && std::find(selected_.begin(), selected_.end(), id) != selected_.end() &&
-      !received_.contains(id) && !skipped_.contains(id))
-    pending_round_->row.downlink_bytes += send(peer, open_task_);
+  if (open_round() && round_->is_selected(id) && !round_->answered(id))
+    round_->row.downlink_bytes += send(peer, round_->task);
   if (!cfg_.quiet)
     std::printf("client %u '%s' joined (%s/%s, %" PRIu64 " samples, %s)\n", id, name.c_str(), c.row.platform.c_str(),
                 c.row.arch.c_str(), c.row.samples, c.row.data_desc.c_str());
@@ -598,12 +566,11 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   row.samples = std::min<std::uint32_t>(m.samples(), 1u << 24);
   auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
     // A client replaying or flooding gets a bounded number of rows and replies per round.
-    const std::uint32_t r = open_round_.value_or(0);
+    const std::uint32_t r = open_round().value_or(0);
     if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
     if (++c->rejects > kMaxRejectRowsPerRound) return;
     row.status = status;
     row.detail = why;
-    if (row.status == "rejected") ++rejected_;
     pending_rows_.push_back(row);
     reply_error(peer, code, why, m.round());
   };
@@ -612,17 +579,21 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
                   "update claims client " + std::to_string(m.client_id()) + " but comes from client " +
                       std::to_string(c->row.client_id),
                   "rejected");
-  if (!open_round_ || m.round() != *open_round_) {
-    const bool late = open_round_ ? m.round() < *open_round_ : true;
+  if (const auto open = open_round(); !open || m.round() != *open) {
+    const bool late = open ? m.round() < *open : true;
     return reject(ErrorCode::wrong_round,
                   "update for round " + std::to_string(m.round()) +
-                      (open_round_ ? "; the open round is " + std::to_string(*open_round_) : "; no round is open"),
+                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
                   late ? "late" : "rejected");
   }
-  if (!std::binary_search(selected_.begin(), selected_.end(), c->row.client_id))
-    return reject(ErrorCode::not_selected, "client not selected for round " + std::to_string(m.round()), "rejected");
-  if (received_.count(c->row.client_id))
-    return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
+  switch (round_->refusal(c->row.client_id)) {
+    case RoundState::Refusal::not_selected:
+      return reject(ErrorCode::not_selected, "client not selected for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::duplicate:
+      return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::none:
+      break;
+  }
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
   if (!strategy_->accepts(v.encoding))
@@ -650,7 +621,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
     row.latency_ms = m.virtual_ms();  // simulated, as every latency of a virtual-time run
   }
   r->row = row;
-  received_[c->row.client_id] = std::move(r);
+  round_->count(c->row.client_id, std::move(r));
 }
 
 void Coordinator::on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m) {
@@ -663,7 +634,7 @@ void Coordinator::on_snapshot_request(const std::string& peer, const wire::Snaps
   const double t = now_s();
   if (t - c->last_snapshot < kSnapshotMinInterval) return;
   c->last_snapshot = t;
-  snapshot_bytes_ += send_snapshot(peer, open_round_.value_or(m.round()));
+  snapshot_bytes_ += send_snapshot(peer, open_round().value_or(m.round()));
 }
 
 void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
@@ -671,10 +642,8 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
   if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
   const std::uint32_t id = c->row.client_id;
   // Only for itself, for the open round, when selected, and before any update.
-  if (m.client_id() != id || !open_round_ || m.round() != *open_round_ ||
-      !std::binary_search(selected_.begin(), selected_.end(), id) || received_.count(id) || skipped_.count(id))
+  if (m.client_id() != id || open_round() != m.round() || !round_->skip(id))
     return reply_error(peer, ErrorCode::bad_message, "Skip for a round this client cannot skip", m.round());
-  skipped_.insert(id);
   UpdateRow row;
   row.round = m.round();
   row.client_id = id;
@@ -686,7 +655,7 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
 void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
   Client* c = registry_.by_peer(peer);
   // Only a counted participant of the round being decided, once, for itself.
-  if (!c || !collecting_guard_ || !received_.count(c->row.client_id)) return;  // stale: ignore
+  if (!c || !collecting_guard_ || !round_ || !round_->has_update(c->row.client_id)) return;  // stale: ignore
   if (m.round() != guard_round_ || m.client_id() != c->row.client_id || guard_reports_.count(c->row.client_id)) return;
   if (!std::isfinite(m.loss_before()) || !std::isfinite(m.loss_after())) {
     reply_error(peer, ErrorCode::bad_value, "guard report with a non-finite loss", m.round());

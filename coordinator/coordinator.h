@@ -41,7 +41,8 @@
 
 namespace signfed::coord {
 
-class Strategy;  // strategy/strategy.h
+class Strategy;    // strategy/strategy.h
+class RoundState;  // round_state.h
 
 struct RunSummary {
   std::int64_t run_id = 0;
@@ -94,8 +95,6 @@ class Coordinator {
   void finish_round_for_test();
 
  private:
-  struct Received;
-  struct Pending;
 
   void open_run();
   void wait_for_clients();
@@ -120,6 +119,7 @@ class Coordinator {
   void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
   void evaluate(RoundRow& row);
   void print_progress(const RoundRow& row, bool force);
+  std::optional<std::uint32_t> open_round() const;  // the round collecting updates, if any
   double now_s() const;   // monotonic: deadlines, liveness, rate limits
   double unix_s() const;  // log timestamps
 
@@ -141,17 +141,11 @@ class Coordinator {
   ClientRegistry registry_;
 
   // Current round state.
-  std::unique_ptr<Pending> pending_round_;  // the round between begin_round and finish_round
+  std::unique_ptr<RoundState> round_;  // from begin_round to the end of finish_round
   std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
   EventBudget event_budget_{20};  // event rows per source per minute; more are summarised
   std::optional<std::uint32_t> guard_round_;
-  std::optional<std::uint32_t> open_round_;
-  std::vector<std::uint32_t> selected_;
-  std::vector<std::uint8_t> open_task_;  // the open round's RoundTask envelope, for selected clients that rejoin
-  std::map<std::uint32_t, std::unique_ptr<Received>> received_;  // counted updates by client id
-  std::set<std::uint32_t> skipped_;  // selected clients that said they will not answer this round
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
-  std::uint32_t late_ = 0, rejected_ = 0;
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;
   // Guarded step: reports of the round being decided.
