@@ -1,15 +1,24 @@
-// The coordinator: runs the rounds of a federated run over a ZeroMQ ROUTER.
+// The coordinator: runs the rounds of a federated run over a Transport
+// (net/transport.h: a ZeroMQ ROUTER in production, in memory in tests).
 //
-// Round loop (run()): select participants -> send RoundTask -> collect
-// updates until all arrived, the quorum, or the deadline -> vote/aggregate ->
-// (guarded step) -> log the round (one SQLite transaction, with the
-// checkpoint) -> broadcast the result -> evaluate.
+// run(): open or resume the run -> wait for --clients joins -> per round:
+//   begin_round   select participants (ClientRegistry), the task from the
+//                 Strategy, send RoundTask
+//   collect       poll the transport until RoundState::complete() or the deadline
+//                 (inbound frames: messages.cc)
+//   finish_round  close (virtual-time admission), Strategy::aggregate into
+//                 the Replica, broadcast VoteResult, (guarded step: collect
+//                 GuardReports, broadcast GuardDecision), evaluate, commit the
+//                 round to SQLite (one transaction, with the checkpoint),
+//                 progress line, on_round_end
+// -> Bye to every connected client.
 //
 // Everything a client sends is verified before use (FlatBuffers verifier,
 // sender identity, round id, sizes, duplicates); a bad message gets an Error
-// reply and a log row and the round goes on. The coordinator owns its socket
-// and runs on the calling thread; stop() may be called from another thread or
-// a signal handler's flag via the stop token.
+// reply and a rate-limited log row, and the round goes on. The coordinator
+// owns its transport and runs on the calling thread; the stop token (an
+// atomic set by another thread or a signal handler) ends the run after the
+// current poll.
 #pragma once
 
 #include <atomic>
@@ -52,7 +61,7 @@ struct RunSummary {
   std::uint64_t uplink_bytes = 0, downlink_bytes = 0;
   std::uint32_t clients = 0;
   std::uint64_t final_digest = 0;
-  std::string status;             // completed | interrupted | failed
+  std::string status;             // completed | interrupted
 };
 
 class Coordinator {

@@ -18,7 +18,7 @@ std::unique_ptr<Received> update(double latency_ms, double virtual_ms = -1.0) {
 }
 }  // namespace
 
-TEST_CASE("round state: only selected clients count, once; Skip only before an update") {
+TEST_CASE("round state: only selected clients count, once, and Skip only before an update") {
   RoundState r(4, {1, 3, 5}, 0.01f, 100.0, 2000.0);
   CHECK(r.round() == 4);
   CHECK(r.row.round == 4);

@@ -1,0 +1,323 @@
+// The coordinator's inbound side: every frame is verified (FlatBuffers
+// verifier), attributed to a registered client by its routing id (and, at
+// Join, bound to its CURVE key), checked against the open round, and answered
+// with an Error that says what was wrong; rows about abuse are rate-limited
+// (EventBudget). Also the outbound helpers: replies, snapshots, Bye.
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "coordinator/coordinator.h"
+#include "coordinator/round_state.h"
+#include "coordinator/strategy/strategy.h"
+#include "core/codec/wire_packet.h"
+#include "core/replica/snapshot.h"
+#include "net/printable.h"
+#include "schema/wire.h"
+
+namespace signfed::coord {
+
+namespace fb = flatbuffers;
+using wire::Body;
+using wire::ErrorCode;
+
+namespace {
+
+constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
+constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
+constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
+
+}  // namespace
+
+bool Coordinator::poll_once(int timeout_ms) {
+  return transport_->poll(
+      timeout_ms, [this](const net::Inbound& m) { handle_frame(m.peer, m.bytes, m.key); },
+      [this](const net::TransportEvent& e) { log_limited(e.who, std::nullopt, e.kind, e.detail); });
+}
+
+bool Coordinator::event_allowed(const std::string& who) {
+  const EventBudget::Decision d = event_budget_.spend(who, now_s());
+  if (d.suppressed_last_window)
+    log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
+                    std::to_string(*d.suppressed_last_window) + " event rows from " + net::printable(who, 120) +
+                        " in the last minute");
+  return d.allowed;
+}
+
+void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
+                              const std::string& detail) {
+  if (event_allowed(who)) log_->log_event(run_id_, unix_s(), client, kind, detail);
+}
+
+
+void Coordinator::handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key) {
+  const wire::AlignedFrame aligned(frame);
+  frame = aligned.bytes();
+  std::string why;
+  const wire::Envelope* env = wire::verify_envelope(frame, &why);
+  Client* c = registry_.by_peer(peer);
+  if (!env) {
+    if (event_allowed("peer:" + peer)) {
+      log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
+      reply_error(peer, ErrorCode::bad_message, why, open_round().value_or(0));
+    }
+    return;
+  }
+  if (c) c->last_seen = now_s();
+  switch (env->body_type()) {
+    case Body::Join:
+      return on_join(peer, *env->body_as_Join(), key);
+    case Body::Update:
+      return on_update(peer, *env->body_as_Update(), frame.size());
+    case Body::Skip:
+      return on_skip(peer, *env->body_as_Skip());
+    case Body::SnapshotRequest:
+      return on_snapshot_request(peer, *env->body_as_SnapshotRequest());
+    case Body::GuardReport:
+      return on_guard_report(peer, *env->body_as_GuardReport());
+    case Body::Heartbeat: {
+      if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", 0);
+      // Echo: clients use our silence to detect a restarted coordinator.
+      fb::FlatBufferBuilder fbb(64);
+      send(peer, wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, c->row.client_id, open_round().value_or(0), 0)));
+      return;
+    }
+    case Body::Error: {
+      if (!c) return;  // errors from strangers are not worth a row
+      const auto* e = env->body_as_Error();
+      const std::string text = net::printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
+      // A selected client that cannot compute this round's update (e.g. its
+      // gradient is NaN after a divergent step) will not send one: the round
+      // need not wait for its deadline, as after a Skip.
+      const std::uint32_t id = c->row.client_id;
+      if (open_round() == e->round() && round_->skip(id)) {
+        UpdateRow row;
+        row.round = e->round();
+        row.client_id = id;
+        row.status = "skipped";
+        row.detail = "client error: " + text.substr(0, 200);
+        pending_rows_.push_back(row);
+      }
+      if (!event_allowed("peer:" + peer)) return;
+      log_->log_event(run_id_, unix_s(), c->row.client_id, "client_error", text);
+      if (!cfg_.quiet) std::printf("client %s reports: %s\n", c->row.name.c_str(), text.c_str());
+      return;
+    }
+    default:
+      reply_error(peer, ErrorCode::bad_message,
+                  std::string("clients may not send ") + wire::body_name(env->body_type()), 0);
+      return;
+  }
+}
+
+void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key) {
+  if (m.protocol_version() != wire::kProtocolVersion) {
+    reply_error(peer, ErrorCode::version_mismatch,
+                "protocol version mismatch: client speaks " + std::to_string(m.protocol_version()) +
+                    ", coordinator speaks " + std::to_string(wire::kProtocolVersion) + "; install matching versions",
+                0);
+    return;
+  }
+  const std::string name = m.client_name() ? m.client_name()->str() : "";
+  if (!ClientRegistry::valid_name(name)) {
+    reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]", 0);
+    return;
+  }
+  const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
+  if (spec != model_->spec() || m.num_params() != model_->num_params()) {
+    reply_error(peer, ErrorCode::bad_value,
+                "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
+                    " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
+                    "); start the client with --model " + model_->spec(),
+                0);
+    return;
+  }
+  const double t = now_s();
+  const ClientRegistry::Admission adm = registry_.admit(name, key, peer, t, kJoinMinInterval);
+  switch (adm.outcome) {
+    case ClientRegistry::Outcome::throttled:
+      return;
+    case ClientRegistry::Outcome::identity_taken:
+      log_limited("peer:" + peer, adm.client->row.client_id, "identity_rejected",
+                  "key " + key + " tried to join as '" + name + "', which belongs to key " + adm.client->key);
+      reply_error(peer, ErrorCode::bad_value, "client name '" + name + "' belongs to another key; choose another --name", 0);
+      return;
+    case ClientRegistry::Outcome::full:
+      log_limited("full", std::nullopt, "server_full", "refused '" + name + "': " + std::to_string(cfg_.max_clients) + " clients");
+      reply_error(peer, ErrorCode::server_full,
+                  "coordinator full: " + std::to_string(cfg_.max_clients) + " clients already joined this run", 0);
+      return;
+    case ClientRegistry::Outcome::admitted:
+      break;
+  }
+  Client& c = *adm.client;
+  const std::uint32_t id = c.row.client_id;
+  c.row.platform = net::printable(m.platform() ? m.platform()->string_view() : std::string_view(), 64);
+  c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
+  c.row.samples = m.samples();
+  c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
+  log_->upsert_client(run_id_, c.row, unix_s());
+
+  fb::FlatBufferBuilder fbb(256);
+  auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
+                               fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
+                               inputs_.mean, inputs_.std,
+                               cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he);
+  send(peer, wire::finish_envelope(fbb, w));
+  // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
+  // is only needed once the model has moved (1000 joins must not cost 1000
+  // snapshots). Clients that find a different digest in their task ask for one.
+  if (digest_ != init_digest_) {
+    snapshot_bytes_ += send_snapshot(peer, open_round().value_or(0));
+    c.last_snapshot = t;
+  }
+  // A selected client that reconnects while its round is open (it crashed, or
+  // its task went to the old connection) gets the task again instead of
+  // leaving the round to wait for its deadline.
+  if (open_round() && round_->is_selected(id) && !round_->answered(id))
+    round_->row.downlink_bytes += send(peer, round_->task);
+  if (!cfg_.quiet)
+    std::printf("client %u '%s' joined (%s/%s, %" PRIu64 " samples, %s)\n", id, name.c_str(), c.row.platform.c_str(),
+                c.row.arch.c_str(), c.row.samples, c.row.data_desc.c_str());
+  std::fflush(stdout);
+}
+
+void Coordinator::on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes) {
+  Client* c = registry_.by_peer(peer);
+  if (!c) {
+    reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+    return;
+  }
+  UpdateRow row;
+  row.round = m.round();
+  row.client_id = c->row.client_id;
+  row.bytes = frame_bytes;
+  row.latency_ms = (now_s() - task_sent_at_) * 1000.0;
+  row.local_loss = std::isfinite(m.local_loss()) ? m.local_loss() : 0.0;
+  row.samples = std::min<std::uint32_t>(m.samples(), 1u << 24);
+  auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
+    // A client replaying or flooding gets a bounded number of rows and replies per round.
+    const std::uint32_t r = open_round().value_or(0);
+    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
+    if (++c->rejects > kMaxRejectRowsPerRound) return;
+    row.status = status;
+    row.detail = why;
+    pending_rows_.push_back(row);
+    reply_error(peer, code, why, m.round());
+  };
+  if (m.client_id() != c->row.client_id)
+    return reject(ErrorCode::bad_message,
+                  "update claims client " + std::to_string(m.client_id()) + " but comes from client " +
+                      std::to_string(c->row.client_id),
+                  "rejected");
+  if (const auto open = open_round(); !open || m.round() != *open) {
+    const bool late = open ? m.round() < *open : true;
+    return reject(ErrorCode::wrong_round,
+                  "update for round " + std::to_string(m.round()) +
+                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
+                  late ? "late" : "rejected");
+  }
+  switch (round_->refusal(c->row.client_id)) {
+    case RoundState::Refusal::not_selected:
+      return reject(ErrorCode::not_selected, "client not selected for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::duplicate:
+      return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::none:
+      break;
+  }
+  if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
+  const codec::PacketView v = codec::view_of(*m.packet());
+  if (!strategy_->accepts(v.encoding))
+    return reject(ErrorCode::bad_message,
+                  std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +
+                      codec::method_name(cfg_.method.method) + " sends",
+                  "rejected");
+  try {
+    codec::validate(v, static_cast<std::uint32_t>(model_->num_params()));
+  } catch (const codec::CodecError& e) {
+    const bool size = v.dim != model_->num_params();
+    return reject(size ? ErrorCode::wrong_size : ErrorCode::bad_message, e.what(), "rejected");
+  }
+  auto r = std::make_unique<Received>();
+  r->packet.encoding = v.encoding;
+  r->packet.dim = v.dim;
+  r->packet.nnz = v.nnz;
+  r->packet.rice_k = v.rice_k;
+  r->packet.scale = v.scale;
+  r->packet.payload.assign(v.payload.begin(), v.payload.end());
+  row.payload_bytes = v.payload.size();
+  row.status = "counted";
+  if (cfg_.virtual_time && m.virtual_ms() >= 0.0f && std::isfinite(m.virtual_ms())) {
+    r->virtual_ms = m.virtual_ms();
+    row.latency_ms = m.virtual_ms();  // simulated, as every latency of a virtual-time run
+  }
+  r->row = row;
+  round_->count(c->row.client_id, std::move(r));
+}
+
+void Coordinator::on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m) {
+  Client* c = registry_.by_peer(peer);
+  if (!c) {
+    reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+    return;
+  }
+  // A snapshot is the model's full size: one per client per second at most.
+  const double t = now_s();
+  if (t - c->last_snapshot < kSnapshotMinInterval) return;
+  c->last_snapshot = t;
+  snapshot_bytes_ += send_snapshot(peer, open_round().value_or(m.round()));
+}
+
+void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
+  Client* c = registry_.by_peer(peer);
+  if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+  const std::uint32_t id = c->row.client_id;
+  // Only for itself, for the open round, when selected, and before any update.
+  if (m.client_id() != id || open_round() != m.round() || !round_->skip(id))
+    return reply_error(peer, ErrorCode::bad_message, "Skip for a round this client cannot skip", m.round());
+  UpdateRow row;
+  row.round = m.round();
+  row.client_id = id;
+  row.status = "skipped";
+  row.detail = net::printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200);
+  pending_rows_.push_back(row);
+}
+
+void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
+  Client* c = registry_.by_peer(peer);
+  // Only a counted participant of the round being decided, once, for itself.
+  if (!c || !collecting_guard_ || !round_ || !round_->has_update(c->row.client_id)) return;  // stale: ignore
+  if (m.round() != guard_round_ || m.client_id() != c->row.client_id || guard_reports_.count(c->row.client_id)) return;
+  if (!std::isfinite(m.loss_before()) || !std::isfinite(m.loss_after())) {
+    reply_error(peer, ErrorCode::bad_value, "guard report with a non-finite loss", m.round());
+    return;
+  }
+  guard_reports_[c->row.client_id] = {m.loss_before(), m.loss_after()};
+}
+
+std::uint64_t Coordinator::send_snapshot(const std::string& peer, std::uint32_t round) {
+  return core::send_snapshot(*replica_, round, model_->spec(),
+                             [&](std::span<const std::uint8_t> bytes) { return send(peer, bytes); });
+}
+
+void Coordinator::reply_error(const std::string& peer, ErrorCode code, const std::string& text, std::uint32_t round) {
+  fb::FlatBufferBuilder fbb(128 + text.size());
+  send(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, code, fbb.CreateString(text), round)));
+}
+
+std::size_t Coordinator::send(const std::string& peer, std::span<const std::uint8_t> bytes) {
+  return transport_->send(peer, bytes);
+}
+
+void Coordinator::broadcast_bye(const std::string& reason) {
+  fb::FlatBufferBuilder fbb(128);
+  const auto bye = wire::finish_envelope(fbb, wire::CreateBye(fbb, fbb.CreateString(reason), digest_, cfg_.rounds));
+  for (const std::string& p : registry_.connected_peers()) send(p, bye);
+  // Let the goodbyes (and the last vote result) drain before the socket
+  // closes; otherwise a client that is still busy waits for a Bye that never comes.
+  transport_->linger_on_close(2000);
+}
+
+}  // namespace signfed::coord
