@@ -11,6 +11,7 @@
 #include <string>
 
 #include "coordinator/round_log.h"
+#include "tests/support/sql_query.h"
 
 using namespace signfed::coord;
 
@@ -26,15 +27,7 @@ struct TempDir {
 };
 
 std::int64_t count(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* s = nullptr;
-  sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr);
-  std::int64_t v = -1;
-  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
-  sqlite3_close(h);
-  return v;
+  return static_cast<std::int64_t>(signfed::test::query_number(db, sql));
 }
 
 Checkpoint ckpt(std::int64_t round, float v) {

@@ -7,8 +7,6 @@
 // reads every reply the coordinator sent and the SQLite log it wrote.
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +19,7 @@
 #include "core/codec/wire_packet.h"
 #include "core/model/model.h"
 #include "net/memory_transport.h"
+#include "tests/support/sql_query.h"
 #include "tests/support/temp_db.h"
 #include "tests/support/wire_messages.h"
 
@@ -30,18 +29,7 @@ namespace {
 
 constexpr const char* kModel = "mlp:784-8-10";
 
-double q(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  double v = -1;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-      sqlite3_column_type(st, 0) != SQLITE_NULL)
-    v = sqlite3_column_double(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
-}
+double q(const std::string& db, const std::string& sql) { return test::query_number(db, sql); }
 
 // Client k's gradient signs: a fixed ternary pattern per client.
 std::vector<float> pattern(std::size_t n, int k) {

@@ -2,6 +2,8 @@
 // stdout+stderr going to a file, then wait (with a timeout), signal or kill it.
 #pragma once
 
+#include "tests/support/sql_query.h"  // query_number, query_text: the tests that use these read the log
+
 #include <sys/types.h>
 
 #include <string>
@@ -37,9 +39,6 @@ struct TempDir {
   ~TempDir();
 };
 
-// A SQLite query returning one number (or -1 when no row / NULL), read-only.
-double query_number(const std::string& db, const std::string& sql);
-std::string query_text(const std::string& db, const std::string& sql);
 
 // Parses "model digest <hex>" from an edge client's output; 0 if absent.
 std::uint64_t edge_final_digest(const std::string& output);

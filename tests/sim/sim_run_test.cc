@@ -16,6 +16,7 @@
 #include "core/kernels/sign_kernels.h"
 #include "tools/sim/fleet.h"
 #include "tools/sim/sim.h"
+#include "tests/support/sql_query.h"
 #include "tests/support/temp_db.h"
 
 using namespace signfed;
@@ -24,18 +25,7 @@ using test::TempDb;
 namespace {
 
 
-double q(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  double v = -1;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-      sqlite3_column_type(st, 0) != SQLITE_NULL)
-    v = sqlite3_column_double(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
-}
+double q(const std::string& db, const std::string& sql) { return test::query_number(db, sql); }
 
 const std::shared_ptr<const data::Dataset>& train() {
   static const std::shared_ptr<const data::Dataset> t = [] {
