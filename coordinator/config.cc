@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -146,8 +147,13 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.server_lr = j.value("server_lr", 1.0f);
   c.weighting = j.value("weighting", std::string("uniform")) == "samples" ? Weighting::samples : Weighting::uniform;
   c.standardise = j.value("standardise", false);
-  c.input_mean = j.value("input_mean", 0.0f);
-  c.input_std = j.value("input_std", 1.0f);
+  // null (a --print-config of a run not opened yet): computed when the run opens.
+  const auto stat = [&](const char* k, float dflt) {
+    if (!j.contains(k)) return dflt;
+    return j.at(k).is_null() ? std::numeric_limits<float>::quiet_NaN() : j.at(k).get<float>();
+  };
+  c.input_mean = stat("input_mean", 0.0f);
+  c.input_std = stat("input_std", 1.0f);
   const std::string sched = j.at("schedule").get<std::string>();
   c.schedule = sched == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
                : sched == "halving" ? wire::StepSchedule::halving

@@ -1,5 +1,7 @@
 #include "coordinator/straggler.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -10,7 +12,11 @@ std::string StragglerPolicy::name() const {
   switch (kind) {
     case Kind::all: return "all";
     case Kind::deadline: return "deadline";
-    case Kind::adaptive: return "adaptive:" + std::to_string(quantile).substr(0, 4);
+    case Kind::adaptive: {  // shortest text that parses back to the same quantile
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, quantile);
+      return "adaptive:" + std::string(buf, r.ptr);
+    }
     case Kind::overselect: return "overselect:" + std::to_string(extra);
   }
   return "?";

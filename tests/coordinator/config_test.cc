@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/config.h"
+#include "coordinator/run_options.h"
+#include "tests/support/temp_db.h"
 
 using namespace signfed;
 
@@ -40,4 +44,73 @@ TEST_CASE("config: stored JSON round trips the training fields") {
   CHECK(b.schedule == wire::StepSchedule::halving);
   CHECK(b.model == "cnn");
   CHECK(b.endpoint == "tcp://*:5555");  // deployment fields are not stored
+}
+
+TEST_CASE("config: every stored field round trips, including an adaptive quantile of three digits") {
+  coord::CoordinatorConfig a;
+  a.policy = coord::parse_policy("adaptive:0.975");
+  a.guarded_step = true;
+  a.checkpoint_every = 7;
+  a.server_lr = 0.25f;
+  a.weighting = coord::Weighting::uniform;
+  a.init = model::Init::torch;
+  a.method.momentum = 0.5f;
+  a.gamma_auto = true;
+  coord::CoordinatorConfig b;
+  coord::apply_stored_config(coord::to_json(a), b);
+  CHECK(coord::to_json(b).dump() == coord::to_json(a).dump());  // (NaN statistics compare unequal as values)
+  CHECK(b.policy.name() == "adaptive:0.975");
+  CHECK(b.policy.quantile == 0.975);
+}
+
+TEST_CASE("config file: a partial file sets what it names, flags override it, an unknown key is refused") {
+  test::TempDb t("run.json");
+  {
+    std::ofstream f(t.path);
+    f << R"({"method": "fedavg", "step_size": 0.05, "policy": "adaptive:0.975", "rounds": 42})";
+  }
+  coord::CoordinatorConfig c;
+  coord::load_config_file(t.path, c);
+  CHECK(c.method.method == wire::Method::fedavg);
+  CHECK(c.step_size == 0.05f);
+  CHECK(c.rounds == 42);
+  CHECK(c.batch_size == 32);  // not named: unchanged
+
+  // As signfed-coordinator does: the file's values become the text defaults,
+  // then flags given on the command line win.
+  coord::TrainingText text = coord::training_text_of(c);
+  CLI::App app;
+  coord::add_training_options(app, c, text, "t", "s");
+  const char* argv[] = {"x", "--lr", "0.2", "--server-lr", "0.5"};
+  app.parse(5, argv);
+  const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
+  REQUIRE(coord::apply_training_options(text, given, given, c) == "");
+  CHECK(c.method.method == wire::Method::fedavg);
+  CHECK(c.step_size == 0.2f);
+  CHECK(c.server_lr == 0.5f);
+  CHECK(c.policy.name() == "adaptive:0.975");
+
+  {
+    std::ofstream f(t.path);
+    f << R"({"metod": "s3gd"})";
+  }
+  CHECK_THROWS_WITH_AS(coord::load_config_file(t.path, c), doctest::Contains("unknown key 'metod'"), std::runtime_error);
+}
+
+TEST_CASE("training options: names come from the schema and a flag the method does not use is refused") {
+  coord::CoordinatorConfig c;
+  coord::TrainingText text;
+  CLI::App app;
+  coord::add_training_options(app, c, text, "t", "s");
+  const char* argv[] = {"x", "--method", "signsgd", "--tie", "random", "--schedule", "inv_sqrt", "--eta", "2"};
+  app.parse(9, argv);
+  const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
+  const std::string err = coord::apply_training_options(text, given, given, c);
+  CHECK(err.find("--eta has no effect with --method signsgd") != std::string::npos);
+  text.method = "s3gd";
+  CHECK(coord::apply_training_options(text, given, given, c) == "");
+  CHECK(c.method.tie_rule == wire::TieRule::random);
+  CHECK(c.schedule == wire::StepSchedule::inv_sqrt);
+  text.gamma = "1.5";
+  CHECK(coord::apply_training_options(text, given, given, c).find("--gamma must be in (0, 1]") != std::string::npos);
 }

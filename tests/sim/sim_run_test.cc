@@ -278,3 +278,34 @@ TEST_CASE("--processes: the real binaries get only the flags their method uses, 
     CHECK(r.summary.final_accuracy > 0.1);
   }
 }
+
+TEST_CASE("--processes: the coordinator process runs with the very configuration of the in-process run") {
+  // The configuration travels as one --config file (runs.config's JSON), so a
+  // setting added to the config cannot be forgotten by the process mode.
+  TempDb t("in.sqlite"), u("proc.sqlite");
+  auto config_of = [&](bool processes, const std::string& db) {
+    sim::SimConfig c = tiny(db, 3, 2);
+    c.coord.method.method = wire::Method::fedavg;
+    c.coord.server_lr = 0.5f;
+    c.coord.weighting = coord::Weighting::uniform;
+    c.coord.guarded_step = true;
+    c.coord.checkpoint_every = 1;
+    c.coord.policy = coord::parse_policy("adaptive:0.975");
+    c.coord.init = model::Init::torch;
+    c.coord.local_steps = 2;
+    c.coord.fraction = 0.9;
+    if (processes) {
+      c.processes = true;
+      c.coordinator_bin = SIGNFED_COORDINATOR_BIN;
+      c.edge_bin = SIGNFED_EDGE_BIN;
+      c.log_dir = u.dir;
+    }
+    const sim::SimResult r = sim::run_sim(c, train());
+    CHECK(r.summary.status == "completed");
+    return test::query_text(db, "SELECT config FROM runs");
+  };
+  const std::string in = config_of(false, t.path), proc = config_of(true, u.path);
+  CHECK(in.find("\"policy\":\"adaptive:0.975\"") != std::string::npos);
+  CHECK(in.find("\"guarded_step\":true") != std::string::npos);
+  CHECK(proc == in);
+}

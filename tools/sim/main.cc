@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/run_options.h"
+
 #include "coordinator/units.h"
 #include "core/codec/compress.h"
 #include "tools/sim/betainc.h"
@@ -28,14 +30,13 @@ using coord::human_bytes;
 
 struct Options {
   sim::SimConfig sim;
-  std::string method = "signsgd", gamma = "1.0", tie = "zero", schedule = "constant", policy = "deadline";
+  coord::TrainingText text;  // the training options as given (coordinator/run_options.h)
   std::string slow, crash, tag;
   std::int64_t data_seed = -1;
   std::string sweep_file;
   std::vector<std::string> sweep_axes;
   std::string bin_dir;
-  std::string weighting = "samples", trace_at, init = "he";
-  bool no_standardise = false;
+  std::string trace_at;
   bool verbose = false;
   std::set<std::string> given;  // long flags set on the command line (method-specific checks)
   std::set<std::string> base;   // sweep points: the flags that came from the base command line
@@ -75,40 +76,8 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_option("--log-dir", o.sim.log_dir, "where --processes writes the binaries' logs (default: a new /tmp dir)")
       ->group(fed);
 
-  auto* tr = "Training (the coordinator's options)";
-  app->add_option("--method", o.method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg")->group(tr);
-  app->add_option("--gamma", o.gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)")->group(tr);
-  app->add_option("--eta", sc.method.eta, "error-compensation weight")->group(tr);
-  app->add_option("--momentum", sc.method.momentum, "momentum mu on the voted signs: signum, s3gd, randk (S3GD-MV eqs. (25)-(26))")
-      ->check(CLI::Range(0.0, 0.9999))->group(tr);
-  app->add_option("--tie", o.tie, "tie rule for even voter counts: zero | random")
-      ->check(CLI::IsMember({"zero", "random"}))->group(tr);
-  app->add_option("--lr", sc.step_size, "step size delta (fedavg: the clients' local SGD step)")
-      ->check(CLI::PositiveNumber)->group(tr);
-  app->add_option("--server-lr", sc.server_lr, "fedavg: server step on the mean model delta")
-      ->check(CLI::PositiveNumber)->group(tr);
-  app->add_option("--weighting", o.weighting, "mean-aggregated methods: samples (McMahan et al.) | uniform")
-      ->check(CLI::IsMember({"samples", "uniform"}))->group(tr);
-  app->add_flag("--no-standardise", o.no_standardise,
-                "raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std")->group(tr);
-  app->add_option("--schedule", o.schedule, "constant | inv_sqrt | halving")
-      ->check(CLI::IsMember({"constant", "inv_sqrt", "halving"}))->group(tr);
-  app->add_option("--halve-every", sc.halve_every, "rounds between halvings")->group(tr);
-  app->add_option("--batch", sc.batch_size, "client minibatch size")->check(CLI::Range(1u, 65535u))->group(tr);
-  app->add_option("--local-steps", sc.local_steps, "minibatches per client per round")->group(tr);
-  app->add_option("--model", sc.model, "model spec: mlp, mlp:784-256-10, cnn")->group(tr);
-  app->add_option("--init", o.init, "initial parameters: he | torch (PyTorch's nn.Linear/Conv2d defaults)")
-      ->check(CLI::IsMember({"he", "torch"}))->group(tr);
-  app->add_option("--eval-every", sc.eval_every, "evaluate every N rounds (0: never)")->group(tr);
-  app->add_option("--test-limit", sc.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
-  app->add_flag("--guarded-step", sc.guarded_step, "Safaryan Alg. 1 Option 2")->group(tr);
-
+  coord::add_training_options(*app, sc, o.text, "Training (the coordinator's options)", "Stragglers, time and faults");
   auto* st = "Stragglers, time and faults";
-  app->add_option("--policy", o.policy, "all | deadline | adaptive:Q | overselect:E")->group(st);
-  app->add_option("--round-timeout", sc.round_timeout_ms,
-                  "round deadline, ms (under --virtual-time: the simulated deadline, and also the wall-clock bound "
-                  "on waiting for a client that dropped out or crashed)")->group(st);
-  app->add_flag("--virtual-time", sc.virtual_time, "clients report simulated latencies; rounds last simulated time")->group(st);
   app->add_option("--ms-per-sample", o.sim.fleet.ms_per_sample, "median compute time per training sample, ms")->group(st);
   app->add_option("--speed-sigma", o.sim.fleet.speed_sigma, "compute factor ~ lognormal(mu, sigma) per client")->group(st);
   app->add_option("--speed-mu", o.sim.fleet.speed_mu, "mu of that lognormal")->group(st);
@@ -154,48 +123,24 @@ std::string fmt(double v) {
 // Completes o.sim from the string options; returns an error message or "".
 std::string finish(Options& o) {
   auto& sc = o.sim.coord;
-  if (!codec::parse_method(o.method, &sc.method.method)) return "unknown --method '" + o.method + "'";
   // In a sweep, flags of the base command line apply to the points whose
   // method uses them (checked across the sweep in sim_main); a sweep axis's
   // own flags, and every flag of a single run, must be used by the method.
-  if (std::string err = coord::check_method_flags(
-          sc.method.method, [&](std::string_view f) { return o.given.count(std::string(f)) > 0 && !o.base.count(std::string(f)); });
-      !err.empty())
-    return err;
-  sc.weighting = o.weighting == "uniform" ? coord::Weighting::uniform : coord::Weighting::samples;
-  sc.standardise = !o.no_standardise;
-  model::parse_init(o.init, &sc.init);
+  const auto given = [&](std::string_view f) { return o.given.count(std::string(f)) > 0; };
+  const auto method_flag_given = [&](std::string_view f) { return given(f) && !o.base.count(std::string(f)); };
+  if (std::string err = coord::apply_training_options(o.text, method_flag_given, given, sc); !err.empty()) return err;
   if ((o.given.count("--trace-rounds") || o.given.count("--trace-at") || o.sim.plan_only) &&
       o.sim.export_plan_dir.empty())
     return "--trace-rounds, --trace-at and --plan-only go with --export-plan DIR";
   if (o.sim.plan_only && (o.given.count("--trace-rounds") || o.given.count("--trace-at")))
     return "--plan-only runs nothing, so it traces nothing: drop --trace-rounds and --trace-at";
-  if (o.gamma == "auto") {
-    sc.gamma_auto = true;
-  } else {
-    try {
-      std::size_t used = 0;
-      sc.method.gamma = std::stof(o.gamma, &used);
-      if (used != o.gamma.size() || !(sc.method.gamma > 0.0f && sc.method.gamma <= 1.0f)) throw std::invalid_argument("");
-    } catch (const std::exception&) {
-      return "--gamma must be in (0, 1] or 'auto', got '" + o.gamma + "'";
-    }
-  }
   try {
     if (!o.trace_at.empty()) o.sim.trace_at = sim::parse_round_list(o.trace_at);
-    sc.policy = coord::parse_policy(o.policy);
     if (!o.slow.empty()) sim::parse_slow(o.slow, o.sim.fleet);
     if (!o.crash.empty()) o.sim.faults.crashes = sim::parse_crashes(o.crash);
   } catch (const std::invalid_argument& e) {
     return e.what();
   }
-  sc.method.tie_rule = o.tie == "random" ? wire::TieRule::random : wire::TieRule::zero;
-  sc.schedule = o.schedule == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
-                : o.schedule == "halving" ? wire::StepSchedule::halving
-                                          : wire::StepSchedule::constant;
-  if (std::string err = coord::check_flag_combinations(sc, [&](std::string_view f) { return o.given.count(std::string(f)) > 0; });
-      !err.empty())
-    return err;
   o.sim.data_seed = o.data_seed >= 0 ? static_cast<std::uint64_t>(o.data_seed) : sc.seed;
   sc.data_dir = o.sim.train_dir;
   sc.clients = o.sim.clients;
@@ -204,10 +149,10 @@ std::string finish(Options& o) {
   o.sim.coordinator_bin = dir.empty() ? SIGNFED_COORDINATOR_BIN : dir + "signfed-coordinator";
   o.sim.edge_bin = dir.empty() ? SIGNFED_EDGE_BIN : dir + "signfed-edge-faulty";  // --delay-ms for --slow
   if (o.tag.empty()) {
-    o.tag = "method=" + o.method;
-    if (o.method == "s3gd" || o.method == "randk") o.tag += " gamma=" + o.gamma;
-    o.tag += " partition=" + o.sim.partition + " clients=" + std::to_string(o.sim.clients) + " tie=" + o.tie +
-             " policy=" + o.policy + " lr=" + fmt(sc.step_size) + " batch=" + std::to_string(sc.batch_size);
+    o.tag = "method=" + o.text.method;
+    if (o.text.method == "s3gd" || o.text.method == "randk") o.tag += " gamma=" + o.text.gamma;
+    o.tag += " partition=" + o.sim.partition + " clients=" + std::to_string(o.sim.clients) + " tie=" + o.text.tie +
+             " policy=" + o.text.policy + " lr=" + fmt(sc.step_size) + " batch=" + std::to_string(sc.batch_size);
     if (!o.slow.empty()) o.tag += " slow=" + o.slow;
     if (sc.virtual_time) o.tag += " vt=1";
     o.tag += " seed=" + std::to_string(sc.seed);

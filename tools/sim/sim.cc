@@ -371,43 +371,16 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
     std::filesystem::create_directories(dir, ec);
     if (ec) throw std::runtime_error("--log-dir " + dir + ": " + ec.message());
   }
-  auto f = [](double v) {
-    std::ostringstream o;
-    o.precision(17);
-    o << v;
-    return o.str();
-  };
-  std::vector<std::string> ca = {"--endpoint", ep, "--db", c.db_path, "--tag", c.tag, "--rounds",
-                                 std::to_string(c.rounds), "--clients", std::to_string(cfg.clients),
-                                 "--method", codec::method_name(c.method.method),
-                                 "--policy", c.policy.name(), "--round-timeout", std::to_string(c.round_timeout_ms),
-                                 "--model", c.model, "--seed", std::to_string(c.seed), "--batch",
-                                 std::to_string(c.batch_size), "--local-steps", std::to_string(c.local_steps), "--lr",
-                                 f(c.step_size), "--schedule",
-                                 c.schedule == wire::StepSchedule::inv_sqrt  ? "inv_sqrt"
-                                 : c.schedule == wire::StepSchedule::halving ? "halving"
-                                                                             : "constant",
-                                 "--eval-every", std::to_string(c.eval_every),
-                                 "--fraction", f(c.fraction), "--min-clients", std::to_string(c.min_clients)};
-  if (c.schedule == wire::StepSchedule::halving) ca.insert(ca.end(), {"--halve-every", std::to_string(c.halve_every)});
-  if (c.eval_every > 0) ca.insert(ca.end(), {"--test-limit", std::to_string(c.test_limit)});
-  // Method-specific flags only where the method uses them (the coordinator
-  // refuses the others).
-  const auto uses = [&](const char* flag) {
-    return coord::check_method_flags(c.method.method, [&](std::string_view g) { return g == flag; }).empty();
-  };
-  if (uses("--gamma")) ca.insert(ca.end(), {"--gamma", c.gamma_auto ? "auto" : f(c.method.gamma)});
-  if (uses("--eta")) ca.insert(ca.end(), {"--eta", f(c.method.eta)});
-  if (uses("--momentum")) ca.insert(ca.end(), {"--momentum", f(c.method.momentum)});
-  if (uses("--tie")) ca.insert(ca.end(), {"--tie", c.method.tie_rule == wire::TieRule::random ? "random" : "zero"});
-  if (uses("--server-lr")) ca.insert(ca.end(), {"--server-lr", f(c.server_lr)});
-  if (uses("--weighting")) ca.insert(ca.end(), {"--weighting", c.weighting == coord::Weighting::uniform ? "uniform" : "samples"});
-  if (!c.standardise) ca.push_back("--no-standardise");
-  ca.insert(ca.end(), {"--init", model::init_name(c.init)});
-  if (c.guarded_step) ca.push_back("--guarded-step");
-  ca.insert(ca.end(), {"--progress-every", std::to_string(c.progress_every), "--checkpoint-every",
-                       std::to_string(c.checkpoint_every)});
-  if (!c.data_dir.empty()) ca.insert(ca.end(), {"--data", c.data_dir});
+  // The whole training configuration goes over as one file (the same JSON as
+  // runs.config), so nothing the coordinator would use is left behind.
+  const std::string config_path = dir + "/run.json";
+  {
+    std::ofstream out(config_path);
+    out << coord::to_json(c).dump(2) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + config_path);
+  }
+  std::vector<std::string> ca = {"--config", config_path, "--endpoint", ep, "--db", c.db_path,
+                                 "--progress-every", std::to_string(c.progress_every)};
   if (c.quiet) ca.push_back("--quiet");
   // Loopback only, between processes this tool started: no CurveZMQ keys.
   ca.push_back("--insecure");

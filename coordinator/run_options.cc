@@ -1,0 +1,163 @@
+#include "coordinator/run_options.h"
+
+#include <fstream>
+#include <stdexcept>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/codec/compress.h"
+
+namespace signfed::coord {
+
+namespace {
+
+// Enum names as the schema spells them (flatc's EnumValues*/EnumName*).
+template <class E, std::size_t N>
+std::vector<std::string> names(const E (&values)[N], const char* (*name)(E)) {
+  std::vector<std::string> out;
+  for (E v : values) out.emplace_back(name(v));
+  return out;
+}
+template <class E, std::size_t N>
+bool parse_enum(const std::string& text, const E (&values)[N], const char* (*name)(E), E* out) {
+  for (E v : values)
+    if (text == name(v)) return (*out = v), true;
+  return false;
+}
+
+std::vector<std::string> tie_names() { return names(wire::EnumValuesTieRule(), wire::EnumNameTieRule); }
+std::vector<std::string> schedule_names() { return names(wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule); }
+
+}  // namespace
+
+TrainingText training_text_of(const CoordinatorConfig& c) {
+  TrainingText t;
+  t.method = codec::method_name(c.method.method);
+  t.gamma = c.gamma_auto ? "auto" : nlohmann::json(c.method.gamma).dump();
+  t.tie = wire::EnumNameTieRule(c.method.tie_rule);
+  t.schedule = wire::EnumNameStepSchedule(c.schedule);
+  t.policy = c.policy.name();
+  t.init = model::init_name(c.init);
+  t.weighting = c.weighting == Weighting::uniform ? "uniform" : "samples";
+  t.no_standardise = !c.standardise;
+  return t;
+}
+
+void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t, const std::string& tr,
+                          const std::string& st) {
+  app.add_option("--method", t.method, "signsgd | s3gd | randk | signum | stochsign | efsign | fedsgd | fedavg")
+      ->group(tr);
+  app.add_option("--gamma", t.gamma, "sparsity K/N for s3gd/randk, or 'auto' (S3GD-MV Corollary 1: M^(2/3) K = N)")
+      ->group(tr);
+  app.add_option("--eta", cfg.method.eta, "error-compensation weight (S3GD-MV eq. (5))")->group(tr);
+  app.add_option("--momentum", cfg.method.momentum,
+                 "momentum mu on the voted signs: signum, s3gd, randk (S3GD-MV eqs. (25)-(26))")
+      ->check(CLI::Range(0.0, 0.9999))
+      ->group(tr);
+  app.add_option("--tie", t.tie, "tie rule for even voter counts: zero (no move) | random (seeded coin)")
+      ->check(CLI::IsMember(tie_names()))
+      ->group(tr);
+  app.add_option("--lr", cfg.step_size, "step size delta (fedavg: the clients' local SGD step)")
+      ->check(CLI::PositiveNumber)
+      ->group(tr);
+  app.add_option("--server-lr", cfg.server_lr, "fedavg: server step on the mean model delta")
+      ->check(CLI::PositiveNumber)
+      ->group(tr);
+  app.add_option("--weighting", t.weighting,
+                 "mean-aggregated methods: weight clients by their sample counts (McMahan et al.) or uniformly")
+      ->check(CLI::IsMember({"samples", "uniform"}))
+      ->group(tr);
+  app.add_flag("--no-standardise", t.no_standardise,
+               "feed raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std, sent to "
+               "every client")
+      ->group(tr);
+  app.add_option("--schedule", t.schedule, "step schedule: constant | inv_sqrt (delta/sqrt(k+1)) | halving")
+      ->check(CLI::IsMember(schedule_names()))
+      ->group(tr);
+  app.add_option("--halve-every", cfg.halve_every, "rounds between halvings (--schedule halving)")->group(tr);
+  app.add_option("--batch", cfg.batch_size, "client minibatch size")->check(CLI::Range(1u, 65535u))->group(tr);
+  app.add_option("--local-steps", cfg.local_steps, "minibatches per client per round")
+      ->check(CLI::Range(1u, 65535u))
+      ->group(tr);
+  app.add_option("--model", cfg.model, "model spec: mlp, mlp:784-256-10, cnn")->group(tr);
+  app.add_option("--init", t.init,
+                 "initial parameters: he (He/Glorot uniform, zero biases) | torch (PyTorch's nn.Linear/Conv2d "
+                 "defaults, U(+-1/sqrt(fan_in)) for weights and biases)")
+      ->check(CLI::IsMember({"he", "torch"}))
+      ->group(tr);
+  app.add_option("--eval-every", cfg.eval_every, "evaluate on the test set every N rounds (0: never)")->group(tr);
+  app.add_option("--test-limit", cfg.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
+  app.add_flag("--guarded-step", cfg.guarded_step,
+               "keep a step only if the participants' loss does not rise (Safaryan Alg. 1 Option 2)")
+      ->group(tr);
+  app.add_option("--policy", t.policy,
+                 "straggler policy: all | deadline | adaptive:Q (1.2x the Q-quantile of recent latencies) | "
+                 "overselect:E (select E extra, keep the first)")
+      ->group(st);
+  app.add_option("--round-timeout", cfg.round_timeout_ms,
+                 "round deadline, ms (under --virtual-time: the simulated deadline, and the wall-clock bound on "
+                 "waiting for a client that dropped out)")
+      ->check(CLI::Range(1u, 86400000u))
+      ->group(st);
+  app.add_flag("--virtual-time", cfg.virtual_time,
+               "admit updates by the clients' simulated latencies and log simulated time (simulation)")
+      ->group(st);
+}
+
+std::string apply_training_options(const TrainingText& t, const FlagGiven& method_flag_given, const FlagGiven& given,
+                                   CoordinatorConfig& cfg) {
+  if (!codec::parse_method(t.method, &cfg.method.method)) return "unknown --method '" + t.method + "'; see --help";
+  if (std::string err = check_method_flags(cfg.method.method, method_flag_given); !err.empty()) return err;
+  if (t.gamma == "auto") {
+    cfg.gamma_auto = true;
+  } else {
+    cfg.gamma_auto = false;
+    try {
+      std::size_t used = 0;
+      cfg.method.gamma = std::stof(t.gamma, &used);
+      if (used != t.gamma.size() || !(cfg.method.gamma > 0.0f && cfg.method.gamma <= 1.0f))
+        throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      return "--gamma must be in (0, 1] or 'auto', got '" + t.gamma + "'";
+    }
+  }
+  try {
+    cfg.policy = parse_policy(t.policy);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  if (!parse_enum(t.tie, wire::EnumValuesTieRule(), wire::EnumNameTieRule, &cfg.method.tie_rule))
+    return "unknown --tie '" + t.tie + "'";
+  if (!parse_enum(t.schedule, wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule, &cfg.schedule))
+    return "unknown --schedule '" + t.schedule + "'";
+  if (!model::parse_init(t.init, &cfg.init)) return "unknown --init '" + t.init + "'";
+  cfg.weighting = t.weighting == "uniform" ? Weighting::uniform : Weighting::samples;
+  cfg.standardise = !t.no_standardise;
+  return check_flag_combinations(cfg, given);
+}
+
+void load_config_file(const std::string& path, CoordinatorConfig& cfg) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the run configuration " + path);
+  try {
+    // A partial file sets what it names; every key must be one runs.config has.
+    const nlohmann::json file = nlohmann::json::parse(in);
+    if (!file.is_object()) throw std::invalid_argument("not a JSON object");
+    nlohmann::json merged = to_json(cfg);
+    for (const auto& [key, value] : file.items()) {
+      if (!merged.contains(key)) {
+        std::string known;
+        for (const auto& [k, v] : merged.items()) known += (known.empty() ? "" : ", ") + k;
+        throw std::invalid_argument("unknown key '" + key + "' (known: " + known + ")");
+      }
+      merged[key] = value;
+    }
+    apply_stored_config(merged, cfg);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("run configuration " + path + ": " + e.what() +
+                             " (write one with --print-config, or take runs.config from a run's database)");
+  }
+}
+
+}  // namespace signfed::coord
