@@ -1,9 +1,11 @@
-// Hostile input against the coordinator's handler, in-process through the
-// Coordinator::handle_frame test seam (no sockets, no sleeping): replays,
-// impersonation, join storms, floods, oversized text. Every case checks what
-// reached the SQLite log.
+// Hostile input against the coordinator's handler, in-process through
+// net::MemoryTransport and the Coordinator::handle_frame test seam (no
+// sockets, no sleeping): replays, impersonation, join storms, floods,
+// oversized text. Every case checks what reached the SQLite log and the Error
+// replies each sender got.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "core/codec/wire_packet.h"
 #include "tests/support/wire_messages.h"
 #include "coordinator/coordinator.h"
+#include "net/memory_transport.h"
 #include "schema/wire.h"
 #include "tests/e2e/process.h"
 
@@ -39,23 +42,42 @@ Bytes update(std::uint32_t round, std::uint32_t client) {
 struct Rig {
   TempDir dir;
   std::string db = dir.path + "/run.sqlite";
-  zmq::context_t ctx;
+  net::ManualClock* clock = nullptr;
+  net::MemoryTransport* transport = nullptr;
   std::unique_ptr<coord::Coordinator> c;
   explicit Rig(std::uint32_t max_clients = 100000) {
-    static std::atomic<int> n{0};
     coord::CoordinatorConfig cfg;
-    cfg.endpoint = cat("inproc://hostile-", n++);
     cfg.db_path = db;
     cfg.quiet = true;
     cfg.model = "mlp:8-4-2";
     cfg.eval_every = 0;
     cfg.rounds = 100;
     cfg.max_clients = max_clients;
-    c = std::make_unique<coord::Coordinator>(cfg, ctx);
+    auto clk = std::make_unique<net::ManualClock>();
+    auto t = std::make_unique<net::MemoryTransport>(*clk);
+    clock = clk.get();
+    transport = t.get();
+    c = std::make_unique<coord::Coordinator>(cfg, std::move(t), std::move(clk));
     c->open_for_test();
   }
   void from(const std::string& peer, const Bytes& b, const std::string& key = {}) { c->handle_frame(peer, b, key); }
   double q(const std::string& sql) { return query_number(db, sql); }
+  // The Error replies sent to peer so far, in order.
+  std::vector<wire::ErrorCode> errors(const std::string& peer) const {
+    std::vector<wire::ErrorCode> out;
+    for (const auto& f : transport->sent()) {
+      if (f.peer != peer) continue;
+      std::string why;
+      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+      REQUIRE_MESSAGE(e != nullptr, why);
+      if (e->body_type() == wire::Body::Error) out.push_back(e->body_as_Error()->code());
+    }
+    return out;
+  }
+  std::size_t count(const std::string& peer, wire::ErrorCode code) const {
+    const auto e = errors(peer);
+    return static_cast<std::size_t>(std::count(e.begin(), e.end(), code));
+  }
 };
 
 }  // namespace
@@ -77,6 +99,8 @@ TEST_CASE("hostile: an old Update replayed in a later round is late, not counted
   CHECK(r.q("SELECT received FROM rounds WHERE round=1") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE round=0 AND client_id=0 AND status='late'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted'") == 3);
+  CHECK(r.errors("p0") == std::vector{wire::ErrorCode::wrong_round});
+  CHECK(r.errors("p1").empty());
 }
 
 TEST_CASE("hostile: impersonation, duplicates and floods are rejected with bounded rows") {
@@ -96,6 +120,12 @@ TEST_CASE("hostile: impersonation, duplicates and floods are rejected with bound
   const Bytes junk(64, 0xab);
   for (int i = 0; i < 1000; ++i) r.from("p9", junk);
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 20);
+  // Replies are bounded the same way: the impostor is told, the duplicates get
+  // 8 replies for 500, the flood 20 for 1000.
+  CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_message});
+  CHECK(r.count("p0", wire::ErrorCode::duplicate_update) == 8);
+  CHECK(r.errors("p0").size() == 8);
+  CHECK(r.count("p9", wire::ErrorCode::bad_message) == 20);
 }
 
 TEST_CASE("hostile: join storms and identity theft") {
@@ -104,11 +134,17 @@ TEST_CASE("hostile: join storms and identity theft") {
   CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
   r.from("p1", join("a"), "KEY-B");  // another key wants the name
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='identity_rejected'") == 1);
+  CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.errors("p0").empty());
   for (int i = 0; i < 200; ++i) r.from(cat("q", i), join(cat("n", i)), "KEY-C");
   CHECK(r.q("SELECT COUNT(*) FROM clients") == 50);
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='server_full'") <= 20);
+  CHECK(r.errors("q48").empty());  // the 50th client was admitted (a is the first)
+  CHECK(r.errors("q49") == std::vector{wire::ErrorCode::server_full});
+  CHECK(r.errors("q199") == std::vector{wire::ErrorCode::server_full});
   r.from("p2", join("bad\x1b[2Jname"));  // terminal escapes in a name
   CHECK(r.q("SELECT COUNT(*) FROM clients WHERE name LIKE 'bad%'") == 0);
+  CHECK(r.errors("p2") == std::vector{wire::ErrorCode::bad_value});
 }
 
 TEST_CASE("hostile: a huge Error text is capped and made printable - strangers' errors are dropped") {
@@ -158,6 +194,8 @@ TEST_CASE("hostile: Skip is honoured once, for the open round, from a selected c
   CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail='battery low'") == 1);
+  CHECK(r.errors("p0") == std::vector{wire::ErrorCode::bad_message});  // the second Skip
+  CHECK(r.errors("p1") == std::vector(3, wire::ErrorCode::bad_message));
 }
 
 TEST_CASE("hostile: a client's Error for the open round ends its part in it, once - other Errors change nothing") {
