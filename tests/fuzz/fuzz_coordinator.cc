@@ -1,23 +1,21 @@
 // libFuzzer target: the coordinator's message handler (Coordinator::handle_frame)
-// without a network: a fresh coordinator per input (in-memory SQLite, an
-// inproc endpoint, a 46-parameter MLP), fed a sequence of records:
+// without a network: a fresh coordinator per input (in-memory SQLite,
+// net::MemoryTransport, a 46-parameter MLP), fed a sequence of records:
 //   op (1 byte), length (2 bytes LE), frame bytes
 // op 0xF0: open the next round (all live clients selected); 0xF1: close it
 // (vote, log, broadcast); otherwise the frame comes from peer "p<op&3>",
 // authenticated as key K<op>>2&1> when bit 2 is set.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "coordinator/coordinator.h"
+#include "net/memory_transport.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace signfed;
-  static zmq::context_t ctx;
-  static unsigned long long iteration = 0;
   coord::CoordinatorConfig cfg;
-  // A fresh name each time: a closed socket releases its inproc name asynchronously.
-  cfg.endpoint = "inproc://fuzz-coordinator-" + std::to_string(iteration++);
   cfg.db_path = ":memory:";
   cfg.quiet = true;
   cfg.model = "mlp:8-4-2";
@@ -35,7 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ++data;
     --size;
   }
-  coord::Coordinator c(cfg, ctx);
+  auto clock = std::make_unique<net::ManualClock>();
+  auto transport = std::make_unique<net::MemoryTransport>(*clock);
+  coord::Coordinator c(cfg, std::move(transport), std::move(clock));
   c.open_for_test();
   std::uint32_t round = 0;
   bool open = false;
