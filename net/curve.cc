@@ -125,29 +125,17 @@ void make_client(zmq::socket_t& s, const std::string& secret_key_path, const std
   s.set(zmq::sockopt::curve_secretkey, secret);
 }
 
-SocketMonitor::SocketMonitor(zmq::context_t& ctx, zmq::socket_t& monitored, int events)
-    : monitored_(&monitored), pair_(ctx, zmq::socket_type::pair) {
+SocketMonitor::SocketMonitor(zmq::context_t&, zmq::socket_t& monitored, int events) {
   static std::atomic<unsigned long long> counter{0};
-  const std::string addr = "inproc://signfed-monitor-" + std::to_string(counter++);
-  if (zmq_socket_monitor(monitored.handle(), addr.c_str(), events) != 0)
-    throw zmq::error_t();
-  pair_.set(zmq::sockopt::linger, 0);
-  pair_.connect(addr);
-}
-
-SocketMonitor::~SocketMonitor() {
-  if (monitored_->handle()) zmq_socket_monitor(monitored_->handle(), nullptr, 0);
+  init(monitored, "inproc://signfed-monitor-" + std::to_string(counter++), events);
 }
 
 std::optional<MonitorEvent> SocketMonitor::next() {
-  zmq::message_t head, addr;
-  if (!pair_.recv(head, zmq::recv_flags::dontwait)) return std::nullopt;
-  MonitorEvent e;
-  if (head.size() >= 6) {
-    std::memcpy(&e.event, head.data(), 2);
-    std::memcpy(&e.value, static_cast<const char*>(head.data()) + 2, 4);
+  while (events_.empty() && check_event(0)) {
   }
-  if (head.more() && pair_.recv(addr)) e.address = addr.to_string();
+  if (events_.empty()) return std::nullopt;
+  MonitorEvent e = std::move(events_.front());
+  events_.pop_front();
   return e;
 }
 

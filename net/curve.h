@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -53,27 +54,33 @@ void write_key_pair(const std::string& stem, const KeyPair& k, bool force);
 // key is derived from the secret). Call before connect().
 void make_client(zmq::socket_t& s, const std::string& secret_key_path, const std::string& server_public_path);
 
-// A socket monitor (zmq_socket_monitor) polled without blocking by the
-// thread that owns the monitored socket.
+// A socket monitor polled without blocking by the thread that owns the
+// monitored socket: cppzmq's monitor_t, whose event callbacks queue the
+// events for next(). Destroy it before the monitored socket.
 struct MonitorEvent {
   std::uint16_t event = 0;  // ZMQ_EVENT_*
   std::int32_t value = 0;   // errno, fd or handshake status code (e.g. 400)
   std::string address;
 };
 
-class SocketMonitor {
+class SocketMonitor final : private zmq::monitor_t {
  public:
-  // events: a ZMQ_EVENT_* mask. The inproc address is made unique per monitor.
+  // events: a ZMQ_EVENT_* mask (accept failures and handshake outcomes are
+  // reported). The inproc address is made unique per monitor.
   SocketMonitor(zmq::context_t& ctx, zmq::socket_t& monitored, int events);
-  ~SocketMonitor();
   SocketMonitor(const SocketMonitor&) = delete;
   SocketMonitor& operator=(const SocketMonitor&) = delete;
   // The next queued event, if any (never blocks).
   std::optional<MonitorEvent> next();
 
  private:
-  zmq::socket_t* monitored_;
-  zmq::socket_t pair_;
+  void queue(const zmq_event_t& e, const char* addr) { events_.push_back({e.event, e.value, addr ? addr : ""}); }
+  void on_event_accept_failed(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_handshake_failed_no_detail(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_handshake_failed_protocol(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_handshake_failed_auth(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_handshake_succeeded(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  std::deque<MonitorEvent> events_;
 };
 
 }  // namespace signfed::curve
