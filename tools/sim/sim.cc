@@ -5,8 +5,6 @@
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cmath>
@@ -29,6 +27,7 @@
 #include "core/codec/compress.h"
 #include "edge/edge_client.h"
 #include "core/kernels/sign_kernels.h"
+#include "net/loopback.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/sim_db.h"
 
@@ -313,20 +312,6 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
 
 // ---- --processes -------------------------------------------------------------
 
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (s < 0 || ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("cannot find a free loopback port");
-  const int port = ntohs(a.sin_port);
-  ::close(s);
-  return port;
-}
 
 pid_t spawn(const std::string& bin, const std::vector<std::string>& args, const std::string& log) {
   std::vector<char*> argv;
@@ -360,7 +345,7 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
   SimResult res;
   const double t0 = mono_s();
   const auto& c = cfg.coord;
-  const std::string ep = "tcp://127.0.0.1:" + std::to_string(free_port());
+  const std::string ep = "tcp://127.0.0.1:" + std::to_string(net::free_loopback_port());
   std::string dir = cfg.log_dir;
   if (dir.empty()) {
     char tmpl[] = "/tmp/signfed-sim-XXXXXX";
