@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -339,6 +340,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     fb::FlatBufferBuilder g(64);
     const auto gd = wire::finish_envelope(g, wire::CreateGuardDecision(g, round, keep_step, digest_));
     for (const auto& p : peers) row.downlink_bytes += send(p, gd);
+    for (const auto& p : std::exchange(snapshot_after_guard_, {})) snapshot_bytes_ += send_snapshot(p, round + 1);
   }
 }
 

@@ -160,6 +160,7 @@ class Coordinator {
   // Guarded step: reports of the round being decided.
   std::map<std::uint32_t, std::pair<double, double>> guard_reports_;
   bool collecting_guard_ = false;
+  std::vector<std::string> snapshot_after_guard_;  // joined or asked while the step was tentative
 
   LatencyHistory latency_history_;
   double virtual_clock_s_ = 0.0;

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -186,4 +187,93 @@ TEST_CASE("round core: join, task, updates, a duplicate, a bad one, a late one, 
   CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=0 AND status='rejected'") == 2);  // duplicate, wrong size
   CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=0 AND status='late'") == 1);
   CHECK(q(p, "SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 1);
+}
+
+TEST_CASE("guarded step: a client that joins while the step is undecided gets the decided model, not the tentative one") {
+  // Safaryan Alg. 1 Option 2: after the vote the model is tentative until the
+  // participants' GuardReports decide. Here they report a higher loss after
+  // the step, so it is rolled back; a client joining in between must receive
+  // the rolled-back model (before: a snapshot of the tentative one).
+  test::TempDb db;
+  coord::CoordinatorConfig cfg;
+  cfg.db_path = db.path;
+  cfg.quiet = true;
+  cfg.clients = 2;
+  cfg.rounds = 2;
+  cfg.model = kModel;
+  cfg.eval_every = 0;
+  cfg.standardise = false;
+  cfg.guarded_step = true;
+  cfg.step_size = 0.01f;
+
+  auto clock = std::make_unique<net::ManualClock>();
+  auto transport = std::make_unique<net::MemoryTransport>(*clock);
+  net::MemoryTransport& t = *transport;
+  const std::size_t n = model::make_model(kModel, cfg.seed)->num_params();
+  std::map<std::string, std::uint32_t> id;
+  std::vector<net::MemoryTransport::Frame> to_d;  // what the late joiner received
+  std::uint64_t decided = 0;
+  bool joined = false, d_joined = false;
+  std::set<std::pair<std::string, std::uint32_t>> answered;
+  t.on_idle = [&] {
+    for (auto& f : t.take_sent()) {
+      std::string why;
+      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+      REQUIRE(e != nullptr);
+      if (f.peer == "pd") to_d.push_back(f);
+      switch (e->body_type()) {
+        case wire::Body::Welcome:
+          id[f.peer] = e->body_as_Welcome()->client_id();
+          break;
+        case wire::Body::RoundTask: {
+          const std::uint32_t r = e->body_as_RoundTask()->round();
+          if (!answered.insert({f.peer, r}).second) break;
+          const auto p = codec::encode_ternary_best(codec::ternary_signs(pattern(n, f.peer == "pa" ? 0 : 1)));
+          t.deliver(f.peer, test::update_message(r, id[f.peer], p));
+          break;
+        }
+        case wire::Body::VoteResult: {
+          const auto* v = e->body_as_VoteResult();
+          if (f.peer != "pa" || !v->guarded()) break;
+          if (v->round() == 1 && !d_joined) {  // the model has moved: a joiner needs a snapshot
+            t.deliver("pd", test::join_message("d", kModel, n, "late"));
+            d_joined = true;
+          }
+          for (const char* p : {"pa", "pb"}) {  // the loss rose: roll back
+            flatbuffers::FlatBufferBuilder fbb;
+            t.deliver(p, test::finish(fbb, wire::CreateGuardReport(fbb, v->round(), id[p], 1.0f, 2.0f)));
+          }
+          break;
+        }
+        case wire::Body::GuardDecision:
+          if (f.peer == "pa") decided = e->body_as_GuardDecision()->model_digest();
+          break;
+        default:
+          break;
+      }
+    }
+    if (!joined) {
+      for (const char* p : {"pa", "pb"}) t.deliver(p, test::join_message(std::string(p).substr(1), kModel, n, "s"));
+      joined = true;
+    }
+  };
+  // Both rounds' steps are rolled back; in round 1 the tentative model differs
+  // from the initial one, so the joiner needs a snapshot, and it must be the
+  // rolled-back (initial) model.
+  coord::Coordinator c(cfg, std::move(transport), std::move(clock));
+  const coord::RunSummary s = c.run();
+  t.on_idle();
+  REQUIRE(s.status == "completed");
+  REQUIRE(d_joined);
+  CHECK(q(db.path, "SELECT guard_kept FROM rounds WHERE round=1") == 0);
+  std::uint64_t snapshot_digest = 0;
+  std::size_t snapshots = 0;
+  for (const auto& f : to_d) {
+    std::string why;
+    const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+    if (e && e->body_type() == wire::Body::ModelSnapshot) snapshot_digest = e->body_as_ModelSnapshot()->digest(), ++snapshots;
+  }
+  REQUIRE(snapshots >= 1);
+  CHECK(decided != 0);
+  CHECK(snapshot_digest == decided);
 }
