@@ -32,6 +32,7 @@ class ManualClock final : public Clock {
   double now_s() const override { return t_; }
   double unix_s() const override { return 1.7e9 + t_; }
   void advance(double seconds) { t_ += seconds; }
+  void advance_to(double t) { t_ = t > t_ ? t : t_; }
 
  private:
   double t_ = 1000.0;

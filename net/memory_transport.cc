@@ -1,5 +1,6 @@
 #include "net/memory_transport.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace signfed::net {
@@ -8,14 +9,31 @@ void MemoryTransport::deliver(std::string peer, std::vector<std::uint8_t> bytes,
   inbox_.push_back({std::move(peer), std::move(key), std::move(bytes)});
 }
 
+void MemoryTransport::deliver_at(double at_s, std::string peer, std::vector<std::uint8_t> bytes, std::string key) {
+  scheduled_.emplace(at_s, Frame{std::move(peer), std::move(key), std::move(bytes)});
+}
+
+void MemoryTransport::move_due() {
+  while (!scheduled_.empty() && scheduled_.begin()->first <= clock_.now_s()) {
+    inbox_.push_back(std::move(scheduled_.begin()->second));
+    scheduled_.erase(scheduled_.begin());
+  }
+}
+
 std::vector<MemoryTransport::Frame> MemoryTransport::take_sent() { return std::exchange(sent_, {}); }
 
 bool MemoryTransport::poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
                            const std::function<void(const TransportEvent&)>&) {
+  move_due();
   if (inbox_.empty() && on_idle) on_idle();
+  move_due();
   if (inbox_.empty()) {
-    clock_.advance(timeout_ms / 1000.0);
-    return false;
+    // Nothing due: time passes to the next arrival or by the timeout.
+    const double until = clock_.now_s() + timeout_ms / 1000.0;
+    const double next = scheduled_.empty() ? until : std::min(until, scheduled_.begin()->first);
+    clock_.advance_to(next);
+    move_due();
+    if (inbox_.empty()) return false;
   }
   while (!inbox_.empty()) {
     Frame f = std::move(inbox_.front());

@@ -1,12 +1,15 @@
 // An in-memory Transport for tests and fuzzing: no socket, no thread, no
-// sleep. A test queues inbound frames with deliver() and reads what the
-// coordinator sent from sent(). poll() with nothing queued advances the
-// ManualClock by the timeout instead of waiting, so deadlines pass at once.
+// sleep. A test queues inbound frames with deliver() (now) or deliver_at()
+// (when the ManualClock reaches a time: a client that answers after a delay)
+// and reads what the coordinator sent from sent(). poll() with nothing due
+// moves the clock to the next scheduled frame or by the timeout, whichever
+// comes first, instead of waiting; so deadlines pass at once.
 // Thread-safety: one thread.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,8 @@ class MemoryTransport final : public Transport {
 
   // Queues a frame from peer (authenticated as key; empty: plaintext).
   void deliver(std::string peer, std::vector<std::uint8_t> bytes, std::string key = {});
+  // The same, arriving when the clock reaches at_s (ManualClock::now_s scale).
+  void deliver_at(double at_s, std::string peer, std::vector<std::uint8_t> bytes, std::string key = {});
   // Everything sent so far, oldest first; take_sent() empties it.
   const std::vector<Frame>& sent() const { return sent_; }
   std::vector<Frame> take_sent();
@@ -40,8 +45,11 @@ class MemoryTransport final : public Transport {
   std::string describe() const override { return "PLAINTEXT (insecure): in-memory transport"; }
 
  private:
+  void move_due();
+
   ManualClock& clock_;
   std::deque<Frame> inbox_;
+  std::multimap<double, Frame> scheduled_;  // by arrival time; equal times keep their order
   std::vector<Frame> sent_;
 };
 

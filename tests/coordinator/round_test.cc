@@ -277,3 +277,55 @@ TEST_CASE("guarded step: a client that joins while the step is undecided gets th
   CHECK(decided != 0);
   CHECK(snapshot_digest == decided);
 }
+
+TEST_CASE("stragglers in real time, on the manual clock: adaptive:0.5 learns a deadline and a slow client becomes late") {
+  // a and b answer 100 ms after their task, c after 600 ms. Round 0 has no
+  // history, so its deadline is --round-timeout (1 s) and all three count;
+  // from round 1 the deadline is 1.2 x the median of recent latencies
+  // (120 ms), so c is late. Time is the manual clock: no sleeping.
+  test::TempDb db;
+  coord::CoordinatorConfig cfg;
+  cfg.db_path = db.path;
+  cfg.quiet = true;
+  cfg.clients = 3;
+  cfg.rounds = 8;  // c's round-1 update arrives (late) while a later round is open
+  cfg.model = kModel;
+  cfg.eval_every = 0;
+  cfg.standardise = false;
+  cfg.round_timeout_ms = 1000;
+  cfg.policy = coord::parse_policy("adaptive:0.5");
+
+  auto clock = std::make_unique<net::ManualClock>();
+  net::ManualClock& clk = *clock;
+  auto transport = std::make_unique<net::MemoryTransport>(clk);
+  net::MemoryTransport& t = *transport;
+  const std::size_t n = model::make_model(kModel, cfg.seed)->num_params();
+  std::map<std::string, std::uint32_t> id;
+  bool joined = false;
+  t.on_idle = [&] {
+    for (auto& f : t.take_sent()) {
+      std::string why;
+      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+      REQUIRE(e != nullptr);
+      if (e->body_type() == wire::Body::Welcome) id[f.peer] = e->body_as_Welcome()->client_id();
+      if (e->body_type() != wire::Body::RoundTask) continue;
+      const std::uint32_t r = e->body_as_RoundTask()->round();
+      const int k = f.peer == "pa" ? 0 : f.peer == "pb" ? 1 : 2;
+      const auto p = codec::encode_ternary_best(codec::ternary_signs(pattern(n, k)));
+      t.deliver_at(clk.now_s() + (f.peer == "pc" ? 0.6 : 0.1), f.peer, test::update_message(r, id[f.peer], p));
+    }
+    if (!joined) {
+      for (const char* p : {"pa", "pb", "pc"}) t.deliver(p, test::join_message(std::string(p).substr(1), kModel, n, "s"));
+      joined = true;
+    }
+  };
+  coord::Coordinator c(cfg, std::move(transport), std::move(clock));
+  REQUIRE(c.run().status == "completed");
+  const std::string& p = db.path;
+  CHECK(q(p, "SELECT received FROM rounds WHERE round=0") == 3);
+  CHECK(q(p, "SELECT ended_at - started_at FROM rounds WHERE round=0") == doctest::Approx(0.6).epsilon(0.01));
+  CHECK(q(p, "SELECT received FROM rounds WHERE round=1") == 2);
+  CHECK(q(p, "SELECT ended_at - started_at FROM rounds WHERE round=1") == doctest::Approx(0.12).epsilon(0.01));
+  CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=1 AND client_id=2 AND status='late'") == 1);
+  CHECK(q(p, "SELECT MAX(latency_ms) FROM updates WHERE status='counted' AND round=0") == doctest::Approx(600).epsilon(0.01));
+}
