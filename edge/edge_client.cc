@@ -258,7 +258,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
         wire::finish_envelope(fbb, wire::CreateSkip(fbb, round, client_id, fbb.CreateString("dropout (simulated)"))));
     return;
   }
-  const double t0 = steady_seconds();
+  const double t0 = net::system_clock().now_s();
   LocalWork w;
   w.round = round;
   w.steps = std::max<std::uint16_t>(p.local_steps(), 1);
@@ -289,7 +289,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   }
   if (cfg_.trace_update) cfg_.trace_update(round, trainer_->update(), pk);
   if (cfg_.tamper_update) cfg_.tamper_update(round, pk);
-  const double ms = (steady_seconds() - t0) * 1000.0;
+  const double ms = (net::system_clock().now_s() - t0) * 1000.0;
   if (ms > deadline_ms)
     log_.say("round %u: local work took %.0f ms, longer than the %u ms deadline; the update will count as late", round,
              ms, deadline_ms);

@@ -7,16 +7,13 @@
 
 namespace signfed::edge {
 
-double steady_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 Session::Session(const SessionConfig& cfg, zmq::context_t& ctx, const Log& log, const std::atomic<bool>* stop,
-                 Clock clock)
-    : cfg_(cfg), log_(log), stop_(stop), clock_(std::move(clock)), dealer_(ctx, zmq::socket_type::dealer) {
+                 const net::Clock& clock)
+    : cfg_(cfg), log_(log), stop_(stop), clock_(clock), dealer_(ctx, zmq::socket_type::dealer) {
   dealer_.set(zmq::sockopt::linger, 0);
   dealer_.set(zmq::sockopt::routing_id,
-              cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(steady_seconds() * 1e6)));
+              cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(net::system_clock().now_s() * 1e6)));
   // No ZMQ_IMMEDIATE: with it, a dropped connection discards what was already
   // received but not yet read (the Bye after the last round, for a busy
   // client). What queues while the coordinator is away is harmless: stale
@@ -45,7 +42,7 @@ void Session::send(std::span<const std::uint8_t> frame) {
 
 void Session::send_join() {
   send(join_);
-  last_join_ = clock_();
+  last_join_ = clock_.now_s();
 }
 
 void Session::send_heartbeat() {
@@ -53,7 +50,7 @@ void Session::send_heartbeat() {
   const auto ms = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   send(wire::finish_envelope(fbb, wire::CreateHeartbeat(fbb, client_id_.value_or(0), last_update_round_.value_or(0), ms)));
-  last_beat_ = clock_();
+  last_beat_ = clock_.now_s();
 }
 
 void Session::start(std::vector<std::uint8_t> join) {
@@ -68,7 +65,7 @@ std::vector<zmq::message_t> Session::receive() {
   zmq::message_t msg;
   while (batch.size() < 4096 && dealer_.recv(msg, zmq::recv_flags::dontwait)) batch.push_back(std::move(msg));
   if (!batch.empty()) {
-    last_heard_ = clock_();
+    last_heard_ = clock_.now_s();
     warned_silent_ = false;
   }
   return batch;
@@ -121,7 +118,7 @@ bool Session::tick() {
     finish(1);
     return false;
   }
-  const double t = clock_();
+  const double t = clock_.now_s();
   if (t - last_beat_ > cfg_.heartbeat_ms / 1000.0) send_heartbeat();
   if (state_ == State::waiting_welcome && t - last_join_ > 3.0) send_join();  // not admitted yet: keep knocking
   const double silent = t - last_heard_;

@@ -13,8 +13,8 @@
 // idle -> waiting_welcome (start) -> joined (welcomed) -> waiting_welcome
 // (rejoin: silence or an unknown_client error) ...; any -> finished.
 //
-// Time comes from a Clock (seconds on a monotonic scale; default
-// std::chrono::steady_clock), so tests drive the timers without sleeping.
+// Time comes from a net::Clock (now_s(): monotonic seconds; default the
+// system's steady clock), so tests drive the timers with a ManualClock.
 // One Session owns its socket and is used from one thread.
 #pragma once
 
@@ -31,12 +31,11 @@
 #include <zmq.hpp>
 
 #include "edge/log.h"
+#include "net/clock.h"
 #include "net/curve.h"
 
 namespace signfed::edge {
 
-using Clock = std::function<double()>;  // seconds, monotonic
-double steady_seconds();
 
 struct SessionConfig {
   std::string endpoint;
@@ -58,7 +57,7 @@ class Session {
   // Connects the socket (throws std::invalid_argument for a secure config
   // without both key files, curve::KeyError for unreadable keys).
   Session(const SessionConfig& cfg, zmq::context_t& ctx, const Log& log, const std::atomic<bool>* stop = nullptr,
-          Clock clock = steady_seconds);
+          const net::Clock& clock = net::system_clock());
   ~Session();
 
   // Sends `join` (a finished Join envelope, kept for re-sends) and starts the timers.
@@ -94,7 +93,7 @@ class Session {
   SessionConfig cfg_;
   const Log& log_;
   const std::atomic<bool>* stop_;
-  Clock clock_;
+  const net::Clock& clock_;  // monotonic seconds (net/clock.h)
   zmq::socket_t dealer_;
   std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
   std::vector<std::uint8_t> join_;

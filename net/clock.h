@@ -26,6 +26,12 @@ class SystemClock final : public Clock {
   }
 };
 
+// The process's SystemClock (stateless, so one shared instance is safe).
+inline const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 // Starts at 1000 s (unix: 1.7e9 + that) and moves only by advance().
 class ManualClock final : public Clock {
  public:

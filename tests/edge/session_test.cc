@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "edge/session.h"
+#include "net/clock.h"
 #include "tests/edge/fake_coordinator.h"
 
 using namespace signfed;
@@ -17,7 +18,7 @@ struct Rig {
   zmq::context_t ctx;
   test::FakeCoordinator coord{ctx, "inproc://session-test"};
   Log log{"s", true};
-  double now = 100.0;
+  net::ManualClock clock;
   std::atomic<bool> stop{false};
   SessionConfig cfg{.endpoint = "inproc://session-test",
                     .name = "s",
@@ -27,7 +28,7 @@ struct Rig {
                     .insecure = true,
                     .curve_key_file = {},
                     .server_key_file = {}};
-  Session s{cfg, ctx, log, &stop, [this] { return now; }};
+  Session s{cfg, ctx, log, &stop, clock};
 
   // The coordinator says something (a heartbeat) and the session reads it.
   void hear() {
@@ -52,27 +53,27 @@ TEST_CASE("session: Join on start, heartbeats every interval, Join re-sent every
   r.s.start(r.join);
   CHECK(r.s.state() == Session::State::waiting_welcome);
   CHECK(r.coord.next_type() == Body::Join);
-  r.now += 0.5;
+  r.clock.advance(0.5);
   CHECK(r.s.tick());
   CHECK(r.coord.next_type(50) == Body::NONE);  // nothing due yet
-  r.now += 0.6;                                 // 1.1 s: a heartbeat
+  r.clock.advance(0.6);                                 // 1.1 s: a heartbeat
   CHECK(r.s.tick());
   CHECK(r.coord.next_type() == Body::Heartbeat);
   CHECK(r.coord.last()->body_as_Heartbeat()->client_id() == 0);
-  r.now += 2.0;  // 3.1 s since the Join, no Welcome: knock again
+  r.clock.advance(2.0);  // 3.1 s since the Join, no Welcome: knock again
   CHECK(r.s.tick());
   CHECK(r.coord.next_type() == Body::Heartbeat);
   CHECK(r.coord.next_type() == Body::Join);
   r.s.welcomed(7);
   r.s.sent_update(3);
   CHECK(r.s.state() == Session::State::joined);
-  r.now += 1.1;
+  r.clock.advance(1.1);
   CHECK(r.s.tick());
   CHECK(r.coord.next_type() == Body::Heartbeat);
   CHECK(r.coord.last()->body_as_Heartbeat()->client_id() == 7);
   CHECK(r.coord.last()->body_as_Heartbeat()->round() == 3);
   r.hear();
-  r.now += 3.5;  // joined: no more Joins, only heartbeats; 3.5 s of silence is not yet a rejoin
+  r.clock.advance(3.5);  // joined: no more Joins, only heartbeats; 3.5 s of silence is not yet a rejoin
   CHECK(r.s.tick());
   CHECK(r.coord.next_type() == Body::Heartbeat);
   CHECK(r.coord.next_type(50) == Body::NONE);
@@ -83,13 +84,13 @@ TEST_CASE("session: silence beyond rejoin_after rejoins, beyond give_up_after fi
   r.s.start(r.join);
   CHECK(r.coord.next_type() == Body::Join);
   r.s.welcomed(2);
-  r.now += 4.5;
+  r.clock.advance(4.5);
   CHECK(r.s.tick());
   CHECK(r.s.state() == Session::State::waiting_welcome);
   CHECK(!r.s.client_id());
   CHECK(r.coord.next_type() == Body::Heartbeat);
   CHECK(r.coord.next_type() == Body::Join);
-  r.now += 16.0;  // 20.5 s of silence
+  r.clock.advance(16.0);  // 20.5 s of silence
   CHECK(!r.s.tick());
   CHECK(r.s.state() == Session::State::finished);
   CHECK(r.s.exit_code() == 1);
