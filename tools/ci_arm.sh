@@ -85,8 +85,10 @@ qemu-aarch64 /usr/bin/signfed-edge --help >/dev/null
 tmp=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 coord_flags=() edge_flags=()
-"$host_build/coordinator/signfed-coordinator" --help | grep -q -- --insecure && coord_flags+=(--insecure)
-qemu-aarch64 /usr/bin/signfed-edge --help | grep -q -- --insecure && edge_flags+=(--insecure)
+# grep without -q reads the whole help: with -q it exits at the first match and,
+# under pipefail, the writer's SIGPIPE would fail the test.
+"$host_build/coordinator/signfed-coordinator" --help | grep -- --insecure >/dev/null && coord_flags+=(--insecure)
+qemu-aarch64 /usr/bin/signfed-edge --help | grep -- --insecure >/dev/null && edge_flags+=(--insecure)
 "$host_build/coordinator/signfed-coordinator" --endpoint "tcp://127.0.0.1:$port" --db "$tmp/run.sqlite" --clients 1 \
   --rounds 5 --eval-every 0 --round-timeout 60000 "${coord_flags[@]}" >"$tmp/coord.log" 2>&1 &
 coord=$!
