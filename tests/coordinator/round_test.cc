@@ -39,15 +39,32 @@ std::vector<float> pattern(std::size_t n, int k) {
   return g;
 }
 
+// A run the scripted clients below can drive: no evaluation, raw inputs (no
+// dataset statistics to compute), a small MLP.
+coord::CoordinatorConfig scripted_config(const std::string& db, std::uint32_t clients, std::uint32_t rounds) {
+  coord::CoordinatorConfig cfg;
+  cfg.db_path = db;
+  cfg.quiet = true;
+  cfg.clients = clients;
+  cfg.rounds = rounds;
+  cfg.model = kModel;
+  cfg.eval_every = 0;
+  cfg.standardise = false;
+  return cfg;
+}
+
+// The verified envelope of a frame the coordinator sent.
+const wire::Envelope& envelope_of(const std::vector<std::uint8_t>& bytes) {
+  std::string why;
+  const wire::Envelope* e = wire::verify_envelope(bytes, &why);
+  REQUIRE_MESSAGE(e != nullptr, why);
+  return *e;
+}
+
 struct Reply {
   wire::Body type;
   std::vector<std::uint8_t> bytes;
-  const wire::Envelope& env() const {
-    std::string why;
-    const wire::Envelope* e = wire::verify_envelope(bytes, &why);
-    REQUIRE_MESSAGE(e != nullptr, why);
-    return *e;
-  }
+  const wire::Envelope& env() const { return envelope_of(bytes); }
 };
 
 // The scripted fleet: reacts to what the coordinator sent whenever the
@@ -65,9 +82,7 @@ struct Fleet {
 
   void step() {
     for (auto& f : t.take_sent()) {
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
+      const wire::Envelope* e = &envelope_of(f.bytes);
       if (e->body_type() == wire::Body::Welcome) id[f.peer] = e->body_as_Welcome()->client_id();
       inbox[f.peer].push_back({e->body_type(), f.bytes});
     }
@@ -114,15 +129,8 @@ struct Fleet {
 
 TEST_CASE("round core: join, task, updates, a duplicate, a bad one, a late one, close at the deadline, vote, broadcast") {
   test::TempDb db;
-  coord::CoordinatorConfig cfg;
-  cfg.db_path = db.path;
-  cfg.quiet = true;
-  cfg.clients = 3;
-  cfg.rounds = 2;
-  cfg.model = kModel;
+  coord::CoordinatorConfig cfg = scripted_config(db.path, 3, 2);
   cfg.seed = 5;
-  cfg.eval_every = 0;
-  cfg.standardise = false;
   cfg.round_timeout_ms = 1000;
   cfg.policy = coord::parse_policy("deadline");
   cfg.step_size = 0.01f;
@@ -195,14 +203,7 @@ TEST_CASE("guarded step: a client that joins while the step is undecided gets th
   // the step, so it is rolled back; a client joining in between must receive
   // the rolled-back model (before: a snapshot of the tentative one).
   test::TempDb db;
-  coord::CoordinatorConfig cfg;
-  cfg.db_path = db.path;
-  cfg.quiet = true;
-  cfg.clients = 2;
-  cfg.rounds = 2;
-  cfg.model = kModel;
-  cfg.eval_every = 0;
-  cfg.standardise = false;
+  coord::CoordinatorConfig cfg = scripted_config(db.path, 2, 2);
   cfg.guarded_step = true;
   cfg.step_size = 0.01f;
 
@@ -217,9 +218,7 @@ TEST_CASE("guarded step: a client that joins while the step is undecided gets th
   std::set<std::pair<std::string, std::uint32_t>> answered;
   t.on_idle = [&] {
     for (auto& f : t.take_sent()) {
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE(e != nullptr);
+      const wire::Envelope* e = &envelope_of(f.bytes);
       if (f.peer == "pd") to_d.push_back(f);
       switch (e->body_type()) {
         case wire::Body::Welcome:
@@ -269,9 +268,8 @@ TEST_CASE("guarded step: a client that joins while the step is undecided gets th
   std::uint64_t snapshot_digest = 0;
   std::size_t snapshots = 0;
   for (const auto& f : to_d) {
-    std::string why;
-    const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-    if (e && e->body_type() == wire::Body::ModelSnapshot) snapshot_digest = e->body_as_ModelSnapshot()->digest(), ++snapshots;
+    const wire::Envelope& e = envelope_of(f.bytes);
+    if (e.body_type() == wire::Body::ModelSnapshot) snapshot_digest = e.body_as_ModelSnapshot()->digest(), ++snapshots;
   }
   REQUIRE(snapshots >= 1);
   CHECK(decided != 0);
@@ -284,14 +282,8 @@ TEST_CASE("stragglers in real time, on the manual clock: adaptive:0.5 learns a d
   // from round 1 the deadline is 1.2 x the median of recent latencies
   // (120 ms), so c is late. Time is the manual clock: no sleeping.
   test::TempDb db;
-  coord::CoordinatorConfig cfg;
-  cfg.db_path = db.path;
-  cfg.quiet = true;
-  cfg.clients = 3;
-  cfg.rounds = 8;  // c's round-1 update arrives (late) while a later round is open
-  cfg.model = kModel;
-  cfg.eval_every = 0;
-  cfg.standardise = false;
+  // 8 rounds: c's round-1 update arrives (late) while a later round is open.
+  coord::CoordinatorConfig cfg = scripted_config(db.path, 3, 8);
   cfg.round_timeout_ms = 1000;
   cfg.policy = coord::parse_policy("adaptive:0.5");
 
@@ -304,9 +296,7 @@ TEST_CASE("stragglers in real time, on the manual clock: adaptive:0.5 learns a d
   bool joined = false;
   t.on_idle = [&] {
     for (auto& f : t.take_sent()) {
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE(e != nullptr);
+      const wire::Envelope* e = &envelope_of(f.bytes);
       if (e->body_type() == wire::Body::Welcome) id[f.peer] = e->body_as_Welcome()->client_id();
       if (e->body_type() != wire::Body::RoundTask) continue;
       const std::uint32_t r = e->body_as_RoundTask()->round();
