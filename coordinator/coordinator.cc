@@ -15,6 +15,7 @@
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/client_registry.h"
+#include "coordinator/progress.h"
 #include "coordinator/round_state.h"
 #include "coordinator/strategy/strategy.h"
 #include "coordinator/units.h"
@@ -86,6 +87,10 @@ void Coordinator::open_run() {
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   replica_ = std::make_unique<core::Replica>(model_->params());
   strategy_ = make_strategy(cfg_);
+  if (!cfg_.quiet) {
+    progress_ = std::make_unique<ProgressPrinter>(cfg_.rounds, cfg_.progress_every, model_->num_params());
+    observers_.insert(observers_.begin(), progress_.get());  // the line first, then the other observers
+  }
   if (strategy_->uses_momentum()) replica_->enable_momentum();
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
   if (!resume) resolve_run_config(cfg_, model_->num_params());  // what runs.config stores is what the run uses
@@ -262,8 +267,7 @@ void Coordinator::finish_round(std::uint32_t round) {
   log_->commit_round(run_id_, row, rows, ck, keep);
   summary_.uplink_bytes += row.uplink_bytes;
   summary_.downlink_bytes += row.downlink_bytes;
-  print_progress(row, last);
-  if (on_round_end) on_round_end(round, model_->params());
+  for (RoundObserver* o : observers_) o->round_end(row, model_->params(), last);
   round_.reset();
 }
 
@@ -299,7 +303,7 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
     }
   }
   for (auto& [id, r] : round_->counted()) rows.push_back(r->row);
-  if (on_round_result) on_round_result(round, result);
+  for (RoundObserver* o : observers_) o->round_result(round, result);
   const std::uint64_t new_digest = replica_->digest();
 
   // Participants and every other live client apply the same result.
@@ -364,22 +368,6 @@ void Coordinator::evaluate(RoundRow& row) {
   summary_.best_accuracy = std::max(summary_.best_accuracy, e.accuracy);
 }
 
-void Coordinator::print_progress(const RoundRow& row, bool force) {
-  if (cfg_.quiet) return;
-  const std::uint32_t every =
-      cfg_.progress_every > 0 ? cfg_.progress_every : std::max<std::uint32_t>(1, cfg_.rounds / 20);
-  if (!force && !row.test_accuracy && (row.round + 1) % every != 0) return;
-  char acc[32] = "      -";
-  if (row.test_accuracy) std::snprintf(acc, sizeof acc, "%6.2f%%", *row.test_accuracy * 100.0);
-  char loss[32] = "     -";
-  if (row.train_loss) std::snprintf(loss, sizeof loss, "%6.3f", *row.train_loss);
-  std::printf("round %5u/%u  acc %s  train-loss %s  clients %u/%u late %u rej %u  up %s  down %s  moved %.1f%%  %4.0f ms\n",
-              row.round + 1, cfg_.rounds, acc, loss, row.received, row.selected, row.late, row.rejected,
-              human_bytes(static_cast<double>(row.uplink_bytes)).c_str(),
-              human_bytes(static_cast<double>(row.downlink_bytes)).c_str(),
-              100.0 * static_cast<double>(row.coords_moved) / static_cast<double>(model_->num_params()),
-              (row.ended_at - row.started_at) * 1000.0);
-  std::fflush(stdout);
-}
+void Coordinator::add_observer(RoundObserver* observer) { observers_.push_back(observer); }
 
 }  // namespace signfed::coord

@@ -10,7 +10,7 @@
 //                 the Replica, broadcast VoteResult, (guarded step: collect
 //                 GuardReports, broadcast GuardDecision), evaluate, commit the
 //                 round to SQLite (one transaction, with the checkpoint),
-//                 progress line, on_round_end
+//                 observers (progress line, simulator probes)
 // -> Bye to every connected client.
 //
 // Everything a client sends is verified before use (FlatBuffers verifier,
@@ -40,6 +40,7 @@
 #include "coordinator/config.h"
 #include "coordinator/event_budget.h"
 #include "coordinator/round_log.h"
+#include "coordinator/round_observer.h"
 #include "coordinator/suspicion.h"
 #include "coordinator/vote.h"
 #include "net/clock.h"
@@ -52,6 +53,7 @@ namespace signfed::coord {
 
 class Strategy;    // strategy/strategy.h
 class RoundState;  // round_state.h
+class ProgressPrinter;  // progress.h
 
 struct RunSummary {
   std::int64_t run_id = 0;
@@ -84,12 +86,9 @@ class Coordinator {
   // The run being played (valid once run() has opened it; 0 before).
   std::int64_t run_id() const { return run_id_; }
 
-  // Called on the coordinator's thread after each round is logged, with the
-  // round and the model after it (simulation probes, tests). Set before run().
-  std::function<void(std::uint32_t round, std::span<const float> params)> on_round_end;
-  // Called on the coordinator's thread with each round's downlink result (the
-  // voted signs or the aggregated direction) before it is broadcast (plan traces).
-  std::function<void(std::uint32_t round, const codec::SignPacket& result)> on_round_result;
+  // Subscribes an observer (not owned; it must outlive run()) to every
+  // round's result and end (round_observer.h). Before run().
+  void add_observer(RoundObserver* observer);
 
   // ---- Test seam (fuzzing, unit tests): drive the handlers without the
   // socket loop. open_for_test() opens the run without waiting for clients;
@@ -127,7 +126,6 @@ class Coordinator {
   std::vector<std::uint32_t> select_participants(std::uint32_t round);
   void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
   void evaluate(RoundRow& row);
-  void print_progress(const RoundRow& row, bool force);
   std::optional<std::uint32_t> open_round() const;  // the round collecting updates, if any
   double now_s() const;   // monotonic: deadlines, liveness, rate limits
   double unix_s() const;  // log timestamps
@@ -166,6 +164,8 @@ class Coordinator {
   double virtual_clock_s_ = 0.0;
 
   SuspicionMonitor suspicion_;
+  std::unique_ptr<ProgressPrinter> progress_;  // unless quiet; the first observer
+  std::vector<RoundObserver*> observers_;
   RunSummary summary_;
   std::uint32_t eval_rounds_ = 0;
 };

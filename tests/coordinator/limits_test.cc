@@ -1,11 +1,12 @@
-// EventBudget (event rows per source per minute) and SuspicionMonitor (the
-// Byzantine flag): pure, with time and agreements passed in.
+// EventBudget (event rows per source per minute), SuspicionMonitor (the
+// Byzantine flag) and the progress line: pure, with time and agreements passed in.
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
 #include "coordinator/event_budget.h"
+#include "coordinator/progress.h"
 #include "coordinator/suspicion.h"
 
 using namespace signfed::coord;
@@ -56,4 +57,29 @@ TEST_CASE("suspicion: off with 0 MADs, and silent with fewer than 5 clients to c
     CHECK(off.observe(six, std::vector<double>{0.9, 0.9, 0.9, 0.9, 0.9, 0.1}).empty());
     CHECK(few.observe(four, std::vector<double>{0.9, 0.9, 0.9, 0.1}).empty());
   }
+}
+
+TEST_CASE("progress line: what a round did, in one line") {
+  RoundRow row;
+  row.round = 149;
+  row.test_accuracy = 0.7874;
+  row.train_loss = 0.515;
+  row.selected = 10;
+  row.received = 9;
+  row.late = 1;
+  row.uplink_bytes = 76200;
+  row.downlink_bytes = 191200;
+  row.coords_moved = 485;
+  row.started_at = 100.0;
+  row.ended_at = 100.062;
+  const std::string line = progress_line(row, 300, 1000);
+  CHECK(line.find("round   150/300") == 0);
+  CHECK(line.find("acc  78.74%") != std::string::npos);
+  CHECK(line.find("train-loss  0.515") != std::string::npos);
+  CHECK(line.find("clients 9/10 late 1 rej 0") != std::string::npos);
+  CHECK(line.find("up 76.2 kB  down 191.2 kB") != std::string::npos);
+  CHECK(line.find("moved 48.5%") != std::string::npos);
+  CHECK(line.find("62 ms") != std::string::npos);
+  row.test_accuracy.reset();
+  CHECK(progress_line(row, 300, 1000).find("acc       -") != std::string::npos);
 }

@@ -224,22 +224,31 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
     bool signalled = false;
     try {
       coord::Coordinator c(cc, ctx);
-      if (plan) c.on_round_result = [plan](std::uint32_t round, const codec::SignPacket& r) { plan->round_result(round, r); };
-      if (probe || plan)
-        c.on_round_end = [&](std::uint32_t round, std::span<const float> p) {
-          if (plan) plan->round_end(round, p);
-          if (!probe) return;
-          if (round % cfg.spb_every != 0 && round + 1 != cc.rounds) return;
-          res.spb.push_back(probe->probe(round, p));
-          const SpbRow& s = res.spb.back();
-          if (!cc.quiet)
-            std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
-                        "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
-                        "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
-                        round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
-                        s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
-                        s.rho_m_norm / std::max(s.l1, 1e-300));
-        };
+      // The SPB probe and the plan trace watch the rounds (coordinator/round_observer.h).
+      struct Watch final : coord::RoundObserver {
+        std::function<void(std::uint32_t, const codec::SignPacket&)> result;
+        std::function<void(std::uint32_t, std::span<const float>)> end;
+        void round_result(std::uint32_t round, const codec::SignPacket& r) override { result(round, r); }
+        void round_end(const coord::RoundRow& row, std::span<const float> p, bool) override { end(row.round, p); }
+      } watch;
+      watch.result = [plan](std::uint32_t round, const codec::SignPacket& r) {
+        if (plan) plan->round_result(round, r);
+      };
+      watch.end = [&](std::uint32_t round, std::span<const float> p) {
+        if (plan) plan->round_end(round, p);
+        if (!probe) return;
+        if (round % cfg.spb_every != 0 && round + 1 != cc.rounds) return;
+        res.spb.push_back(probe->probe(round, p));
+        const SpbRow& s = res.spb.back();
+        if (!cc.quiet)
+          std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
+                      "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
+                      "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
+                      round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
+                      s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
+                      s.rho_m_norm / std::max(s.l1, 1e-300));
+      };
+      if (probe || plan) c.add_observer(&watch);
       bound.set_value();
       signalled = true;
       res.summary = c.run();
