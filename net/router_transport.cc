@@ -9,15 +9,10 @@
 
 #include <zmq_addon.hpp>
 
+#include "net/clock.h"
 #include "net/printable.h"
 
 namespace signfed::net {
-
-namespace {
-double mono_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 RouterTransport::RouterTransport(zmq::context_t& ctx, const RouterOptions& opt) {
   if (!opt.insecure) {
@@ -107,8 +102,9 @@ void RouterTransport::serve_zap(const std::function<void(const TransportEvent&)>
 void RouterTransport::check_monitor(const std::function<void(const TransportEvent&)>& on_event) {
   while (auto e = monitor_->next()) {
     if (e->event != ZMQ_EVENT_ACCEPT_FAILED) continue;
-    if (mono_s() - last_accept_warning_ < 5.0) continue;
-    last_accept_warning_ = mono_s();
+    const double now = system_clock().now_s();
+    if (now - last_accept_warning_ < 5.0) continue;
+    last_accept_warning_ = now;
     std::fprintf(stderr, "signfed-coordinator: cannot accept a connection on %s: %s%s\n", e->address.c_str(),
                  std::strerror(e->value),
                  e->value == EMFILE || e->value == ENFILE
