@@ -10,9 +10,8 @@ bool Mean::accepts(wire::Encoding e) const {
   switch (method()) {
     case wire::Method::stochsign:  // +-1 everywhere (Safaryan Def. 3)
       return e == wire::Encoding::dense_sign;
-    case wire::Method::efsign:  // scaled ternary signs, any exact coding
-      return e == wire::Encoding::dense_sign || e == wire::Encoding::runs_sign || e == wire::Encoding::sparse_sign ||
-             e == wire::Encoding::ternary;
+    case wire::Method::efsign:  // scaled ternary signs
+      return is_exact_sign_coding(e);
     default:
       return e == wire::Encoding::float32;
   }

@@ -6,6 +6,10 @@
 
 namespace signfed::coord {
 
+// Ternary signs (sign(0) = 0: the client abstains) in whichever exact coding
+// is smallest: dense_sign, runs_sign, sparse_sign or ternary.
+bool is_exact_sign_coding(wire::Encoding e);
+
 class VoteStrategy : public Strategy {
  public:
   using Strategy::Strategy;

@@ -8,11 +8,12 @@
 
 namespace signfed::coord {
 
-bool VoteStrategy::accepts(wire::Encoding e) const {
-  // Ternary signs (sign(0) = 0: the client abstains) in whichever exact coding is smallest.
+bool is_exact_sign_coding(wire::Encoding e) {
   return e == wire::Encoding::dense_sign || e == wire::Encoding::runs_sign || e == wire::Encoding::sparse_sign ||
          e == wire::Encoding::ternary;
 }
+
+bool VoteStrategy::accepts(wire::Encoding e) const { return is_exact_sign_coding(e); }
 
 bool VoteStrategy::uses_momentum() const { return cfg_.uses_momentum(); }
 
