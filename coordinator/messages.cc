@@ -170,10 +170,7 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   // is only needed once the model has moved (1000 joins must not cost 1000
   // snapshots). Clients that find a different digest in their task ask for one.
   if (digest_ != init_digest_) {
-    // While a guarded step is undecided the model is tentative: the joiner
-    // gets the decided one, after the GuardDecision.
-    if (collecting_guard_) snapshot_after_guard_.push_back(peer);
-    else snapshot_bytes_ += send_snapshot(peer, open_round().value_or(0));
+    snapshot_bytes_ += send_snapshot(peer, open_round().value_or(0));
     c.last_snapshot = t;
   }
   // A selected client that reconnects while its round is open (it crashed, or
@@ -270,8 +267,7 @@ void Coordinator::on_snapshot_request(const std::string& peer, const wire::Snaps
   const double t = now_s();
   if (t - c->last_snapshot < kSnapshotMinInterval) return;
   c->last_snapshot = t;
-  if (collecting_guard_) snapshot_after_guard_.push_back(peer);  // the tentative model is not for sending
-  else snapshot_bytes_ += send_snapshot(peer, open_round().value_or(m.round()));
+  snapshot_bytes_ += send_snapshot(peer, open_round().value_or(m.round()));
 }
 
 void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
@@ -302,6 +298,12 @@ void Coordinator::on_guard_report(const std::string& peer, const wire::GuardRepo
 }
 
 std::uint64_t Coordinator::send_snapshot(const std::string& peer, std::uint32_t round) {
+  // While a guarded step is undecided the model is tentative: the peer gets
+  // the decided one, after the GuardDecision.
+  if (collecting_guard_) {
+    snapshot_after_guard_.push_back(peer);
+    return 0;
+  }
   return core::send_snapshot(*replica_, round, model_->spec(),
                              [&](std::span<const std::uint8_t> bytes) { return send(peer, bytes); });
 }
