@@ -4,6 +4,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -84,6 +85,33 @@ std::string check_flag_combinations(const CoordinatorConfig& c, const std::funct
   return "";
 }
 
+namespace {
+// flatc's EnumValues*/EnumName* pairs.
+template <class E, std::size_t N>
+std::vector<std::string> enum_names(const E (&values)[N], const char* (*name)(E)) {
+  std::vector<std::string> out;
+  for (E v : values) out.emplace_back(name(v));
+  return out;
+}
+template <class E, std::size_t N>
+bool parse_enum(std::string_view text, const E (&values)[N], const char* (*name)(E), E* out) {
+  for (E v : values)
+    if (text == name(v)) return (*out = v), true;
+  return false;
+}
+}  // namespace
+
+std::vector<std::string> tie_rule_names() { return enum_names(wire::EnumValuesTieRule(), wire::EnumNameTieRule); }
+std::vector<std::string> schedule_names() {
+  return enum_names(wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule);
+}
+bool parse_tie_rule(std::string_view name, wire::TieRule* out) {
+  return parse_enum(name, wire::EnumValuesTieRule(), wire::EnumNameTieRule, out);
+}
+bool parse_schedule(std::string_view name, wire::StepSchedule* out) {
+  return parse_enum(name, wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule, out);
+}
+
 nlohmann::json to_json(const CoordinatorConfig& c) {
   return {
       {"tag", c.tag},
@@ -139,7 +167,8 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.gamma_auto = j.at("gamma_auto");
   c.method.eta = j.at("eta");
   c.method.momentum = j.at("momentum");
-  c.method.tie_rule = j.at("tie_rule").get<std::string>() == "random" ? wire::TieRule::random : wire::TieRule::zero;
+  if (!parse_tie_rule(j.at("tie_rule").get<std::string>(), &c.method.tie_rule))
+    throw std::invalid_argument("stored config has an unknown tie_rule");
   c.batch_size = j.at("batch_size");
   c.local_steps = j.at("local_steps");
   c.step_size = j.at("step_size");
@@ -154,10 +183,8 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   };
   c.input_mean = stat("input_mean", 0.0f);
   c.input_std = stat("input_std", 1.0f);
-  const std::string sched = j.at("schedule").get<std::string>();
-  c.schedule = sched == "inv_sqrt" ? wire::StepSchedule::inv_sqrt
-               : sched == "halving" ? wire::StepSchedule::halving
-                                    : wire::StepSchedule::constant;
+  if (!parse_schedule(j.at("schedule").get<std::string>(), &c.schedule))
+    throw std::invalid_argument("stored config has an unknown schedule");
   c.halve_every = j.at("halve_every");
   c.guarded_step = j.at("guarded_step");
   c.eval_every = j.at("eval_every");

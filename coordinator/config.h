@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -118,6 +119,14 @@ std::string check_method_flags(wire::Method m, const std::function<bool(std::str
 // The same for flags that only act together with another setting
 // (--halve-every needs --schedule halving, --test-limit needs evaluation).
 std::string check_flag_combinations(const CoordinatorConfig& c, const std::function<bool(std::string_view)>& given);
+
+// The tie rule and step schedule by the names the schema gives them
+// (signfed.fbs: zero | random; constant | inv_sqrt | halving), as the CLIs and
+// runs.config spell them.
+std::vector<std::string> tie_rule_names();
+std::vector<std::string> schedule_names();
+bool parse_tie_rule(std::string_view name, wire::TieRule* out);
+bool parse_schedule(std::string_view name, wire::StepSchedule* out);
 
 nlohmann::json to_json(const CoordinatorConfig& c);
 // Reads the training part of a stored config into c (deployment fields untouched).

@@ -10,26 +10,6 @@
 
 namespace signfed::coord {
 
-namespace {
-
-// Enum names as the schema spells them (flatc's EnumValues*/EnumName*).
-template <class E, std::size_t N>
-std::vector<std::string> names(const E (&values)[N], const char* (*name)(E)) {
-  std::vector<std::string> out;
-  for (E v : values) out.emplace_back(name(v));
-  return out;
-}
-template <class E, std::size_t N>
-bool parse_enum(const std::string& text, const E (&values)[N], const char* (*name)(E), E* out) {
-  for (E v : values)
-    if (text == name(v)) return (*out = v), true;
-  return false;
-}
-
-std::vector<std::string> tie_names() { return names(wire::EnumValuesTieRule(), wire::EnumNameTieRule); }
-std::vector<std::string> schedule_names() { return names(wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule); }
-
-}  // namespace
 
 TrainingText training_text_of(const CoordinatorConfig& c) {
   TrainingText t;
@@ -56,7 +36,7 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
       ->check(CLI::Range(0.0, 0.9999))
       ->group(tr);
   app.add_option("--tie", t.tie, "tie rule for even voter counts: zero (no move) | random (seeded coin)")
-      ->check(CLI::IsMember(tie_names()))
+      ->check(CLI::IsMember(tie_rule_names()))
       ->group(tr);
   app.add_option("--lr", cfg.step_size, "step size delta (fedavg: the clients' local SGD step)")
       ->check(CLI::PositiveNumber)
@@ -127,9 +107,9 @@ std::string apply_training_options(const TrainingText& t, const FlagGiven& metho
   } catch (const std::invalid_argument& e) {
     return e.what();
   }
-  if (!parse_enum(t.tie, wire::EnumValuesTieRule(), wire::EnumNameTieRule, &cfg.method.tie_rule))
+  if (!parse_tie_rule(t.tie, &cfg.method.tie_rule))
     return "unknown --tie '" + t.tie + "'";
-  if (!parse_enum(t.schedule, wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule, &cfg.schedule))
+  if (!parse_schedule(t.schedule, &cfg.schedule))
     return "unknown --schedule '" + t.schedule + "'";
   if (!model::parse_init(t.init, &cfg.init)) return "unknown --init '" + t.init + "'";
   cfg.weighting = t.weighting == "uniform" ? Weighting::uniform : Weighting::samples;
