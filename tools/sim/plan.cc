@@ -117,8 +117,8 @@ void PlanExporter::round_result(std::uint32_t round, const codec::SignPacket& re
   write_npy(dir_ + "/" + name("result", round), x, {x.size()});
 }
 
-void PlanExporter::round_end(std::uint32_t round, std::span<const float> params) {
-  if (traced(round)) write_npy(dir_ + "/" + name("params", round), params, {params.size()});
+void PlanExporter::round_end(const coord::RoundRow& row, std::span<const float> params, bool) {
+  if (traced(row.round)) write_npy(dir_ + "/" + name("params", row.round), params, {params.size()});
 }
 
 void PlanExporter::finish(const coord::RunSummary& summary) {

@@ -21,12 +21,15 @@
 
 #include "core/codec/packet.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/round_observer.h"
 #include "core/data/dataset.h"
 #include "tools/sim/sim.h"
 
 namespace signfed::sim {
 
-class PlanExporter {
+// Also a RoundObserver: the coordinator hands it each traced round's result
+// and model.
+class PlanExporter final : public coord::RoundObserver {
  public:
   // Creates dir (and dir/trace) and writes init.npy, shards.npy,
   // shard_offsets.npy and batches.npy. Throws std::invalid_argument for a
@@ -36,8 +39,8 @@ class PlanExporter {
   bool traced(std::uint32_t round) const;
   void client_update(std::uint32_t client, std::uint32_t round, std::span<const float> compressed,
                      const codec::SignPacket& sent);
-  void round_result(std::uint32_t round, const codec::SignPacket& result);
-  void round_end(std::uint32_t round, std::span<const float> params);
+  void round_result(std::uint32_t round, const codec::SignPacket& result) override;
+  void round_end(const coord::RoundRow& row, std::span<const float> params, bool last_round) override;
 
   // After the run: plan.json (from the stored runs.config), signfed.json (the
   // evaluations in the log) and trace/packets.json (sizes of every traced packet).

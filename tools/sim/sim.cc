@@ -18,6 +18,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -47,6 +48,32 @@ long peak_rss_kb(int who = RUSAGE_SELF) {
   getrusage(who, &u);
   return u.ru_maxrss;
 }
+
+// Runs the SPB probe every `every` rounds and at the last one, keeps its rows
+// and prints its summary line.
+class SpbWatch final : public coord::RoundObserver {
+ public:
+  SpbWatch(SpbProbe& probe, std::vector<SpbRow>& rows, std::uint32_t every, bool quiet)
+      : probe_(probe), rows_(rows), every_(every), quiet_(quiet) {}
+  void round_end(const coord::RoundRow& row, std::span<const float> params, bool last_round) override {
+    if (row.round % every_ != 0 && !last_round) return;
+    rows_.push_back(probe_.probe(row.round, params));
+    const SpbRow& s = rows_.back();
+    if (!quiet_)
+      std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
+                  "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
+                  "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
+                  row.round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
+                  s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
+                  s.rho_m_norm / std::max(s.l1, 1e-300));
+  }
+
+ private:
+  SpbProbe& probe_;
+  std::vector<SpbRow>& rows_;
+  std::uint32_t every_;
+  bool quiet_;
+};
 
 // Bytes the latency model charges for the downlink of one round.
 std::size_t downlink_model_bytes(wire::Method m, std::size_t params) {
@@ -224,31 +251,10 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
     bool signalled = false;
     try {
       coord::Coordinator c(cc, ctx);
-      // The SPB probe and the plan trace watch the rounds (coordinator/round_observer.h).
-      struct Watch final : coord::RoundObserver {
-        std::function<void(std::uint32_t, const codec::SignPacket&)> result;
-        std::function<void(std::uint32_t, std::span<const float>)> end;
-        void round_result(std::uint32_t round, const codec::SignPacket& r) override { result(round, r); }
-        void round_end(const coord::RoundRow& row, std::span<const float> p, bool) override { end(row.round, p); }
-      } watch;
-      watch.result = [plan](std::uint32_t round, const codec::SignPacket& r) {
-        if (plan) plan->round_result(round, r);
-      };
-      watch.end = [&](std::uint32_t round, std::span<const float> p) {
-        if (plan) plan->round_end(round, p);
-        if (!probe) return;
-        if (round % cfg.spb_every != 0 && round + 1 != cc.rounds) return;
-        res.spb.push_back(probe->probe(round, p));
-        const SpbRow& s = res.spb.back();
-        if (!cc.quiet)
-          std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
-                      "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
-                      "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
-                      round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
-                      s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
-                      s.rho_m_norm / std::max(s.l1, 1e-300));
-      };
-      if (probe || plan) c.add_observer(&watch);
+      // The plan trace and the SPB probe watch the rounds (coordinator/round_observer.h).
+      std::optional<SpbWatch> spb;
+      if (plan) c.add_observer(plan);
+      if (probe) c.add_observer(&spb.emplace(*probe, res.spb, cfg.spb_every, cc.quiet));
       bound.set_value();
       signalled = true;
       res.summary = c.run();
