@@ -25,10 +25,8 @@ float CoordinatorConfig::step_at(std::uint32_t round) const {
   return step_size;
 }
 
-bool CoordinatorConfig::uses_momentum() const {
-  const auto m = method.method;
-  return m == wire::Method::signum ||
-         (method.momentum != 0.0f && (m == wire::Method::s3gd || m == wire::Method::randk));
+methods::StrategyConfig CoordinatorConfig::strategy_config() const {
+  return {.method = method, .seed = seed, .weighting = weighting, .server_lr = server_lr, .guarded_step = guarded_step};
 }
 
 std::uint32_t CoordinatorConfig::expected_voters() const {
@@ -56,14 +54,14 @@ std::string check_method_flags(wire::Method m, const std::function<bool(std::str
   for (const Rule& r : rules) {
     if (!given(r.flag)) continue;
     if (std::find(r.methods.begin(), r.methods.end(), m) != r.methods.end()) continue;
-    return std::string(r.flag) + " has no effect with --method " + codec::method_name(m) + " (it is used by " +
+    return std::string(r.flag) + " has no effect with --method " + methods::method_name(m) + " (it is used by " +
            r.names + "); remove it";
   }
   return "";
 }
 
 void resolve_run_config(CoordinatorConfig& c, std::size_t num_params) {
-  if (c.gamma_auto) c.method.gamma = static_cast<float>(codec::auto_gamma(c.expected_voters(), num_params));
+  if (c.gamma_auto) c.method.gamma = static_cast<float>(methods::auto_gamma(c.expected_voters(), num_params));
   if (!c.standardise) {
     c.input_mean = 0.0f;
     c.input_std = 1.0f;
@@ -123,7 +121,7 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
       {"model", c.model},
       {"init", model::init_name(c.init)},
       {"seed", c.seed},
-      {"method", codec::method_name(c.method.method)},
+      {"method", methods::method_name(c.method.method)},
       {"gamma", c.method.gamma},
       {"gamma_auto", c.gamma_auto},
       {"eta", c.method.eta},
@@ -161,7 +159,7 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   if (!model::parse_init(j.value("init", std::string("he")), &c.init))
     throw std::invalid_argument("stored config has an unknown init");
   c.seed = j.at("seed");
-  if (!codec::parse_method(j.at("method").get<std::string>(), &c.method.method))
+  if (!methods::parse_method(j.at("method").get<std::string>(), &c.method.method))
     throw std::invalid_argument("stored config has an unknown method");
   c.method.gamma = j.at("gamma");
   c.gamma_auto = j.at("gamma_auto");

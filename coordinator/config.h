@@ -11,18 +11,15 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/method.h"
+#include "core/methods/strategy.h"
 #include "coordinator/straggler.h"
 #include "core/model/model.h"
 #include "schema/signfed_generated.h"
 
 namespace signfed::coord {
 
-// How mean-aggregated methods weight their clients.
-enum class Weighting {
-  samples,  // by each client's local sample count (McMahan et al. 2017; Flower's FedAvg)
-  uniform,  // every counted client alike
-};
+using methods::Weighting;
 
 struct CoordinatorConfig {
   // Deployment (not stored as training config; taken from the CLI on resume).
@@ -71,7 +68,7 @@ struct CoordinatorConfig {
   std::string model = "mlp";
   model::Init init = model::Init::he;  // how the seed draws the initial parameters
   std::uint64_t seed = 1;
-  codec::MethodConfig method;
+  methods::MethodConfig method;
   bool gamma_auto = false;            // S3GD-MV Corollary 1 from the expected voters per round (open_run sets gamma)
   std::uint32_t batch_size = 32;
   std::uint32_t local_steps = 1;
@@ -97,8 +94,8 @@ struct CoordinatorConfig {
 
   // delta^t for round t under the schedule.
   float step_at(std::uint32_t round) const;
-  // The momentum buffer v (S3GD-MV eqs. (25)-(26)) is kept on every replica.
-  bool uses_momentum() const;
+  // What the method's strategy reads of this configuration.
+  methods::StrategyConfig strategy_config() const;
   // Voters a round is expected to count: the selected share of --clients,
   // capped by --min-clients (S3GD-MV Corollary 1's M for --gamma auto).
   std::uint32_t expected_voters() const;

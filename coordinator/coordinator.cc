@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/data/rng.h"
 #include "core/codec/step.h"
 #include "core/replica/snapshot.h"
@@ -17,7 +17,6 @@
 #include "coordinator/client_registry.h"
 #include "coordinator/progress.h"
 #include "coordinator/round_state.h"
-#include "coordinator/strategy/strategy.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
 #include "net/printable.h"
@@ -86,7 +85,7 @@ void Coordinator::open_run() {
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   replica_ = std::make_unique<core::Replica>(model_->params());
-  strategy_ = make_strategy(cfg_);
+  strategy_ = methods::make_strategy(cfg_.strategy_config());
   if (!cfg_.quiet) {
     progress_ = std::make_unique<ProgressPrinter>(cfg_.rounds, cfg_.progress_every, model_->num_params());
     observers_.insert(observers_.begin(), progress_.get());  // the line first, then the other observers
@@ -131,7 +130,7 @@ RunSummary Coordinator::run() {
   if (!cfg_.quiet)
     std::printf("signfed-coordinator: run %" PRId64 ", %s on %s (%zu params), %u rounds, method %s, log %s, %s\n",
                 run_id_, cfg_.endpoint.c_str(), model_->spec().c_str(), model_->num_params(), cfg_.rounds,
-                codec::method_name(cfg_.method.method), cfg_.db_path.c_str(),
+                methods::method_name(cfg_.method.method), cfg_.db_path.c_str(),
                 cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
   std::fflush(stdout);
   wait_for_clients();
@@ -210,7 +209,7 @@ std::optional<std::uint32_t> Coordinator::open_round() const {
 }
 
 void Coordinator::begin_round(std::uint32_t round) {
-  const TaskPlan plan = strategy_->plan(round);
+  const methods::TaskPlan plan = strategy_->plan(cfg_.step_at(round));
   const double deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
   task_sent_at_ = now_s();
   round_ = std::make_unique<RoundState>(round, select_participants(round), plan.step, task_sent_at_, deadline_ms);
@@ -223,7 +222,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   auto params = wire::CreateMethodParams(fbb, m.method, m.gamma, m.eta, m.momentum, m.tie_rule,
                                          static_cast<std::uint16_t>(cfg_.local_steps),
                                          static_cast<std::uint16_t>(cfg_.batch_size), plan.local_lr);
-  auto task = wire::CreateRoundTask(fbb, round, digest_, params, plan.step, cfg_.round_timeout_ms, cfg_.guarded_step);
+  auto task = wire::CreateRoundTask(fbb, round, digest_, params, plan.step, cfg_.round_timeout_ms, strategy_->confirms());
   const auto task_bytes = wire::finish_envelope(fbb, task);
   round_->task.assign(task_bytes.begin(), task_bytes.end());
   for (std::uint32_t id : round_->selected()) row.downlink_bytes += send(registry_.at(id).peer, task_bytes);
@@ -244,7 +243,8 @@ void Coordinator::finish_round(std::uint32_t round) {
   pending_rows_.clear();
   row.selected = static_cast<std::uint32_t>(round_->selected().size());
   row.received = static_cast<std::uint32_t>(round_->updates());
-  aggregate_and_apply(round, step, row, rows);
+  const std::size_t counted = aggregate_and_apply(round, step, row, rows);
+  if (strategy_->confirms() && counted > 0) confirm_step(round, counted, row);
   std::uint32_t late_this_round = 0;
   for (const UpdateRow& u : rows) {
     if (u.status == "late") ++row.late;
@@ -271,8 +271,8 @@ void Coordinator::finish_round(std::uint32_t round) {
   round_.reset();
 }
 
-void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
-  std::vector<Counted> counted;
+std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
+  std::vector<methods::Counted> counted;
   double loss_sum = 0.0;
   for (auto& [id, r] : round_->counted()) {
     counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
@@ -281,13 +281,12 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   }
   if (!counted.empty()) row.train_loss = loss_sum / static_cast<double>(counted.size());
 
-  if (cfg_.guarded_step) replica_->save();
   codec::SignPacket result;
   float momentum_field = 0.0f;
   if (counted.empty()) {
     result = codec::encode_ternary_best(codec::TernarySigns::zeros(static_cast<std::uint32_t>(replica_->size())));
   } else {
-    Aggregate a = strategy_->aggregate(round, counted, step, *replica_);
+    methods::Aggregate a = strategy_->aggregate(round, counted, step, *replica_);
     result = std::move(a.result);
     momentum_field = a.momentum;
     row.coords_moved = a.coords_moved;
@@ -312,40 +311,33 @@ void Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow&
   fb::FlatBufferBuilder fbb(result.payload.size() + 256);
   auto pk = codec::build_packet(fbb, result);
   auto vr = wire::CreateVoteResult(fbb, round, pk, step, momentum_field, new_digest,
-                                   static_cast<std::uint32_t>(counted.size()), cfg_.guarded_step && !counted.empty());
+                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && !counted.empty());
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
   for (const auto& p : peers) row.downlink_bytes += send(p, vr_bytes);
   digest_ = new_digest;
 
-  if (cfg_.guarded_step && !counted.empty()) {
-    // Safaryan Alg. 1 Option 2, federated: keep the step only if the summed
-    // participant loss on their fixed batches does not rise.
-    guard_reports_.clear();
-    collecting_guard_ = true;
-    guard_round_ = round;
-    const double deadline = now_s() + cfg_.round_timeout_ms / 1000.0;
-    while (guard_reports_.size() < counted.size() && now_s() < deadline) {
-      if (stop_ && stop_->load()) break;
-      poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
-    }
-    collecting_guard_ = false;
-    guard_round_.reset();
-    double before_sum = 0.0, after_sum = 0.0;
-    for (const auto& [id, l] : guard_reports_) {
-      before_sum += l.first;
-      after_sum += l.second;
-    }
-    const bool keep_step = guard_reports_.empty() || after_sum <= before_sum;
-    row.guard_kept = keep_step;
-    if (!keep_step) {
-      replica_->roll_back();
-      digest_ = replica_->digest();
-    }
-    fb::FlatBufferBuilder g(64);
-    const auto gd = wire::finish_envelope(g, wire::CreateGuardDecision(g, round, keep_step, digest_));
-    for (const auto& p : peers) row.downlink_bytes += send(p, gd);
-    for (const auto& p : std::exchange(snapshot_after_guard_, {})) snapshot_bytes_ += send_snapshot(p, round + 1);
+  return counted.size();
+}
+
+void Coordinator::confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row) {
+  const std::vector<std::string> peers = registry_.connected_peers();  // those that got the VoteResult
+  confirming_.emplace().round = round;
+  const double deadline = now_s() + cfg_.round_timeout_ms / 1000.0;
+  while (confirming_->reports.size() < participants && now_s() < deadline) {
+    if (stop_ && stop_->load()) break;
+    poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
   }
+  Confirmation c = std::move(*confirming_);
+  confirming_.reset();
+  std::vector<methods::LossReport> reports;
+  for (const auto& [id, r] : c.reports) reports.push_back(r);
+  const bool keep_step = strategy_->confirm(reports, *replica_);
+  row.guard_kept = keep_step;
+  digest_ = replica_->digest();
+  fb::FlatBufferBuilder g(64);
+  const auto gd = wire::finish_envelope(g, wire::CreateGuardDecision(g, round, keep_step, digest_));
+  for (const auto& p : peers) row.downlink_bytes += send(p, gd);
+  for (const auto& p : c.snapshot_after) snapshot_bytes_ += send_snapshot(p, round + 1);
 }
 
 void Coordinator::report_suspects(const std::vector<SuspicionMonitor::Flag>& flags) {

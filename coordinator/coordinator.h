@@ -7,10 +7,12 @@
 //   collect       poll the transport until RoundState::complete() or the deadline
 //                 (inbound frames: messages.cc)
 //   finish_round  close (virtual-time admission), Strategy::aggregate into
-//                 the Replica, broadcast VoteResult, (guarded step: collect
-//                 GuardReports, broadcast GuardDecision), evaluate, commit the
-//                 round to SQLite (one transaction, with the checkpoint),
-//                 observers (progress line, simulator probes)
+//                 the Replica, broadcast VoteResult;
+//                 confirm_step (strategies that confirm(), i.e. the guarded
+//                 step): collect GuardReports, Strategy::confirm keeps or
+//                 rolls back the step, broadcast GuardDecision;
+//                 evaluate, commit the round to SQLite (one transaction, with
+//                 the checkpoint), observers (progress line, simulator probes)
 // -> Bye to every connected client.
 //
 // Everything a client sends is verified before use (FlatBuffers verifier,
@@ -42,7 +44,7 @@
 #include "coordinator/round_log.h"
 #include "coordinator/round_observer.h"
 #include "coordinator/suspicion.h"
-#include "coordinator/vote.h"
+#include "core/methods/strategy.h"
 #include "net/clock.h"
 #include "net/transport.h"
 #include "core/data/dataset.h"
@@ -51,7 +53,6 @@
 
 namespace signfed::coord {
 
-class Strategy;    // strategy/strategy.h
 class RoundState;  // round_state.h
 class ProgressPrinter;  // progress.h
 
@@ -124,7 +125,11 @@ class Coordinator {
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);
   void broadcast_bye(const std::string& reason);
   std::vector<std::uint32_t> select_participants(std::uint32_t round);
-  void aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
+  // Aggregates and applies the counted updates and broadcasts the result; returns how many were counted.
+  std::size_t aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
+  // The strategy's confirmation of an applied step (guarded step): waits for
+  // the `participants`' loss reports, then keeps or rolls back and tells everyone.
+  void confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row);
   void evaluate(RoundRow& row);
   std::optional<std::uint32_t> open_round() const;  // the round collecting updates, if any
   double now_s() const;   // monotonic: deadlines, liveness, rate limits
@@ -141,7 +146,7 @@ class Coordinator {
   std::unique_ptr<model::Model> model_;
   data::Standardisation inputs_;       // the run's input transform (sent in Welcome)
   std::unique_ptr<core::Replica> replica_;  // views model_->params()
-  std::unique_ptr<Strategy> strategy_;  // the method (strategy/strategy.h)
+  std::unique_ptr<methods::Strategy> strategy_;  // the method (core/methods/strategy.h)
   std::uint64_t digest_ = 0;
   std::shared_ptr<const data::Dataset> test_;
 
@@ -151,14 +156,18 @@ class Coordinator {
   std::unique_ptr<RoundState> round_;  // from begin_round to the end of finish_round
   std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
   EventBudget event_budget_{20};  // event rows per source per minute; more are summarised
-  std::optional<std::uint32_t> guard_round_;
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;
-  // Guarded step: reports of the round being decided.
-  std::map<std::uint32_t, std::pair<double, double>> guard_reports_;
-  bool collecting_guard_ = false;
-  std::vector<std::string> snapshot_after_guard_;  // joined or asked while the step was tentative
+  // While a step awaits confirmation (confirm_step): the round, the
+  // participants' loss reports, and who joined or asked for a snapshot
+  // meanwhile (they get the decided model after the GuardDecision).
+  struct Confirmation {
+    std::uint32_t round = 0;
+    std::map<std::uint32_t, methods::LossReport> reports;
+    std::vector<std::string> snapshot_after;
+  };
+  std::optional<Confirmation> confirming_;
 
   LatencyHistory latency_history_;
   double virtual_clock_s_ = 0.0;

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/run_options.h"
 

@@ -11,7 +11,7 @@
 
 #include "coordinator/coordinator.h"
 #include "coordinator/round_state.h"
-#include "coordinator/strategy/strategy.h"
+#include "core/methods/strategy.h"
 #include "core/codec/wire_packet.h"
 #include "core/replica/snapshot.h"
 #include "net/printable.h"
@@ -232,7 +232,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   if (!strategy_->accepts(v.encoding))
     return reject(ErrorCode::bad_message,
                   std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +
-                      codec::method_name(cfg_.method.method) + " sends",
+                      methods::method_name(cfg_.method.method) + " sends",
                   "rejected");
   try {
     codec::validate(v, static_cast<std::uint32_t>(model_->num_params()));
@@ -288,20 +288,22 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
 void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
   Client* c = registry_.by_peer(peer);
   // Only a counted participant of the round being decided, once, for itself.
-  if (!c || !collecting_guard_ || !round_ || !round_->has_update(c->row.client_id)) return;  // stale: ignore
-  if (m.round() != guard_round_ || m.client_id() != c->row.client_id || guard_reports_.count(c->row.client_id)) return;
+  if (!c || !confirming_ || !round_ || !round_->has_update(c->row.client_id)) return;  // stale: ignore
+  if (m.round() != confirming_->round || m.client_id() != c->row.client_id ||
+      confirming_->reports.count(c->row.client_id))
+    return;
   if (!std::isfinite(m.loss_before()) || !std::isfinite(m.loss_after())) {
     reply_error(peer, ErrorCode::bad_value, "guard report with a non-finite loss", m.round());
     return;
   }
-  guard_reports_[c->row.client_id] = {m.loss_before(), m.loss_after()};
+  confirming_->reports[c->row.client_id] = {c->row.client_id, m.loss_before(), m.loss_after()};
 }
 
 std::uint64_t Coordinator::send_snapshot(const std::string& peer, std::uint32_t round) {
   // While a guarded step is undecided the model is tentative: the peer gets
   // the decided one, after the GuardDecision.
-  if (collecting_guard_) {
-    snapshot_after_guard_.push_back(peer);
+  if (confirming_) {
+    confirming_->snapshot_after.push_back(peer);
     return 0;
   }
   return core::send_snapshot(*replica_, round, model_->spec(),

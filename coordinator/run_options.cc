@@ -6,14 +6,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 
 namespace signfed::coord {
 
 
 TrainingText training_text_of(const CoordinatorConfig& c) {
   TrainingText t;
-  t.method = codec::method_name(c.method.method);
+  t.method = methods::method_name(c.method.method);
   t.gamma = c.gamma_auto ? "auto" : nlohmann::json(c.method.gamma).dump();
   t.tie = wire::EnumNameTieRule(c.method.tie_rule);
   t.schedule = wire::EnumNameStepSchedule(c.schedule);
@@ -87,7 +87,7 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
 
 std::string apply_training_options(const TrainingText& t, const FlagGiven& method_flag_given, const FlagGiven& given,
                                    CoordinatorConfig& cfg) {
-  if (!codec::parse_method(t.method, &cfg.method.method)) return "unknown --method '" + t.method + "'; see --help";
+  if (!methods::parse_method(t.method, &cfg.method.method)) return "unknown --method '" + t.method + "'; see --help";
   if (std::string err = check_method_flags(cfg.method.method, method_flag_given); !err.empty()) return err;
   if (t.gamma == "auto") {
     cfg.gamma_auto = true;

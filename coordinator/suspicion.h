@@ -1,5 +1,5 @@
 // Byzantine suspicion on the vote methods: per client, the running mean of its
-// disagreement with the vote outcome (1 - agreement, coordinator/vote.h); a
+// disagreement with the vote outcome (1 - agreement, core/methods/vote.h); a
 // client far above the others -- median + k * max(1.4826 * MAD, 0.01) over
 // the clients with at least min_rounds counted updates, and at least 5 such
 // clients -- is flagged once. The caller logs and prints the flag.

@@ -49,7 +49,7 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
   const std::size_t n = trainer_->model().num_params();
   replica_ = std::make_unique<core::Replica>(trainer_->model().params());
   snap_ = std::make_unique<core::SnapshotAssembler>(n);
-  encoder_ = std::make_unique<codec::UpdateEncoder>(n, kernels::best_sign_kernels());
+  encoder_ = std::make_unique<methods::UpdateEncoder>(n, kernels::best_sign_kernels());
   if (!cfg_.state_path.empty()) {
     std::vector<float> e(n, 0.0f);
     const LoadResult r = load_error_memory(cfg_.state_path, e);
@@ -263,14 +263,14 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   w.round = round;
   w.steps = std::max<std::uint16_t>(p.local_steps(), 1);
   w.batch = std::clamp<std::uint32_t>(p.batch_size(), 1, 4096);
-  w.fedavg = p.method() == wire::Method::fedavg;
+  w.fedavg = methods::trains_locally(p.method());
   w.local_lr = p.local_lr();
   if (w.fedavg && (!(w.local_lr > 0.0f) || !std::isfinite(w.local_lr))) {
     log_.say("round %u: ignored a fedavg task without a positive local_lr", round);
     return;
   }
   const double loss = trainer_->compute(w);
-  codec::MethodConfig mc;
+  methods::MethodConfig mc;
   mc.method = p.method();
   mc.gamma = p.gamma();
   mc.eta = p.eta();

@@ -5,7 +5,7 @@
 //
 // The pieces: Session (edge/session.h: socket, CURVE, timers), LocalTrainer
 // (edge/local_trainer.h: shard, minibatches, the update vector), core::Replica
-// (core/replica/replica.h), codec::UpdateEncoder (compression and its error
+// (core/replica/replica.h), methods::UpdateEncoder (compression and its error
 // memory), the --state file (edge/error_memory_file.h). EdgeClient handles
 // the coordinator's messages and ties them together.
 //
@@ -26,7 +26,7 @@
 
 #include <zmq.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/data/dataset.h"
 #include "core/replica/replica.h"
 #include "core/replica/snapshot.h"
@@ -123,7 +123,7 @@ class EdgeClient {
   EdgeConfig cfg_;
   Log log_;
   std::unique_ptr<LocalTrainer> trainer_;
-  std::unique_ptr<codec::UpdateEncoder> encoder_;
+  std::unique_ptr<methods::UpdateEncoder> encoder_;
   std::unique_ptr<core::Replica> replica_;  // views trainer_->model().params(); re-made with the model
   std::unique_ptr<core::SnapshotAssembler> snap_;
   std::unique_ptr<Session> session_;

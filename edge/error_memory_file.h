@@ -1,5 +1,5 @@
 // The edge client's --state file: the encoder's error-feedback memory (s3gd,
-// efsign; core/codec/compress.h), kept across restarts of the client.
+// efsign; core/methods/encoder.h), kept across restarts of the client.
 //
 // Format, version 1 (also in schema/FORMAT.md, "Edge state file"). Every
 // number is little-endian; the file is exactly 20 + 4*dim bytes.

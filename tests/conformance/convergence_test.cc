@@ -43,7 +43,7 @@ sim::SimResult federate(const std::string& method, const std::string& partition,
   c.coord.db_path = db.path;
   c.coord.round_timeout_ms = 60000;
   c.coord.policy = coord::parse_policy("all");
-  REQUIRE(codec::parse_method(method, &c.coord.method.method));
+  REQUIRE(methods::parse_method(method, &c.coord.method.method));
   if (extra) extra(c);
   const sim::SimResult r = sim::run_sim(c, train());
   REQUIRE(r.summary.status == "completed");

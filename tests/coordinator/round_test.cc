@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "coordinator/coordinator.h"
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/codec/packet.h"
 #include "core/codec/step.h"
 #include "core/codec/wire_packet.h"

@@ -5,7 +5,7 @@
 #include <Eigen/Dense>
 #include <vector>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/codec/step.h"
 #include "core/data/sampler.h"
 #include "edge/local_trainer.h"
@@ -130,18 +130,18 @@ TEST_CASE("local trainer: rounds after the first allocate nothing (signsgd, mult
 #endif
 
 #if SIGNFED_MALLOC_COUNTING  // not built under AddressSanitizer, which owns malloc
-TEST_CASE("local trainer: in a round's path (compute, then encode) only codec::UpdateEncoder::encode allocates") {
+TEST_CASE("local trainer: in a round's path (compute, then encode) only methods::UpdateEncoder::encode allocates") {
   // Documented exclusion: UpdateEncoder::encode (core/codec) returns a fresh
   // SignPacket and, for the ternary methods, builds candidate packets
   // (encode_ternary_best: runs, sparse, ternary) on the heap. That is the
   // only allocation in a steady-state round; everything before it is the
   // trainer's and must be zero.
   LocalTrainer t = make_trainer();
-  codec::UpdateEncoder enc(t.model().num_params(), kernels::best_sign_kernels());
+  methods::UpdateEncoder enc(t.model().num_params(), kernels::best_sign_kernels());
   for (const wire::Method m : {wire::Method::signsgd, wire::Method::s3gd, wire::Method::fedavg}) {
-    const std::string method = codec::method_name(m);
+    const std::string method = methods::method_name(m);
     CAPTURE(method);
-    codec::MethodConfig mc;
+    methods::MethodConfig mc;
     mc.method = m;
     mc.gamma = 0.1f;
     const LocalWork w0 = work(0, 2, m == wire::Method::fedavg);
@@ -159,7 +159,7 @@ TEST_CASE("local trainer: in a round's path (compute, then encode) only codec::U
       in_trainer += b - a;
     }
     CHECK(in_trainer == 0);
-    MESSAGE("codec::UpdateEncoder::encode: " << in_encoder / 19.0 << " malloc calls per round (excluded)");
+    MESSAGE("methods::UpdateEncoder::encode: " << in_encoder / 19.0 << " malloc calls per round (excluded)");
   }
 }
 #endif

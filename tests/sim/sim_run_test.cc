@@ -268,7 +268,7 @@ TEST_CASE("--processes: the real binaries get only the flags their method uses, 
     c.edge_bin = SIGNFED_EDGE_BIN;
     c.log_dir = t.dir;
     c.coord.eval_every = 3;
-    REQUIRE(codec::parse_method(method, &c.coord.method.method));
+    REQUIRE(methods::parse_method(method, &c.coord.method.method));
     const sim::SimResult r = sim::run_sim(c, train());
     CHECK(r.summary.status == "completed");
     CHECK(r.digests_equal == 3);

@@ -19,7 +19,7 @@
 #include <zmq.hpp>
 
 #include "core/codec/packet.h"
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/codec/wire_packet.h"
 #include "core/replica/snapshot.h"
 #include "net/curve.h"
@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
             const auto* t = env->body_as_RoundTask();
             Round& r = rounds[t->round()];
             if (r.first_task == 0.0) r.first_task = mono_s(), r.deadline_ms = t->deadline_ms();
-            if (!t->params() || !codec::is_vote_method(t->params()->method())) {
+            if (!t->params() || !methods::is_vote_method(t->params()->method())) {
               std::fprintf(stderr, "signfed-load: only sign-vote methods are supported (signsgd, signum, s3gd, "
                                    "randk, stochsign)\n");
               return 2;

@@ -15,7 +15,7 @@
 #include "coordinator/run_options.h"
 
 #include "coordinator/units.h"
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "tools/sim/betainc.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/rosenbrock.h"

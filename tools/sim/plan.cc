@@ -172,7 +172,7 @@ void PlanExporter::write_plan(const nlohmann::json& conf, bool traced_run) {
       {"server_lr", conf.at("server_lr")},
       {"schedule", conf.at("schedule")},
       {"gamma", conf.at("gamma")},
-      {"k", codec::topk_count(model->num_params(), conf.at("gamma").get<double>())},
+      {"k", methods::topk_count(model->num_params(), conf.at("gamma").get<double>())},
       {"eta", conf.at("eta")},
       {"momentum", conf.at("momentum")},
       {"tie_rule", conf.at("tie_rule")},

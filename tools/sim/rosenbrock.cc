@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "core/codec/packet.h"
-#include "coordinator/vote.h"
+#include "core/methods/vote.h"
 #include "core/data/rng.h"
 #include "core/kernels/sign_kernels.h"
 
@@ -63,7 +63,7 @@ codec::TernarySigns vote(std::span<const std::vector<double>> grads, std::uint32
     packets[m] = codec::encode_ternary_best(codec::ternary_signs(fbuf));
     views.push_back(packets[m].view());
   }
-  return coord::majority_vote_dense(views, dim, tie, tie_seed, k).signs;
+  return methods::majority_vote_dense(views, dim, tie, tie_seed, k).signs;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The d-dimensional Rosenbrock problem of Safaryan & Richtarik Sec. 5.1 as a
 // built-in problem (no dataset), minimised by distributed signSGD with the
-// real majority vote (coord::majority_vote_dense over dense sign packets):
+// real majority vote (methods::majority_vote_dense over dense sign packets):
 //
 //   f(x) = sum_{i=1}^{d-1} f_i(x),  f_i(x) = 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2
 //   node m's stochastic gradient: (1/tau) sum_{t=1}^{tau} (grad f_{i_t}(x) + xi_t),

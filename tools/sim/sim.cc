@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "edge/edge_client.h"
 #include "core/kernels/sign_kernels.h"
 #include "net/loopback.h"
@@ -77,7 +77,7 @@ class SpbWatch final : public coord::RoundObserver {
 
 // Bytes the latency model charges for the downlink of one round.
 std::size_t downlink_model_bytes(wire::Method m, std::size_t params) {
-  return codec::is_vote_method(m) ? kernels::packed_bytes(params) : 4 * params;
+  return methods::is_vote_method(m) ? kernels::packed_bytes(params) : 4 * params;
 }
 
 nlohmann::json sim_json(const SimConfig& c) {

@@ -13,7 +13,7 @@
 #include "core/kernels/sign_kernels.h"
 #include "schema/signfed_generated.h"
 
-namespace signfed::coord {
+namespace signfed::methods {
 
 using kernels::kMarginBins;
 
@@ -62,4 +62,4 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
 // the majority). Used to flag clients far from the rest.
 std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote);
 
-}  // namespace signfed::coord
+}  // namespace signfed::methods

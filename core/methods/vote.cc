@@ -1,4 +1,4 @@
-#include "coordinator/vote.h"
+#include "core/methods/vote.h"
 
 #include <algorithm>
 #include <bit>
@@ -7,7 +7,7 @@
 
 #include "core/data/rng.h"
 
-namespace signfed::coord {
+namespace signfed::methods {
 namespace {
 
 using codec::CodecError;
@@ -194,4 +194,4 @@ std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packe
   return agree;
 }
 
-}  // namespace signfed::coord
+}  // namespace signfed::methods

@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "core/codec/compress.h"
+#include "core/methods/encoder.h"
 #include "core/data/rng.h"
 
 using namespace signfed;
@@ -27,19 +27,19 @@ const kernels::SignKernels& K() { return kernels::scalar_sign_kernels(); }
 }  // namespace
 
 TEST_CASE("codec: topk_count and auto_gamma follow the paper's rules") {
-  CHECK(codec::topk_count(101770, 0.1) == 10177);
-  CHECK(codec::topk_count(1000, 0.0001) == 1);
-  CHECK(codec::topk_count(10, 1.0) == 10);
-  CHECK(codec::topk_count(0, 0.5) == 0);
+  CHECK(methods::topk_count(101770, 0.1) == 10177);
+  CHECK(methods::topk_count(1000, 0.0001) == 1);
+  CHECK(methods::topk_count(10, 1.0) == 10);
+  CHECK(methods::topk_count(0, 0.5) == 0);
   // M^(2/3) K = N  =>  gamma = M^(-2/3): 10 voters -> 0.2154, 100 -> 0.0464.
-  CHECK(codec::auto_gamma(10, 101770) == doctest::Approx(0.21544).epsilon(1e-4));
-  CHECK(codec::auto_gamma(100, 101770) == doctest::Approx(0.046416).epsilon(1e-4));
+  CHECK(methods::auto_gamma(10, 101770) == doctest::Approx(0.21544).epsilon(1e-4));
+  CHECK(methods::auto_gamma(100, 101770) == doctest::Approx(0.046416).epsilon(1e-4));
 }
 
 TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq. (6)") {
   const std::size_t n = 5000;
-  codec::UpdateEncoder enc(n, K());
-  codec::MethodConfig cfg;
+  methods::UpdateEncoder enc(n, K());
+  methods::MethodConfig cfg;
   cfg.method = Method::s3gd;
   cfg.gamma = 0.05f;
   cfg.eta = 0.7f;
@@ -51,7 +51,7 @@ TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq.
     for (std::size_t i = 0; i < n; ++i) g[i] = gt[i] + cfg.eta * e_prev[i];
     const auto p = enc.encode(gt, cfg, 0);
     const auto s = codec::decode_sparse(p.view());
-    REQUIRE(s.index.size() == codec::topk_count(n, cfg.gamma));
+    REQUIRE(s.index.size() == methods::topk_count(n, cfg.gamma));
     // The selected are the K largest |g|.
     std::vector<float> mag(n);
     for (std::size_t i = 0; i < n; ++i) mag[i] = std::fabs(g[i]);
@@ -75,8 +75,8 @@ TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq.
 
 TEST_CASE("codec: randk picks K distinct sorted coordinates, same for the same seed") {
   const std::size_t n = 10000;
-  codec::UpdateEncoder enc(n, K());
-  codec::MethodConfig cfg;
+  methods::UpdateEncoder enc(n, K());
+  methods::MethodConfig cfg;
   cfg.method = Method::randk;
   cfg.gamma = 0.01f;
   const auto g = gaussianish(n, 1);
@@ -92,8 +92,8 @@ TEST_CASE("codec: randk picks K distinct sorted coordinates, same for the same s
 TEST_CASE("codec: stochastic sign is unbiased (Safaryan Def. 3)") {
   const std::size_t n = 8;
   const std::vector<float> g = {0.5f, -0.25f, 0.1f, 0.0f, -0.8f, 0.05f, 0.3f, -0.1f};
-  codec::UpdateEncoder enc(n, K());
-  codec::MethodConfig cfg;
+  methods::UpdateEncoder enc(n, K());
+  methods::MethodConfig cfg;
   cfg.method = Method::stochsign;
   std::vector<double> mean(n, 0.0);
   const int trials = 40000;
@@ -113,8 +113,8 @@ TEST_CASE("codec: stochastic sign is unbiased (Safaryan Def. 3)") {
 
 TEST_CASE("codec: efsign residual is p - ||p||_1/d sign(p)") {
   const std::size_t n = 257;
-  codec::UpdateEncoder enc(n, K());
-  codec::MethodConfig cfg;
+  methods::UpdateEncoder enc(n, K());
+  methods::MethodConfig cfg;
   cfg.method = Method::efsign;
   cfg.eta = 1.0f;
   const auto g1 = gaussianish(n, 8);
@@ -128,9 +128,9 @@ TEST_CASE("codec: efsign residual is p - ||p||_1/d sign(p)") {
 }
 
 TEST_CASE("codec: NaN or Inf in a gradient is a clear error") {
-  codec::UpdateEncoder enc(16, K());
+  methods::UpdateEncoder enc(16, K());
   for (Method m : {Method::signsgd, Method::s3gd, Method::fedsgd}) {
-    codec::MethodConfig cfg;
+    methods::MethodConfig cfg;
     cfg.method = m;
     cfg.gamma = 0.5f;
     std::vector<float> g(16, 1.0f);
@@ -140,17 +140,17 @@ TEST_CASE("codec: NaN or Inf in a gradient is a clear error") {
     CHECK_THROWS_WITH_AS(enc.encode(g, cfg, 0), doctest::Contains("infinite"), CodecError);
   }
   std::vector<float> short_g(15, 0.0f);
-  CHECK_THROWS_AS(enc.encode(short_g, codec::MethodConfig{}, 0), CodecError);
+  CHECK_THROWS_AS(enc.encode(short_g, methods::MethodConfig{}, 0), CodecError);
 }
 
 TEST_CASE("codec: method names parse both ways") {
   for (Method m : wire::EnumValuesMethod()) {
     Method back{};
-    REQUIRE(codec::parse_method(codec::method_name(m), &back));
+    REQUIRE(methods::parse_method(methods::method_name(m), &back));
     CHECK(back == m);
   }
   Method x{};
-  CHECK_FALSE(codec::parse_method("adam", &x));
+  CHECK_FALSE(methods::parse_method("adam", &x));
 }
 
 TEST_CASE("codec: every sign method lets exact zeros abstain (sign(0) = 0)") {
@@ -160,13 +160,13 @@ TEST_CASE("codec: every sign method lets exact zeros abstain (sign(0) = 0)") {
   for (std::size_t i = 1000; i < 1800; ++i) g[i] = 0.0f;
   g[5] = -0.0f;
   for (Method m : {Method::signsgd, Method::signum, Method::s3gd, Method::randk, Method::efsign}) {
-    codec::UpdateEncoder enc(n, K());
-    codec::MethodConfig cfg;
+    methods::UpdateEncoder enc(n, K());
+    methods::MethodConfig cfg;
     cfg.method = m;
     cfg.gamma = 0.5f;
     const auto p = enc.encode(g, cfg, 3);
     const auto t = codec::decode_ternary(p.view());
-    CAPTURE(codec::method_name(m));
+    CAPTURE(methods::method_name(m));
     bool zeros_abstain = true, signs_right = true;
     std::size_t voted = 0;
     for (std::uint32_t i = 0; i < n; ++i) {

@@ -1,12 +1,11 @@
-// DenseVote (signsgd, signum) and SparseVote (s3gd, randk).
+// What DenseVote and SparseVote share: the encodings they accept, momentum on
+// the vote, and aggregate() around their vote().
 #include <nlohmann/json.hpp>
 
-#include "coordinator/strategy/strategies.h"
-#include "coordinator/vote.h"
 #include "core/data/rng.h"
-#include "core/kernels/sign_kernels.h"
+#include "core/methods/strategies.h"
 
-namespace signfed::coord {
+namespace signfed::methods {
 
 bool is_exact_sign_coding(wire::Encoding e) {
   return e == wire::Encoding::dense_sign || e == wire::Encoding::runs_sign || e == wire::Encoding::sparse_sign ||
@@ -15,7 +14,7 @@ bool is_exact_sign_coding(wire::Encoding e) {
 
 bool VoteStrategy::accepts(wire::Encoding e) const { return is_exact_sign_coding(e); }
 
-bool VoteStrategy::uses_momentum() const { return cfg_.uses_momentum(); }
+bool VoteStrategy::uses_momentum() const { return methods::uses_momentum(cfg_.method); }
 
 Aggregate VoteStrategy::aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                                   core::Replica& replica) const {
@@ -36,13 +35,4 @@ Aggregate VoteStrategy::aggregate(std::uint32_t round, std::span<const Counted> 
   return a;
 }
 
-VoteOutcome DenseVote::vote(std::span<const codec::PacketView> views, std::uint32_t dim, std::uint64_t tie_seed) const {
-  return majority_vote_dense(views, dim, cfg_.method.tie_rule, tie_seed, kernels::best_sign_kernels());
-}
-
-VoteOutcome SparseVote::vote(std::span<const codec::PacketView> views, std::uint32_t dim,
-                             std::uint64_t tie_seed) const {
-  return majority_vote_sparse(views, dim, cfg_.method.tie_rule, tie_seed);
-}
-
-}  // namespace signfed::coord
+}  // namespace signfed::methods

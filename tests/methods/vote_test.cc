@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "coordinator/vote.h"
+#include "core/methods/vote.h"
 #include "core/data/rng.h"
 
 using namespace signfed;
@@ -48,7 +48,7 @@ TEST_CASE("vote: dense majority vote equals the naive sign of the sum") {
     for (int trial = 0; trial < (n > 5000 ? 3 : 12); ++trial) {
       const std::size_t m = 1 + pick.below(101);  // 1..101, even included
       const auto voters = random_voters(n, m, n * 1000 + static_cast<std::uint64_t>(trial));
-      const auto out = coord::majority_vote_dense(voters.views(), n, TieRule::zero, 1, kernels::best_sign_kernels());
+      const auto out = methods::majority_vote_dense(voters.views(), n, TieRule::zero, 1, kernels::best_sign_kernels());
       CAPTURE(n);
       CAPTURE(m);
       std::uint64_t ties = 0, moved = 0;
@@ -78,9 +78,9 @@ TEST_CASE("vote: random tie rule moves every tied coordinate, reproducibly") {
   const std::uint32_t n = 4096;
   const auto voters = random_voters(n, 4, 3);
   const auto& k = kernels::best_sign_kernels();
-  const auto zero = coord::majority_vote_dense(voters.views(), n, TieRule::zero, 9, k);
-  const auto coin = coord::majority_vote_dense(voters.views(), n, TieRule::random, 9, k);
-  const auto again = coord::majority_vote_dense(voters.views(), n, TieRule::random, 9, k);
+  const auto zero = methods::majority_vote_dense(voters.views(), n, TieRule::zero, 9, k);
+  const auto coin = methods::majority_vote_dense(voters.views(), n, TieRule::random, 9, k);
+  const auto again = methods::majority_vote_dense(voters.views(), n, TieRule::random, 9, k);
   REQUIRE(zero.stats.ties > 100);
   CHECK(coin.signs.nnz() == n);  // 1-bit downlink stays dense
   CHECK(coin.signs.negative == again.signs.negative);
@@ -113,7 +113,7 @@ TEST_CASE("vote: sparse vote over the union of supports") {
     }
     std::vector<PacketView> views;
     for (const auto& p : packets) views.push_back(p.view());
-    const auto out = coord::majority_vote_sparse(views, n, TieRule::zero, 0);
+    const auto out = methods::majority_vote_sparse(views, n, TieRule::zero, 0);
     std::uint64_t considered = 0, ties = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
       int sum = 0, votes = 0;
@@ -127,7 +127,7 @@ TEST_CASE("vote: sparse vote over the union of supports") {
     }
     CHECK(out.stats.considered == considered);
     CHECK(out.stats.ties == ties);
-    const auto coin = coord::majority_vote_sparse(views, n, TieRule::random, 1);
+    const auto coin = methods::majority_vote_sparse(views, n, TieRule::random, 1);
     CHECK(coin.signs.nnz() == considered);  // ties move, coordinates nobody voted on stay 0
   }
 }
@@ -138,20 +138,20 @@ TEST_CASE("vote: mean aggregation of scaled signs and floats, weighted") {
   auto b = codec::encode_float32(std::vector<float>{3.0f, 2.0f, -3.0f});
   std::vector<PacketView> v = {a.view(), b.view()};
   const std::vector<double> same = {1.0, 1.0};
-  CHECK(coord::mean_aggregate(v, same, n) == std::vector<float>{2.0f, 2.0f, 0.0f});
+  CHECK(methods::mean_aggregate(v, same, n) == std::vector<float>{2.0f, 2.0f, 0.0f});
   // McMahan et al.: weights n_k / sum n_k. 3:1 -> (3*a + b) / 4.
   const std::vector<double> by_samples = {3000.0, 1000.0};
-  CHECK(coord::mean_aggregate(v, by_samples, n) == std::vector<float>{1.5f, 2.0f, 1.5f});
+  CHECK(methods::mean_aggregate(v, by_samples, n) == std::vector<float>{1.5f, 2.0f, 1.5f});
   std::vector<std::uint8_t> bits = {0b010};
   codec::SignPacket s = codec::make_dense_packet(n, bits, 0.5f);
   std::vector<PacketView> w = {s.view()};
   const std::vector<double> one = {1.0};
-  CHECK(coord::mean_aggregate(w, one, n) == std::vector<float>{0.5f, -0.5f, 0.5f});
+  CHECK(methods::mean_aggregate(w, one, n) == std::vector<float>{0.5f, -0.5f, 0.5f});
   // A ternary-coded scaled sign packet (efsign with an exact zero): the zero adds nothing.
   codec::SignPacket t = codec::encode_ternary_best(codec::ternary_signs(std::vector<float>{2.0f, 0.0f, -1.0f}));
   t.scale = 0.25f;
   std::vector<PacketView> tv = {t.view()};
-  CHECK(coord::mean_aggregate(tv, one, n) == std::vector<float>{0.25f, 0.0f, -0.25f});
+  CHECK(methods::mean_aggregate(tv, one, n) == std::vector<float>{0.25f, 0.0f, -0.25f});
 }
 
 namespace {
@@ -191,8 +191,8 @@ TEST_CASE("vote: dense vote with abstentions is sign(P - N) over the voters that
       CAPTURE(n);
       CAPTURE(m);
       const auto& k = kernels::best_sign_kernels();
-      const auto out = coord::majority_vote_dense(views, n, TieRule::zero, 4, k);
-      const auto coin = coord::majority_vote_dense(views, n, TieRule::random, 4, k);
+      const auto out = methods::majority_vote_dense(views, n, TieRule::zero, 4, k);
+      const auto coin = methods::majority_vote_dense(views, n, TieRule::random, 4, k);
       std::uint64_t ties = 0;
       bool equal = true, coin_ok = true;
       for (std::uint32_t i = 0; i < n; ++i) {
@@ -238,7 +238,7 @@ TEST_CASE("vote: the dense vote takes any M the CLI accepts (70,000 voters)") {
     }
     std::vector<PacketView> views;
     for (const auto& p : packets) views.push_back(p.view());
-    const auto out = coord::majority_vote_dense(views, n, TieRule::zero, 0, kernels::best_sign_kernels());
+    const auto out = methods::majority_vote_dense(views, n, TieRule::zero, 0, kernels::best_sign_kernels());
     CAPTURE(abstain);
     CHECK(out.stats.voters == m);
     bool equal = true;
@@ -255,8 +255,8 @@ TEST_CASE("vote: agreement flags a voter that always disagrees") {
   voters.bits.push_back(voters.bits[0]);
   for (auto& b : voters.bits.back()) b = static_cast<std::uint8_t>(~b);  // flipped signs
   const auto views = voters.views();
-  const auto out = coord::majority_vote_dense(views, n, TieRule::zero, 0, kernels::best_sign_kernels());
-  const auto agree = coord::agreement_with_vote(views, out.signs);
+  const auto out = methods::majority_vote_dense(views, n, TieRule::zero, 0, kernels::best_sign_kernels());
+  const auto agree = methods::agreement_with_vote(views, out.signs);
   REQUIRE(agree.size() == 6);
   CHECK(agree[5] < agree[0]);
   CHECK(agree[0] + agree[5] == doctest::Approx(1.0));

@@ -1,10 +1,13 @@
-// The concrete strategies (strategy.h says which method uses which).
+// The concrete strategies (strategy.h says which method uses which). Internal
+// to core/methods: everything else makes them through make_strategy().
 #pragma once
 
-#include "coordinator/strategy/strategy.h"
-#include "coordinator/vote.h"
+#include <memory>
 
-namespace signfed::coord {
+#include "core/methods/strategy.h"
+#include "core/methods/vote.h"
+
+namespace signfed::methods {
 
 // Ternary signs (sign(0) = 0: the client abstains) in whichever exact coding
 // is smallest: dense_sign, runs_sign, sparse_sign or ternary.
@@ -50,7 +53,24 @@ class Mean : public Strategy {
 class FedAvg final : public Mean {
  public:
   using Mean::Mean;
-  TaskPlan plan(std::uint32_t round) const override;
+  TaskPlan plan(float scheduled) const override;
 };
 
-}  // namespace signfed::coord
+// Safaryan Alg. 1 Option 2, federated: the inner strategy's step is kept only
+// if the participants' summed loss on their fixed batches does not rise.
+class GuardedStep final : public Strategy {
+ public:
+  GuardedStep(StrategyConfig cfg, std::unique_ptr<Strategy> inner) : Strategy(cfg), inner_(std::move(inner)) {}
+  bool accepts(wire::Encoding e) const override { return inner_->accepts(e); }
+  TaskPlan plan(float scheduled) const override { return inner_->plan(scheduled); }
+  bool uses_momentum() const override { return inner_->uses_momentum(); }
+  Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
+                      core::Replica& replica) const override;
+  bool confirms() const override { return true; }
+  bool confirm(std::span<const LossReport> reports, core::Replica& replica) const override;
+
+ private:
+  std::unique_ptr<Strategy> inner_;
+};
+
+}  // namespace signfed::methods

@@ -1,0 +1,36 @@
+#include "core/methods/encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/methods/internal/encode.h"
+
+namespace signfed::methods {
+
+namespace internal {
+void check_finite(std::span<const float> x) {
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i]))
+      throw codec::CodecError("gradient coordinate " + std::to_string(i) + " is " +
+                              (std::isnan(x[i]) ? "NaN" : "infinite") +
+                              ": the step size is probably too large, or the data has NaN");
+}
+}  // namespace internal
+
+void UpdateEncoder::set_error_memory(std::span<const float> e) {
+  if (e.size() != state_.dim)
+    throw codec::CodecError("error memory has " + std::to_string(e.size()) + " floats, expected " +
+                            std::to_string(state_.dim));
+  std::copy(e.begin(), e.end(), state_.error.begin());
+}
+
+codec::SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed) {
+  if (g.size() != state_.dim)
+    throw codec::CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " +
+                            std::to_string(state_.dim));
+  internal::check_finite(g);
+  return internal::encode_update(state_, g, cfg, seed);
+}
+
+}  // namespace signfed::methods

@@ -1,0 +1,27 @@
+// GuardedStep: Safaryan Alg. 1 Option 2 (keep x_{k+1} only if f does not
+// rise), federated: f is the participants' summed loss on their fixed batches.
+#include "core/methods/strategies.h"
+
+namespace signfed::methods {
+
+bool Strategy::confirm(std::span<const LossReport>, core::Replica&) const { return true; }
+
+Aggregate GuardedStep::aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
+                                 core::Replica& replica) const {
+  replica.save();  // what confirm() returns to if the step does not hold
+  return inner_->aggregate(round, counted, step, replica);
+}
+
+bool GuardedStep::confirm(std::span<const LossReport> reports, core::Replica& replica) const {
+  double before = 0.0, after = 0.0;
+  for (const LossReport& r : reports) {
+    before += r.before;
+    after += r.after;
+  }
+  // No report in time: nothing says the step hurt, keep it (as the clients do).
+  const bool keep = reports.empty() || after <= before;
+  if (!keep) replica.roll_back();
+  return keep;
+}
+
+}  // namespace signfed::methods

@@ -1,0 +1,84 @@
+// The mean methods: stochsign (Safaryan Def. 3), efsign (EF-signSGD), fedsgd
+// (float32 gradients) and fedavg (float32 model deltas after local SGD). The
+// coordinator averages what arrives, weighted by sample count or uniformly.
+#include <algorithm>
+#include <cmath>
+
+#include "core/data/rng.h"
+#include "core/methods/internal/encode.h"
+#include "core/methods/strategies.h"
+
+namespace signfed::methods {
+
+namespace internal {
+
+codec::SignPacket encode_stochastic(EncoderState& s, std::span<const float> g, std::uint64_t seed) {
+  // Safaryan Definition 3: +1 with probability 1/2 + g_i / (2 ||g||_2); the
+  // packet carries ||g||_2 so that scale * sign is unbiased.
+  double sq = 0.0;
+  for (float v : g) sq += static_cast<double>(v) * v;
+  const double norm = std::sqrt(sq);
+  data::Rng rng(seed);
+  for (std::size_t i = 0; i < s.dim; ++i) {
+    const double p_plus = norm > 0.0 ? 0.5 + 0.5 * g[i] / norm : 0.5;
+    s.work[i] = rng.uniform() < p_plus ? 1.0f : -1.0f;
+  }
+  std::vector<std::uint8_t> bits(kernels::packed_bytes(s.dim));
+  s.kernels.pack_signs(s.work, bits);
+  return codec::make_dense_packet(static_cast<std::uint32_t>(s.dim), std::move(bits), static_cast<float>(norm));
+}
+
+codec::SignPacket encode_scaled_ef(EncoderState& s, std::span<const float> g, const MethodConfig& cfg) {
+  // EF-signSGD: p = g + e; C(p) = ||p||_1 / d * sign(p); e = p - C(p).
+  double l1 = 0.0;
+  for (std::size_t i = 0; i < s.dim; ++i) {
+    s.work[i] = g[i] + cfg.eta * s.error[i];
+    l1 += std::fabs(s.work[i]);
+  }
+  check_finite(s.work);
+  const float scale = static_cast<float>(l1 / static_cast<double>(s.dim));
+  // sign(0) = 0: C(p)_i = 0 where p_i = 0, so the residual there is 0 too.
+  // The residual uses the value the server will decode.
+  for (std::size_t i = 0; i < s.dim; ++i)
+    s.error[i] = s.work[i] - (s.work[i] > 0.0f ? scale : s.work[i] < 0.0f ? -scale : 0.0f);
+  codec::SignPacket p = codec::encode_ternary_best(codec::ternary_signs(s.work));
+  p.scale = scale;
+  return p;
+}
+
+}  // namespace internal
+
+bool Mean::accepts(wire::Encoding e) const {
+  switch (method()) {
+    case wire::Method::stochsign:  // +-1 everywhere (Safaryan Def. 3)
+      return e == wire::Encoding::dense_sign;
+    case wire::Method::efsign:  // scaled ternary signs
+      return is_exact_sign_coding(e);
+    default:
+      return e == wire::Encoding::float32;
+  }
+}
+
+Aggregate Mean::aggregate(std::uint32_t, std::span<const Counted> counted, float step, core::Replica& replica) const {
+  // McMahan et al.: weight each client by its local sample count (or uniformly).
+  std::vector<codec::PacketView> views;
+  std::vector<double> weights;
+  for (const Counted& c : counted) {
+    views.push_back(c.packet);
+    weights.push_back(cfg_.weighting == Weighting::samples ? c.samples : 1.0);
+  }
+  if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
+    std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
+  const std::vector<float> mean = mean_aggregate(views, weights, static_cast<std::uint32_t>(replica.size()));
+  replica.apply_mean(mean, step);
+  Aggregate a;
+  a.coords_moved = static_cast<std::uint64_t>(std::count_if(mean.begin(), mean.end(), [](float x) { return x != 0.0f; }));
+  a.result = codec::encode_float32(mean);
+  return a;
+}
+
+// The schedule's rate is the clients' local SGD step; the model moves by
+// server_lr times the mean delta.
+TaskPlan FedAvg::plan(float scheduled) const { return {cfg_.server_lr, scheduled}; }
+
+}  // namespace signfed::methods

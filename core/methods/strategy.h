@@ -1,0 +1,107 @@
+// The server half of every method (Flower's Strategy: configure -> aggregate):
+// what the task tells the clients, which packet encodings their updates may
+// use, how the counted updates become the round's result and move the model,
+// and, for the guarded step, whether the applied result is kept.
+//
+//   DenseVote    signsgd, signum      sign of the sum over all coordinates (Safaryan Alg. 2)
+//   SparseVote   s3gd, randk          vote over the union of supports (S3GD-MV Sec. 2.2)
+//   Mean         stochsign, efsign,   sample-weighted mean of the clients' vectors
+//                fedsgd
+//   FedAvg       fedavg               Mean of model deltas; the task carries the clients' local rate
+//   GuardedStep  any (wrapper)        keeps a step only if the participants' loss does not rise
+//                                     (Safaryan Alg. 1 Option 2, federated)
+//
+// The vote strategies keep momentum on the voted signs when the run asks for
+// it (S3GD-MV eqs. (25)-(26)). A strategy holds the run's configuration and
+// no per-round state: aggregate() and confirm() are functions of their
+// arguments, so one strategy may serve several rounds or threads at once.
+// Adding a method: docs/ARCHITECTURE.md ("Adding a method").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/codec/packet.h"
+#include "core/methods/method.h"
+#include "core/replica/replica.h"
+
+namespace signfed::methods {
+
+// How mean-aggregated methods weight their clients.
+enum class Weighting {
+  samples,  // by each client's local sample count (McMahan et al. 2017; Flower's FedAvg)
+  uniform,  // every counted client alike
+};
+
+// What the strategies read of the run's configuration.
+struct StrategyConfig {
+  MethodConfig method;
+  std::uint64_t seed = 1;                    // tie-break draws (TieRule::random)
+  Weighting weighting = Weighting::samples;  // mean methods
+  float server_lr = 1.0f;                    // fedavg: server step on the mean model delta
+  bool guarded_step = false;                 // wrap the method's strategy in GuardedStep
+};
+
+// What RoundTask says about the step, for one round.
+struct TaskPlan {
+  float step = 0.0f;      // RoundTask/VoteResult.step_size: the server's step
+  float local_lr = 0.0f;  // MethodParams.local_lr: the clients' local SGD rate (fedavg), else 0
+};
+
+// One counted update.
+struct Counted {
+  std::uint32_t client_id = 0;
+  codec::PacketView packet;   // validated against the model's dimension
+  double samples = 0.0;       // the client's local sample count (Join)
+};
+
+// The round's result, applied to the replica by aggregate().
+struct Aggregate {
+  codec::SignPacket result;           // what VoteResult carries
+  float momentum = 0.0f;              // VoteResult.momentum
+  std::uint64_t coords_moved = 0, ties = 0;
+  std::string margin_hist;            // JSON array (vote methods; empty otherwise)
+  std::vector<double> agreement;      // per counted update, in order (vote methods; empty otherwise)
+};
+
+// One participant's GuardReport: its loss on its fixed batch before and after the applied step.
+struct LossReport {
+  std::uint32_t client_id = 0;
+  double before = 0.0, after = 0.0;
+};
+
+class Strategy {
+ public:
+  explicit Strategy(StrategyConfig cfg) : cfg_(cfg) {}
+  virtual ~Strategy() = default;
+
+  wire::Method method() const { return cfg_.method.method; }
+  // Encodings this method's clients send; anything else is rejected.
+  virtual bool accepts(wire::Encoding e) const = 0;
+  // The task's step for a round whose scheduled step size is `scheduled`.
+  virtual TaskPlan plan(float scheduled) const { return {scheduled, 0.0f}; }
+  // Whether every replica keeps a momentum buffer from the start.
+  virtual bool uses_momentum() const { return false; }
+  // Combines `counted` (at least one) into the round's result and applies it
+  // to `replica` with step `step` (plan().step).
+  virtual Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
+                              core::Replica& replica) const = 0;
+
+  // Whether an applied result is tentative until the participants report
+  // their loss before and after it (GuardReport), when confirm() decides.
+  virtual bool confirms() const { return false; }
+  // Keeps the step aggregate() applied, or rolls `replica` back to before it;
+  // `reports` are those that arrived in time (maybe none). Returns whether it kept it.
+  virtual bool confirm(std::span<const LossReport> reports, core::Replica& replica) const;
+
+ protected:
+  const StrategyConfig cfg_;
+};
+
+// The strategy of cfg.method, wrapped in GuardedStep if cfg.guarded_step.
+std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg);
+
+}  // namespace signfed::methods
