@@ -110,66 +110,69 @@ bool parse_schedule(std::string_view name, wire::StepSchedule* out) {
   return parse_enum(name, wire::EnumValuesStepSchedule(), wire::EnumNameStepSchedule, out);
 }
 
+namespace {
+
+// The fields runs.config stores as they are, each under its name: one list
+// for writing and reading back (fields needing a conversion are below).
+template <class Config, class Field>
+void plain_fields(Config& c, Field&& f) {
+  f("tag", c.tag);
+  f("rounds", c.rounds);
+  f("clients", c.clients);
+  f("min_clients", c.min_clients);
+  f("fraction", c.fraction);
+  f("round_timeout_ms", c.round_timeout_ms);
+  f("model", c.model);
+  f("seed", c.seed);
+  f("gamma", c.method.gamma);
+  f("gamma_auto", c.gamma_auto);
+  f("eta", c.method.eta);
+  f("momentum", c.method.momentum);
+  f("batch_size", c.batch_size);
+  f("local_steps", c.local_steps);
+  f("step_size", c.step_size);
+  f("halve_every", c.halve_every);
+  f("guarded_step", c.guarded_step);
+  f("eval_every", c.eval_every);
+  f("data_dir", c.data_dir);
+  f("test_limit", c.test_limit);
+  f("checkpoint_every", c.checkpoint_every);
+  f("virtual_time", c.virtual_time);
+  f("dead_after_ms", c.dead_after_ms);
+}
+
+// Reads the named enum through `parse`, or says which field is unknown.
+template <class E>
+void stored_enum(const nlohmann::json& j, const char* key, bool (*parse)(std::string_view, E*), E* out) {
+  if (!parse(j.at(key).get<std::string>(), out))
+    throw std::invalid_argument(std::string("stored config has an unknown ") + key);
+}
+
+}  // namespace
+
 nlohmann::json to_json(const CoordinatorConfig& c) {
-  return {
-      {"tag", c.tag},
-      {"rounds", c.rounds},
-      {"clients", c.clients},
-      {"min_clients", c.min_clients},
-      {"fraction", c.fraction},
-      {"round_timeout_ms", c.round_timeout_ms},
-      {"model", c.model},
-      {"init", model::init_name(c.init)},
-      {"seed", c.seed},
-      {"method", methods::method_name(c.method.method)},
-      {"gamma", c.method.gamma},
-      {"gamma_auto", c.gamma_auto},
-      {"eta", c.method.eta},
-      {"momentum", c.method.momentum},
-      {"tie_rule", wire::EnumNameTieRule(c.method.tie_rule)},
-      {"batch_size", c.batch_size},
-      {"local_steps", c.local_steps},
-      {"step_size", c.step_size},
-      {"server_lr", c.server_lr},
-      {"weighting", c.weighting == Weighting::uniform ? "uniform" : "samples"},
-      {"standardise", c.standardise},
-      {"input_mean", c.input_mean},
-      {"input_std", c.input_std},
-      {"schedule", wire::EnumNameStepSchedule(c.schedule)},
-      {"halve_every", c.halve_every},
-      {"guarded_step", c.guarded_step},
-      {"eval_every", c.eval_every},
-      {"data_dir", c.data_dir},
-      {"test_limit", c.test_limit},
-      {"checkpoint_every", c.checkpoint_every},
-      {"policy", c.policy.name()},
-      {"virtual_time", c.virtual_time},
-      {"dead_after_ms", c.dead_after_ms},
-  };
+  nlohmann::json j;
+  plain_fields(c, [&](const char* key, const auto& v) { j[key] = v; });
+  j["init"] = model::init_name(c.init);
+  j["method"] = methods::method_name(c.method.method);
+  j["tie_rule"] = wire::EnumNameTieRule(c.method.tie_rule);
+  j["server_lr"] = c.server_lr;
+  j["weighting"] = c.weighting == Weighting::uniform ? "uniform" : "samples";
+  j["standardise"] = c.standardise;
+  j["input_mean"] = c.input_mean;
+  j["input_std"] = c.input_std;
+  j["schedule"] = wire::EnumNameStepSchedule(c.schedule);
+  j["policy"] = c.policy.name();
+  return j;
 }
 
 void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
-  c.tag = j.at("tag").get<std::string>();
-  c.rounds = j.at("rounds");
-  c.clients = j.at("clients");
-  c.min_clients = j.at("min_clients");
-  c.fraction = j.at("fraction");
-  c.round_timeout_ms = j.at("round_timeout_ms");
-  c.model = j.at("model").get<std::string>();
+  plain_fields(c, [&](const char* key, auto& v) { j.at(key).get_to(v); });
   if (!model::parse_init(j.value("init", std::string("he")), &c.init))
     throw std::invalid_argument("stored config has an unknown init");
-  c.seed = j.at("seed");
-  if (!methods::parse_method(j.at("method").get<std::string>(), &c.method.method))
-    throw std::invalid_argument("stored config has an unknown method");
-  c.method.gamma = j.at("gamma");
-  c.gamma_auto = j.at("gamma_auto");
-  c.method.eta = j.at("eta");
-  c.method.momentum = j.at("momentum");
-  if (!parse_tie_rule(j.at("tie_rule").get<std::string>(), &c.method.tie_rule))
-    throw std::invalid_argument("stored config has an unknown tie_rule");
-  c.batch_size = j.at("batch_size");
-  c.local_steps = j.at("local_steps");
-  c.step_size = j.at("step_size");
+  stored_enum(j, "method", &methods::parse_method, &c.method.method);
+  stored_enum(j, "tie_rule", &parse_tie_rule, &c.method.tie_rule);
+  stored_enum(j, "schedule", &parse_schedule, &c.schedule);
   // Added with protocol 2; a run logged before has the old behaviour.
   c.server_lr = j.value("server_lr", 1.0f);
   c.weighting = j.value("weighting", std::string("uniform")) == "samples" ? Weighting::samples : Weighting::uniform;
@@ -181,17 +184,7 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   };
   c.input_mean = stat("input_mean", 0.0f);
   c.input_std = stat("input_std", 1.0f);
-  if (!parse_schedule(j.at("schedule").get<std::string>(), &c.schedule))
-    throw std::invalid_argument("stored config has an unknown schedule");
-  c.halve_every = j.at("halve_every");
-  c.guarded_step = j.at("guarded_step");
-  c.eval_every = j.at("eval_every");
-  c.data_dir = j.at("data_dir").get<std::string>();
-  c.test_limit = j.at("test_limit");
-  c.checkpoint_every = j.at("checkpoint_every");
   c.policy = parse_policy(j.at("policy").get<std::string>());
-  c.virtual_time = j.at("virtual_time");
-  c.dead_after_ms = j.at("dead_after_ms");
 }
 
 }  // namespace signfed::coord

@@ -142,26 +142,13 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
     return true;
   }
   switch (env->body_type()) {
-    case Body::Welcome:
-      on_welcome(*env->body_as_Welcome());
-      return true;
-    case Body::RoundTask:
-      on_task(*env->body_as_RoundTask());
-      return true;
-    case Body::VoteResult:
-      on_vote(*env->body_as_VoteResult());
-      return true;
-    case Body::GuardDecision:
-      on_guard_decision(*env->body_as_GuardDecision());
-      return true;
-    case Body::ModelSnapshot:
-      on_snapshot(*env->body_as_ModelSnapshot());
-      return true;
-    case Body::Heartbeat:
-      return true;
-    case Body::Error:
-      on_error(*env->body_as_Error());
-      return true;
+    case Body::Welcome: on_welcome(*env->body_as_Welcome()); break;
+    case Body::RoundTask: on_task(*env->body_as_RoundTask()); break;
+    case Body::VoteResult: on_vote(*env->body_as_VoteResult()); break;
+    case Body::GuardDecision: on_guard_decision(*env->body_as_GuardDecision()); break;
+    case Body::ModelSnapshot: on_snapshot(*env->body_as_ModelSnapshot()); break;
+    case Body::Error: on_error(*env->body_as_Error()); break;
+    case Body::Heartbeat: break;
     case Body::Bye: {
       const auto* b = env->body_as_Bye();
       const bool ok = b->final_digest() == digest();
@@ -169,10 +156,9 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
                b->rounds(), static_cast<unsigned long long>(digest()), ok ? "matches the coordinator" : "DIFFERS");
       return false;
     }
-    default:
-      log_.say("ignored unexpected %s from the coordinator", wire::body_name(env->body_type()));
-      return true;
+    default: log_.say("ignored unexpected %s from the coordinator", wire::body_name(env->body_type())); break;
   }
+  return true;
 }
 
 void EdgeClient::on_welcome(const wire::Welcome& w) {

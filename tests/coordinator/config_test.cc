@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -56,9 +58,30 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   a.init = model::Init::torch;
   a.method.momentum = 0.5f;
   a.gamma_auto = true;
+  a.halve_every = 9;
+  a.eval_every = 3;
+  a.test_limit = 100;
+  a.dead_after_ms = 1234;
+  a.virtual_time = true;
+  a.local_steps = 4;
+  a.data_dir = "/data";
+  a.tag = "t";
+  // Every training field is stored (a field missing here is lost on --resume
+  // and by --processes); deployment fields (endpoint, db, keys) are not.
+  std::vector<std::string> keys;
+  const nlohmann::json stored = coord::to_json(a);
+  for (auto it = stored.begin(); it != stored.end(); ++it) keys.push_back(it.key());
+  CHECK(keys == std::vector<std::string>{
+                    "batch_size", "checkpoint_every", "clients", "data_dir", "dead_after_ms", "eta", "eval_every",
+                    "fraction", "gamma", "gamma_auto", "guarded_step", "halve_every", "init", "input_mean",
+                    "input_std", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
+                    "rounds", "schedule", "seed", "server_lr", "standardise", "step_size", "tag",
+                    "test_limit", "tie_rule", "virtual_time", "weighting"});
   coord::CoordinatorConfig b;
   coord::apply_stored_config(coord::to_json(a), b);
   CHECK(coord::to_json(b).dump() == coord::to_json(a).dump());  // (NaN statistics compare unequal as values)
+  CHECK(b.halve_every == 9);
+  CHECK(b.dead_after_ms == 1234);
   CHECK(b.policy.name() == "adaptive:0.975");
   CHECK(b.policy.quantile == 0.975);
 }
