@@ -36,20 +36,34 @@ Timing memcpy_time(void* dst, const void* src, std::size_t bytes, const TimerCon
       timer);
 }
 
-BenchResult row(const char* group, std::size_t n, std::string param, const k::SignKernels& kern, Timing t,
-                const char* baseline, Timing base, Goal goal, double target) {
-  BenchResult r;
-  r.group = group;
-  r.n = n;
-  r.param = std::move(param);
-  r.variant = kern.name;
-  r.best = &kern == &k::best_sign_kernels();
-  r.time = t;
-  r.baseline = baseline;
-  r.baseline_time = base;
-  r.goal = goal;
-  r.target = target;
-  return r;
+// What the rows of one measurement share; each kernel variant adds its time.
+struct RowSpec {
+  const char* group;
+  std::size_t n;
+  std::string param;
+  const char* baseline;
+  Timing base;
+  Goal goal;
+  double target;
+};
+
+// Times run(kernels) for every kernel variant this CPU has, one row each.
+template <class Run>
+void time_each_kernel(const BenchConfig& config, std::vector<BenchResult>& results, const RowSpec& spec, Run run) {
+  for (const k::SignKernels* kern : k::all_sign_kernels()) {
+    BenchResult r;
+    r.time = time_runs([&] { run(*kern); }, config.timer);
+    r.group = spec.group;
+    r.n = spec.n;
+    r.param = spec.param;
+    r.variant = kern->name;
+    r.best = kern == &k::best_sign_kernels();
+    r.baseline = spec.baseline;
+    r.baseline_time = spec.base;
+    r.goal = spec.goal;
+    r.target = spec.target;
+    results.push_back(std::move(r));
+  }
 }
 
 }  // namespace
@@ -60,15 +74,11 @@ void bench_pack(const BenchConfig& config, std::vector<BenchResult>& results) {
     std::vector<float> copy(n, 1.0f);
     std::vector<std::uint8_t> bits(k::packed_bytes(n), 0);
     const Timing base = memcpy_time(copy.data(), x.data(), n * sizeof(float), config.timer);
-    for (const k::SignKernels* kern : k::all_sign_kernels()) {
-      const Timing t = time_runs(
-          [&] {
-            kern->pack_signs(x, bits);
-            do_not_optimize(bits.data());
-          },
-          config.timer);
-      results.push_back(row("pack", n, "", *kern, t, "memcpy 4N B", base, Goal::kRatioAtMost, 1.0));
-    }
+    time_each_kernel(config, results, {"pack", n, "", "memcpy 4N B", base, Goal::kRatioAtMost, 1.0},
+                     [&](const k::SignKernels& kern) {
+                       kern.pack_signs(x, bits);
+                       do_not_optimize(bits.data());
+                     });
   }
 }
 
@@ -78,15 +88,11 @@ void bench_unpack(const BenchConfig& config, std::vector<BenchResult>& results) 
     std::vector<std::uint8_t> bits(k::packed_bytes(n));
     k::scalar_sign_kernels().pack_signs(x, bits);
     const Timing base = memcpy_time(copy.data(), x.data(), n * sizeof(float), config.timer);
-    for (const k::SignKernels* kern : k::all_sign_kernels()) {
-      const Timing t = time_runs(
-          [&] {
-            kern->unpack_signs(bits, out);
-            do_not_optimize(out.data());
-          },
-          config.timer);
-      results.push_back(row("unpack", n, "", *kern, t, "memcpy 4N B", base, Goal::kNone, 0));
-    }
+    time_each_kernel(config, results, {"unpack", n, "", "memcpy 4N B", base, Goal::kNone, 0},
+                     [&](const k::SignKernels& kern) {
+                       kern.unpack_signs(bits, out);
+                       do_not_optimize(out.data());
+                     });
   }
 }
 
@@ -102,18 +108,14 @@ void bench_vote(const BenchConfig& config, std::vector<BenchResult>& results) {
       for (std::size_t j = 0; j < m; ++j) voters[j] = packets.data() + j * nb;
       std::vector<std::uint8_t> negative(nb), tie(nb);
       const Timing base = memcpy_time(copy.data(), packets.data(), packets.size(), config.timer);
-      for (const k::SignKernels* kern : k::all_sign_kernels()) {
-        const Timing t = time_runs(
-            [&] {
-              const k::DenseVoteCounts c = kern->vote_dense(voters, n, negative, tie);
-              do_not_optimize_value(c);
-              do_not_optimize(negative.data());
-              do_not_optimize(tie.data());
-            },
-            config.timer);
-        results.push_back(row("vote", n, "M=" + std::to_string(m), *kern, t, "memcpy M*N/8 B", base,
-                              Goal::kRatioAtMost, 2.0));
-      }
+      time_each_kernel(config, results,
+                       {"vote", n, "M=" + std::to_string(m), "memcpy M*N/8 B", base, Goal::kRatioAtMost, 2.0},
+                       [&](const k::SignKernels& kern) {
+                         const k::DenseVoteCounts c = kern.vote_dense(voters, n, negative, tie);
+                         do_not_optimize_value(c);
+                         do_not_optimize(negative.data());
+                         do_not_optimize(tie.data());
+                       });
     }
   }
 }
@@ -134,17 +136,14 @@ void bench_topk(const BenchConfig& config, std::vector<BenchResult>& results) {
             do_not_optimize(mag.data());
           },
           config.timer);
-      for (const k::SignKernels* kern : k::all_sign_kernels()) {
-        const Timing t = time_runs(
-            [&] {
-              const std::size_t w = kern->select_topk(g, kk, out, scratch);
-              do_not_optimize_value(w);
-              do_not_optimize(out.data());
-            },
-            config.timer);
-        results.push_back(row("topk", n, "K=" + std::to_string(percent) + "%", *kern, t, "nth_element |g|", base,
-                              Goal::kSpeedupAtLeast, 3.0));
-      }
+      time_each_kernel(
+          config, results,
+          {"topk", n, "K=" + std::to_string(percent) + "%", "nth_element |g|", base, Goal::kSpeedupAtLeast, 3.0},
+          [&](const k::SignKernels& kern) {
+            const std::size_t w = kern.select_topk(g, kk, out, scratch);
+            do_not_optimize_value(w);
+            do_not_optimize(out.data());
+          });
     }
   }
 }
