@@ -7,6 +7,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -204,7 +205,7 @@ SpbRow naive_row(const std::vector<double>& g, const std::vector<std::vector<std
 // abstain_frac, which count per client and per draw), field by field.
 void check_coord_stats(const SpbRow& got, const SpbRow& want, double eps) {
   using Field = double SpbRow::*;
-  const std::pair<const char*, Field> stats[] = {
+  const std::pair<std::string, Field> stats[] = {
       {"l1", &SpbRow::l1},
       {"rho_norm", &SpbRow::rho_norm},
       {"rho_m_norm", &SpbRow::rho_m_norm},
