@@ -10,32 +10,8 @@
 #
 # NEON is optional on ARMv7: the kernel files that use it are compiled with
 # -mfpu=neon (core/kernels/CMakeLists.txt) and run only when HWCAP_NEON is set.
-set(CMAKE_SYSTEM_NAME Linux)
-set(CMAKE_SYSTEM_PROCESSOR armv7l)
-set(CMAKE_LIBRARY_ARCHITECTURE arm-linux-gnueabihf)
-
-set(CMAKE_C_COMPILER arm-linux-gnueabihf-gcc)
-set(CMAKE_CXX_COMPILER arm-linux-gnueabihf-g++)
-
-set(CMAKE_FIND_ROOT_PATH / /usr/arm-linux-gnueabihf)
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)  # host flatc
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-
-set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/arm-linux-gnueabihf/pkgconfig:/usr/share/pkgconfig")
-set(ENV{PKG_CONFIG_PATH} "")
-set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
-
-# Tests run under qemu-arm. Which libc the guest should load depends on what
-# is installed: with the multiarch libc6:armhf present, no -L (as for aarch64:
-# -L with multiarch libc hangs on thread start); with only the cross libc
-# (libc6-armhf-cross, from g++-arm-linux-gnueabihf), -L /usr/arm-linux-gnueabihf.
-find_program(SIGNFED_QEMU_ARM qemu-arm PATHS /usr/bin NO_CMAKE_FIND_ROOT_PATH)
-if(SIGNFED_QEMU_ARM)
-  if(EXISTS /usr/lib/arm-linux-gnueabihf/libc.so.6)
-    set(CMAKE_CROSSCOMPILING_EMULATOR ${SIGNFED_QEMU_ARM})
-  else()
-    set(CMAKE_CROSSCOMPILING_EMULATOR ${SIGNFED_QEMU_ARM} -L /usr/arm-linux-gnueabihf)
-  endif()
-endif()
+# Libraries and qemu-arm's -L: see cmake/cross_debian.cmake.
+set(SIGNFED_CROSS_TRIPLET arm-linux-gnueabihf)
+set(SIGNFED_CROSS_PROCESSOR armv7l)
+set(SIGNFED_CROSS_QEMU qemu-arm)
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/cross_debian.cmake)

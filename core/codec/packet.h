@@ -25,24 +25,25 @@ class CodecError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct PacketView {
+// What a packet says about its payload (FORMAT.md), owned or viewed alike.
+struct PacketHeader {
   Encoding encoding = Encoding::dense_sign;
   std::uint32_t dim = 0;
   std::uint32_t nnz = 0;
   std::uint8_t rice_k = 0;
   float scale = 1.0f;
+};
+
+// Aggregates: PacketView{encoding, dim, nnz, rice_k, scale, payload} still
+// initialises the header's fields in order, then the payload.
+struct PacketView : PacketHeader {
   std::span<const std::uint8_t> payload;
 };
 
-struct SignPacket {
-  Encoding encoding = Encoding::dense_sign;
-  std::uint32_t dim = 0;
-  std::uint32_t nnz = 0;
-  std::uint8_t rice_k = 0;
-  float scale = 1.0f;
+struct SignPacket : PacketHeader {
   std::vector<std::uint8_t> payload;
 
-  PacketView view() const { return {encoding, dim, nnz, rice_k, scale, payload}; }
+  PacketView view() const { return {*this, payload}; }
   std::size_t payload_bytes() const { return payload.size(); }
 };
 

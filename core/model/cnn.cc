@@ -164,7 +164,7 @@ void conv_relu_pool_backward(const float* w, const float* cols, const float* y, 
 
 std::array<std::size_t, 11> Cnn::tensor_offsets() { return kOffsets; }
 
-Cnn::Cnn(std::uint64_t seed, Init init) : params_(kNumParams, 0.0f) {
+Cnn::Cnn(std::uint64_t seed, Init init) : FlatModel("cnn", kNumParams) {
   detail::SplitMix64 rng(seed);
   const std::array<std::size_t, 5> fan = {kConv1.patch(), kConv2.patch(), kPool2Out, kFc1, kFc2 + kClasses};
   const std::array<std::size_t, 5> fan_in = {kConv1.patch(), kConv2.patch(), kPool2Out, kFc1, kFc2};
@@ -192,11 +192,9 @@ Cnn::Cnn(std::uint64_t seed, Init init) : params_(kNumParams, 0.0f) {
   for (std::size_t i = 0; i < kNumBufs; ++i) buf_offset_[i + 1] = buf_offset_[i] + sizes[i];
 }
 
-void Cnn::reserve_batch(std::size_t batch) {
-  if (batch <= capacity_) return;
+void Cnn::allocate_scratch(std::size_t batch) {
   buf_.assign(buf_offset_[kNumBufs] * batch, 0.0f);
   pool_arg_.assign((kPool1Out + kPool2Out) * batch, 0);
-  capacity_ = batch;
 }
 
 void Cnn::forward(const float* x, std::size_t batch) {
@@ -216,23 +214,13 @@ void Cnn::forward(const float* x, std::size_t batch) {
   detail::dense_forward(p + kOffsets[8], p + kOffsets[9], kFc2, kClasses, buf(kA4), batch, buf(kLogits), false);
 }
 
-double Cnn::loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
-                          std::span<float> grad) {
-  if (batch == 0) throw std::invalid_argument("cnn: loss_and_grad needs batch >= 1");
-  if (grad.size() != params_.size()) {
-    throw std::invalid_argument("cnn: grad has " + std::to_string(grad.size()) + " floats, model has " +
-                                std::to_string(params_.size()) + " parameters");
-  }
-  detail::check_batch(x.size(), y.size(), batch, input_size());
-  detail::check_labels(y.data(), batch, num_classes());
-  reserve_batch(batch);
-  forward(x.data(), batch);
-
+double Cnn::backward(const float* /*x: in the im2col buffers*/, const std::uint8_t* y, std::size_t batch,
+                     float* grad) {
   const float* p = params_.data();
-  float* g = grad.data();
+  float* g = grad;
   const std::uint8_t* arg1 = pool_arg_.data();
   const std::uint8_t* arg2 = arg1 + kPool1Out * capacity_;
-  const detail::XentResult xent = detail::softmax_xent(buf(kLogits), y.data(), kClasses, batch, buf(kDLogits));
+  const detail::XentResult xent = detail::softmax_xent(buf(kLogits), y, kClasses, batch, buf(kDLogits));
 
   detail::dense_backward(p + kOffsets[8], kFc2, kClasses, buf(kA4), buf(kDLogits), batch, g + kOffsets[8],
                          g + kOffsets[9], buf(kDA4));
@@ -246,13 +234,7 @@ double Cnn::loss_and_grad(std::span<const float> x, std::span<const std::uint8_t
                                   g + kOffsets[2], g + kOffsets[3], buf(kDP1));
   conv_relu_pool_backward<kConv1>(p + kOffsets[0], buf(kCols1), buf(kY1), buf(kDP1), arg1, batch,
                                   g + kOffsets[0], g + kOffsets[1], nullptr);
-  return xent.loss_sum / static_cast<double>(batch);
-}
-
-std::size_t Cnn::prepare_eval(std::size_t n) {
-  const std::size_t chunk = std::max(capacity_, kMinEvalChunk);
-  reserve_batch(std::min(chunk, n));
-  return chunk;
+  return xent.loss_sum;
 }
 
 const float* Cnn::logits(const float* x, std::size_t b) {

@@ -27,9 +27,9 @@
 // tensor, biases included, U(+-1/sqrt(fan_in)) in layout order, as PyTorch's
 // nn.Conv2d / nn.Linear defaults.
 //
-// Thread-safety and scratch: as Model. Scratch is about 44,500 floats + 1,576 bytes
-// per sample of the largest batch seen (im2col buffers dominate); evaluate() uses
-// chunks of max(largest batch seen, kMinEvalChunk).
+// Thread-safety and scratch: as Model and FlatModel. Scratch is about 44,500
+// floats + 1,576 bytes per sample of the largest batch seen (im2col buffers
+// dominate).
 #pragma once
 
 #include <array>
@@ -39,13 +39,12 @@
 #include <string>
 #include <vector>
 
-#include "core/model/model.h"
+#include "core/model/flat_model.h"
 
 namespace signfed::model {
 
-class Cnn final : public Model {
+class Cnn final : public FlatModel {
  public:
-  static constexpr std::size_t kMinEvalChunk = 32;
   static constexpr std::size_t kNumParams = 61706;
 
   explicit Cnn(std::uint64_t seed, Init init = Init::he);
@@ -53,36 +52,24 @@ class Cnn final : public Model {
   std::string spec() const override { return "cnn:lenet5"; }
   std::size_t input_size() const override { return 28 * 28; }
   std::size_t num_classes() const override { return 10; }
-  std::size_t num_params() const override { return params_.size(); }
-  std::span<float> params() override { return params_; }
-  std::span<const float> params() const override { return params_; }
-
-  // Throws std::invalid_argument as Mlp::loss_and_grad.
-  double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
-                       std::span<float> grad) override;
 
   // Flat offsets of each tensor, in layout order (W then b per layer; 10 entries
   // plus the total), e.g. for tests that probe every layer.
   static std::array<std::size_t, 11> tensor_offsets();
 
-  std::size_t scratch_batch_capacity() const noexcept { return capacity_; }
   std::size_t scratch_floats() const noexcept { return buf_.capacity() + pool_arg_.capacity(); }
-
- protected:
-  std::size_t prepare_eval(std::size_t n) override;
-  const float* logits(const float* x, std::size_t b) override;
 
  private:
   // Scratch buffers: im2col columns, conv outputs (Y), pool outputs (P), fc
   // activations (A) and their gradients (D*).
   enum Buf : std::size_t { kCols1, kY1, kP1, kCols2, kY2, kP2, kA3, kA4, kLogits,
                            kDLogits, kDA4, kDA3, kDP2, kDP1, kNumBufs };
-  void reserve_batch(std::size_t batch);
-  void forward(const float* x, std::size_t batch);
+  void allocate_scratch(std::size_t batch) override;
+  void forward(const float* x, std::size_t batch) override;
+  double backward(const float* x, const std::uint8_t* y, std::size_t batch, float* grad) override;
+  const float* logits(const float* x, std::size_t b) override;
   float* buf(Buf b) { return buf_.data() + buf_offset_[b] * capacity_; }
 
-  std::vector<float> params_;
-  std::size_t capacity_ = 0;
   std::array<std::size_t, kNumBufs + 1> buf_offset_{};  // per-sample floats before each buffer
   std::vector<float> buf_;                                // every activation/gradient buffer
   std::vector<std::uint8_t> pool_arg_;                    // argmax (0..3) of each pool window, pool1 then pool2

@@ -34,7 +34,7 @@ std::vector<std::size_t> Mlp::parse_spec(std::string_view spec) {
   return sizes;
 }
 
-Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Init init) : sizes_(std::move(sizes)) {
+Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Init init) : FlatModel("mlp"), sizes_(std::move(sizes)) {
   if (sizes_.size() < 2) {
     throw std::invalid_argument("mlp needs at least an input and an output size, got " +
                                 std::to_string(sizes_.size()) + " size(s)");
@@ -85,12 +85,10 @@ std::string Mlp::spec() const {
   return s;
 }
 
-void Mlp::reserve_batch(std::size_t batch) {
-  if (batch <= capacity_) return;
+void Mlp::allocate_scratch(std::size_t batch) {
   const std::size_t widest = *std::max_element(sizes_.begin() + 1, sizes_.end());
   acts_.assign(act_offset_.back() * batch, 0.0f);
   delta_.assign(2 * widest * batch, 0.0f);
-  capacity_ = batch;
 }
 
 void Mlp::forward(const float* x, std::size_t batch) {
@@ -105,43 +103,26 @@ void Mlp::forward(const float* x, std::size_t batch) {
   }
 }
 
-double Mlp::loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
-                          std::span<float> grad) {
-  if (batch == 0) throw std::invalid_argument("mlp: loss_and_grad needs batch >= 1");
-  if (grad.size() != params_.size()) {
-    throw std::invalid_argument("mlp: grad has " + std::to_string(grad.size()) + " floats, model has " +
-                                std::to_string(params_.size()) + " parameters");
-  }
-  detail::check_batch(x.size(), y.size(), batch, input_size());
-  detail::check_labels(y.data(), batch, num_classes());
-  reserve_batch(batch);
-  forward(x.data(), batch);
-
+double Mlp::backward(const float* x, const std::uint8_t* y, std::size_t batch, float* grad) {
   const std::size_t layers = sizes_.size() - 1;
   const std::size_t widest = delta_.size() / (2 * capacity_);
   float* d = delta_.data();                       // dL/dz of the current layer
   float* d_next = delta_.data() + widest * capacity_;  // dL/da of the layer below
-  const detail::XentResult xent = detail::softmax_xent(act(layers - 1), y.data(), num_classes(), batch, d);
+  const detail::XentResult xent = detail::softmax_xent(act(layers - 1), y, num_classes(), batch, d);
 
   for (std::size_t l = layers; l-- > 0;) {
     const std::size_t in = sizes_[l];
     const std::size_t out = sizes_[l + 1];
     const float* w = params_.data() + param_offset_[l];
-    float* dw = grad.data() + param_offset_[l];
-    const float* a_in = l == 0 ? x.data() : act(l - 1);
+    float* dw = grad + param_offset_[l];
+    const float* a_in = l == 0 ? x : act(l - 1);
     detail::dense_backward(w, in, out, a_in, d, batch, dw, dw + in * out, l == 0 ? nullptr : d_next);
     if (l != 0) {
       detail::relu_backward(d_next, a_in, in * batch);
       std::swap(d, d_next);
     }
   }
-  return xent.loss_sum / static_cast<double>(batch);
-}
-
-std::size_t Mlp::prepare_eval(std::size_t n) {
-  const std::size_t chunk = std::max(capacity_, kMinEvalChunk);
-  reserve_batch(std::min(chunk, n));
-  return chunk;
+  return xent.loss_sum;
 }
 
 const float* Mlp::logits(const float* x, std::size_t b) {

@@ -17,9 +17,8 @@
 // each layer's W then b from the same stream, U(-1/sqrt(in), 1/sqrt(in)), as
 // torch.nn.Linear. Bit-identical on every IEEE-754 platform.
 //
-// Thread-safety and scratch: as Model. Scratch is sum(sizes[1..]) +
-// 2*max(sizes[1..]) floats per sample of the largest batch seen (evaluate()
-// uses chunks of max(largest batch seen, kMinEvalChunk) samples).
+// Thread-safety and scratch: as Model and FlatModel. Scratch is sum(sizes[1..])
+// + 2*max(sizes[1..]) floats per sample of the largest batch seen.
 #pragma once
 
 #include <cstddef>
@@ -29,13 +28,12 @@
 #include <string_view>
 #include <vector>
 
-#include "core/model/model.h"
+#include "core/model/flat_model.h"
 
 namespace signfed::model {
 
-class Mlp final : public Model {
+class Mlp final : public FlatModel {
  public:
-  static constexpr std::size_t kMinEvalChunk = 32;
   static constexpr std::size_t kMaxLayerSize = std::size_t{1} << 24;
 
   // sizes = {input, hidden..., classes}. Throws std::invalid_argument unless
@@ -49,38 +47,22 @@ class Mlp final : public Model {
   std::string spec() const override;
   std::size_t input_size() const override { return sizes_.front(); }
   std::size_t num_classes() const override { return sizes_.back(); }
-  std::size_t num_params() const override { return params_.size(); }
-  std::span<float> params() override { return params_; }
-  std::span<const float> params() const override { return params_; }
-
-  // Throws std::invalid_argument if batch == 0, x has fewer than
-  // batch*input_size() floats, y fewer than batch labels, a label >=
-  // num_classes(), or grad.size() != num_params().
-  double loss_and_grad(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t batch,
-                       std::span<float> grad) override;
 
   const std::vector<std::size_t>& layer_sizes() const noexcept { return sizes_; }
-  // Samples the scratch buffers currently hold (the largest batch seen), and
-  // their total size in floats; for tests of the no-allocation contract.
-  std::size_t scratch_batch_capacity() const noexcept { return capacity_; }
+  // The scratch buffers' total size in floats; for tests of the no-allocation contract.
   std::size_t scratch_floats() const noexcept { return acts_.capacity() + delta_.capacity(); }
 
- protected:
-  std::size_t prepare_eval(std::size_t n) override;
-  const float* logits(const float* x, std::size_t b) override;
-
  private:
-  void reserve_batch(std::size_t batch);
-  // Runs the layers on x (input x batch); the logits end up in logits().
-  void forward(const float* x, std::size_t batch);
+  void allocate_scratch(std::size_t batch) override;
+  // Runs the layers on x (input x batch); the logits end up in act(layers - 1).
+  void forward(const float* x, std::size_t batch) override;
+  double backward(const float* x, const std::uint8_t* y, std::size_t batch, float* grad) override;
+  const float* logits(const float* x, std::size_t b) override;
   float* act(std::size_t layer) { return acts_.data() + act_offset_[layer] * capacity_; }
-  std::size_t param_offset(std::size_t layer) const { return param_offset_[layer]; }
 
   std::vector<std::size_t> sizes_;
   std::vector<std::size_t> param_offset_;  // start of W_l; b_l follows W_l
   std::vector<std::size_t> act_offset_;    // per-sample start of layer l's output in acts_
-  std::vector<float> params_;
-  std::size_t capacity_ = 0;               // samples
   std::vector<float> acts_;                // outputs of every layer (post-ReLU for hidden)
   std::vector<float> delta_;               // two ping-pong gradient buffers of max width
 };

@@ -8,19 +8,14 @@
 #include "core/codec/packet.h"
 #include "core/data/rng.h"
 #include "core/kernels/sign_kernels.h"
+#include "tests/support/random_floats.h"
 
 using namespace signfed;
 using codec::CodecError;
 using codec::Encoding;
+using test::uniform_floats;
 
 namespace {
-
-std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
-  data::Rng r(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(r.uniform() * 2.0 - 1.0);
-  return v;
-}
 
 std::vector<std::uint32_t> random_support(std::uint32_t n, std::size_t k, std::uint64_t seed) {
   data::Rng r(seed);
@@ -50,7 +45,7 @@ codec::TernarySigns random_ternary(std::uint32_t n, double p_nonzero, std::uint6
 TEST_CASE("codec: sparse packet round trip keeps indices and signs") {
   for (std::uint32_t n : {1u, 7u, 64u, 1000u, 101770u}) {
     for (double gamma : {0.001, 0.01, 0.1, 0.5, 1.0}) {
-      const auto g = random_vector(n, n);
+      const auto g = uniform_floats(n, n);
       const auto idx = random_support(n, static_cast<std::size_t>(std::max(1.0, gamma * n)), n + 7);
       const auto p = codec::encode_sparse(n, idx, g);
       CHECK(p.nnz == idx.size());
@@ -66,7 +61,7 @@ TEST_CASE("codec: sparse size sits between the entropy floor and 3 bits above th
   for (double gamma : {0.001, 0.01, 0.05, 0.1}) {
     const std::size_t k = static_cast<std::size_t>(gamma * n);
     const auto idx = random_support(n, k, 99);
-    const auto g = random_vector(n, 5);
+    const auto g = uniform_floats(n, 5);
     const auto p = codec::encode_sparse(n, idx, g);
     const double bits = 8.0 * p.payload.size();
     CAPTURE(gamma);
@@ -91,7 +86,7 @@ TEST_CASE("codec: ternary best coding picks the smallest and round trips") {
 }
 
 TEST_CASE("codec: float32 packet round trip and non-finite rejection") {
-  const auto x = random_vector(1000, 3);
+  const auto x = uniform_floats(1000, 3);
   const auto p = codec::encode_float32(x);
   CHECK(codec::decode_float32(p.view()) == x);
   auto bad = x;
@@ -102,7 +97,7 @@ TEST_CASE("codec: float32 packet round trip and non-finite rejection") {
 
 TEST_CASE("codec: decoders reject malformed packets") {
   const std::uint32_t n = 1000;
-  const auto g = random_vector(n, 11);
+  const auto g = uniform_floats(n, 11);
   const auto idx = random_support(n, 100, 12);
   const auto good = codec::encode_sparse(n, idx, g);
   codec::validate(good.view(), n);

@@ -12,14 +12,8 @@
 
 namespace {
 
-using signfed::data::DataError;
-using signfed::data::Dataset;
-using signfed::data::load_fashion_mnist;
-using signfed::data::load_idx;
-using signfed::data::Split;
-using signfed::data::testing::idx_bytes;
-using signfed::data::testing::TempDir;
-using signfed::data::testing::write_file;
+using namespace signfed::data;
+using namespace signfed::data::testing;  // idx_bytes, TempDir, write_file, have_fashion_mnist
 
 constexpr std::uint32_t kImages = 0x00000803;
 constexpr std::uint32_t kLabels = 0x00000801;
@@ -187,11 +181,8 @@ TEST_CASE("idx: missing files name the Debian package") {
 }
 
 TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
-  const std::string dir(signfed::data::kFashionMnistDir);
-  if (!std::filesystem::is_directory(dir)) {
-    MESSAGE("skipped: " << dir << " missing (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!have_fashion_mnist()) return;
+  const std::string dir(kFashionMnistDir);
   const auto t0 = std::chrono::steady_clock::now();
   const Dataset train = load_fashion_mnist(dir, Split::train);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -214,19 +205,16 @@ TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
 }
 
 TEST_CASE("idx: a row selector keeps exactly the selected rows, as the full load has them") {
-  const std::string dir(signfed::data::kFashionMnistDir);
-  if (!std::filesystem::is_directory(dir)) {
-    MESSAGE("skipped: " << dir << " missing (apt-get install dataset-fashion-mnist)");
-    return;
-  }
+  if (!have_fashion_mnist()) return;
+  const std::string dir(kFashionMnistDir);
   const Dataset full = load_fashion_mnist(dir, Split::test);
-  const auto spec = signfed::data::parse_partition("class1", 10, 3);
-  const auto parts = signfed::data::partition(full.labels, full.classes, spec);
+  const auto spec = parse_partition("class1", 10, 3);
+  const auto parts = partition(full.labels, full.classes, spec);
   std::size_t seen_classes = 0;
   const Dataset shard = load_fashion_mnist(dir, Split::test, [&](const std::vector<std::uint8_t>& labels, std::size_t classes) {
     seen_classes = classes;
     CHECK(labels == full.labels);  // the selector sees every label
-    return signfed::data::partition(labels, classes, spec).at(4);
+    return partition(labels, classes, spec).at(4);
   });
   CHECK(seen_classes == 10);
   REQUIRE(shard.rows == parts[4].size());
@@ -243,5 +231,5 @@ TEST_CASE("idx: a row selector keeps exactly the selected rows, as the full load
                                      [](const std::vector<std::uint8_t>&, std::size_t) {
                                        return std::vector<std::uint32_t>{5, 2};  // unsorted
                                      }),
-                  signfed::data::DataError);
+                  DataError);
 }

@@ -10,14 +10,12 @@
 
 #include "core/data/dataset.h"
 #include "core/data/rng.h"
+#include "tests/data/test_util.h"
 
 namespace {
 
-using signfed::data::DataError;
-using signfed::data::describe_partition;
-using signfed::data::parse_partition;
-using signfed::data::partition;
-using signfed::data::PartitionSpec;
+using namespace signfed::data;
+using signfed::data::testing::have_fashion_mnist;
 using Parts = std::vector<std::vector<std::uint32_t>>;
 
 constexpr std::size_t kClasses = 10;
@@ -26,7 +24,7 @@ constexpr std::size_t kClasses = 10;
 std::vector<std::uint8_t> balanced_labels(std::size_t per_class = 600) {
   std::vector<std::uint8_t> labels;
   for (std::size_t k = 0; k < kClasses; ++k) labels.insert(labels.end(), per_class, static_cast<std::uint8_t>(k));
-  signfed::data::Rng rng(99);
+  Rng rng(99);
   for (std::size_t i = labels.size(); i > 1; --i) std::swap(labels[i - 1], labels[rng.below(i)]);
   return labels;
 }
@@ -318,12 +316,9 @@ TEST_CASE("partition: describe_partition prints one line per client") {
 }
 
 TEST_CASE("partition: 100 clients on real Fashion-MNIST labels") {
-  const std::string dir(signfed::data::kFashionMnistDir);
-  if (!std::filesystem::is_directory(dir)) {
-    MESSAGE("skipped: " << dir << " missing (apt-get install dataset-fashion-mnist)");
-    return;
-  }
-  const auto ds = signfed::data::load_fashion_mnist(dir, signfed::data::Split::train);
+  if (!have_fashion_mnist()) return;
+  const std::string dir(kFashionMnistDir);
+  const auto ds = load_fashion_mnist(dir, Split::train);
   for (const char* text : {"iid", "class1", "shards:2", "dirichlet:0.1", "dirichlet:0.5", "quantity:1", "halves"}) {
     const std::string name = text;
     CAPTURE(name);

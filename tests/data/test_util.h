@@ -1,6 +1,8 @@
-// Helpers shared by the data tests: a temporary directory and IDX writers.
+// Helpers shared by the data tests: a temporary directory, IDX writers, and
+// the skip when the real dataset is not installed.
 #pragma once
 
+#include <doctest/doctest.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -10,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "core/data/dataset.h"
 
 namespace signfed::data::testing {
 
@@ -60,6 +64,14 @@ inline void write_file(const std::string& path, const std::vector<std::uint8_t>&
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!out) throw std::runtime_error("write " + path);
   }
+}
+
+// True if Debian's Fashion-MNIST (kFashionMnistDir) is installed; otherwise
+// the calling test case should return, and a message says it was skipped.
+inline bool have_fashion_mnist() {
+  if (std::filesystem::is_directory(kFashionMnistDir)) return true;
+  MESSAGE("skipped: " << kFashionMnistDir << " missing (apt-get install dataset-fashion-mnist)");
+  return false;
 }
 
 }  // namespace signfed::data::testing

@@ -1,7 +1,11 @@
 #include "tests/e2e/federation.h"
 
+#include <doctest/doctest.h>
+
+#include <algorithm>
 #include <fstream>
 
+#include "coordinator/round_log.h"
 #include "net/curve.h"
 
 namespace signfed::test {
@@ -52,6 +56,22 @@ void Federation::start_edge(int i, int n, const std::vector<std::string>& edge_a
 
 void Federation::start_edges(int n, const std::vector<std::string>& edge_args) {
   for (int i = 0; i < n; ++i) start_edge(i, n, edge_args);
+}
+
+void Federation::require_coordinator_success(double timeout_s) {
+  const int rc = coordinator->wait(timeout_s);
+  INFO(coordinator->output());
+  REQUIRE(rc == 0);
+}
+
+void Federation::check_edges_final_model(std::size_t n) {
+  const std::string final_digest = query_text(db, "SELECT model_digest FROM rounds ORDER BY round DESC LIMIT 1");
+  REQUIRE(final_digest.size() == 16);
+  for (std::size_t i = 0; i < std::min(n, edges.size()); ++i) {
+    CAPTURE(i);
+    CHECK(edges[i]->wait(60) == 0);
+    CHECK(coord::digest_hex(edge_final_digest(edges[i]->output())) == final_digest);
+  }
 }
 
 }  // namespace signfed::test

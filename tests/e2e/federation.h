@@ -1,6 +1,8 @@
 // Runs a coordinator and N edge processes on tcp loopback for e2e tests.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +35,13 @@ struct Federation {
   void start_edges(int n, const std::vector<std::string>& edge_args);
   // (Re)starts edge i of n alone; replaces edges[i] if it exists (the old process is killed).
   void start_edge(int i, int n, const std::vector<std::string>& edge_args);
+
+  // Waits up to timeout_s for the coordinator to exit and requires exit code 0
+  // (a failure shows the coordinator's output).
+  void require_coordinator_success(double timeout_s);
+  // The first n edges (all by default) exit 0 within 60 s, each reporting the
+  // model digest the log holds for the last round.
+  void check_edges_final_model(std::size_t n = SIZE_MAX);
 };
 
 }  // namespace signfed::test

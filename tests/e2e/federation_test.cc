@@ -4,16 +4,27 @@
 
 #include <cmath>
 #include <csignal>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "core/codec/packet.h"
-#include "coordinator/round_log.h"
 #include "tests/e2e/federation.h"
 
 using namespace signfed;
 using namespace signfed::test;
 
 namespace {
+
+// Starts a coordinator for `clients` with coord_args and as many edges with
+// edge_args, runs them to the end and returns the last round's test accuracy.
+double train(Federation& f, int clients, const std::vector<std::string>& coord_args,
+             const std::vector<std::string>& edge_args, double timeout_s) {
+  f.start_coordinator(clients, coord_args);
+  f.start_edges(clients, edge_args);
+  f.require_coordinator_success(timeout_s);
+  return query_number(f.db, "SELECT test_accuracy FROM rounds ORDER BY round DESC LIMIT 1");
+}
 
 // Every round logged once; uplink = sum of the counted Update frames; every
 // client's final model equals the coordinator's.
@@ -28,25 +39,17 @@ void check_log_and_digests(Federation& f, int rounds) {
                      "SELECT COUNT(*) FROM rounds r WHERE r.uplink_bytes != (SELECT COALESCE(SUM(bytes),0) FROM "
                      "updates u WHERE u.run_id=r.run_id AND u.round=r.round AND u.status='counted')") == 0);
   CHECK(query_number(db, "SELECT SUM(uplink_bytes) FROM rounds") > 0);
-  const std::string final_digest = query_text(db, "SELECT model_digest FROM rounds ORDER BY round DESC LIMIT 1");
-  REQUIRE(final_digest.size() == 16);
-  for (auto& e : f.edges) {
-    CHECK(e->wait(60) == 0);
-    CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
-  }
+  f.check_edges_final_model();
 }
 
 }  // namespace
 
 TEST_CASE("e2e: signsgd, 5 edge processes, IID Fashion-MNIST, 200 rounds reaches 75%") {
   Federation f;
-  f.start_coordinator(5, {"--rounds", "200", "--method", "signsgd", "--lr", "0.001", "--batch", "64",
-                          "--eval-every", "50", "--round-timeout", "20000"});
-  f.start_edges(5, {"--partition", "iid"});
-  const int rc = f.coordinator->wait(600);
-  INFO(f.coordinator->output());
-  REQUIRE(rc == 0);
-  const double acc = query_number(f.db, "SELECT test_accuracy FROM rounds WHERE round=199");
+  const double acc = train(f, 5,
+                           {"--rounds", "200", "--method", "signsgd", "--lr", "0.001", "--batch", "64",
+                            "--eval-every", "50", "--round-timeout", "20000"},
+                           {"--partition", "iid"}, 600);
   MESSAGE("signsgd IID accuracy after 200 rounds: " << acc);
   CHECK(acc >= 0.75);
   // A dense sign packet is ceil(N/8) bytes: 12,722 for the 101,770-parameter MLP.
@@ -59,13 +62,10 @@ TEST_CASE("e2e: signsgd, 5 edge processes, IID Fashion-MNIST, 200 rounds reaches
 
 TEST_CASE("e2e: s3gd gamma=0.1 on a one-class-per-client split of 10 clients reaches 65% at 300 rounds") {
   Federation f;
-  f.start_coordinator(10, {"--rounds", "300", "--method", "s3gd", "--gamma", "0.1", "--eta", "1", "--lr", "0.002",
-                           "--batch", "64", "--eval-every", "100", "--round-timeout", "20000"});
-  f.start_edges(10, {"--partition", "class1"});
-  const int rc = f.coordinator->wait(900);
-  INFO(f.coordinator->output());
-  REQUIRE(rc == 0);
-  const double acc = query_number(f.db, "SELECT test_accuracy FROM rounds WHERE round=299");
+  const double acc = train(f, 10,
+                           {"--rounds", "300", "--method", "s3gd", "--gamma", "0.1", "--eta", "1", "--lr", "0.002",
+                            "--batch", "64", "--eval-every", "100", "--round-timeout", "20000"},
+                           {"--partition", "class1"}, 900);
   MESSAGE("s3gd class1 accuracy after 300 rounds: " << acc);
   CHECK(acc >= 0.65);
   // K = 10,177 of 101,770: the paper charges K + K log2(N/K) = 44,005 bits = 5,501 bytes;
@@ -94,9 +94,8 @@ TEST_CASE("e2e: SIGKILL the coordinator mid-run, --resume completes with every r
   MESSAGE("coordinator killed after " << at_kill << " logged rounds");
 
   f.start_coordinator(4, {"--join-timeout", "60000"}, /*resume=*/true);
-  const int rc = f.coordinator->wait(600);
+  f.require_coordinator_success(600);
   INFO(f.coordinator->output());
-  REQUIRE(rc == 0);
   CHECK(f.coordinator->output().find("resuming run") != std::string::npos);
   CHECK(query_number(f.db, "SELECT resumes FROM runs") == 1);
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM runs") == 1);

@@ -8,6 +8,7 @@
 
 #include "core/methods/encoder.h"
 #include "core/data/rng.h"
+#include "tests/support/random_floats.h"
 
 using namespace signfed;
 using codec::CodecError;
@@ -15,12 +16,7 @@ using wire::Method;
 
 namespace {
 
-std::vector<float> gaussianish(std::size_t n, std::uint64_t seed) {
-  data::Rng r(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = static_cast<float>(r.normal());
-  return v;
-}
+std::vector<float> gaussianish(std::size_t n, std::uint64_t seed) { return test::normal_floats(n, seed); }
 
 const kernels::SignKernels& K() { return kernels::scalar_sign_kernels(); }
 

@@ -87,6 +87,35 @@ void blob_set(std::size_t n, std::uint64_t seed, std::vector<float>& x, std::vec
   }
 }
 
+// A LeNet-5 with non-zero biases U(+-bias) (so that their placement is checked
+// too), a random batch of images with labels from data_seed and data_seed + 1,
+// and the model's loss and gradient there; p: the parameters in double, for
+// reference_loss.
+struct BiasedAtBatch {
+  Cnn m;
+  std::size_t batch;
+  std::vector<float> x;
+  std::vector<std::uint8_t> y;
+  std::vector<float> g;
+  double loss;
+  std::vector<double> p;
+
+  BiasedAtBatch(std::uint64_t model_seed, std::uint64_t bias_seed, float bias, std::size_t batch_size,
+                std::uint64_t data_seed)
+      : m(model_seed),
+        batch(batch_size),
+        x(uniform_floats(batch * 784, data_seed)),
+        y(test::random_labels(batch, 10, data_seed + 1)),
+        g(m.num_params()) {
+    const auto off = Cnn::tensor_offsets();
+    const auto b = uniform_floats(off.back(), bias_seed, -bias, bias);
+    for (std::size_t t = 1; t < 10; t += 2)
+      for (std::size_t i = off[t]; i < off[t + 1]; ++i) m.params()[i] = b[i];
+    loss = m.loss_and_grad(x, y, batch, g);
+    p.assign(m.params().begin(), m.params().end());
+  }
+};
+
 TEST_CASE("cnn: LeNet-5 parameter count from the formula") {
   Cnn m(1);
   const std::size_t conv = (6 * 1 * 25 + 6) + (16 * 6 * 25 + 16);
@@ -101,37 +130,16 @@ TEST_CASE("cnn: LeNet-5 parameter count from the formula") {
 }
 
 TEST_CASE("cnn: forward matches a direct-convolution reference of the documented layout") {
-  Cnn m(17);
-  // Non-zero biases so that their placement is checked too.
-  const auto off = Cnn::tensor_offsets();
-  const auto bias = uniform_floats(off.back(), 5, -0.1f, 0.1f);
-  for (std::size_t t = 1; t < 10; t += 2)
-    for (std::size_t i = off[t]; i < off[t + 1]; ++i) m.params()[i] = bias[i];
-  const std::size_t batch = 3;
-  const auto x = uniform_floats(batch * 784, 18);
-  const auto y = test::random_labels(batch, 10, 19);
-  std::vector<float> g(m.num_params());
-  const double loss = m.loss_and_grad(x, y, batch, g);
-  const std::vector<double> p(m.params().begin(), m.params().end());
-  const double ref = reference_loss(p, x, y, batch);
-  CHECK(loss == doctest::Approx(ref).epsilon(1e-5));
+  const BiasedAtBatch c(17, 5, 0.1f, 3, 18);
+  CHECK(c.loss == doctest::Approx(reference_loss(c.p, c.x, c.y, c.batch)).epsilon(1e-5));
 }
 
 // Model gradient (float) against central differences of the double-precision
 // reference with a tiny step, at random coordinates of every tensor: no float
 // cancellation and (almost surely) no ReLU or max-pool kink inside the step.
 TEST_CASE("cnn: gradient matches central finite differences in every tensor") {
-  Cnn m(23);
+  BiasedAtBatch c(23, 7, 0.05f, 2, 24);
   const auto off = Cnn::tensor_offsets();
-  const auto bias = uniform_floats(off.back(), 7, -0.05f, 0.05f);
-  for (std::size_t t = 1; t < 10; t += 2)
-    for (std::size_t i = off[t]; i < off[t + 1]; ++i) m.params()[i] = bias[i];
-  const std::size_t batch = 2;
-  const auto x = uniform_floats(batch * 784, 24);
-  const auto y = test::random_labels(batch, 10, 25);
-  std::vector<float> g(m.num_params());
-  m.loss_and_grad(x, y, batch, g);
-  std::vector<double> p(m.params().begin(), m.params().end());
   const char* names[10] = {"conv1.W", "conv1.b", "conv2.W", "conv2.b", "fc1.W",
                            "fc1.b",   "fc2.W",   "fc2.b",   "fc3.W",   "fc3.b"};
   detail::SplitMix64 pick(26);
@@ -140,17 +148,17 @@ TEST_CASE("cnn: gradient matches central finite differences in every tensor") {
   for (std::size_t t = 0; t < 10; ++t) {
     for (int k = 0; k < 6; ++k) {
       const std::size_t i = off[t] + static_cast<std::size_t>(pick.next() % (off[t + 1] - off[t]));
-      const double eps = 1e-6, saved = p[i];
-      p[i] = saved + eps;
-      const double lp = reference_loss(p, x, y, batch);
-      p[i] = saved - eps;
-      const double lm = reference_loss(p, x, y, batch);
-      p[i] = saved;
+      const double eps = 1e-6, saved = c.p[i];
+      c.p[i] = saved + eps;
+      const double lp = reference_loss(c.p, c.x, c.y, c.batch);
+      c.p[i] = saved - eps;
+      const double lm = reference_loss(c.p, c.x, c.y, c.batch);
+      c.p[i] = saved;
       const double fd = (lp - lm) / (2 * eps);
-      const double err = std::abs(fd - g[i]);
+      const double err = std::abs(fd - c.g[i]);
       max_err = std::max(max_err, err);
-      nonzero += g[i] != 0.0f;
-      INFO(names[t], " coordinate ", i, ": analytic ", g[i], " numeric ", fd);
+      nonzero += c.g[i] != 0.0f;
+      INFO(names[t], " coordinate ", i, ": analytic ", c.g[i], " numeric ", fd);
       CHECK(err <= 1e-5 + 1e-4 * std::abs(fd));
     }
   }

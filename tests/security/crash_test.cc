@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include "coordinator/round_log.h"
 #include "tests/e2e/federation.h"
 
 using namespace signfed;
@@ -51,20 +50,14 @@ TEST_CASE("crash: an edge SIGKILLed mid-round - rounds close by deadline - resta
   const double at_kill = query_number(f.db, "SELECT COUNT(*) FROM rounds");
   std::this_thread::sleep_for(std::chrono::seconds(3));
   f.start_edge(3, 4, {"--partition", "iid"});
-  const int rc = f.coordinator->wait(300);
-  INFO(f.coordinator->output());
-  REQUIRE(rc == 0);
+  f.require_coordinator_success(300);
   check_rounds_once(f.db, 60);
   MESSAGE("edge-3 killed after " << at_kill << " rounds");
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE dropped > 0") >= 1);  // closed by the deadline
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM updates WHERE client_id=3 AND status='counted' AND round > " +
                                std::to_string(at_kill + 3)) >= 1);
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM clients") == 4);
-  const std::string final_digest = query_text(f.db, "SELECT model_digest FROM rounds WHERE round=59");
-  for (auto& e : f.edges) {
-    CHECK(e->wait(60) == 0);
-    CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
-  }
+  f.check_edges_final_model();
 }
 
 TEST_CASE("crash: coordinator SIGKILLed mid-round under CURVE - --resume - clients reconnect by themselves") {
@@ -82,18 +75,12 @@ TEST_CASE("crash: coordinator SIGKILLed mid-round under CURVE - --resume - clien
   const std::string digest_at_kill =
       query_text(f.db, "SELECT model_digest FROM rounds ORDER BY round DESC LIMIT 1");
   f.start_coordinator(3, {"--join-timeout", "60000"}, /*resume=*/true);
-  const int rc = f.coordinator->wait(300);
-  INFO(f.coordinator->output());
-  REQUIRE(rc == 0);
+  f.require_coordinator_success(300);
   check_rounds_once(f.db, 80);
   CHECK(query_number(f.db, "SELECT resumes FROM runs") == 1);
   // The digest logged for the last round before the kill is unchanged: nothing was re-logged.
   CHECK(query_text(f.db, "SELECT model_digest FROM rounds WHERE round=" + std::to_string(at_kill - 1)) == digest_at_kill);
-  const std::string final_digest = query_text(f.db, "SELECT model_digest FROM rounds WHERE round=79");
-  for (auto& e : f.edges) {
-    CHECK(e->wait(60) == 0);
-    CHECK(coord::digest_hex(edge_final_digest(e->output())) == final_digest);
-  }
+  f.check_edges_final_model();
 }
 
 TEST_CASE("crash: a read-only database gives a clear error and a non-zero exit - the file stays intact") {

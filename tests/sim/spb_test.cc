@@ -7,6 +7,8 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/data/dataset.h"
@@ -58,6 +60,12 @@ Voter random_voter(std::mt19937_64& rng) {
   }
 }
 
+std::vector<Voter> random_voters(std::mt19937_64& rng, std::size_t m) {
+  std::vector<Voter> vs;
+  for (std::size_t i = 0; i < m; ++i) vs.push_back(random_voter(rng));
+  return vs;
+}
+
 void check_same(const VoteOutcome& a, const VoteOutcome& b, double tol = 1e-12) {
   CHECK(std::fabs(a.right - b.right) <= tol);
   CHECK(std::fabs(a.wrong - b.wrong) <= tol);
@@ -70,8 +78,7 @@ TEST_CASE("vote_outcome equals brute-force enumeration of all 3^M outcomes, M = 
   std::mt19937_64 rng(12345);
   for (std::size_t m = 1; m <= 6; ++m)
     for (int rep = 0; rep < 40; ++rep) {
-      std::vector<Voter> vs;
-      for (std::size_t i = 0; i < m; ++i) vs.push_back(random_voter(rng));
+      const std::vector<Voter> vs = random_voters(rng, m);
       const VoteOutcome want = brute_force(vs);
       CAPTURE(m);
       CAPTURE(rep);
@@ -110,8 +117,7 @@ TEST_CASE("a voter that always abstains changes nothing") {
   std::mt19937_64 rng(99);
   for (std::size_t m = 1; m <= 7; ++m)
     for (int rep = 0; rep < 20; ++rep) {
-      std::vector<Voter> vs;
-      for (std::size_t i = 0; i < m; ++i) vs.push_back(random_voter(rng));
+      const std::vector<Voter> vs = random_voters(rng, m);
       std::vector<Voter> with = vs;
       with.insert(with.begin() + static_cast<std::ptrdiff_t>(rng() % (m + 1)), Voter{0.0, 0.0, 3});
       check_same(vote_outcome(with), vote_outcome(vs), 0.0);
@@ -139,9 +145,7 @@ TEST_CASE("vote_outcome: the normal approximation for many voters is close to th
     CHECK(exact.right > 0.2);
     CHECK(exact.wrong > 0.2);
     if (kind != 1) CHECK(exact.tie > 0.005);
-    CHECK(std::fabs(exact.right - approx.right) < 3e-4);
-    CHECK(std::fabs(exact.wrong - approx.wrong) < 3e-4);
-    CHECK(std::fabs(exact.tie - approx.tie) < 3e-4);
+    check_same(exact, approx, 3e-4);
     if (kind == 1) CHECK(exact.tie < 1e-15);  // odd sum of +-1: no ties
   }
   CHECK_THROWS(vote_outcome(std::vector<Voter>{{0.7, 0.4}}));
@@ -197,6 +201,26 @@ SpbRow naive_row(const std::vector<double>& g, const std::vector<std::vector<std
   return row;
 }
 
+// The statistics over coordinates of a row (not client_frac_le_half and
+// abstain_frac, which count per client and per draw), field by field.
+void check_coord_stats(const SpbRow& got, const SpbRow& want, double eps) {
+  using Field = double SpbRow::*;
+  const std::pair<std::string, Field> stats[] = {
+      {"l1", &SpbRow::l1},
+      {"rho_norm", &SpbRow::rho_norm},
+      {"rho_m_norm", &SpbRow::rho_m_norm},
+      {"mean_rho", &SpbRow::mean_rho},
+      {"frac_le_half", &SpbRow::frac_le_half},
+      {"vote_frac_le_half", &SpbRow::vote_frac_le_half},
+      {"mean_vote_right", &SpbRow::mean_vote_right},
+      {"mean_vote_tie", &SpbRow::mean_vote_tie},
+  };
+  for (const auto& [name, field] : stats) {
+    CAPTURE(name);
+    CHECK(got.*field == doctest::Approx(want.*field).epsilon(eps));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("SignTally matches a naive recount (histogram and per-voter storage)") {
@@ -235,15 +259,8 @@ TEST_CASE("SignTally matches a naive recount (histogram and per-voter storage)")
     CHECK(got.voters == sh.m);
     CHECK(got.samples_per_coord == sh.m * sh.d);
     CHECK(got.coords == want.coords);
-    CHECK(got.l1 == doctest::Approx(want.l1).epsilon(1e-12));
-    CHECK(got.rho_norm == doctest::Approx(want.rho_norm).epsilon(1e-12));
-    CHECK(got.rho_m_norm == doctest::Approx(want.rho_m_norm).epsilon(1e-12));
-    CHECK(got.mean_rho == doctest::Approx(want.mean_rho).epsilon(1e-12));
-    CHECK(got.frac_le_half == doctest::Approx(want.frac_le_half).epsilon(1e-12));
+    check_coord_stats(got, want, 1e-12);
     CHECK(got.client_frac_le_half == doctest::Approx(want.client_frac_le_half).epsilon(1e-12));
-    CHECK(got.vote_frac_le_half == doctest::Approx(want.vote_frac_le_half).epsilon(1e-12));
-    CHECK(got.mean_vote_right == doctest::Approx(want.mean_vote_right).epsilon(1e-12));
-    CHECK(got.mean_vote_tie == doctest::Approx(want.mean_vote_tie).epsilon(1e-12));
     CHECK(got.abstain_frac == doctest::Approx(want.abstain_frac).epsilon(1e-12));
     CHECK(got.abstain_frac > 0.1);
   }
@@ -289,13 +306,7 @@ TEST_CASE("SignTally: a zero minibatch coordinate abstains - an always-abstainin
     }
     s.finish(extra ? b : a);
   }
-  CHECK(b.rho_m_norm == doctest::Approx(a.rho_m_norm).epsilon(1e-14));
-  CHECK(b.rho_norm == doctest::Approx(a.rho_norm).epsilon(1e-14));
-  CHECK(b.mean_rho == doctest::Approx(a.mean_rho).epsilon(1e-14));
-  CHECK(b.frac_le_half == doctest::Approx(a.frac_le_half).epsilon(1e-14));
-  CHECK(b.mean_vote_right == doctest::Approx(a.mean_vote_right).epsilon(1e-14));
-  CHECK(b.mean_vote_tie == doctest::Approx(a.mean_vote_tie).epsilon(1e-14));
-  CHECK(b.vote_frac_le_half == doctest::Approx(a.vote_frac_le_half).epsilon(1e-14));
+  check_coord_stats(b, a, 1e-14);
   CHECK(a.abstain_frac == 0.0);
   CHECK(b.abstain_frac == doctest::Approx(0.25));
 }

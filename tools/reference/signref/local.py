@@ -18,26 +18,22 @@ def local_vectors(plan, data, x, r, dtype=torch.float32, masks=None, masks_in=No
     idx = plan.batches[:, r]                         # [M, S, B]
     model = plan.model
     x = x.to(dtype)
-    if plan.method == "fedavg":
-        xl = x.unsqueeze(0).repeat(plan.M, 1)
-        for s in range(plan.S):
-            X, y = batch_xy(data, idx[:, s], dtype)
-            ms = [] if masks is not None else None
-            _, G = model.loss_grad(xl, X, y, masks=ms, masks_in=None if masks_in is None else masks_in[s],
-                                   kink_rtol=kink_rtol)
-            if ms is not None:
-                masks.append(ms)
-            xl -= plan.lr * G                        # McMahan et al. ClientUpdate
-        return x.unsqueeze(0) - xl
+    fedavg = plan.method == "fedavg"
+    xl = x.unsqueeze(0).repeat(plan.M, 1) if fedavg else x   # fedavg: every client's local copy
     acc = None
     for s in range(plan.S):
         X, y = batch_xy(data, idx[:, s], dtype)
         ms = [] if masks is not None else None
-        _, G = model.loss_grad(x, X, y, masks=ms, masks_in=None if masks_in is None else masks_in[s],
+        _, G = model.loss_grad(xl, X, y, masks=ms, masks_in=None if masks_in is None else masks_in[s],
                                kink_rtol=kink_rtol)
         if ms is not None:
             masks.append(ms)
-        acc = G if acc is None else acc + G
+        if fedavg:
+            xl -= plan.lr * G                        # McMahan et al. ClientUpdate
+        else:
+            acc = G if acc is None else acc + G
+    if fedavg:
+        return x.unsqueeze(0) - xl
     return acc if plan.S == 1 else acc / plan.S
 
 
