@@ -35,10 +35,7 @@ TEST_CASE("codec: topk_count and auto_gamma follow the paper's rules") {
 TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq. (6)") {
   const std::size_t n = 5000;
   methods::UpdateEncoder enc(n, K());
-  methods::MethodConfig cfg;
-  cfg.method = Method::s3gd;
-  cfg.gamma = 0.05f;
-  cfg.eta = 0.7f;
+  const methods::MethodConfig cfg{.method = Method::s3gd, .gamma = 0.05f, .eta = 0.7f};
   std::vector<float> e_prev(n, 0.0f);
   for (int round = 0; round < 4; ++round) {
     const auto gt = gaussianish(n, 100 + round);
@@ -72,9 +69,7 @@ TEST_CASE("codec: s3gd sends exactly K signs and updates the error memory by eq.
 TEST_CASE("codec: randk picks K distinct sorted coordinates, same for the same seed") {
   const std::size_t n = 10000;
   methods::UpdateEncoder enc(n, K());
-  methods::MethodConfig cfg;
-  cfg.method = Method::randk;
-  cfg.gamma = 0.01f;
+  const methods::MethodConfig cfg{.method = Method::randk, .gamma = 0.01f};
   const auto g = gaussianish(n, 1);
   const auto a = codec::decode_sparse(enc.encode(g, cfg, 42).view());
   const auto b = codec::decode_sparse(enc.encode(g, cfg, 42).view());
@@ -89,8 +84,7 @@ TEST_CASE("codec: stochastic sign is unbiased (Safaryan Def. 3)") {
   const std::size_t n = 8;
   const std::vector<float> g = {0.5f, -0.25f, 0.1f, 0.0f, -0.8f, 0.05f, 0.3f, -0.1f};
   methods::UpdateEncoder enc(n, K());
-  methods::MethodConfig cfg;
-  cfg.method = Method::stochsign;
+  const methods::MethodConfig cfg{.method = Method::stochsign};
   std::vector<double> mean(n, 0.0);
   const int trials = 40000;
   float scale = 0;
@@ -110,9 +104,7 @@ TEST_CASE("codec: stochastic sign is unbiased (Safaryan Def. 3)") {
 TEST_CASE("codec: efsign residual is p - ||p||_1/d sign(p)") {
   const std::size_t n = 257;
   methods::UpdateEncoder enc(n, K());
-  methods::MethodConfig cfg;
-  cfg.method = Method::efsign;
-  cfg.eta = 1.0f;
+  const methods::MethodConfig cfg{.method = Method::efsign, .eta = 1.0f};
   const auto g1 = gaussianish(n, 8);
   const auto p1 = enc.encode(g1, cfg, 0);
   double l1 = 0;

@@ -68,32 +68,33 @@ void time_each_kernel(const BenchConfig& config, std::vector<BenchResult>& resul
 
 }  // namespace
 
-void bench_pack(const BenchConfig& config, std::vector<BenchResult>& results) {
-  for (std::size_t n : config.sizes) {
-    const std::vector<float> x = gradient(n);
-    std::vector<float> copy(n, 1.0f);
-    std::vector<std::uint8_t> bits(k::packed_bytes(n), 0);
-    const Timing base = memcpy_time(copy.data(), x.data(), n * sizeof(float), config.timer);
-    time_each_kernel(config, results, {"pack", n, "", "memcpy 4N B", base, Goal::kRatioAtMost, 1.0},
-                     [&](const k::SignKernels& kern) {
-                       kern.pack_signs(x, bits);
-                       do_not_optimize(bits.data());
-                     });
-  }
-}
-
-void bench_unpack(const BenchConfig& config, std::vector<BenchResult>& results) {
+namespace {
+// pack (f32 -> bits) or unpack (bits -> +-1.0f), against a memcpy of the 4N float bytes.
+void bench_signs(const BenchConfig& config, std::vector<BenchResult>& results, bool pack) {
   for (std::size_t n : config.sizes) {
     std::vector<float> x = gradient(n), out(n, 0.0f), copy(n, 0.0f);
-    std::vector<std::uint8_t> bits(k::packed_bytes(n));
-    k::scalar_sign_kernels().pack_signs(x, bits);
+    std::vector<std::uint8_t> bits(k::packed_bytes(n), 0);
+    if (!pack) k::scalar_sign_kernels().pack_signs(x, bits);
     const Timing base = memcpy_time(copy.data(), x.data(), n * sizeof(float), config.timer);
-    time_each_kernel(config, results, {"unpack", n, "", "memcpy 4N B", base, Goal::kNone, 0},
-                     [&](const k::SignKernels& kern) {
-                       kern.unpack_signs(bits, out);
-                       do_not_optimize(out.data());
-                     });
+    const RowSpec spec = pack ? RowSpec{"pack", n, "", "memcpy 4N B", base, Goal::kRatioAtMost, 1.0}
+                              : RowSpec{"unpack", n, "", "memcpy 4N B", base, Goal::kNone, 0};
+    time_each_kernel(config, results, spec, [&](const k::SignKernels& kern) {
+      if (pack) {
+        kern.pack_signs(x, bits);
+        do_not_optimize(bits.data());
+      } else {
+        kern.unpack_signs(bits, out);
+        do_not_optimize(out.data());
+      }
+    });
   }
+}
+}  // namespace
+
+void bench_pack(const BenchConfig& config, std::vector<BenchResult>& results) { bench_signs(config, results, true); }
+
+void bench_unpack(const BenchConfig& config, std::vector<BenchResult>& results) {
+  bench_signs(config, results, false);
 }
 
 void bench_vote(const BenchConfig& config, std::vector<BenchResult>& results) {
