@@ -16,17 +16,25 @@ bool ClientRegistry::valid_name(std::string_view s) {
 }
 
 ClientRegistry::Admission ClientRegistry::admit(const std::string& name, const std::string& key,
-                                                const std::string& peer, double now, double min_interval_s) {
+                                                const std::string& listed_name, const std::string& peer, double now,
+                                                double min_interval_s) {
+  if (!key.empty()) {  // one key, one board
+    if (!listed_name.empty() && name != listed_name) return {Outcome::key_has_name, nullptr, listed_name};
+    if (auto it = by_key_.find(key); it != by_key_.end() && clients_.at(it->second)->row.name != name)
+      return {Outcome::key_has_name, nullptr, clients_.at(it->second)->row.name};
+  } else if (auto it = by_peer_.find(peer); it != by_peer_.end() && clients_.at(it->second)->row.name != name) {
+    return {Outcome::peer_has_name, clients_.at(it->second).get(), {}};  // plaintext: one name per connection
+  }
   std::uint32_t id;
   if (auto it = by_name_.find(name); it != by_name_.end()) {
     Client& old = *clients_.at(it->second);
-    if (!key.empty() && !old.key.empty() && old.key != key) return {Outcome::identity_taken, &old};
+    if (!old.row.key.empty() && old.row.key != key) return {Outcome::identity_taken, &old, {}};
     // Join storm: one Join per name per interval from the same connection.
-    if (old.connected && old.peer == peer && now - old.last_join < min_interval_s) return {Outcome::throttled, &old};
+    if (old.connected && old.peer == peer && now - old.last_join < min_interval_s) return {Outcome::throttled, &old, {}};
     id = it->second;
     by_peer_.erase(old.peer);
   } else {
-    if (clients_.size() >= max_clients_) return {Outcome::full, nullptr};
+    if (clients_.size() >= max_clients_) return {Outcome::full, nullptr, {}};
     id = clients_.empty() ? 0 : clients_.rbegin()->first + 1;
     by_name_[name] = id;
     clients_[id] = std::make_unique<Client>();
@@ -34,25 +42,42 @@ ClientRegistry::Admission ClientRegistry::admit(const std::string& name, const s
   Client& c = *clients_.at(id);
   c.row.client_id = id;
   c.row.name = name;
-  if (!key.empty()) c.key = key;
+  c.row.key = key;
+  if (!key.empty()) by_key_[key] = id;
   c.peer = peer;
   c.connected = true;
   c.last_seen = now;
   c.last_join = now;
   by_peer_[peer] = id;
-  return {Outcome::admitted, &c};
+  return {Outcome::admitted, &c, {}};
 }
 
 void ClientRegistry::restore(const ClientRow& row) {
   auto c = std::make_unique<Client>();
   c->row = row;
   by_name_[row.name] = row.client_id;
+  if (!row.key.empty()) by_key_[row.key] = row.client_id;
   clients_[row.client_id] = std::move(c);
 }
 
-Client* ClientRegistry::by_peer(const std::string& peer) {
+std::vector<std::uint32_t> ClientRegistry::revoke(const std::string& key) {
+  std::vector<std::uint32_t> ids;
+  if (key.empty()) return ids;
+  for (auto& [id, c] : clients_) {
+    if (c->row.key != key || !c->connected) continue;
+    c->connected = false;
+    by_peer_.erase(c->peer);
+    c->peer.clear();
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+Client* ClientRegistry::by_peer(const std::string& peer, const std::string& key) {
   auto it = by_peer_.find(peer);
-  return it == by_peer_.end() ? nullptr : clients_.at(it->second).get();
+  if (it == by_peer_.end()) return nullptr;
+  Client* c = clients_.at(it->second).get();
+  return c->row.key == key ? c : nullptr;  // another key on this routing id is a stranger
 }
 
 std::uint32_t ClientRegistry::connected() const {

@@ -3,10 +3,13 @@
 // round.
 //
 // A client's name is its identity across reconnects and coordinator restarts
-// (ids are given in join order and stored with the run). A name belongs to the
-// CURVE key that first joined with it in this coordinator process; another
-// key cannot take it over. Pure: no I/O; the caller passes the monotonic time.
-// Thread-safety: none.
+// (ids are given in join order and stored with the run). Under CURVE one key
+// is one board: a key joins under one name only (the allowlist's, or the
+// first it used; the binding is stored with the run and restored on resume),
+// and a name belongs to its key. Every message is attributed by (routing id,
+// key): a connection presenting another key's routing id is a stranger. In
+// plaintext there is no identity at all; a connection joins under one name.
+// Pure: no I/O; the caller passes the monotonic time. Thread-safety: none.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +26,6 @@ namespace signfed::coord {
 struct Client {
   ClientRow row;              // what the log stores (id, name, platform, samples, ...)
   std::string peer;           // current routing id
-  std::string key;            // CURVE public key (Z85) the name is bound to; empty when insecure
   double last_seen = 0.0;     // monotonic s
   double last_join = -1e9, last_snapshot = -1e9;
   bool connected = false;     // joined since this coordinator process started
@@ -41,18 +43,28 @@ class ClientRegistry {
     admitted,       // new, or a rejoin (possibly on a new connection): bound to peer
     throttled,      // the same connection repeated its Join within min_interval_s: ignore it
     identity_taken, // the name belongs to another CURVE key
+    key_has_name,   // this key is bound to another name (allowlist or an earlier Join)
+    peer_has_name,  // plaintext: this connection already joined under another name
     full,           // max_clients distinct names already joined this run
   };
   struct Admission {
     Outcome outcome = Outcome::admitted;
-    Client* client = nullptr;   // admitted: the client; identity_taken: the owner
+    Client* client = nullptr;   // admitted: the client; identity_taken, peer_has_name: the owner
+    std::string bound_name;     // key_has_name: the name the key is bound to
   };
-  Admission admit(const std::string& name, const std::string& key, const std::string& peer, double now,
-                  double min_interval_s);
-  // A client known from the log of a resumed run (not connected until it joins).
+  // `key`: the CURVE key the Join came with ("" in plaintext); `listed_name`:
+  // the name the allowlist binds it to ("" if none).
+  Admission admit(const std::string& name, const std::string& key, const std::string& listed_name,
+                  const std::string& peer, double now, double min_interval_s);
+  // A client known from the log of a resumed run (not connected until it
+  // joins), with the key its name is bound to (row.key).
   void restore(const ClientRow& row);
+  // The key is no longer allowed: its clients are disconnected and their
+  // connections unheard. Returns their ids.
+  std::vector<std::uint32_t> revoke(const std::string& key);
 
-  Client* by_peer(const std::string& peer);
+  // The client that joined on this connection with this key, or nullptr.
+  Client* by_peer(const std::string& peer, const std::string& key);
   Client& at(std::uint32_t id) { return *clients_.at(id); }
   const Client& at(std::uint32_t id) const { return *clients_.at(id); }
   std::size_t size() const { return clients_.size(); }
@@ -70,7 +82,7 @@ class ClientRegistry {
  private:
   std::uint32_t max_clients_;
   std::map<std::uint32_t, std::unique_ptr<Client>> clients_;  // by id
-  std::map<std::string, std::uint32_t> by_peer_, by_name_;
+  std::map<std::string, std::uint32_t> by_peer_, by_name_, by_key_;
 };
 
 }  // namespace signfed::coord

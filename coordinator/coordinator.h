@@ -102,6 +102,7 @@ class Coordinator {
   void handle_frame(const std::string& peer, std::span<const std::uint8_t> frame, const std::string& key = {});
   void begin_round_for_test(std::uint32_t round);
   void finish_round_for_test();
+  void poll_for_test(int timeout_ms) { poll_once(timeout_ms); }  // what the transport queued
 
  private:
 
@@ -115,11 +116,14 @@ class Coordinator {
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                    const std::string& detail);
   void report_suspects(const std::vector<SuspicionMonitor::Flag>& flags);
-  void on_join(const std::string& peer, const wire::Join& m, const std::string& key);
-  void on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes);
-  void on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m);
-  void on_guard_report(const std::string& peer, const wire::GuardReport& m);
-  void on_skip(const std::string& peer, const wire::Skip& m);
+  // Handlers of one verified message; `c` is the client it is attributed to
+  // (by routing id and key), nullptr for a stranger.
+  void on_join(const std::string& peer, const wire::Join& m, const std::string& key, const std::string& listed_name);
+  void on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes);
+  void on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m);
+  void on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m);
+  void on_skip(const std::string& peer, Client* c, const wire::Skip& m);
+  void on_key_revoked(const std::string& key);
   void reply_error(const std::string& peer, wire::ErrorCode code, const std::string& text, std::uint32_t round);
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes);
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);

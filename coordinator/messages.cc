@@ -34,7 +34,26 @@ constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to 
 bool Coordinator::poll_once(int timeout_ms) {
   return transport_->poll(
       timeout_ms, [this](const net::Inbound& m) { handle_frame(m.peer, m.bytes, m.key); },
-      [this](const net::TransportEvent& e) { log_limited(e.who, std::nullopt, e.kind, e.detail); });
+      [this](const net::TransportEvent& e) {
+        if (e.kind == net::kKeyRevoked) return on_key_revoked(e.who);
+        log_limited(e.who, std::nullopt, e.kind, e.detail);
+      });
+}
+
+void Coordinator::on_key_revoked(const std::string& key) {
+  for (std::uint32_t id : registry_.revoke(key)) {
+    log_->log_event(run_id_, unix_s(), id, "key_revoked", "key " + key + " left the allowlist: session closed");
+    std::fprintf(stderr, "signfed-coordinator: client %u '%s' revoked (its key left the allowlist)\n", id,
+                 registry_.at(id).row.name.c_str());
+    if (open_round() && round_->skip(id)) {  // the open round need not wait for it
+      UpdateRow row;
+      row.round = round_->round();
+      row.client_id = id;
+      row.status = "skipped";
+      row.detail = "key revoked";
+      pending_rows_.push_back(row);
+    }
+  }
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
@@ -57,7 +76,14 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   frame = aligned.bytes();
   std::string why;
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
-  Client* c = registry_.by_peer(peer);
+  const net::KeyGrant grant = transport_->grant(key);
+  if (!grant.listed) {
+    // A connection whose key was dropped from the allowlist: not heard any more.
+    log_limited("key:" + key, std::nullopt, "revoked_key", "message from a revoked key " + key);
+    return;
+  }
+  // Attributed by (routing id, key): another key on a known routing id is a stranger.
+  Client* c = registry_.by_peer(peer, key);
   if (!env) {
     if (event_allowed("peer:" + peer)) {
       log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
@@ -68,15 +94,15 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   if (c) c->last_seen = now_s();
   switch (env->body_type()) {
     case Body::Join:
-      return on_join(peer, *env->body_as_Join(), key);
+      return on_join(peer, *env->body_as_Join(), key, grant.name);
     case Body::Update:
-      return on_update(peer, *env->body_as_Update(), frame.size());
+      return on_update(peer, c, *env->body_as_Update(), frame.size());
     case Body::Skip:
-      return on_skip(peer, *env->body_as_Skip());
+      return on_skip(peer, c, *env->body_as_Skip());
     case Body::SnapshotRequest:
-      return on_snapshot_request(peer, *env->body_as_SnapshotRequest());
+      return on_snapshot_request(peer, c, *env->body_as_SnapshotRequest());
     case Body::GuardReport:
-      return on_guard_report(peer, *env->body_as_GuardReport());
+      return on_guard_report(peer, c, *env->body_as_GuardReport());
     case Body::Heartbeat: {
       if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", 0);
       // Echo: clients use our silence to detect a restarted coordinator.
@@ -112,7 +138,8 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   }
 }
 
-void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key) {
+void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key,
+                          const std::string& listed_name) {
   if (m.protocol_version() != wire::kProtocolVersion) {
     reply_error(peer, ErrorCode::version_mismatch,
                 "protocol version mismatch: client speaks " + std::to_string(m.protocol_version()) +
@@ -135,14 +162,27 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     return;
   }
   const double t = now_s();
-  const ClientRegistry::Admission adm = registry_.admit(name, key, peer, t, kJoinMinInterval);
+  const ClientRegistry::Admission adm = registry_.admit(name, key, listed_name, peer, t, kJoinMinInterval);
   switch (adm.outcome) {
     case ClientRegistry::Outcome::throttled:
       return;
     case ClientRegistry::Outcome::identity_taken:
       log_limited("peer:" + peer, adm.client->row.client_id, "identity_rejected",
-                  "key " + key + " tried to join as '" + name + "', which belongs to key " + adm.client->key);
+                  "key " + key + " tried to join as '" + name + "', which belongs to key " + adm.client->row.key);
       reply_error(peer, ErrorCode::bad_value, "client name '" + name + "' belongs to another key; choose another --name", 0);
+      return;
+    case ClientRegistry::Outcome::key_has_name:
+      log_limited("key:" + key, std::nullopt, "identity_rejected",
+                  "key " + key + " tried to join as '" + name + "' but is bound to '" + adm.bound_name + "'");
+      reply_error(peer, ErrorCode::bad_value,
+                  "this key is bound to the board name '" + adm.bound_name + "' (one key, one board); start the client "
+                  "with --name " + adm.bound_name + ", or give this board its own key (signfed-keygen)", 0);
+      return;
+    case ClientRegistry::Outcome::peer_has_name:
+      log_limited("peer:" + peer, adm.client->row.client_id, "identity_rejected",
+                  "a plaintext connection joined as '" + adm.client->row.name + "' tried to join as '" + name + "'");
+      reply_error(peer, ErrorCode::bad_value, "this connection already joined as '" + adm.client->row.name +
+                                                  "'; one name per connection", 0);
       return;
     case ClientRegistry::Outcome::full:
       log_limited("full", std::nullopt, "server_full", "refused '" + name + "': " + std::to_string(cfg_.max_clients) + " clients");
@@ -169,7 +209,9 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000
   // snapshots). Clients that find a different digest in their task ask for one.
-  if (digest_ != init_digest_) {
+  // At most one per identity per kSnapshotMinInterval, Join or request:
+  // alternating connections of one key cannot multiply them.
+  if (digest_ != init_digest_ && m.have_digest() != digest_ && t - c.last_snapshot >= kSnapshotMinInterval) {
     snapshot_bytes_ += send_snapshot(peer, open_round().value_or(0));
     c.last_snapshot = t;
   }
@@ -184,8 +226,7 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   std::fflush(stdout);
 }
 
-void Coordinator::on_update(const std::string& peer, const wire::Update& m, std::size_t frame_bytes) {
-  Client* c = registry_.by_peer(peer);
+void Coordinator::on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes) {
   if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
     return;
@@ -257,8 +298,7 @@ void Coordinator::on_update(const std::string& peer, const wire::Update& m, std:
   round_->count(c->row.client_id, std::move(r));
 }
 
-void Coordinator::on_snapshot_request(const std::string& peer, const wire::SnapshotRequest& m) {
-  Client* c = registry_.by_peer(peer);
+void Coordinator::on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m) {
   if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
     return;
@@ -270,8 +310,7 @@ void Coordinator::on_snapshot_request(const std::string& peer, const wire::Snaps
   snapshot_bytes_ += send_snapshot(peer, open_round().value_or(m.round()));
 }
 
-void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
-  Client* c = registry_.by_peer(peer);
+void Coordinator::on_skip(const std::string& peer, Client* c, const wire::Skip& m) {
   if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
   const std::uint32_t id = c->row.client_id;
   // Only for itself, for the open round, when selected, and before any update.
@@ -285,8 +324,7 @@ void Coordinator::on_skip(const std::string& peer, const wire::Skip& m) {
   pending_rows_.push_back(row);
 }
 
-void Coordinator::on_guard_report(const std::string& peer, const wire::GuardReport& m) {
-  Client* c = registry_.by_peer(peer);
+void Coordinator::on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m) {
   // Only a counted participant of the round being decided, once, for itself.
   if (!c || !confirming_ || !round_ || !round_->has_update(c->row.client_id)) return;  // stale: ignore
   if (m.round() != confirming_->round || m.client_id() != c->row.client_id ||

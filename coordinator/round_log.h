@@ -32,6 +32,7 @@ struct ClientRow {
   std::uint32_t client_id = 0;
   std::string name, platform, arch, data_desc;
   std::uint64_t samples = 0;
+  std::string key;            // the CURVE public key (Z85) the name is bound to; "" in plaintext
 };
 
 struct UpdateRow {

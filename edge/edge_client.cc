@@ -73,7 +73,9 @@ std::vector<std::uint8_t> EdgeClient::join_frame() const {
   fb::FlatBufferBuilder fbb(512);
   auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(cfg_.name), fbb.CreateString(u.sysname),
                             fbb.CreateString(u.machine), fbb.CreateString(m.spec()), m.num_params(),
-                            trainer_->shard_size(), fbb.CreateString(desc));
+                            trainer_->shard_size(), fbb.CreateString(desc),
+                            // a rejoin in step with the run needs no snapshot
+                            sync_ == Sync::in_sync ? digest() : 0);
   const auto bytes = wire::finish_envelope(fbb, j);
   return {bytes.begin(), bytes.end()};
 }

@@ -10,37 +10,41 @@
 namespace signfed::curve {
 namespace {
 
-// Z85's alphabet includes '#', so a comment is recognised by position: the
-// first blank-separated word of a line is the key if it is a valid Z85 key;
-// anything after it is a comment; a line whose first word is not a key must
-// start with '#' (a comment line) or be blank.
-std::string key_of_line(const std::string& line, bool* bad) {
-  *bad = false;
-  const auto b = line.find_first_not_of(" \t\r\n");
+// One line of a key file or allowlist: the key and what follows it.
+struct KeyLine {
+  int line = 0;
+  std::string key, rest;  // rest: the text after the key, blanks trimmed
+};
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string::npos) return {};
-  const auto e = line.find_first_of(" \t\r\n", b);
-  std::string word = line.substr(b, e == std::string::npos ? std::string::npos : e - b);
-  if (is_z85_key(word)) return word;
-  if (line[b] != '#') *bad = true;
-  return {};
+  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
-std::vector<std::pair<int, std::string>> key_lines(const std::string& path, const char* what) {
+// Z85's alphabet includes '#', so a comment is recognised by position: the
+// first blank-separated word of a line is the key if it is a valid Z85 key;
+// a line whose first word is not a key must start with '#' (a comment line)
+// or be blank.
+std::vector<KeyLine> key_lines(const std::string& path, const char* what) {
   std::ifstream f(path);
   if (!f) throw CurveError(std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
-  std::vector<std::pair<int, std::string>> out;
+  std::vector<KeyLine> out;
   std::string line;
   int n = 0;
   while (std::getline(f, line)) {
     ++n;
     if (line.size() > 4096) throw CurveError(path + ":" + std::to_string(n) + ": line too long for a key file");
-    bool bad = false;
-    std::string k = key_of_line(line, &bad);
-    if (bad)
+    const std::string t = trim(line);
+    if (t.empty()) continue;
+    const auto e = t.find_first_of(" \t");
+    std::string word = t.substr(0, e);
+    if (!is_z85_key(word)) {
+      if (t[0] == '#') continue;
       throw CurveError(path + ":" + std::to_string(n) + ": not a Z85 CURVE key (expected 40 characters as written "
                        "by signfed-keygen)");
-    if (k.empty()) continue;
-    out.emplace_back(n, std::move(k));
+    }
+    out.push_back({n, std::move(word), e == std::string::npos ? std::string() : trim(t.substr(e))});
     if (out.size() > 1000000) throw CurveError(path + ": more than 10^6 keys");
   }
   return out;
@@ -88,12 +92,25 @@ std::string read_key_file(const std::string& path) {
   if (lines.size() != 1)
     throw CurveError("key file " + path + " holds " + std::to_string(lines.size()) +
                      " keys; expected exactly one (make a pair with signfed-keygen)");
-  return lines.front().second;
+  return lines.front().key;
 }
 
-std::set<std::string> read_allowlist(const std::string& path) {
-  std::set<std::string> keys;
-  for (auto& [n, k] : key_lines(path, "allowlist")) keys.insert(std::move(k));
+Allowlist read_allowlist(const std::string& path) {
+  Allowlist keys;
+  for (KeyLine& l : key_lines(path, "allowlist")) {
+    const std::string where = path + ":" + std::to_string(l.line) + ": ";
+    std::string name;
+    if (!l.rest.empty() && l.rest[0] != '#') {  // KEY NAME [# comment]
+      const auto e = l.rest.find_first_of(" \t");
+      name = l.rest.substr(0, e);
+      const std::string after = e == std::string::npos ? std::string() : trim(l.rest.substr(e));
+      if (!after.empty() && after[0] != '#')
+        throw CurveError(where + "after the key, expected one board name and then nothing or a '# comment'");
+      if (name.size() > 128) throw CurveError(where + "board name longer than 128 characters");
+    }
+    const auto [it, fresh] = keys.emplace(std::move(l.key), name);
+    if (!fresh) throw CurveError(where + "key listed twice (one key is one board)");
+  }
   return keys;
 }
 

@@ -6,12 +6,15 @@
 // are comments. (Z85 itself uses '#': a key may start with it.) A key pair is
 // two files: NAME.key (the secret key, mode 0600) and NAME.pub (the public
 // key). An allowlist is a file of public keys in the same syntax, one per
-// line. Every reader throws CurveError with a message naming the file, the
-// line and what to do.
+// line, each optionally followed by the one board name the key may join as
+// ("KEY edge-3  # lab bench"; signfed-keygen writes that). A key without a
+// name is bound to the first name it joins with. Every reader throws
+// CurveError with a message naming the file, the line and what to do.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -44,8 +47,10 @@ std::string z85_of(const std::uint8_t* key32);
 
 // Reads the single key of a key file.
 std::string read_key_file(const std::string& path);
-// Reads an allowlist (zero or more public keys).
-std::set<std::string> read_allowlist(const std::string& path);
+// Public key (Z85) -> the board name it is bound to ("": none listed).
+using Allowlist = std::map<std::string, std::string>;
+// Reads an allowlist (zero or more public keys, each at most once).
+Allowlist read_allowlist(const std::string& path);
 // Writes stem.key (secret, 0600) and stem.pub; refuses to overwrite unless force.
 void write_key_pair(const std::string& stem, const KeyPair& k, bool force);
 

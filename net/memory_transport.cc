@@ -22,8 +22,24 @@ void MemoryTransport::move_due() {
 
 std::vector<MemoryTransport::Frame> MemoryTransport::take_sent() { return std::exchange(sent_, {}); }
 
+void MemoryTransport::allow(std::string key, std::string name) {
+  secure_ = true;
+  allowlist_[std::move(key)] = std::move(name);
+}
+
+void MemoryTransport::revoke(const std::string& key) {
+  if (allowlist_.erase(key) > 0) revoked_.push_back(key);
+}
+
+KeyGrant MemoryTransport::grant(const std::string& key) const {
+  if (!secure_) return {true, {}};
+  const auto it = allowlist_.find(key);
+  return it == allowlist_.end() ? KeyGrant{false, {}} : KeyGrant{true, it->second};
+}
+
 bool MemoryTransport::poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
-                           const std::function<void(const TransportEvent&)>&) {
+                           const std::function<void(const TransportEvent&)>& on_event) {
+  for (const std::string& key : std::exchange(revoked_, {})) on_event({key, kKeyRevoked, "key revoked"});
   move_due();
   if (inbox_.empty() && on_idle) on_idle();
   move_due();

@@ -37,12 +37,18 @@ class MemoryTransport final : public Transport {
   // Called when poll() finds nothing queued (before the clock moves); a test
   // uses it to answer the coordinator like a fleet of clients would.
   std::function<void()> on_idle;
+  // As if under CURVE with this allowlist (key -> bound name, "" for none);
+  // revoke() drops a key and reports it at the next poll, as a reloaded
+  // allowlist file would. Without allow(): plaintext, everyone listed.
+  void allow(std::string key, std::string name = {});
+  void revoke(const std::string& key);
 
   bool poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
             const std::function<void(const TransportEvent&)>& on_event) override;
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) override;
   std::string endpoint() const override { return "memory://"; }
   std::string describe() const override { return "PLAINTEXT (insecure): in-memory transport"; }
+  KeyGrant grant(const std::string& key) const override;
 
  private:
   void move_due();
@@ -51,6 +57,9 @@ class MemoryTransport final : public Transport {
   std::deque<Frame> inbox_;
   std::multimap<double, Frame> scheduled_;  // by arrival time; equal times keep their order
   std::vector<Frame> sent_;
+  bool secure_ = false;
+  std::map<std::string, std::string> allowlist_;
+  std::vector<std::string> revoked_;  // not yet reported
 };
 
 }  // namespace signfed::net

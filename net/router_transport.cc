@@ -56,6 +56,7 @@ bool RouterTransport::poll(int timeout_ms, const std::function<void(const Inboun
                              {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(std::min(timeout_ms, 1000)));
   check_monitor(on_event);
+  check_allowlist(on_event);
   if (zap_ && (items[1].revents & ZMQ_POLLIN)) serve_zap(on_event);
   if (!(items[0].revents & ZMQ_POLLIN)) return false;
   // Drain what is queued without blocking.
@@ -85,6 +86,21 @@ std::size_t RouterTransport::send(const std::string& peer, std::span<const std::
   if (!router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return 0;
   if (!router_.send(body, zmq::send_flags::dontwait)) return 0;
   return bytes.size();
+}
+
+KeyGrant RouterTransport::grant(const std::string& key) const {
+  if (!zap_) return {true, {}};
+  const std::string* name = zap_->find(key);
+  return name ? KeyGrant{true, *name} : KeyGrant{false, {}};
+}
+
+void RouterTransport::check_allowlist(const std::function<void(const TransportEvent&)>& on_event) {
+  // An edited allowlist revokes within a second, handshake or not.
+  const double now = system_clock().now_s();
+  if (!zap_ || now - last_allowlist_check_ < 1.0) return;
+  last_allowlist_check_ = now;
+  for (const std::string& key : zap_->refresh())
+    on_event({key, kKeyRevoked, "key " + key + " dropped from (or re-bound in) the allowlist " + zap_->path()});
 }
 
 void RouterTransport::serve_zap(const std::function<void(const TransportEvent&)>& on_event) {

@@ -40,15 +40,18 @@ class RouterTransport final : public Transport {
   std::string endpoint() const override;
   std::string describe() const override;
   void linger_on_close(int ms) override { router_.set(zmq::sockopt::linger, ms); }
+  KeyGrant grant(const std::string& key) const override;
 
  private:
   void serve_zap(const std::function<void(const TransportEvent&)>& on_event);
   void check_monitor(const std::function<void(const TransportEvent&)>& on_event);
+  void check_allowlist(const std::function<void(const TransportEvent&)>& on_event);
 
   std::unique_ptr<ZapAuthenticator> zap_;  // nullptr when insecure
   zmq::socket_t router_;
   std::unique_ptr<curve::SocketMonitor> monitor_;
   double last_accept_warning_ = -1e9;
+  double last_allowlist_check_ = -1e9;
 };
 
 }  // namespace signfed::net

@@ -25,10 +25,20 @@ struct Inbound {
 };
 
 // Something the transport refused or noticed on its own (a rejected CURVE
-// handshake, a malformed multipart message, an accept failure): `who` names
-// the source for rate limiting, `kind` is the event-row kind.
+// handshake, a malformed multipart message, an accept failure, a key the
+// allowlist no longer lists): `who` names the source for rate limiting,
+// `kind` is the event-row kind.
 struct TransportEvent {
   std::string who, kind, detail;
+};
+// kind of the event for a key dropped from (or re-bound in) the allowlist;
+// `who` is the key: its live connections must not be heard any more.
+inline constexpr const char* kKeyRevoked = "key_revoked";
+
+// What the allowlist says of an authenticated key.
+struct KeyGrant {
+  bool listed = false;  // the key may talk (always true in plaintext)
+  std::string name;     // the one board name it may join as; "": not fixed by the allowlist
 };
 
 class Transport {
@@ -49,6 +59,9 @@ class Transport {
   virtual void linger_on_close(int ms) { (void)ms; }
   // One line for the run's log: "PLAINTEXT ..." or "CURVE; allowlist ...".
   virtual std::string describe() const = 0;
+  // Whether `key` (an Inbound::key) is listed now, and the name bound to it.
+  // Plaintext transports list everyone (key ""), with no name.
+  virtual KeyGrant grant(const std::string& key) const = 0;
 };
 
 }  // namespace signfed::net

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <zmq_addon.hpp>
@@ -37,7 +38,7 @@ std::optional<ZapAuthenticator::Decision> ZapAuthenticator::serve_one() {
   } else {
     d.key = curve::z85_of(static_cast<const std::uint8_t*>(req[6].data()));
     reload(false);
-    d.allowed = keys_.count(d.key) > 0;
+    d.allowed = find(d.key) != nullptr;
     if (!d.allowed) d.why = "public key not in the allowlist " + path_;
   }
   std::array<zmq::const_buffer, 6> reply = {
@@ -49,6 +50,16 @@ std::optional<ZapAuthenticator::Decision> ZapAuthenticator::serve_one() {
   return d;
 }
 
+const std::string* ZapAuthenticator::find(const std::string& key) const {
+  const auto it = keys_.find(key);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ZapAuthenticator::refresh() {
+  reload(false);
+  return std::exchange(revoked_, {});
+}
+
 void ZapAuthenticator::reload(bool first) {
   struct stat st{};
   if (::stat(path_.c_str(), &st) != 0) {
@@ -57,7 +68,12 @@ void ZapAuthenticator::reload(bool first) {
   }
   if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
   try {
-    keys_ = curve::read_allowlist(path_);
+    curve::Allowlist fresh = curve::read_allowlist(path_);
+    for (const auto& [key, name] : keys_) {
+      const auto it = fresh.find(key);
+      if (it == fresh.end() || it->second != name) revoked_.push_back(key);  // gone, or bound to another board
+    }
+    keys_ = std::move(fresh);
     mtime_ = st.st_mtim;
   } catch (const curve::CurveError& e) {
     if (first) throw;

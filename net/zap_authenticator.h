@@ -1,17 +1,20 @@
 // ZAP (ZeroMQ RFC 27) handler over an allowlist file: a REP socket on
 // inproc://zeromq.zap.01 that admits CURVE clients whose public key is listed.
-// The allowlist is re-read when its modification time changes, so boards can
-// be added without a restart; a file that stops parsing keeps the last good
+// The allowlist is re-read when its modification time changes (at each
+// handshake, and when the owner calls refresh()), so boards can be added or
+// revoked without a restart; a file that stops parsing keeps the last good
 // list. One per ZeroMQ context (the ZAP endpoint is per context).
 // Thread-safety: owned and served by the thread that owns the secured socket.
 #pragma once
 
 #include <ctime>
 #include <optional>
-#include <set>
 #include <string>
+#include <vector>
 
 #include <zmq.hpp>
+
+#include "net/curve.h"
 
 namespace signfed::net {
 
@@ -24,6 +27,10 @@ class ZapAuthenticator {
   zmq::socket_t& socket() { return rep_; }
   std::size_t size() const { return keys_.size(); }
   const std::string& path() const { return path_; }
+  // The listed key's entry (board name, maybe ""), or nullptr if not listed.
+  const std::string* find(const std::string& key) const;
+  // Re-reads the file if it changed; returns the keys it no longer lists.
+  std::vector<std::string> refresh();
 
   struct Decision {
     bool allowed = false;
@@ -33,11 +40,12 @@ class ZapAuthenticator {
   std::optional<Decision> serve_one();
 
  private:
-  void reload(bool first);
+  void reload(bool first);  // keys dropped or re-bound go to revoked_
 
   std::string path_;
   zmq::socket_t rep_;
-  std::set<std::string> keys_;
+  curve::Allowlist keys_;
+  std::vector<std::string> revoked_;  // since the last refresh()
   timespec mtime_{};
 };
 

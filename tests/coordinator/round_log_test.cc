@@ -46,7 +46,7 @@ TEST_CASE("round_log: rounds, updates and checkpoints commit together and resume
   {
     RoundLog log(db);
     const auto run = log.begin_run(R"({"rounds":5})", 5, "t");
-    ClientRow c{0, "edge-0", "Linux", "x86_64", "iid 0/1", 600};
+    ClientRow c{0, "edge-0", "Linux", "x86_64", "iid 0/1", 600, ""};
     log.upsert_client(run, c, 1.0);
     for (std::uint32_t r = 0; r < 3; ++r) {
       RoundRow row;

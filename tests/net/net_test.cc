@@ -79,11 +79,25 @@ TEST_CASE("keys: a pair written by signfed-keygen reads back, with comments, bla
 
   const std::string allow = dir.dir + "/clients.allow";
   const curve::KeyPair k2 = curve::generate();
-  write(allow, "# boards in the greenhouse\n\n" + k.public_key + "  board-1\n   " + k2.public_key + "\n");
+  const curve::KeyPair k3 = curve::generate();
+  write(allow, "# boards in the greenhouse\n\n" + k.public_key + "  board-1\n   " + k2.public_key + "\n" +
+                   k3.public_key + " board-3  # by the door\n");
   const auto keys = curve::read_allowlist(allow);
-  CHECK(keys.size() == 2);
-  CHECK(keys.count(k.public_key) == 1);
-  CHECK(keys.count(k2.public_key) == 1);
+  CHECK(keys.size() == 3);
+  CHECK(keys.at(k.public_key) == "board-1");  // KEY NAME: the one board this key may join as
+  CHECK(keys.at(k2.public_key).empty());      // no name: bound at its first Join
+  CHECK(keys.at(k3.public_key) == "board-3");
+}
+
+TEST_CASE("keys: an allowlist line with more than a name after the key, or a key listed twice, is refused") {
+  test::TempDb dir("k");
+  const std::string allow = dir.dir + "/clients.allow";
+  const std::string key = curve::generate().public_key;
+  write(allow, key + " board-1 board-2\n");
+  CHECK_THROWS_WITH_AS(curve::read_allowlist(allow), doctest::Contains("one board name"), curve::CurveError);
+  write(allow, key + " board-1\n" + key + " board-2\n");
+  CHECK_THROWS_WITH_AS(curve::read_allowlist(allow), doctest::Contains("clients.allow:2: key listed twice"),
+                       curve::CurveError);
 }
 
 TEST_CASE("keys: a line that is neither a key nor a comment is refused with the file and line") {

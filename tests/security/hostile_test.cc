@@ -136,7 +136,7 @@ TEST_CASE("hostile: join storms and identity theft") {
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='identity_rejected'") == 1);
   CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_value});
   CHECK(r.errors("p0").empty());
-  for (int i = 0; i < 200; ++i) r.from(cat("q", i), join(cat("n", i)), "KEY-C");
+  for (int i = 0; i < 200; ++i) r.from(cat("q", i), join(cat("n", i)), cat("KEY-C", i));
   CHECK(r.q("SELECT COUNT(*) FROM clients") == 50);
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='server_full'") <= 20);
   CHECK(r.errors("q48").empty());  // the 50th client was admitted (a is the first)
@@ -145,6 +145,67 @@ TEST_CASE("hostile: join storms and identity theft") {
   r.from("p2", join("bad\x1b[2Jname"));  // terminal escapes in a name
   CHECK(r.q("SELECT COUNT(*) FROM clients WHERE name LIKE 'bad%'") == 0);
   CHECK(r.errors("p2") == std::vector{wire::ErrorCode::bad_value});
+}
+
+TEST_CASE("hostile: one key is one board - a second name from a key, or a name other than the allowlist's, is refused") {
+  Rig r;
+  r.transport->allow("KEY-S");            // no name listed: bound at its first Join
+  r.transport->allow("KEY-L", "edge-l");  // bound by the allowlist
+  for (int i = 0; i < 4; ++i) r.from(cat("s", i), join(cat("sybil-", i)), "KEY-S");  // 4 connections, 4 names
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
+  CHECK(r.errors("s0").empty());
+  for (int i = 1; i < 4; ++i) CHECK(r.errors(cat("s", i)) == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='identity_rejected'") == 3);
+  r.from("l0", join("edge-x"), "KEY-L");
+  CHECK(r.errors("l0") == std::vector{wire::ErrorCode::bad_value});
+  r.from("l1", join("edge-l"), "KEY-L");
+  CHECK(r.errors("l1").empty());
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 2);
+  r.from("u0", join("stranger"), "KEY-UNLISTED");  // (ZAP refuses it first under CURVE)
+  CHECK(r.q("SELECT COUNT(*) FROM clients WHERE name='stranger'") == 0);
+}
+
+TEST_CASE("hostile: a plaintext connection joins under one name") {
+  Rig r;
+  r.from("p", join("x"));
+  r.from("p", join("y"));
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
+  CHECK(r.errors("p") == std::vector{wire::ErrorCode::bad_value});
+}
+
+TEST_CASE("hostile: a routing id with another key is a stranger - the same reply whether or not the id is in use") {
+  Rig r;
+  r.transport->allow("KEY-A");
+  r.transport->allow("KEY-B");
+  r.from("a#1", join("a"), "KEY-A");
+  r.c->begin_round_for_test(0);
+  // KEY-B guesses a's routing id, and a routing id nobody uses: the replies do not tell them apart.
+  r.from("a#1", update(0, 0), "KEY-B");
+  r.from("nobody#1", update(0, 0), "KEY-B");
+  CHECK(r.count("a#1", wire::ErrorCode::unknown_client) == 1);
+  CHECK(r.count("nobody#1", wire::ErrorCode::unknown_client) == 1);
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 0);  // nothing counted for a
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted'") == 0);
+}
+
+TEST_CASE("hostile: a key dropped from the allowlist loses its live session") {
+  Rig r;
+  r.transport->allow("KEY-A");
+  r.transport->allow("KEY-B");
+  r.from("a#1", join("a"), "KEY-A");
+  r.from("b#1", join("b"), "KEY-B");
+  r.transport->revoke("KEY-A");
+  r.c->poll_for_test(0);  // the transport reports the revocation
+  r.c->begin_round_for_test(0);
+  r.from("a#1", update(0, 0), "KEY-A");
+  r.from("b#1", update(0, 1), "KEY-B");
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='key_revoked' AND client_id=0") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted'") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1") == 1);
+  r.from("a#2", join("a"), "KEY-A");  // and cannot come back
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='revoked_key'") >= 1);
 }
 
 TEST_CASE("hostile: a huge Error text is capped and made printable - strangers' errors are dropped") {
