@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <fmt/core.h>
 #include <zmq_addon.hpp>
 
 #include "net/curve.h"
@@ -61,7 +62,7 @@ void ZapAuthenticator::reload(bool first) {
     mtime_ = st.st_mtim;
   } catch (const curve::CurveError& e) {
     if (first) throw;
-    std::fprintf(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: %s\n", e.what());
+    fmt::print(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: {}\n", e.what());
     mtime_ = st.st_mtim;
   }
 }
