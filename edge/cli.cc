@@ -1,10 +1,10 @@
 #include "edge/cli.h"
 
-#include <fmt/core.h>
-
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+
+#include <fmt/core.h>
 
 namespace signfed::edge {
 

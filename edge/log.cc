@@ -1,8 +1,8 @@
 #include "edge/log.h"
 
-#include <fmt/format.h>
-
 #include <iterator>
+
+#include <fmt/format.h>
 
 namespace signfed::edge {
 

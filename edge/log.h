@@ -7,11 +7,11 @@
 // once; their lines do not interleave within a line.
 #pragma once
 
-#include <fmt/core.h>
-
 #include <cstdio>
 #include <string>
 #include <utility>
+
+#include <fmt/core.h>
 
 namespace signfed::edge {
 
