@@ -1,12 +1,12 @@
 #include "coordinator/coordinator.h"
 
 #include <algorithm>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/methods/encoder.h"
@@ -79,8 +79,8 @@ void Coordinator::open_run() {
   std::optional<ResumePoint> resume;
   if (cfg_.resume) {
     resume = log_->find_resumable();
-    if (!resume) std::fprintf(stderr, "signfed-coordinator: --resume: no unfinished run in %s; starting a new run\n",
-                              cfg_.db_path.c_str());
+    if (!resume)
+      fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}; starting a new run\n", cfg_.db_path);
   }
   if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
@@ -109,8 +109,8 @@ void Coordinator::open_run() {
     }
     virtual_clock_s_ = resume->virtual_time_s;
     for (const ClientRow& c : resume->clients) registry_.restore(c);
-    std::printf("resuming run %" PRId64 " of %s at round %u/%u (%zu known clients)\n", run_id_, cfg_.db_path.c_str(),
-                first_round_, cfg_.rounds, registry_.size());
+    fmt::print("resuming run {} of {} at round {}/{} ({} known clients)\n", run_id_, cfg_.db_path, first_round_,
+               cfg_.rounds, registry_.size());
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
@@ -128,10 +128,9 @@ void Coordinator::open_run() {
 RunSummary Coordinator::run() {
   open_run();
   if (!cfg_.quiet)
-    std::printf("signfed-coordinator: run %" PRId64 ", %s on %s (%zu params), %u rounds, method %s, log %s, %s\n",
-                run_id_, cfg_.endpoint.c_str(), model_->spec().c_str(), model_->num_params(), cfg_.rounds,
-                methods::method_name(cfg_.method.method), cfg_.db_path.c_str(),
-                cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
+    fmt::print("signfed-coordinator: run {}, {} on {} ({} params), {} rounds, method {}, log {}, {}\n", run_id_,
+               cfg_.endpoint, model_->spec(), model_->num_params(), cfg_.rounds, methods::method_name(cfg_.method.method),
+               cfg_.db_path, cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
   std::fflush(stdout);
   wait_for_clients();
   summary_.status = "completed";
@@ -164,7 +163,7 @@ void Coordinator::wait_for_clients() {
                                " s; start more signfed-edge processes or lower --clients");
     poll_once(200);
     if (!cfg_.quiet && now_s() > next_note) {
-      std::printf("waiting for clients: %u/%u joined\n", live(), cfg_.clients);
+      fmt::print("waiting for clients: {}/{} joined\n", live(), cfg_.clients);
       std::fflush(stdout);
       next_note = now_s() + 5.0;
     }
@@ -343,10 +342,10 @@ void Coordinator::confirm_step(std::uint32_t round, std::size_t participants, Ro
 void Coordinator::report_suspects(const std::vector<SuspicionMonitor::Flag>& flags) {
   for (const SuspicionMonitor::Flag& f : flags) {
     log_->log_event(run_id_, unix_s(), f.client_id, "suspect_client", f.detail());
-    std::fprintf(stderr,
-                 "signfed-coordinator: SUSPECT CLIENT %u '%s': its votes disagree with the majority %.1f%% of the "
-                 "time (median client %.1f%%) after %u rounds; it may be faulty or Byzantine\n",
-                 f.client_id, registry_.at(f.client_id).row.name.c_str(), f.mean * 100.0, f.median * 100.0, f.rounds);
+    fmt::print(stderr,
+               "signfed-coordinator: SUSPECT CLIENT {} '{}': its votes disagree with the majority {:.1f}% of the "
+               "time (median client {:.1f}%) after {} rounds; it may be faulty or Byzantine\n",
+               f.client_id, registry_.at(f.client_id).row.name, f.mean * 100.0, f.median * 100.0, f.rounds);
   }
 }
 

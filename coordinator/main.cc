@@ -7,6 +7,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/methods/encoder.h"
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
     try {
       coord::load_config_file(config_file, cfg);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "signfed-coordinator: %s\n", e.what());
+      fmt::print(stderr, "signfed-coordinator: {}\n", e.what());
       return 2;
     }
     text = coord::training_text_of(cfg);
@@ -97,37 +98,37 @@ int main(int argc, char** argv) {
   }
   const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
   if (const std::string err = coord::apply_training_options(text, given, given, cfg); !err.empty()) {
-    std::fprintf(stderr, "signfed-coordinator: %s\n", err.c_str());
+    fmt::print(stderr, "signfed-coordinator: {}\n", err);
     return 2;
   }
   if (print_config) {
-    std::printf("%s\n", coord::to_json(cfg).dump(2).c_str());
+    fmt::print("{}\n", coord::to_json(cfg).dump(2));
     return 0;
   }
   cfg.insecure = insecure;
   if (insecure && (!cfg.curve_key_file.empty() || !cfg.allowlist_file.empty())) {
-    std::fprintf(stderr, "signfed-coordinator: --insecure cannot be combined with --key/--allow\n");
+    fmt::print(stderr, "signfed-coordinator: --insecure cannot be combined with --key/--allow\n");
     return 2;
   }
   if (!insecure && (cfg.curve_key_file.empty() || cfg.allowlist_file.empty())) {
-    std::fprintf(stderr,
-                 "signfed-coordinator: pass --key COORD.key and --allow CLIENTS.allow (make keys with signfed-keygen), "
-                 "or --insecure for plaintext on a trusted network\n");
+    fmt::print(stderr,
+               "signfed-coordinator: pass --key COORD.key and --allow CLIENTS.allow (make keys with signfed-keygen), "
+               "or --insecure for plaintext on a trusted network\n");
     return 2;
   }
   if (insecure)
-    std::fprintf(stderr,
-                 "\n"
-                 "  !!! WARNING: signfed-coordinator runs with --insecure: PLAINTEXT transport.\n"
-                 "  !!! Anyone who can reach %s can join, read the model and send updates,\n"
-                 "  !!! and the traffic is neither authenticated nor encrypted. Use only on a trusted network.\n\n",
-                 cfg.endpoint.c_str());
+    fmt::print(stderr,
+               "\n"
+               "  !!! WARNING: signfed-coordinator runs with --insecure: PLAINTEXT transport.\n"
+               "  !!! Anyone who can reach {} can join, read the model and send updates,\n"
+               "  !!! and the traffic is neither authenticated nor encrypted. Use only on a trusted network.\n\n",
+               cfg.endpoint);
   const rlim_t fds = raise_fd_limit();
   if (fds != 0 && fds != RLIM_INFINITY && fds < static_cast<rlim_t>(cfg.clients) + 64) {
-    std::fprintf(stderr,
-                 "signfed-coordinator: the open-file limit is %llu but --clients %u needs about %u descriptors; "
-                 "raise it (ulimit -n %u, or LimitNOFILE= in a systemd unit)\n",
-                 static_cast<unsigned long long>(fds), cfg.clients, cfg.clients + 64, cfg.clients + 64);
+    fmt::print(stderr,
+               "signfed-coordinator: the open-file limit is {} but --clients {} needs about {} descriptors; "
+               "raise it (ulimit -n {}, or LimitNOFILE= in a systemd unit)\n",
+               fds, cfg.clients, cfg.clients + 64, cfg.clients + 64);
     return 2;
   }
 
@@ -137,14 +138,13 @@ int main(int argc, char** argv) {
     zmq::context_t ctx;
     coord::Coordinator c(cfg, ctx, &g_stop);
     const coord::RunSummary s = c.run();
-    std::printf("run %lld %s: %u rounds, final accuracy %.2f%%, uplink %.2f MB, downlink %.2f MB, digest %016llx, "
-                "peak RSS %ld kB\n",
-                static_cast<long long>(s.run_id), s.status.c_str(), s.rounds_done,
-                s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0, s.uplink_bytes / 1e6, s.downlink_bytes / 1e6,
-                static_cast<unsigned long long>(s.final_digest), peak_rss_kb());
+    fmt::print("run {} {}: {} rounds, final accuracy {:.2f}%, uplink {:.2f} MB, downlink {:.2f} MB, digest {:016x}, "
+               "peak RSS {} kB\n",
+               s.run_id, s.status, s.rounds_done, s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0,
+               s.uplink_bytes / 1e6, s.downlink_bytes / 1e6, s.final_digest, peak_rss_kb());
     return s.status == "completed" ? 0 : 3;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "signfed-coordinator: %s\n", e.what());
+    fmt::print(stderr, "signfed-coordinator: {}\n", e.what());
     return 1;
   }
 }

@@ -4,10 +4,11 @@
 // with an Error that says what was wrong; rows about abuse are rate-limited
 // (EventBudget). Also the outbound helpers: replies, snapshots, Bye.
 #include <algorithm>
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <string>
+
+#include <fmt/core.h>
 
 #include "coordinator/coordinator.h"
 #include "coordinator/round_state.h"
@@ -43,8 +44,8 @@ bool Coordinator::poll_once(int timeout_ms) {
 void Coordinator::on_key_revoked(const std::string& key) {
   for (std::uint32_t id : registry_.revoke(key)) {
     log_->log_event(run_id_, unix_s(), id, "key_revoked", "key " + key + " left the allowlist: session closed");
-    std::fprintf(stderr, "signfed-coordinator: client %u '%s' revoked (its key left the allowlist)\n", id,
-                 registry_.at(id).row.name.c_str());
+    fmt::print(stderr, "signfed-coordinator: client {} '{}' revoked (its key left the allowlist)\n", id,
+               registry_.at(id).row.name);
     if (open_round() && round_->skip(id)) {  // the open round need not wait for it
       UpdateRow row;
       row.round = round_->round();
@@ -128,7 +129,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       }
       if (!event_allowed("peer:" + peer)) return;
       log_->log_event(run_id_, unix_s(), c->row.client_id, "client_error", text);
-      if (!cfg_.quiet) std::printf("client %s reports: %s\n", c->row.name.c_str(), text.c_str());
+      if (!cfg_.quiet) fmt::print("client {} reports: {}\n", c->row.name, text);
       return;
     }
     default:
@@ -221,8 +222,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   if (open_round() && round_->is_selected(id) && !round_->answered(id))
     round_->row.downlink_bytes += send(peer, round_->task);
   if (!cfg_.quiet)
-    std::printf("client %u '%s' joined (%s/%s, %" PRIu64 " samples, %s)\n", id, name.c_str(), c.row.platform.c_str(),
-                c.row.arch.c_str(), c.row.samples, c.row.data_desc.c_str());
+    fmt::print("client {} '{}' joined ({}/{}, {} samples, {})\n", id, name, c.row.platform, c.row.arch, c.row.samples,
+               c.row.data_desc);
   std::fflush(stdout);
 }
 

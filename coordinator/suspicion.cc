@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <cstdio>
+
+#include <fmt/core.h>
 
 namespace signfed::coord {
 
@@ -16,10 +17,8 @@ double median(std::vector<double> v) {
 }  // namespace
 
 std::string SuspicionMonitor::Flag::detail() const {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "mean disagreement %.4f over %u rounds; median %.4f, MAD %.4f, threshold %.4f", mean,
-                rounds, median, mad, threshold);
-  return buf;
+  return fmt::format("mean disagreement {:.4f} over {} rounds; median {:.4f}, MAD {:.4f}, threshold {:.4f}", mean, rounds,
+                     median, mad, threshold);
 }
 
 std::vector<SuspicionMonitor::Flag> SuspicionMonitor::observe(std::span<const std::uint32_t> ids,

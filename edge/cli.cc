@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdio>
 
+#include <fmt/core.h>
+
 namespace signfed::edge {
 
 namespace {
@@ -45,14 +47,14 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
   CLI11_PARSE(app, argc, argv);
   cfg.insecure = insecure;
   if (insecure && (!cfg.curve_key_file.empty() || !cfg.server_key_file.empty())) {
-    std::fprintf(stderr, "%s: --insecure cannot be combined with --key/--server-key\n", program);
+    fmt::print(stderr, "{}: --insecure cannot be combined with --key/--server-key\n", program);
     return 2;
   }
   if (!insecure && (cfg.curve_key_file.empty() || cfg.server_key_file.empty())) {
-    std::fprintf(stderr,
-                 "%s: pass --key CLIENT.key and --server-key COORD.pub (make keys with signfed-keygen), or "
-                 "--insecure for plaintext on a trusted network\n",
-                 program);
+    fmt::print(stderr,
+               "{}: pass --key CLIENT.key and --server-key COORD.pub (make keys with signfed-keygen), or "
+               "--insecure for plaintext on a trusted network\n",
+               program);
     return 2;
   }
 
@@ -63,7 +65,7 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
     EdgeClient client(cfg, ctx, nullptr, &g_stop);
     return client.run();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    fmt::print(stderr, "{}: {}\n", program, e.what());
     return 1;
   }
 }

@@ -55,9 +55,9 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
     const LoadResult r = load_error_memory(cfg_.state_path, e);
     if (r.status == LoadStatus::ok) {
       encoder_->set_error_memory(e);
-      log_.say("restored error-feedback memory from %s (after round %u)", cfg_.state_path.c_str(), r.round);
+      log_.say("restored error-feedback memory from {} (after round {})", cfg_.state_path, r.round);
     } else if (r.status != LoadStatus::absent) {
-      log_.error("%s", r.message.c_str());
+      log_.error("{}", r.message);
     }
   }
   session_ = std::make_unique<Session>(session_config(cfg_), ctx, log_, stop);
@@ -81,8 +81,8 @@ std::vector<std::uint8_t> EdgeClient::join_frame() const {
 }
 
 void EdgeClient::start() {
-  log_.say("%s: %zu samples (%s), model %s, joining %s", cfg_.name.c_str(), trainer_->shard_size(),
-           cfg_.partition.c_str(), trainer_->model().spec().c_str(), cfg_.endpoint.c_str());
+  log_.say("{}: {} samples ({}), model {}, joining {}", cfg_.name, trainer_->shard_size(), cfg_.partition,
+           trainer_->model().spec(), cfg_.endpoint);
   session_->start(join_frame());
 }
 
@@ -108,7 +108,7 @@ bool EdgeClient::on_readable() {
         std::string why;
         const auto* env = wire::verify_envelope(frame, &why);
         if (env && env->body_type() == Body::RoundTask && env->body_as_RoundTask()->round() <= *latest_result) {
-          log_.say("round %u closed before we could start it; skipped (this client is slower than the deadline)",
+          log_.say("round {} closed before we could start it; skipped (this client is slower than the deadline)",
                    env->body_as_RoundTask()->round());
           continue;
         }
@@ -118,7 +118,7 @@ bool EdgeClient::on_readable() {
         return false;
       }
     } catch (const std::exception& e) {
-      log_.error("fatal: %s", e.what());
+      log_.error("fatal: {}", e.what());
       session_->finish(1);
       return false;
     }
@@ -140,7 +140,7 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
   std::string why;
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
   if (!env) {
-    log_.say("dropped a bad message from the coordinator: %s", why.c_str());
+    log_.say("dropped a bad message from the coordinator: {}", why);
     return true;
   }
   switch (env->body_type()) {
@@ -154,11 +154,11 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
     case Body::Bye: {
       const auto* b = env->body_as_Bye();
       const bool ok = b->final_digest() == digest();
-      log_.say("run over (%s) after %u rounds; model digest %016llx %s", b->reason() ? b->reason()->c_str() : "",
-               b->rounds(), static_cast<unsigned long long>(digest()), ok ? "matches the coordinator" : "DIFFERS");
+      log_.say("run over ({}) after {} rounds; model digest {:016x} {}", b->reason() ? b->reason()->c_str() : "",
+               b->rounds(), digest(), ok ? "matches the coordinator" : "DIFFERS");
       return false;
     }
-    default: log_.say("ignored unexpected %s from the coordinator", wire::body_name(env->body_type())); break;
+    default: log_.say("ignored unexpected {} from the coordinator", wire::body_name(env->body_type())); break;
   }
   return true;
 }
@@ -184,7 +184,7 @@ void EdgeClient::on_welcome(const wire::Welcome& w) {
   if (w.standardise() && !(std::isfinite(w.input_mean()) && std::isfinite(w.input_std()) && w.input_std() > 0.0f))
     throw std::runtime_error("the coordinator sent an invalid input standardisation");
   trainer_->set_inputs({w.standardise(), w.input_mean(), w.input_std()});
-  log_.say("joined run %s as client %u", w.run_id() ? w.run_id()->c_str() : "?", w.client_id());
+  log_.say("joined run {} as client {}", w.run_id() ? w.run_id()->c_str() : "?", w.client_id());
 }
 
 void EdgeClient::on_error(const wire::Error& e) {
@@ -198,14 +198,14 @@ void EdgeClient::on_error(const wire::Error& e) {
     case wire::ErrorCode::version_mismatch:
     case wire::ErrorCode::bad_value:
       if (!session_->client_id()) throw std::runtime_error("coordinator refused to admit us: " + text);
-      log_.say("coordinator: %s", text.c_str());
+      log_.say("coordinator: {}", text);
       return;
     case wire::ErrorCode::wrong_round:
-      log_.say("round %u: our update arrived after the round closed (%s); this client is slower than the deadline",
-               e.round(), text.c_str());
+      log_.say("round {}: our update arrived after the round closed ({}); this client is slower than the deadline",
+               e.round(), text);
       return;
     default:
-      log_.say("coordinator error %s: %s", wire::EnumNameErrorCode(e.code()), text.c_str());
+      log_.say("coordinator error {}: {}", wire::EnumNameErrorCode(e.code()), text);
       return;
   }
 }
@@ -216,7 +216,7 @@ void EdgeClient::on_task(const wire::RoundTask& t) {
   if (!wire::EnumNameMethod(mp.method()) || !*wire::EnumNameMethod(mp.method()) || !std::isfinite(mp.gamma()) ||
       !(mp.gamma() > 0.0f && mp.gamma() <= 1.0f) || !std::isfinite(mp.eta()) || !std::isfinite(mp.momentum()) ||
       !std::isfinite(t.step_size()) || mp.local_steps() > 1000) {
-    log_.say("round %u: ignored a task with out-of-range parameters", t.round());
+    log_.say("round {}: ignored a task with out-of-range parameters", t.round());
     return;
   }
   if (sync_ == Sync::seeded) sync_ = t.model_digest() == digest() ? Sync::in_sync : Sync::resyncing;
@@ -254,7 +254,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   w.fedavg = methods::trains_locally(p.method());
   w.local_lr = p.local_lr();
   if (w.fedavg && (!(w.local_lr > 0.0f) || !std::isfinite(w.local_lr))) {
-    log_.say("round %u: ignored a fedavg task without a positive local_lr", round);
+    log_.say("round {}: ignored a fedavg task without a positive local_lr", round);
     return;
   }
   const double loss = trainer_->compute(w);
@@ -269,7 +269,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   try {
     pk = encoder_->encode(trainer_->update(), mc, data::mix_seed(base_seed, 0xc0de));
   } catch (const codec::CodecError& e) {
-    log_.say("round %u: cannot send an update: %s", round, e.what());
+    log_.say("round {}: cannot send an update: {}", round, e.what());
     fb::FlatBufferBuilder fbb(256);
     session_->send(
         wire::finish_envelope(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(e.what()), round)));
@@ -279,7 +279,7 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   if (cfg_.tamper_update) cfg_.tamper_update(round, pk);
   const double ms = (net::system_clock().now_s() - t0) * 1000.0;
   if (ms > deadline_ms)
-    log_.say("round %u: local work took %.0f ms, longer than the %u ms deadline; the update will count as late", round,
+    log_.say("round {}: local work took {:.0f} ms, longer than the {} ms deadline; the update will count as late", round,
              ms, deadline_ms);
   const std::uint32_t samples = w.batch * w.steps;
   fb::FlatBufferBuilder fbb(pk.payload.size() + 256);
@@ -291,14 +291,14 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   session_->sent_update(round);
   if (!cfg_.state_path.empty()) {
     if (const std::string err = save_error_memory(cfg_.state_path, round, encoder_->error_memory()); !err.empty())
-      log_.error("%s; error memory will not survive a restart", err.c_str());
+      log_.error("{}; error memory will not survive a restart", err);
   }
 }
 
 void EdgeClient::on_vote(const wire::VoteResult& v) {
   if (sync_ != Sync::in_sync || !v.packet()) return;  // the next task will bring a snapshot
   if (!std::isfinite(v.step_size()) || !std::isfinite(v.momentum())) {
-    log_.say("round %u: ignored a vote result with a non-finite step; will resync", v.round());
+    log_.say("round {}: ignored a vote result with a non-finite step; will resync", v.round());
     sync_ = Sync::resyncing;
     return;
   }
@@ -306,14 +306,14 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     if (v.guarded()) replica_->save();
     replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum());
   } catch (const codec::CodecError& e) {
-    log_.say("round %u: bad vote result (%s); will resync", v.round(), e.what());
+    log_.say("round {}: bad vote result ({}); will resync", v.round(), e.what());
     sync_ = Sync::resyncing;
     return;
   }
   ++rounds_applied_;
   if (digest() != v.new_digest()) {
-    log_.say("round %u: model digest %016llx differs from the coordinator's %016llx; will resync", v.round(),
-             static_cast<unsigned long long>(digest()), static_cast<unsigned long long>(v.new_digest()));
+    log_.say("round {}: model digest {:016x} differs from the coordinator's {:016x}; will resync", v.round(), digest(),
+             v.new_digest());
     sync_ = Sync::resyncing;
     return;
   }

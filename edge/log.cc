@@ -1,34 +1,18 @@
 #include "edge/log.h"
 
-#include <cstdarg>
-#include <cstdio>
+#include <iterator>
+
+#include <fmt/format.h>
 
 namespace signfed::edge {
 
-namespace {
-
-void line(std::FILE* out, const std::string& name, const char* fmt, std::va_list ap) {
-  char text[2048];
-  std::vsnprintf(text, sizeof text, fmt, ap);
-  std::fprintf(out, "[%s] %s\n", name.c_str(), text);
+void Log::line(std::FILE* out, fmt::string_view format, fmt::format_args args) const {
+  fmt::memory_buffer buf;
+  fmt::format_to(std::back_inserter(buf), "[{}] ", name_);
+  fmt::vformat_to(std::back_inserter(buf), format, args);
+  buf.push_back('\n');
+  std::fwrite(buf.data(), 1, buf.size(), out);  // one call: the whole line, under stdio's lock
   std::fflush(out);
-}
-
-}  // namespace
-
-void Log::say(const char* fmt, ...) const {
-  if (quiet_) return;
-  std::va_list ap;
-  va_start(ap, fmt);
-  line(stdout, name_, fmt, ap);
-  va_end(ap);
-}
-
-void Log::error(const char* fmt, ...) const {
-  std::va_list ap;
-  va_start(ap, fmt);
-  line(stderr, name_, fmt, ap);
-  va_end(ap);
 }
 
 }  // namespace signfed::edge

@@ -1,11 +1,17 @@
 // Progress and error lines of one edge client, prefixed with its name:
-// "[edge-3] joined run 1 as client 3". printf formats, checked by the compiler.
-// Const methods write whole lines (one fprintf each) and flush; safe to call
-// from several clients' threads at once (lines do not interleave within a line).
+// "[edge-3] joined run 1 as client 3". {fmt} format strings, checked at compile
+// time (fmt::format_string): a "{:d}" for a string does not build.
+// Const methods write whole lines and flush: each line, prefix and newline
+// included, is formatted into a buffer first and then written with a single
+// fwrite, which stdio locks per call. So several clients' threads may log at
+// once; their lines do not interleave within a line.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <utility>
+
+#include <fmt/core.h>
 
 namespace signfed::edge {
 
@@ -14,13 +20,21 @@ class Log {
   Log(std::string name, bool quiet) : name_(std::move(name)), quiet_(quiet) {}
 
   // A progress line on stdout; nothing when quiet.
-  void say(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+  template <typename... Args>
+  void say(fmt::format_string<Args...> format, Args&&... args) const {
+    if (!quiet_) line(stdout, format, fmt::make_format_args(args...));
+  }
   // An error line on stderr, also when quiet.
-  void error(const char* fmt, ...) const __attribute__((format(printf, 2, 3)));
+  template <typename... Args>
+  void error(fmt::format_string<Args...> format, Args&&... args) const {
+    line(stderr, format, fmt::make_format_args(args...));
+  }
 
   const std::string& name() const { return name_; }
 
  private:
+  void line(std::FILE* out, fmt::string_view format, fmt::format_args args) const;
+
   std::string name_;
   bool quiet_;
 };

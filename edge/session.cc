@@ -94,15 +94,15 @@ bool Session::check_monitor() {
     if (e->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       warned_handshake_ = false;
     } else if (e->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-      log_.error("the coordinator at %s rejected our CURVE key (status %d): add the public key from %s's .pub file "
+      log_.error("the coordinator at {} rejected our CURVE key (status {}): add the public key from {}'s .pub file "
                  "to the coordinator's --allow file",
-                 cfg_.endpoint.c_str(), e->value, cfg_.curve_key_file.c_str());
+                 cfg_.endpoint, e->value, cfg_.curve_key_file);
       return false;
     } else if (!warned_handshake_) {
       warned_handshake_ = true;
-      log_.say("CURVE handshake with %s failed (%s); is --server-key the coordinator's public key, and is the "
+      log_.say("CURVE handshake with {} failed ({}); is --server-key the coordinator's public key, and is the "
                "coordinator running without --insecure? retrying",
-               cfg_.endpoint.c_str(), e->event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "no detail");
+               cfg_.endpoint, e->event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error" : "no detail");
     }
   }
   return true;
@@ -123,12 +123,12 @@ bool Session::tick() {
   if (state_ == State::waiting_welcome && t - last_join_ > 3.0) send_join();  // not admitted yet: keep knocking
   const double silent = t - last_heard_;
   if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join_ > cfg_.rejoin_after_ms / 1000.0) {
-    if (!warned_silent_) log_.say("no word from the coordinator for %.0f s; rejoining", silent);
+    if (!warned_silent_) log_.say("no word from the coordinator for {:.0f} s; rejoining", silent);
     warned_silent_ = true;
     rejoin();
   }
   if (silent > cfg_.give_up_after_ms / 1000.0) {
-    log_.error("coordinator at %s unreachable for %.0f s; giving up", cfg_.endpoint.c_str(), silent);
+    log_.error("coordinator at {} unreachable for {:.0f} s; giving up", cfg_.endpoint, silent);
     finish(1);
     return false;
   }

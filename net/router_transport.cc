@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include <fmt/core.h>
 #include <zmq_addon.hpp>
 
 #include "net/clock.h"
@@ -121,11 +122,11 @@ void RouterTransport::check_monitor(const std::function<void(const TransportEven
     const double now = system_clock().now_s();
     if (now - last_accept_warning_ < 5.0) continue;
     last_accept_warning_ = now;
-    std::fprintf(stderr, "signfed-coordinator: cannot accept a connection on %s: %s%s\n", e->address.c_str(),
-                 std::strerror(e->value),
-                 e->value == EMFILE || e->value == ENFILE
-                     ? " -- the open-file limit is exhausted; raise it (ulimit -n) before starting the coordinator"
-                     : "");
+    fmt::print(stderr, "signfed-coordinator: cannot accept a connection on {}: {}{}\n", e->address,
+               std::strerror(e->value),
+               e->value == EMFILE || e->value == ENFILE
+                   ? " -- the open-file limit is exhausted; raise it (ulimit -n) before starting the coordinator"
+                   : "");
     on_event({"accept", "accept_failed", std::strerror(e->value)});
   }
 }

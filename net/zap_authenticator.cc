@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/core.h>
 #include <zmq_addon.hpp>
 
 #include "net/curve.h"
@@ -77,7 +78,7 @@ void ZapAuthenticator::reload(bool first) {
     mtime_ = st.st_mtim;
   } catch (const curve::CurveError& e) {
     if (first) throw;
-    std::fprintf(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: %s\n", e.what());
+    fmt::print(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: {}\n", e.what());
     mtime_ = st.st_mtim;
   }
 }

@@ -8,7 +8,7 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
-      zlib1g-dev libcli11-dev nlohmann-json3-dev sqlite3
+      zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in

@@ -3,9 +3,11 @@
 // 8K bytes an uncompressed (index, value) list would take. The note compares
 // the packet's bits per entry with the paper's K + K log2(N/K) (Table 2) and
 // with the information-theoretic floor log2 C(N,K) + K.
-#include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include <fmt/core.h>
 
 #include "tools/bench/bench_registry.h"
 #include "core/codec/packet.h"
@@ -48,10 +50,9 @@ void bench_sparse_codec(const BenchConfig& config, std::vector<BenchResult>& res
       const double bits = 8.0 * static_cast<double>(packet.payload.size()) / static_cast<double>(k);
       const double paper = codec::paper_sparse_bits(n, k) / static_cast<double>(k);
       const double floor = codec::entropy_sparse_bits(n, k) / static_cast<double>(k);
-      char note[160];
-      std::snprintf(note, sizeof note, "bits/entry %.2f (paper %.2f, floor %.2f), %.3f bits/coord, %zu B", bits, paper,
-                    floor, 8.0 * static_cast<double>(packet.payload.size()) / static_cast<double>(n),
-                    packet.payload.size());
+      const std::string note =
+          fmt::format("bits/entry {:.2f} (paper {:.2f}, floor {:.2f}), {:.3f} bits/coord, {} B", bits, paper, floor,
+                      8.0 * static_cast<double>(packet.payload.size()) / static_cast<double>(n), packet.payload.size());
       for (auto [what, t] : {std::pair{"encode", enc}, std::pair{"decode", dec}}) {
         BenchResult r;
         r.group = "sparse";

@@ -1,37 +1,33 @@
 #include "tools/bench/bench_report.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
 namespace signfed::bench {
 namespace {
 
-std::string format(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
 std::string duration(double s) {
-  if (s < 1e-3) return format("%.1f us", s * 1e6);
-  if (s < 1.0) return format("%.3f ms", s * 1e3);
-  return format("%.3f s", s);
+  if (s < 1e-3) return fmt::format("{:.1f} us", s * 1e6);
+  if (s < 1.0) return fmt::format("{:.3f} ms", s * 1e3);
+  return fmt::format("{:.3f} s", s);
 }
 
 std::string ratio_text(const BenchResult& r) {
-  return r.goal == Goal::kSpeedupAtLeast ? format("%.2fx faster", r.speedup()) : format("%.2fx time", r.ratio());
+  return r.goal == Goal::kSpeedupAtLeast ? fmt::format("{:.2f}x faster", r.speedup())
+                                         : fmt::format("{:.2f}x time", r.ratio());
 }
 
 std::string target_text(const BenchResult& r) {
   switch (r.goal) {
-    case Goal::kRatioAtMost: return format("<= %.1fx time", r.target);
-    case Goal::kSpeedupAtLeast: return format(">= %.1fx faster", r.target);
+    case Goal::kRatioAtMost: return fmt::format("<= {:.1f}x time", r.target);
+    case Goal::kSpeedupAtLeast: return fmt::format(">= {:.1f}x faster", r.target);
     case Goal::kNone: break;
   }
   return "-";
@@ -49,11 +45,8 @@ const char* goal_name(Goal g) {
 void line(std::ostream& os, const std::string& group, const std::string& n, const std::string& param,
           const std::string& variant, const std::string& time, const std::string& base, const std::string& ratio,
           const std::string& target, const std::string& status, const std::string& note = "") {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%-7s %10s %-6s %-10s %11s %11s %-15s %-16s %-6s %s\n", group.c_str(), n.c_str(),
-                param.c_str(), variant.c_str(), time.c_str(), base.c_str(), ratio.c_str(), target.c_str(),
-                status.c_str(), note.c_str());
-  os << buf;
+  os << fmt::format("{:<7} {:>10} {:<6} {:<10} {:>11} {:>11} {:<15} {:<16} {:<6} {}\n", group, n, param, variant, time,
+                    base, ratio, target, status, note);
 }
 
 }  // namespace
@@ -93,15 +86,9 @@ void print_speedup_table(std::ostream& os, std::span<const BenchResult> rows) {
   for (const BenchResult& r : rows)
     if (r.best) best = r.variant;
 
-  auto cell = [](const std::string& text) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, " %10s", text.c_str());
-    return std::string(buf);
-  };
+  auto cell = [](const std::string& text) { return fmt::format(" {:>10}", text); };
   os << "speed-up vs scalar: scalar time / variant time (min of runs, same process, same buffers); * = best_sign_kernels()\n";
-  char head[128];
-  std::snprintf(head, sizeof head, "%-7s %10s %-6s", "kernel", "N", "M/K");
-  std::string line = head + cell("scalar");
+  std::string line = fmt::format("{:<7} {:>10} {:<6}", "kernel", "N", "M/K") + cell("scalar");
   for (const std::string& v : variants)
     if (v != "scalar") line += cell(v + (v == best ? "*" : ""));
   os << line << "\n";
@@ -110,14 +97,13 @@ void print_speedup_table(std::ostream& os, std::span<const BenchResult> rows) {
   for (const BenchResult& r : rows)
     if (r.variant == "scalar") scalars.push_back(&r);
   for (const BenchResult* s : scalars) {
-    std::snprintf(head, sizeof head, "%-7s %10zu %-6s", s->group.c_str(), s->n, s->param.c_str());
-    line = head + cell(duration(s->time.min_s));
+    line = fmt::format("{:<7} {:>10} {:<6}", s->group, s->n, s->param) + cell(duration(s->time.min_s));
     for (const std::string& v : variants) {
       if (v == "scalar") continue;
       std::string text = "-";
       for (const BenchResult& r : rows)
         if (r.variant == v && r.group == s->group && r.n == s->n && r.param == s->param)
-          text = format("%.2fx", s->time.min_s / r.time.min_s);
+          text = fmt::format("{:.2f}x", s->time.min_s / r.time.min_s);
       line += cell(text);
     }
     os << line << "\n";

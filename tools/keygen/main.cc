@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "net/curve.h"
 
@@ -37,12 +38,12 @@ int main(int argc, char** argv) {
       const std::string stem = dir + "/" + n;
       signfed::curve::write_key_pair(stem, k, force);
       if (list.is_open() && n != "coordinator") list << k.public_key << "  # " << n << "\n";
-      std::printf("%s.key, %s.pub  public %s\n", stem.c_str(), stem.c_str(), k.public_key.c_str());
+      fmt::print("{0}.key, {0}.pub  public {1}\n", stem, k.public_key);
     }
     if (list.is_open() && !list) throw signfed::curve::CurveError("cannot write " + allow);
     return 0;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "signfed-keygen: %s\n", e.what());
+    fmt::print(stderr, "signfed-keygen: {}\n", e.what());
     return 1;
   }
 }

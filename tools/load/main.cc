@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 #include <zmq.hpp>
 
 #include "core/codec/packet.h"
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   app.add_option("--server-key", server_key, "the coordinator's CURVE public key file");
   CLI11_PARSE(app, argc, argv);
   if (!insecure && (key.empty() || server_key.empty())) {
-    std::fprintf(stderr, "signfed-load: pass --key and --server-key, or --insecure\n");
+    fmt::print(stderr, "signfed-load: pass --key and --server-key, or --insecure\n");
     return 2;
   }
 
@@ -77,11 +78,10 @@ int main(int argc, char** argv) {
     getrlimit(RLIMIT_NOFILE, &lim);
   }
   if (lim.rlim_cur < need) {
-    std::fprintf(stderr,
-                 "signfed-load: %u clients need about %llu file descriptors but the limit is %llu (hard %llu); raise "
-                 "it with ulimit -n %llu (as root, or in /etc/security/limits.conf)\n",
-                 n, static_cast<unsigned long long>(need), static_cast<unsigned long long>(lim.rlim_cur),
-                 static_cast<unsigned long long>(lim.rlim_max), static_cast<unsigned long long>(need));
+    fmt::print(stderr,
+               "signfed-load: {0} clients need about {1} file descriptors but the limit is {2} (hard {3}); raise "
+               "it with ulimit -n {1} (as root, or in /etc/security/limits.conf)\n",
+               n, need, lim.rlim_cur, lim.rlim_max);
     return 2;
   }
 
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   try {
     model = model::make_model(model_spec, 0);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "signfed-load: %s\n", e.what());
+    fmt::print(stderr, "signfed-load: {}\n", e.what());
     return 2;
   }
   const auto dim = static_cast<std::uint32_t>(model->num_params());
@@ -114,8 +114,8 @@ int main(int argc, char** argv) {
       s.connect(endpoint);
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "signfed-load: cannot open connection %zu: %s%s\n", socks.size(), e.what(),
-                 zmq_errno() == EMFILE ? " (too many open files: raise ulimit -n)" : "");
+    fmt::print(stderr, "signfed-load: cannot open connection {}: {}{}\n", socks.size(), e.what(),
+               zmq_errno() == EMFILE ? " (too many open files: raise ulimit -n)" : "");
     return 1;
   }
   auto send = [&](std::uint32_t i, std::span<const std::uint8_t> b) {
@@ -129,8 +129,8 @@ int main(int argc, char** argv) {
     send(i, wire::finish_envelope(fbb, j));
   };
   for (std::uint32_t i = 0; i < n; ++i) join(i);
-  std::printf("signfed-load: %u clients connecting to %s (%s, %u params)\n", n, endpoint.c_str(),
-              insecure ? "plaintext" : "CURVE", dim);
+  fmt::print("signfed-load: {} clients connecting to {} ({}, {} params)\n", n, endpoint, insecure ? "plaintext" : "CURVE",
+             dim);
   std::fflush(stdout);
 
   std::vector<std::uint32_t> client_id(n, 0);
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     const double now = mono_s();
     if (now - last_heard > give_up_s) {
-      std::fprintf(stderr, "signfed-load: nothing from the coordinator for %u s; giving up\n", give_up_s);
+      fmt::print(stderr, "signfed-load: nothing from the coordinator for {} s; giving up\n", give_up_s);
       return 1;
     }
     if (now - last_beat > 5.0) {  // keep every client alive in the coordinator's eyes
@@ -210,8 +210,8 @@ int main(int argc, char** argv) {
             Round& r = rounds[t->round()];
             if (r.first_task == 0.0) r.first_task = mono_s(), r.deadline_ms = t->deadline_ms();
             if (!t->params() || !methods::is_vote_method(t->params()->method())) {
-              std::fprintf(stderr, "signfed-load: only sign-vote methods are supported (signsgd, signum, s3gd, "
-                                   "randk, stochsign)\n");
+              fmt::print(stderr, "signfed-load: only sign-vote methods are supported (signsgd, signum, s3gd, "
+                                 "randk, stochsign)\n");
               return 2;
             }
             if (t->model_digest() != digest) {
@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
             try {
               replica->apply(codec::view_of(*v->packet()), v->step_size(), v->momentum());
             } catch (const codec::CodecError& e) {
-              std::fprintf(stderr, "signfed-load: bad vote result: %s\n", e.what());
+              fmt::print(stderr, "signfed-load: bad vote result: {}\n", e.what());
             }
             digest = replica->digest();
             if (digest != v->new_digest()) ++mismatches, digest = 0;  // forces a snapshot next round
@@ -253,8 +253,8 @@ int main(int argc, char** argv) {
           case wire::Body::Error: {
             const auto* e = env->body_as_Error();
             if (errors++ < 5)
-              std::fprintf(stderr, "signfed-load: client %u: coordinator error %s: %.200s\n", i,
-                           wire::EnumNameErrorCode(e->code()), e->text() ? e->text()->c_str() : "");
+              fmt::print(stderr, "signfed-load: client {}: coordinator error {}: {:.200}\n", i,
+                         wire::EnumNameErrorCode(e->code()), e->text() ? e->text()->c_str() : "");
             if (e->code() == wire::ErrorCode::unknown_client) welcomed[i] = false, join(i);
             break;
           }
@@ -277,9 +277,8 @@ int main(int argc, char** argv) {
   }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  std::printf("signfed-load: %u clients, %zu rounds, %llu updates sent (%llu within half the deadline), %llu digest "
-              "mismatches, %llu errors, peak RSS %ld kB\n",
-              n, rounds.size(), static_cast<unsigned long long>(sent), static_cast<unsigned long long>(early),
-              static_cast<unsigned long long>(mismatches), static_cast<unsigned long long>(errors), u.ru_maxrss);
+  fmt::print("signfed-load: {} clients, {} rounds, {} updates sent ({} within half the deadline), {} digest "
+             "mismatches, {} errors, peak RSS {} kB\n",
+             n, rounds.size(), sent, early, mismatches, errors, u.ru_maxrss);
   return mismatches == 0 ? 0 : 1;
 }

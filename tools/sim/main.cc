@@ -1,6 +1,5 @@
 // signfed-sim: simulates a federation of M clients with the real coordinator
 // and edge client code; see --help and docs/simulation.md.
-#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/run_options.h"
@@ -162,30 +162,27 @@ std::string finish(Options& o) {
 }
 
 std::string human_time(double s) {
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
-  return buf;
+  if (s >= 3600) return fmt::format("{}h{:02}m", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  return fmt::format("{:.1f}s", s);
 }
 
 int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
   const sim::SimResult r = sim::run_sim(o.sim, std::move(train));
   const auto& s = r.summary;
   if (s.status == "planned") {
-    std::printf("plan written to %s (no federation run: --plan-only)\n", o.sim.export_plan_dir.c_str());
+    fmt::print("plan written to {} (no federation run: --plan-only)\n", o.sim.export_plan_dir);
     return 0;
   }
-  char accuracy[64] = "not evaluated (--eval-every 0)";
-  if (s.final_accuracy >= 0)
-    std::snprintf(accuracy, sizeof accuracy, "final %.2f%% (best %.2f%%)", s.final_accuracy * 100.0,
-                  s.best_accuracy * 100.0);
-  std::printf("run %" PRId64 " %s [%s]: %u rounds, %s, uplink %s, downlink %s, wall %s, "
-              "digests %u/%u equal, crashes %u, peak RSS %.0f MB\n",
-              s.run_id, s.status.c_str(), o.sim.coord.tag.c_str(), s.rounds_done, accuracy,
-              human_bytes(static_cast<double>(s.uplink_bytes)).c_str(),
-              human_bytes(static_cast<double>(s.downlink_bytes)).c_str(), human_time(r.wall_s).c_str(),
-              r.digests_equal, r.clients_checked, r.crashes, r.peak_rss_kb / 1024.0);
+  const std::string accuracy =
+      s.final_accuracy >= 0
+          ? fmt::format("final {:.2f}% (best {:.2f}%)", s.final_accuracy * 100.0, s.best_accuracy * 100.0)
+          : "not evaluated (--eval-every 0)";
+  fmt::print("run {} {} [{}]: {} rounds, {}, uplink {}, downlink {}, wall {}, "
+             "digests {}/{} equal, crashes {}, peak RSS {:.0f} MB\n",
+             s.run_id, s.status, o.sim.coord.tag, s.rounds_done, accuracy,
+             human_bytes(static_cast<double>(s.uplink_bytes)), human_bytes(static_cast<double>(s.downlink_bytes)),
+             human_time(r.wall_s), r.digests_equal, r.clients_checked, r.crashes, r.peak_rss_kb / 1024.0);
   std::fflush(stdout);
   if (s.status != "completed") return 3;
   return r.digests_equal == r.clients_checked ? 0 : 4;
@@ -221,22 +218,22 @@ int sim_main(int argc, char** argv) {
     }
     for (const auto& a : o.sweep_axes) axes.push_back(sim::parse_axis(a));
   } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "signfed-sim: %s\n", e.what());
+    fmt::print(stderr, "signfed-sim: {}\n", e.what());
     return 2;
   }
   if (!axes.empty() && !o.sim.export_plan_dir.empty()) {
-    std::fprintf(stderr, "signfed-sim: --export-plan writes one run's plan; it cannot be combined with a sweep\n");
+    fmt::print(stderr, "signfed-sim: --export-plan writes one run's plan; it cannot be combined with a sweep\n");
     return 2;
   }
   if (axes.empty()) {
     if (std::string err = finish(o); !err.empty()) {
-      std::fprintf(stderr, "signfed-sim: %s; see --help\n", err.c_str());
+      fmt::print(stderr, "signfed-sim: {}; see --help\n", err);
       return 2;
     }
     try {
       return run_one(o, sim::load_train(o.sim));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "signfed-sim: %s\n", e.what());
+      fmt::print(stderr, "signfed-sim: {}\n", e.what());
       return 1;
     }
   }
@@ -261,15 +258,15 @@ int sim_main(int argc, char** argv) {
       args.push_back(v);
     }
     if (const int rc = parse_into(runs[i], args); rc >= 0) {
-      std::fprintf(stderr, "signfed-sim: sweep point %zu (%s) is not a valid command line\n", i + 1,
-                   sim::point_text(points[i]).c_str());
+      fmt::print(stderr, "signfed-sim: sweep point {} ({}) is not a valid command line\n", i + 1,
+                 sim::point_text(points[i]));
       return rc == 0 ? 2 : rc;
     }
     if (!runs[i].verbose) runs[i].sim.coord.quiet = true;
     runs[i].base = o.given;
     for (const auto& [k, v] : points[i]) runs[i].base.erase("--" + k);
     if (std::string err = finish(runs[i]); !err.empty()) {
-      std::fprintf(stderr, "signfed-sim: sweep point %s: %s\n", sim::point_text(points[i]).c_str(), err.c_str());
+      fmt::print(stderr, "signfed-sim: sweep point {}: {}\n", sim::point_text(points[i]), err);
       return 2;
     }
     runs[i].sim.print_partition = runs[i].verbose;
@@ -283,11 +280,11 @@ int sim_main(int argc, char** argv) {
       used |= err.empty();
     }
     if (!used) {
-      std::fprintf(stderr, "signfed-sim: no run of the sweep uses it: %s\n", err.c_str());
+      fmt::print(stderr, "signfed-sim: no run of the sweep uses it: {}\n", err);
       return 2;
     }
   }
-  std::printf("sweep: %zu runs (%zu axes) into %s\n", runs.size(), axes.size(), o.sim.coord.db_path.c_str());
+  fmt::print("sweep: {} runs ({} axes) into {}\n", runs.size(), axes.size(), o.sim.coord.db_path);
   std::shared_ptr<const data::Dataset> train;
   int worst = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -297,19 +294,19 @@ int sim_main(int argc, char** argv) {
     const int filled = static_cast<int>(kBar * i / runs.size());
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.resize(kBar, '.');
-    std::printf("[%s] %zu/%zu  elapsed %s  eta %s  %s\n", bar.c_str(), i, runs.size(), human_time(el).c_str(),
-                i == 0 ? "?" : human_time(el / i * (runs.size() - i)).c_str(), sim::point_text(points[i]).c_str());
+    fmt::print("[{}] {}/{}  elapsed {}  eta {}  {}\n", bar, i, runs.size(), human_time(el),
+               i == 0 ? "?" : human_time(el / i * (runs.size() - i)), sim::point_text(points[i]));
     std::fflush(stdout);
     try {
       if (!train || runs[i].sim.train_dir != runs[0].sim.train_dir) train = sim::load_train(runs[i].sim);
       worst = std::max(worst, run_one(runs[i], train));
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "signfed-sim: run %zu (%s) failed: %s\n", i + 1, sim::point_text(points[i]).c_str(), e.what());
+      fmt::print(stderr, "signfed-sim: run {} ({}) failed: {}\n", i + 1, sim::point_text(points[i]), e.what());
       worst = std::max(worst, 1);
     }
   }
   const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[%s] %zu/%zu  done in %s\n", std::string(30, '#').c_str(), runs.size(), runs.size(), human_time(el).c_str());
+  fmt::print("[{}] {}/{}  done in {}\n", std::string(30, '#'), runs.size(), runs.size(), human_time(el));
   return worst;
 }
 
@@ -376,14 +373,14 @@ int rosenbrock_main(int argc, char** argv) {
       out = std::make_unique<sim::SimDb>(db);
       exp_id = out->query_int("SELECT COALESCE(MAX(exp_id), 0) FROM rosenbrock") + 1;
     }
-    std::printf("%s, %u repetitions, f(x0) = %.4g\n", tag.c_str(), reps, sim::rosenbrock_value(cfg.x0));
-    std::printf("%4s  %14s  %12s  %10s\n", "M", "mean f(x_K)", "std. error", "time");
+    fmt::print("{}, {} repetitions, f(x0) = {:.4g}\n", tag, reps, sim::rosenbrock_value(cfg.x0));
+    fmt::print("{:>4}  {:>14}  {:>12}  {:>10}\n", "M", "mean f(x_K)", "std. error", "time");
     for (std::uint32_t m : ms) {
       cfg.nodes = m;
       const auto t0 = std::chrono::steady_clock::now();
       const sim::SeriesStats s = sim::run_rosenbrock_reps(cfg, reps, data::mix_seed(seed, m, 0x40));
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("%4u  %14.5f  %12.5f  %10s\n", m, s.mean.back(), s.se.back(), human_time(el).c_str());
+      fmt::print("{:4}  {:>14.5f}  {:>12.5f}  {:>10}\n", m, s.mean.back(), s.se.back(), human_time(el));
       std::fflush(stdout);
       if (out) {
         out->begin();
@@ -393,9 +390,9 @@ int rosenbrock_main(int argc, char** argv) {
         out->commit();
       }
     }
-    if (out) std::printf("logged as experiment %" PRId64 " in %s (table rosenbrock)\n", exp_id, db.c_str());
+    if (out) fmt::print("logged as experiment {} in {} (table rosenbrock)\n", exp_id, db);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "signfed-sim rosenbrock: %s\n", e.what());
+    fmt::print(stderr, "signfed-sim rosenbrock: {}\n", e.what());
     return 1;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/data/sampler.h"
@@ -137,8 +138,7 @@ void PlanExporter::finish(const coord::RunSummary& summary) {
   for (const auto& r : db.query_rows("SELECT round, test_accuracy, test_loss FROM rounds WHERE run_id=" + run +
                                      " AND test_accuracy IS NOT NULL ORDER BY round"))
     evals.push_back({static_cast<std::int64_t>(r[0]), r[1], r[2]});
-  char digest[17];
-  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(summary.final_digest));
+  const std::string digest = fmt::format("{:016x}", summary.final_digest);
   write_json(dir_ + "/signfed.json",
              {{"evals", evals}, {"final_accuracy", summary.final_accuracy}, {"final_digest", digest}});
   nlohmann::json pk = nlohmann::json::array();

@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include "core/methods/encoder.h"
@@ -60,12 +61,12 @@ class SpbWatch final : public coord::RoundObserver {
     rows_.push_back(probe_.probe(row.round, params));
     const SpbRow& s = rows_.back();
     if (!quiet_)
-      std::printf("spb probe round %u: %.1f%% of coordinates with pooled rho <= 1/2 (per client %.1f%%), "
-                  "vote more likely wrong than right on %.1f%%, mean P(vote right) %.3f, abstained %.1f%%, "
-                  "rho-norm/|g|_1 %.3f, rho_M-norm/|g|_1 %.3f\n",
-                  row.round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
-                  s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
-                  s.rho_m_norm / std::max(s.l1, 1e-300));
+      fmt::print("spb probe round {}: {:.1f}% of coordinates with pooled rho <= 1/2 (per client {:.1f}%), "
+                 "vote more likely wrong than right on {:.1f}%, mean P(vote right) {:.3f}, abstained {:.1f}%, "
+                 "rho-norm/|g|_1 {:.3f}, rho_M-norm/|g|_1 {:.3f}\n",
+                 row.round + 1, 100.0 * s.frac_le_half, 100.0 * s.client_frac_le_half, 100.0 * s.vote_frac_le_half,
+                 s.mean_vote_right, 100.0 * s.abstain_frac, s.rho_norm / std::max(s.l1, 1e-300),
+                 s.rho_m_norm / std::max(s.l1, 1e-300));
   }
 
  private:
@@ -134,12 +135,12 @@ void print_partition(const std::vector<std::vector<std::uint32_t>>& shards, cons
   std::string line;
   std::vector<std::string> lines;
   while (std::getline(is, line)) lines.push_back(line);
-  std::printf("partition %s over %zu clients:\n", scheme.c_str(), shards.size());
+  fmt::print("partition {} over {} clients:\n", scheme, shards.size());
   const std::size_t show = lines.size() <= 12 ? lines.size() : 5;
-  for (std::size_t i = 0; i < show; ++i) std::printf("  %s\n", lines[i].c_str());
+  for (std::size_t i = 0; i < show; ++i) fmt::print("  {}\n", lines[i]);
   if (show < lines.size()) {
-    std::printf("  ... (%zu more; all in table sim_clients)\n", lines.size() - 2 * show);
-    for (std::size_t i = lines.size() - show; i < lines.size(); ++i) std::printf("  %s\n", lines[i].c_str());
+    fmt::print("  ... ({} more; all in table sim_clients)\n", lines.size() - 2 * show);
+    for (std::size_t i = lines.size() - show; i < lines.size(); ++i) fmt::print("  {}\n", lines[i]);
   }
   std::fflush(stdout);
 }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include "core/model/model.h"
 
 namespace {
@@ -26,9 +28,9 @@ struct Options {
 };
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: signfed-bench-train [--batch N] [--reps R] [--rep-seconds S] [--model SPEC]...\n"
-               "  times Model::loss_and_grad; default models: mlp cnn, batch 32\n");
+  fmt::print(stderr,
+             "usage: signfed-bench-train [--batch N] [--reps R] [--rep-seconds S] [--model SPEC]...\n"
+             "  times Model::loss_and_grad; default models: mlp cnn, batch 32\n");
 }
 
 bool parse(int argc, char** argv, Options& o) {
@@ -104,9 +106,8 @@ int main(int argc, char** argv) {
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(steps));
     }
     std::sort(us.begin(), us.end());
-    std::printf("signfed %s batch=%zu us_per_step=%.1f min_us=%.1f steps=%zu params=%zu\n", model->spec().c_str(),
-                opt.batch, us[us.size() / 2], us.front(), steps * static_cast<std::size_t>(opt.reps),
-                model->num_params());
+    fmt::print("signfed {} batch={} us_per_step={:.1f} min_us={:.1f} steps={} params={}\n", model->spec(), opt.batch,
+               us[us.size() / 2], us.front(), steps * static_cast<std::size_t>(opt.reps), model->num_params());
     std::fflush(stdout);
   }
   return 0;
