@@ -16,7 +16,6 @@
 
 #include "coordinator/units.h"
 #include "core/codec/compress.h"
-#include "tools/sim/betainc.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/rosenbrock.h"
 #include "tools/sim/sim.h"
