@@ -101,7 +101,6 @@ std::string digest_hex(std::uint64_t d) {
   return buf;
 }
 
-
 RoundLog::RoundLog(const std::string& path) : path_(path) {
   try {
     db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, /*busy ms=*/5000);
@@ -111,7 +110,8 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
   try {
     {
       SQLite::Statement q(*db_, "PRAGMA quick_check");
-      if (q.executeStep() && text(q, 0) != "ok") throw LogError("round log " + path + ": integrity check failed: " + text(q, 0));
+      if (q.executeStep() && text(q, 0) != "ok")
+        throw LogError("round log " + path + ": integrity check failed: " + text(q, 0));
     }
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=NORMAL");
