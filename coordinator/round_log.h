@@ -6,18 +6,22 @@
 // whole round or none of it and --resume continues after the last logged
 // round without losing or duplicating one. WAL mode; synchronous=NORMAL.
 //
-// Errors (cannot open, not a database, corrupt, read-only, disk full) throw
-// LogError with a message that names the file and says what to do. Not
-// thread-safe: owned by the coordinator's round thread.
+// Errors (cannot open, not a database, corrupt, locked, read-only, disk full)
+// throw LogError with a message that names the file and says what to do. Not
+// thread-safe: owned by the coordinator's round thread. SQLite access goes
+// through SQLiteCpp (an implementation detail: nothing of it in this header).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-struct sqlite3;
+namespace SQLite {
+class Database;
+}
 
 namespace signfed::coord {
 
@@ -112,11 +116,8 @@ class RoundLog {
   void end_run(std::int64_t run_id, const std::string& status);
 
  private:
-  void exec(const char* sql);
-  [[noreturn]] void fail(const std::string& what) const;
-
   std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<SQLite::Database> db_;
 };
 
 std::string digest_hex(std::uint64_t d);

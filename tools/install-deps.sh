@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what signfed needs on Debian 12 (bookworm): build tools, the five
+# Installs what signfed needs on Debian 12 (bookworm): build tools, the
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
@@ -8,7 +8,7 @@
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
-      zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
+      libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in

@@ -2,7 +2,6 @@
 // errors a user meets (not a database, read-only, corrupt).
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>

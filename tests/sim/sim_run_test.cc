@@ -4,7 +4,6 @@
 // report generated from the log.
 #include <doctest/doctest.h>
 
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdlib>

@@ -1,38 +1,36 @@
 #include "tests/support/sql_query.h"
 
-#include <sqlite3.h>
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
 
 namespace signfed::test {
 
 namespace {
+// Runs on_row on the first row of sql; nothing when the file cannot be opened,
+// the query fails or returns no row (the callers' -1 / "" mean "not there").
 template <class F>
 void query(const std::string& db, const std::string& sql, F&& on_row) {
-  sqlite3* h = nullptr;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(h);
-    return;
+  try {
+    SQLite::Database h(db, SQLite::OPEN_READONLY, /*busy ms=*/5000);
+    SQLite::Statement s(h, sql);
+    if (s.executeStep()) on_row(s.getColumn(0));
+  } catch (const SQLite::Exception&) {
   }
-  sqlite3_busy_timeout(h, 5000);
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) on_row(s);
-  sqlite3_finalize(s);
-  sqlite3_close(h);
 }
 }  // namespace
 
 double query_number(const std::string& db, const std::string& sql) {
   double v = -1;
-  query(db, sql, [&](sqlite3_stmt* s) {
-    if (sqlite3_column_type(s, 0) != SQLITE_NULL) v = sqlite3_column_double(s, 0);
+  query(db, sql, [&](const SQLite::Column& c) {
+    if (!c.isNull()) v = c.getDouble();
   });
   return v;
 }
 
 std::string query_text(const std::string& db, const std::string& sql) {
   std::string v;
-  query(db, sql, [&](sqlite3_stmt* s) {
-    if (const auto* t = sqlite3_column_text(s, 0)) v = reinterpret_cast<const char*>(t);
-  });
+  query(db, sql, [&](const SQLite::Column& c) { v = c.getText(); });  // NULL: ""
   return v;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -367,11 +368,11 @@ int rosenbrock_main(int argc, char** argv) {
     nlohmann::json cj = {{"dim", cfg.dim}, {"batch", cfg.batch}, {"nu", cfg.nu}, {"gamma0", cfg.gamma0},
                          {"schedule", schedule}, {"tie", tie}, {"iters", cfg.iters}, {"reps", reps},
                          {"seed", seed}, {"x0", x0}};
-    std::unique_ptr<sim::SimDb> out;
+    std::optional<SQLite::Database> out;
     std::int64_t exp_id = 0;
     if (!db.empty()) {
-      out = std::make_unique<sim::SimDb>(db);
-      exp_id = out->query_int("SELECT COALESCE(MAX(exp_id), 0) FROM rosenbrock") + 1;
+      out.emplace(sim::open_sim_db(db));
+      exp_id = out->execAndGet("SELECT COALESCE(MAX(exp_id), 0) FROM rosenbrock").getInt64() + 1;
     }
     fmt::print("{}, {} repetitions, f(x0) = {:.4g}\n", tag, reps, sim::rosenbrock_value(cfg.x0));
     fmt::print("{:>4}  {:>14}  {:>12}  {:>10}\n", "M", "mean f(x_K)", "std. error", "time");
@@ -383,11 +384,14 @@ int rosenbrock_main(int argc, char** argv) {
       fmt::print("{:4}  {:>14.5f}  {:>12.5f}  {:>10}\n", m, s.mean.back(), s.se.back(), human_time(el));
       std::fflush(stdout);
       if (out) {
-        out->begin();
-        for (std::size_t k = 0; k < s.mean.size(); ++k)
-          out->run("INSERT OR REPLACE INTO rosenbrock VALUES(?,?,?,?,?,?,?,?)",
-                   {exp_id, tag, cj.dump(), m, reps, static_cast<std::int64_t>(k), s.mean[k], s.se[k]});
-        out->commit();
+        SQLite::Transaction tx(*out, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement ins(*out, "INSERT OR REPLACE INTO rosenbrock VALUES(?,?,?,?,?,?,?,?)");
+        for (std::size_t k = 0; k < s.mean.size(); ++k) {
+          ins.reset();
+          SQLite::bind(ins, exp_id, tag, cj.dump(), m, reps, static_cast<std::int64_t>(k), s.mean[k], s.se[k]);
+          ins.exec();
+        }
+        tx.commit();
       }
     }
     if (out) fmt::print("logged as experiment {} in {} (table rosenbrock)\n", exp_id, db);

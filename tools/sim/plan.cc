@@ -124,20 +124,22 @@ void PlanExporter::round_end(const coord::RoundRow& row, std::span<const float> 
 
 void PlanExporter::finish(const coord::RunSummary& summary) {
   const auto& c = cfg_.coord;
-  SimDb db(c.db_path);
+  SQLite::Database db = open_sim_db(c.db_path);
   const std::string run = std::to_string(summary.run_id);
-  const std::int64_t short_rounds = db.query_int("SELECT COUNT(*) FROM rounds WHERE run_id=" + run +
-                                                 " AND received < " + std::to_string(cfg_.clients));
+  const std::int64_t short_rounds = db.execAndGet("SELECT COUNT(*) FROM rounds WHERE run_id=" + run +
+                                                  " AND received < " + std::to_string(cfg_.clients))
+                                        .getInt64();
   if (short_rounds > 0)
     throw std::runtime_error("--export-plan: " + std::to_string(short_rounds) +
                              " rounds did not count every client, so the plan does not describe this run "
                              "(raise --round-timeout)");
   // The configuration as the run stored and used it (gamma after 'auto', input statistics).
-  write_plan(nlohmann::json::parse(db.query_text("SELECT config FROM runs WHERE run_id=" + run)), true);
+  write_plan(nlohmann::json::parse(db.execAndGet("SELECT config FROM runs WHERE run_id=" + run).getString()), true);
   nlohmann::json evals = nlohmann::json::array();
-  for (const auto& r : db.query_rows("SELECT round, test_accuracy, test_loss FROM rounds WHERE run_id=" + run +
-                                     " AND test_accuracy IS NOT NULL ORDER BY round"))
-    evals.push_back({static_cast<std::int64_t>(r[0]), r[1], r[2]});
+  SQLite::Statement ev(db, "SELECT round, test_accuracy, test_loss FROM rounds WHERE run_id=" + run +
+                               " AND test_accuracy IS NOT NULL ORDER BY round");
+  while (ev.executeStep())
+    evals.push_back({ev.getColumn(0).getInt64(), ev.getColumn(1).getDouble(), ev.getColumn(2).getDouble()});
   const std::string digest = fmt::format("{:016x}", summary.final_digest);
   write_json(dir_ + "/signfed.json",
              {{"evals", evals}, {"final_accuracy", summary.final_accuracy}, {"final_digest", digest}});

@@ -104,28 +104,34 @@ nlohmann::json sim_json(const SimConfig& c) {
 
 void log_result(const SimConfig& cfg, const SimResult& r, const std::vector<std::vector<std::uint32_t>>& shards,
                 const data::Dataset& train, const std::vector<ClientProfile>& profiles) {
-  SimDb db(cfg.coord.db_path);
-  db.begin();
+  SQLite::Database db = open_sim_db(cfg.coord.db_path);
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   const std::int64_t run = r.summary.run_id;
-  db.run("INSERT OR REPLACE INTO sim_runs VALUES(?,?,?,?,?,?,?)",
-         {run, sim_json(cfg).dump(), r.wall_s, static_cast<std::int64_t>(r.peak_rss_kb), r.clients_checked,
-          r.digests_equal, r.crashes});
+  SQLite::Statement run_row(db, "INSERT OR REPLACE INTO sim_runs VALUES(?,?,?,?,?,?,?)");
+  SQLite::bind(run_row, run, sim_json(cfg).dump(), r.wall_s, static_cast<std::int64_t>(r.peak_rss_kb), r.clients_checked,
+               r.digests_equal, r.crashes);
+  run_row.exec();
+  SQLite::Statement client_row(db, "INSERT OR REPLACE INTO sim_clients VALUES(?,?,?,?,?,?,?,?,?)");
   for (std::uint32_t c = 0; c < shards.size(); ++c) {
     std::map<int, std::uint32_t> cls;
     for (std::uint32_t s : shards[c]) ++cls[train.labels[s]];
     nlohmann::json cj = nlohmann::json::object();
     for (auto [k, n] : cls) cj[std::to_string(k)] = n;
     const ClientProfile& p = profiles[c];
-    db.run("INSERT OR REPLACE INTO sim_clients VALUES(?,?,?,?,?,?,?,?,?)",
-           {run, c, static_cast<std::int64_t>(shards[c].size()), cj.dump(), p.ms_per_sample,
-            p.up_bytes_per_ms * 8.0 / 1000.0, p.down_bytes_per_ms * 8.0 / 1000.0, p.latency_ms, p.slow ? 1 : 0});
+    client_row.reset();
+    SQLite::bind(client_row, run, c, static_cast<std::int64_t>(shards[c].size()), cj.dump(), p.ms_per_sample,
+                 p.up_bytes_per_ms * 8.0 / 1000.0, p.down_bytes_per_ms * 8.0 / 1000.0, p.latency_ms, p.slow ? 1 : 0);
+    client_row.exec();
   }
-  for (const SpbRow& s : r.spb)
-    db.run("INSERT OR REPLACE INTO spb VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-           {run, s.round, s.voters, s.samples_per_coord, static_cast<std::int64_t>(s.coords), s.frac_le_half,
-            s.mean_rho, s.l1, s.rho_norm, s.rho_m_norm, s.full_loss, s.client_frac_le_half, s.vote_frac_le_half,
-            s.mean_vote_right, s.mean_vote_tie, s.abstain_frac});
-  db.commit();
+  SQLite::Statement spb_row(db, "INSERT OR REPLACE INTO spb VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  for (const SpbRow& s : r.spb) {
+    spb_row.reset();
+    SQLite::bind(spb_row, run, s.round, s.voters, s.samples_per_coord, static_cast<std::int64_t>(s.coords),
+                 s.frac_le_half, s.mean_rho, s.l1, s.rho_norm, s.rho_m_norm, s.full_loss, s.client_frac_le_half,
+                 s.vote_frac_le_half, s.mean_vote_right, s.mean_vote_tie, s.abstain_frac);
+    spb_row.exec();
+  }
+  tx.commit();
 }
 
 void print_partition(const std::vector<std::vector<std::uint32_t>>& shards, const data::Dataset& train,
@@ -410,16 +416,18 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
     throw std::runtime_error("signfed-coordinator failed; see " + dir + "/coordinator.log");
   res.summary.run_id = 0;
   // The run is the newest in the log.
-  SimDb db(c.db_path);
-  res.summary.run_id = db.query_int("SELECT MAX(run_id) FROM runs");
+  SQLite::Database db = open_sim_db(c.db_path);
+  res.summary.run_id = db.execAndGet("SELECT MAX(run_id) FROM runs").getInt64();
   res.summary.status = "completed";
   res.summary.rounds_done = c.rounds;
   const std::string where = " FROM rounds WHERE run_id=" + std::to_string(res.summary.run_id);
-  res.summary.uplink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(uplink_bytes)" + where));
-  res.summary.downlink_bytes = static_cast<std::uint64_t>(db.query_int("SELECT SUM(downlink_bytes)" + where));
-  for (const auto& row : db.query_rows("SELECT test_accuracy" + where + " AND test_accuracy IS NOT NULL ORDER BY round")) {
-    res.summary.final_accuracy = row[0];
-    res.summary.best_accuracy = std::max(res.summary.best_accuracy, row[0]);
+  res.summary.uplink_bytes = static_cast<std::uint64_t>(db.execAndGet("SELECT SUM(uplink_bytes)" + where).getInt64());
+  res.summary.downlink_bytes =
+      static_cast<std::uint64_t>(db.execAndGet("SELECT SUM(downlink_bytes)" + where).getInt64());
+  SQLite::Statement acc(db, "SELECT test_accuracy" + where + " AND test_accuracy IS NOT NULL ORDER BY round");
+  while (acc.executeStep()) {
+    res.summary.final_accuracy = acc.getColumn(0).getDouble();
+    res.summary.best_accuracy = std::max(res.summary.best_accuracy, res.summary.final_accuracy);
   }
   for (std::uint32_t i = 0; i < cfg.clients; ++i) {
     const std::string out = read_file(dir + "/edge-" + std::to_string(i) + ".log");
@@ -438,7 +446,7 @@ std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg) {
   return std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::train));
 }
 
-void ensure_sim_tables(const std::string& db_path) { SimDb db(db_path); }
+void ensure_sim_tables(const std::string& db_path) { open_sim_db(db_path); }
 
 SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train) {
   if (cfg.clients == 0) throw std::invalid_argument("--clients must be at least 1");
