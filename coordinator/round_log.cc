@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs(
   resumes INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS clients(
   run_id INTEGER NOT NULL, client_id INTEGER NOT NULL, name TEXT NOT NULL, platform TEXT, arch TEXT,
-  samples INTEGER, data_desc TEXT, joined_at REAL, last_seen REAL, PRIMARY KEY(run_id, client_id));
+  samples INTEGER, data_desc TEXT, joined_at REAL, last_seen REAL, key TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY(run_id, client_id));
 CREATE TABLE IF NOT EXISTS rounds(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, started_at REAL, ended_at REAL,
   selected INTEGER, received INTEGER, late INTEGER, dropped INTEGER, rejected INTEGER,
@@ -116,6 +117,9 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     db_->exec("PRAGMA foreign_keys=ON");
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     db_->exec(kSchema);
+    // clients.key (the CURVE key a name is bound to) came after schema 1's first files: add it to those.
+    if (db_->execAndGet("SELECT COUNT(*) FROM pragma_table_info('clients') WHERE name='key'").getInt() == 0)
+      db_->exec("ALTER TABLE clients ADD COLUMN key TEXT NOT NULL DEFAULT ''");
     SQLite::Statement v(*db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (v.executeStep()) {
       const int have = std::atoi(text(v, 0).c_str());
@@ -181,7 +185,7 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
     SQLite::Statement vt(*db_, "SELECT COALESCE(MAX(virtual_time_s), 0) FROM rounds WHERE run_id=?");
     vt.bind(1, p.run_id);
     if (vt.executeStep()) p.virtual_time_s = vt.getColumn(0).getDouble();
-    SQLite::Statement cl(*db_, "SELECT client_id, name, platform, arch, samples, data_desc FROM clients WHERE run_id=?");
+    SQLite::Statement cl(*db_, "SELECT client_id, name, platform, arch, samples, data_desc, key FROM clients WHERE run_id=?");
     cl.bind(1, p.run_id);
     while (cl.executeStep()) {
       ClientRow row;
@@ -191,6 +195,7 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
       row.arch = text(cl, 3);
       row.samples = static_cast<std::uint64_t>(cl.getColumn(4).getInt64());
       row.data_desc = text(cl, 5);
+      row.key = text(cl, 6);
       p.clients.push_back(std::move(row));
     }
     return p;
@@ -213,11 +218,12 @@ void RoundLog::upsert_client(std::int64_t run_id, const ClientRow& c, double now
   try {
     SQLite::Statement s(
         *db_,
-        "INSERT INTO clients(run_id, client_id, name, platform, arch, samples, data_desc, joined_at, last_seen) "
-        "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, client_id) DO UPDATE SET platform=excluded.platform, "
-        "arch=excluded.arch, samples=excluded.samples, data_desc=excluded.data_desc, last_seen=excluded.last_seen");
+        "INSERT INTO clients(run_id, client_id, name, platform, arch, samples, data_desc, joined_at, last_seen, key) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, client_id) DO UPDATE SET platform=excluded.platform, "
+        "arch=excluded.arch, samples=excluded.samples, data_desc=excluded.data_desc, last_seen=excluded.last_seen, "
+        "key=excluded.key");
     SQLite::bind(s, run_id, std::int64_t{c.client_id}, c.name, c.platform, c.arch, static_cast<std::int64_t>(c.samples),
-                 c.data_desc, now, now);
+                 c.data_desc, now, now, c.key);
     s.exec();
   } catch (const SQLite::Exception& e) {
     fail(path_, e.what(), result_code(e));

@@ -17,7 +17,7 @@ void Federation::make_keys(int n, int allowed) {
   for (int i = 0; i < n; ++i) {
     const auto k = curve::generate();
     curve::write_key_pair(dir.path + "/edge-" + std::to_string(i), k, true);
-    if (i < allowed) allow += k.public_key + "  # edge-" + std::to_string(i) + "\n";
+    if (i < allowed) allow += k.public_key + "  edge-" + std::to_string(i) + "\n";  // bound to its default --name
   }
   std::ofstream(dir.path + "/clients.allow") << allow;
 }

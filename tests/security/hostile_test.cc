@@ -45,8 +45,10 @@ struct Rig {
   net::ManualClock* clock = nullptr;
   net::MemoryTransport* transport = nullptr;
   std::unique_ptr<coord::Coordinator> c;
-  explicit Rig(std::uint32_t max_clients = 100000) {
+  explicit Rig(std::uint32_t max_clients = 100000, const std::string& resume_db = {}) {
     coord::CoordinatorConfig cfg;
+    if (!resume_db.empty()) db = resume_db;
+    cfg.resume = !resume_db.empty();
     cfg.db_path = db;
     cfg.quiet = true;
     cfg.model = "mlp:8-4-2";
@@ -163,6 +165,24 @@ TEST_CASE("hostile: one key is one board - a second name from a key, or a name o
   CHECK(r.q("SELECT COUNT(*) FROM clients") == 2);
   r.from("u0", join("stranger"), "KEY-UNLISTED");  // (ZAP refuses it first under CURVE)
   CHECK(r.q("SELECT COUNT(*) FROM clients WHERE name='stranger'") == 0);
+}
+
+TEST_CASE("hostile: name-to-key bindings survive --resume") {
+  Rig first;
+  first.transport->allow("KEY-A");
+  first.from("a#1", join("a"), "KEY-A");
+  const std::string db = first.db;
+  first.c.reset();  // the coordinator stops mid-run
+  Rig r(100000, db);
+  r.transport->allow("KEY-A");
+  r.transport->allow("KEY-B");
+  r.from("b#1", join("a"), "KEY-B");  // another key reaches the restarted coordinator first
+  CHECK(r.errors("b#1") == std::vector{wire::ErrorCode::bad_value});
+  r.from("a#2", join("other"), "KEY-A");  // and A's key is still bound to 'a'
+  CHECK(r.errors("a#2") == std::vector{wire::ErrorCode::bad_value});
+  r.from("a#3", join("a"), "KEY-A");  // the real board gets its name back
+  CHECK(r.errors("a#3").empty());
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
 }
 
 TEST_CASE("hostile: a plaintext connection joins under one name") {
