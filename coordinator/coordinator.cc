@@ -245,13 +245,11 @@ void Coordinator::finish_round(std::uint32_t round) {
   row.received = static_cast<std::uint32_t>(round_->updates());
   const std::size_t counted = aggregate_and_apply(round, step, row, rows);
   if (strategy_->confirms() && counted > 0) confirm_step(round, counted, row);
-  std::uint32_t late_this_round = 0;
   for (const UpdateRow& u : rows) {
     if (u.status == "late") ++row.late;
-    if (u.status == "late" && u.round == round) ++late_this_round;
     if (u.status == "rejected") ++row.rejected;
   }
-  row.dropped = row.selected - row.received - late_this_round;
+  row.dropped = static_cast<std::uint32_t>(round_->dropped());  // from sets (round_state.h), never by subtraction
   row.snapshot_bytes = snapshot_bytes_;
   row.model_digest = digest_;
   const bool last = round + 1 == cfg_.rounds;

@@ -191,7 +191,7 @@ TEST_CASE("hostile: Skip is honoured once, for the open round, from a selected c
   r.from("p1", skip(0, 1));   // after its update: refused
   r.c->finish_round_for_test();
   CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
-  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 0);  // a Skip is an answer, not a drop
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail='battery low'") == 1);
   CHECK(r.errors("p0") == std::vector{wire::ErrorCode::bad_message});  // the second Skip
@@ -220,4 +220,28 @@ TEST_CASE("hostile: a client's Error for the open round ends its part in it, onc
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail LIKE 'client error: gradient is NaN%'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1") == 1);
+}
+
+TEST_CASE("counters: updates while no round is open leave dropped between 0 and selected") {
+  // Issue 11: dropped was selected - received - late rows of the round, and
+  // updates sent before the round opened are logged as late for it: it
+  // wrapped to 4294967288.
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  for (int i = 0; i < 10; ++i) r.from("p0", update(0, 0));  // no round open: refused, 8 rows
+  r.c->begin_round_for_test(0);
+  r.from("p0", update(0, 0));
+  r.from("p1", update(0, 1));
+  r.c->finish_round_for_test();
+  for (int i = 0; i < 10; ++i) r.from("p1", update(1, 1));  // between rounds, for the next one
+  r.c->begin_round_for_test(1);
+  r.from("p0", update(1, 0));  // p1 stays silent: dropped
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT selected FROM rounds WHERE round=0") == 2);
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 2);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 0);
+  CHECK(r.q("SELECT received FROM rounds WHERE round=1") == 1);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=1") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM rounds WHERE dropped < 0 OR dropped > selected OR received > selected") == 0);
 }
