@@ -28,6 +28,9 @@ namespace {
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
+// Join.samples above this is refused (bad_value): 2^40 is far beyond any
+// board's data, exact as a double (it weights the mean methods) and in SQLite.
+constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 
 }  // namespace
 
@@ -131,6 +134,13 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
                 "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
                     " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
                     "); start the client with --model " + model_->spec(),
+                0);
+    return;
+  }
+  if (m.samples() > kMaxJoinSamples) {
+    reply_error(peer, ErrorCode::bad_value,
+                "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
+                    "; report the size of the local training set",
                 0);
     return;
   }

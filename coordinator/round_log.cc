@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -18,14 +19,17 @@ CREATE TABLE IF NOT EXISTS runs(
   resumes INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS clients(
   run_id INTEGER NOT NULL, client_id INTEGER NOT NULL, name TEXT NOT NULL, platform TEXT, arch TEXT,
-  samples INTEGER, data_desc TEXT, joined_at REAL, last_seen REAL, PRIMARY KEY(run_id, client_id));
+  samples INTEGER CHECK(samples >= 0), data_desc TEXT, joined_at REAL, last_seen REAL,
+  PRIMARY KEY(run_id, client_id));
 CREATE TABLE IF NOT EXISTS rounds(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, started_at REAL, ended_at REAL,
   selected INTEGER, received INTEGER, late INTEGER, dropped INTEGER, rejected INTEGER,
   uplink_bytes INTEGER, downlink_bytes INTEGER, snapshot_bytes INTEGER,
   coords_moved INTEGER, ties INTEGER, margin_hist TEXT,
   train_loss REAL, test_accuracy REAL, test_loss REAL, step_size REAL, guard_kept INTEGER,
-  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round));
+  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round),
+  CHECK(received >= 0 AND received <= selected AND dropped >= 0 AND dropped <= selected
+        AND received + dropped <= selected));
 CREATE TABLE IF NOT EXISTS updates(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, client_id INTEGER NOT NULL, bytes INTEGER,
   payload_bytes INTEGER, latency_ms REAL, local_loss REAL, samples INTEGER, status TEXT NOT NULL,
@@ -49,6 +53,14 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(s_, i, v)); }
+  // Counters are unsigned in C++ and INTEGER (signed 64-bit) in SQLite: a
+  // value that would wrap is refused, never stored as a negative number.
+  Stmt& bind(int i, std::uint64_t v) {
+    if (v > static_cast<std::uint64_t>(INT64_MAX))
+      throw LogError("value " + std::to_string(v) + " for column " + std::to_string(i) + " exceeds SQLite's INTEGER");
+    return bind(i, static_cast<std::int64_t>(v));
+  }
+  Stmt& bind(int i, std::uint32_t v) { return bind(i, std::int64_t{v}); }
   Stmt& bind(int i, double v) { return check(sqlite3_bind_double(s_, i, v)); }
   Stmt& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
@@ -218,7 +230,7 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
       row.name = cl.text(1);
       row.platform = cl.text(2);
       row.arch = cl.text(3);
-      row.samples = static_cast<std::uint64_t>(cl.i64(4));
+      row.samples = cl.i64(4) > 0 ? static_cast<std::uint64_t>(cl.i64(4)) : 0;  // a negative legacy value: unknown
       row.data_desc = cl.text(5);
       p.clients.push_back(std::move(row));
     }
@@ -244,7 +256,7 @@ void RoundLog::upsert_client(std::int64_t run_id, const ClientRow& c, double now
            "VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, client_id) DO UPDATE SET platform=excluded.platform, "
            "arch=excluded.arch, samples=excluded.samples, data_desc=excluded.data_desc, last_seen=excluded.last_seen");
     s.bind(1, run_id).bind(2, std::int64_t{c.client_id}).bind(3, c.name).bind(4, c.platform).bind(5, c.arch);
-    s.bind(6, static_cast<std::int64_t>(c.samples)).bind(7, c.data_desc).bind(8, now).bind(9, now).run();
+    s.bind(6, c.samples).bind(7, c.data_desc).bind(8, now).bind(9, now).run();
   } catch (const LogError& e) {
     fail(e.what());
   }
@@ -284,9 +296,9 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       s.bind(1, run_id).bind(2, std::int64_t{r.round}).bind(3, r.started_at).bind(4, r.ended_at);
       s.bind(5, std::int64_t{r.selected}).bind(6, std::int64_t{r.received}).bind(7, std::int64_t{r.late});
       s.bind(8, std::int64_t{r.dropped}).bind(9, std::int64_t{r.rejected});
-      s.bind(10, static_cast<std::int64_t>(r.uplink_bytes)).bind(11, static_cast<std::int64_t>(r.downlink_bytes));
-      s.bind(12, static_cast<std::int64_t>(r.snapshot_bytes)).bind(13, static_cast<std::int64_t>(r.coords_moved));
-      s.bind(14, static_cast<std::int64_t>(r.ties)).bind(15, r.margin_hist).bind(16, r.train_loss);
+      s.bind(10, r.uplink_bytes).bind(11, r.downlink_bytes);
+      s.bind(12, r.snapshot_bytes).bind(13, r.coords_moved);
+      s.bind(14, r.ties).bind(15, r.margin_hist).bind(16, r.train_loss);
       s.bind(17, r.test_accuracy).bind(18, r.test_loss).bind(19, r.step_size).bind(20, r.guard_kept);
       s.bind(21, digest_hex(r.model_digest)).bind(22, r.virtual_time_s).run();
     }
@@ -297,7 +309,7 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       for (const UpdateRow& u : updates) {
         s.reset();
         s.bind(1, run_id).bind(2, std::int64_t{u.round}).bind(3, std::int64_t{u.client_id});
-        s.bind(4, static_cast<std::int64_t>(u.bytes)).bind(5, static_cast<std::int64_t>(u.payload_bytes));
+        s.bind(4, u.bytes).bind(5, u.payload_bytes);
         s.bind(6, u.latency_ms).bind(7, u.local_loss).bind(8, std::int64_t{u.samples}).bind(9, u.status);
         s.bind(10, u.detail).bind(11, u.agreement).run();
       }

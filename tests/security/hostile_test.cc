@@ -245,3 +245,23 @@ TEST_CASE("counters: updates while no round is open leave dropped between 0 and 
   CHECK(r.q("SELECT dropped FROM rounds WHERE round=1") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM rounds WHERE dropped < 0 OR dropped > selected OR received > selected") == 0);
 }
+
+TEST_CASE("counters: Join.samples above 2^40 is refused with bad_value - up to it, stored exactly") {
+  Rig r;
+  r.from("p0", join_message("huge", "mlp:8-4-2", kDim, "test", UINT64_MAX));
+  r.from("p1", join_message("big", "mlp:8-4-2", kDim, "test", (std::uint64_t{1} << 40) + 1));
+  r.from("p2", join_message("max", "mlp:8-4-2", kDim, "test", std::uint64_t{1} << 40));
+  CHECK(r.errors("p0") == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.errors("p2").empty());
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
+  CHECK(query_text(r.db, "SELECT CAST(samples AS TEXT) FROM clients WHERE name='max'") == "1099511627776");
+  // The refusal says what is wrong.
+  for (const auto& f : r.transport->sent()) {
+    if (f.peer != "p0") continue;
+    std::string why;
+    const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+    REQUIRE(e != nullptr);
+    CHECK(e->body_as_Error()->text()->str().find("above the limit 1099511627776") != std::string::npos);
+  }
+}
