@@ -107,9 +107,13 @@ class Coordinator {
 
   void open_run();
   void wait_for_clients();
-  void play_round(std::uint32_t round);
+  // The stop token is set (a signal): every wait returns, the run ends 'interrupted'.
+  bool stopping() const { return stop_ && stop_->load(); }
+  // false: interrupted before the round was logged (it is abandoned, not
+  // committed: --resume replays it from the last checkpoint).
+  bool play_round(std::uint32_t round);
   void begin_round(std::uint32_t round);
-  void finish_round(std::uint32_t round);
+  bool finish_round(std::uint32_t round);
   bool poll_once(int timeout_ms);
   bool event_allowed(const std::string& who);
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
