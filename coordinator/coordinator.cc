@@ -143,6 +143,7 @@ RunSummary Coordinator::run() {
     }
     summary_.rounds_done = r + 1;
   }
+  write_event_summaries(true);
   log_->end_run(run_id_, summary_.status);
   if (summary_.status == "completed") broadcast_bye("run completed");
   summary_.final_digest = digest_;

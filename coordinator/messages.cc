@@ -35,18 +35,32 @@ constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 }  // namespace
 
 bool Coordinator::poll_once(int timeout_ms) {
-  return transport_->poll(
+  const bool got = transport_->poll(
       timeout_ms, [this](const net::Inbound& m) { handle_frame(m.peer, m.bytes, m.key); },
-      [this](const net::TransportEvent& e) { log_limited(e.who, std::nullopt, e.kind, e.detail); });
+      [this](const net::TransportEvent& e) { handle_event(e); });
+  write_event_summaries();
+  return got;
+}
+
+void Coordinator::handle_event(const net::TransportEvent& e) {
+  // Unauthenticated failures are counted and summarised once a minute, never
+  // written one by one: fresh keys and reconnects cost an attacker nothing.
+  if (e.kind == "auth_rejected" || (e.kind == "bad_frame" && !registry_.by_peer(e.who))) {
+    write_event_summaries();  // the window that ended, before this one counts
+    event_budget_.tally(e.kind, e.who, net::printable(e.detail, 200), now_s());
+    return;
+  }
+  log_limited(e.who, std::nullopt, e.kind, e.detail);
+}
+
+void Coordinator::write_event_summaries(bool flush) {
+  for (const EventBudget::Row& r : event_budget_.due(now_s(), flush))
+    log_->log_event(run_id_, unix_s(), std::nullopt, r.kind, r.detail);
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
-  const EventBudget::Decision d = event_budget_.spend(who, now_s());
-  if (d.suppressed_last_window)
-    log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
-                    std::to_string(*d.suppressed_last_window) + " event rows from " + net::printable(who, 120) +
-                        " in the last minute");
-  return d.allowed;
+  write_event_summaries();
+  return event_budget_.spend(who, now_s());
 }
 
 void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
@@ -62,8 +76,14 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   const wire::Envelope* env = wire::verify_envelope(frame, &why);
   Client* c = registry_.by_peer(peer);
   if (!env) {
+    if (!c) {  // a peer that never joined: counted and summarised (EventBudget::tally), replies rate-limited
+      write_event_summaries();
+      event_budget_.tally("bad_message", "peer:" + peer, why, now_s());
+      if (reply_budget_.spend("peer:" + peer, now_s())) reply_error(peer, ErrorCode::bad_message, why, 0);
+      return;
+    }
     if (event_allowed("peer:" + peer)) {
-      log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
+      log_->log_event(run_id_, unix_s(), c->row.client_id, "bad_message", why);
       reply_error(peer, ErrorCode::bad_message, why, open_round().value_or(0));
     }
     return;
