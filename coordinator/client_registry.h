@@ -65,6 +65,8 @@ class ClientRegistry {
 
   // The client that joined on this connection with this key, or nullptr.
   Client* by_peer(const std::string& peer, const std::string& key);
+  // Whether some client joined on this connection (whatever its key).
+  bool knows_peer(const std::string& peer) const { return by_peer_.count(peer) > 0; }
   Client& at(std::uint32_t id) { return *clients_.at(id); }
   const Client& at(std::uint32_t id) const { return *clients_.at(id); }
   std::size_t size() const { return clients_.size(); }

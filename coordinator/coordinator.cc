@@ -134,15 +134,15 @@ RunSummary Coordinator::run() {
   std::fflush(stdout);
   wait_for_clients();
   summary_.status = "completed";
+  summary_.rounds_done = std::min(first_round_, cfg_.rounds);  // rounds in the log
   for (std::uint32_t r = first_round_; r < cfg_.rounds; ++r) {
-    if (stop_ && stop_->load()) {
+    if (stopping() || !play_round(r)) {
       summary_.status = "interrupted";
       break;
     }
-    play_round(r);
     summary_.rounds_done = r + 1;
   }
-  if (first_round_ >= cfg_.rounds) summary_.rounds_done = cfg_.rounds;
+  write_event_summaries(true);
   log_->end_run(run_id_, summary_.status);
   if (summary_.status == "completed") broadcast_bye("run completed");
   summary_.final_digest = digest_;
@@ -156,7 +156,7 @@ void Coordinator::wait_for_clients() {
   auto live = [&] { return registry_.connected(); };
 
   while (live() < cfg_.clients) {
-    if (stop_ && stop_->load()) return;
+    if (stopping()) return;
     if (now_s() > deadline)
       throw std::runtime_error("only " + std::to_string(live()) + " of " + std::to_string(cfg_.clients) +
                                " clients joined within " + std::to_string(cfg_.join_timeout_ms / 1000) +
@@ -175,7 +175,7 @@ std::vector<std::uint32_t> Coordinator::select_participants(std::uint32_t round)
   return registry_.select(round, cfg_.seed, cfg_.fraction, extra, now_s(), cfg_.dead_after_ms);
 }
 
-void Coordinator::play_round(std::uint32_t round) {
+bool Coordinator::play_round(std::uint32_t round) {
   begin_round(round);
   // Collect until the policy's count arrived, the quorum is met, every
   // selected client answered or said Skip, or the deadline. Under virtual
@@ -188,10 +188,14 @@ void Coordinator::play_round(std::uint32_t round) {
   if (cfg_.virtual_time) need = selected;
   else if (cfg_.min_clients > 0) need = std::min<std::size_t>(cfg_.min_clients, need);
   while (!round_->complete(need) && now_s() < deadline) {
-    if (stop_ && stop_->load()) break;
+    if (stopping()) break;
     poll_once(static_cast<int>(std::max(1.0, (deadline - now_s()) * 1000.0)));
   }
-  finish_round(round);
+  if (stopping()) {  // interrupted while collecting: the round is abandoned, not logged
+    round_.reset();
+    return false;
+  }
+  return finish_round(round);
 }
 
 void Coordinator::open_for_test() { open_run(); }
@@ -227,7 +231,7 @@ void Coordinator::begin_round(std::uint32_t round) {
   for (std::uint32_t id : round_->selected()) row.downlink_bytes += send(registry_.at(id).peer, task_bytes);
 }
 
-void Coordinator::finish_round(std::uint32_t round) {
+bool Coordinator::finish_round(std::uint32_t round) {
   RoundState::Closed closed = round_->close(cfg_.policy, cfg_.virtual_time);
   RoundRow& row = round_->row;
   const float step = round_->step();
@@ -244,13 +248,15 @@ void Coordinator::finish_round(std::uint32_t round) {
   row.received = static_cast<std::uint32_t>(round_->updates());
   const std::size_t counted = aggregate_and_apply(round, step, row, rows);
   if (strategy_->confirms() && counted > 0) confirm_step(round, counted, row);
-  std::uint32_t late_this_round = 0;
+  if (stopping()) {  // interrupted (during the confirmation): not logged; --resume replays the round
+    round_.reset();
+    return false;
+  }
   for (const UpdateRow& u : rows) {
     if (u.status == "late") ++row.late;
-    if (u.status == "late" && u.round == round) ++late_this_round;
     if (u.status == "rejected") ++row.rejected;
   }
-  row.dropped = row.selected - row.received - late_this_round;
+  row.dropped = static_cast<std::uint32_t>(round_->dropped());  // from sets (round_state.h), never by subtraction
   row.snapshot_bytes = snapshot_bytes_;
   row.model_digest = digest_;
   const bool last = round + 1 == cfg_.rounds;
@@ -268,6 +274,7 @@ void Coordinator::finish_round(std::uint32_t round) {
   summary_.downlink_bytes += row.downlink_bytes;
   for (RoundObserver* o : observers_) o->round_end(row, model_->params(), last);
   round_.reset();
+  return true;
 }
 
 std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {

@@ -103,16 +103,32 @@ class Coordinator {
   void begin_round_for_test(std::uint32_t round);
   void finish_round_for_test();
   void poll_for_test(int timeout_ms) { poll_once(timeout_ms); }  // what the transport queued
+  // What poll() does with a transport event (a rejected handshake, a bad
+  // multipart message): tallied when unauthenticated, else a rate-limited row.
+  void handle_event(const net::TransportEvent& e);
+
+  // Event rows a minute over all sources (EventBudget, docs/security.md):
+  // a legitimate run writes a few rows per run; 60 lets three misbehaving
+  // sources write at their full per-source rate, and caps the worst case
+  // at about 60 x 0.7 kB a minute (60 MB a day) from allowlisted clients alone.
+  static constexpr std::uint32_t kEventRowsPerSource = 20;
+  static constexpr std::uint32_t kEventRowsGlobal = 60;
 
  private:
 
   void open_run();
   void wait_for_clients();
-  void play_round(std::uint32_t round);
+  // The stop token is set (a signal): every wait returns, the run ends 'interrupted'.
+  bool stopping() const { return stop_ && stop_->load(); }
+  // false: interrupted before the round was logged (it is abandoned, not
+  // committed: --resume replays it from the last checkpoint).
+  bool play_round(std::uint32_t round);
   void begin_round(std::uint32_t round);
-  void finish_round(std::uint32_t round);
+  bool finish_round(std::uint32_t round);
   bool poll_once(int timeout_ms);
   bool event_allowed(const std::string& who);
+  // Writes the event summaries due (EventBudget::due); flush: all pending, at the end of a run.
+  void write_event_summaries(bool flush = false);
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                    const std::string& detail);
   void report_suspects(const std::vector<SuspicionMonitor::Flag>& flags);
@@ -159,7 +175,8 @@ class Coordinator {
   // Current round state.
   std::unique_ptr<RoundState> round_;  // from begin_round to the end of finish_round
   std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
-  EventBudget event_budget_{20};  // event rows per source per minute; more are summarised
+  EventBudget event_budget_{kEventRowsPerSource, kEventRowsGlobal};  // event rows; more are summarised
+  EventBudget reply_budget_{kEventRowsPerSource, UINT32_MAX};  // Error replies to peers that never joined
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;

@@ -16,9 +16,24 @@
 
 namespace {
 
-// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the round loop.
+// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the
+// round loop (every wait polls at most 1 s, and an interrupted poll returns at
+// once). A second signal while stopping ends the process at once, by the
+// default action (SQLite transactions keep the log consistent).
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+std::atomic<int> g_signal{0};
+void on_signal(int sig) {
+  if (g_stop.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal.store(sig);
+}
+
+// Exit codes (--help, README, docs/security.md).
+constexpr int kExitInterrupted = 3;  // stopped by the stop token without a signal (not reachable from the CLI)
+int exit_code_for_signal(int sig) { return sig > 0 ? 128 + sig : kExitInterrupted; }  // 130 SIGINT, 143 SIGTERM
 
 // Raises the soft open-file limit to the hard one: every connected client is
 // a descriptor. Returns the limit in force.
@@ -47,6 +62,10 @@ int main(int argc, char** argv) {
 
   CLI::App app{"signfed-coordinator: runs federated sign-compressed training rounds over ZeroMQ and logs every "
                "round to SQLite.\nExample: signfed-coordinator --clients 5 --rounds 200 --method signsgd --db run.sqlite"};
+  app.footer(
+      "Exit codes: 0 the run completed; 1 error (message on stderr: bind, keys, database, too few clients "
+      "joined); 2 bad flags; 130 stopped by SIGINT, 143 stopped by SIGTERM (the run is logged as 'interrupted' "
+      "with every finished round: continue it with --resume).");
   app.option_defaults()->always_capture_default();
   std::string config_file;
   bool print_config = false;
@@ -132,8 +151,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocked wait returns EINTR and the loop sees the stop flag
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   try {
     zmq::context_t ctx;
     coord::Coordinator c(cfg, ctx, &g_stop);
@@ -142,7 +165,14 @@ int main(int argc, char** argv) {
                "peak RSS {} kB\n",
                s.run_id, s.status, s.rounds_done, s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0,
                s.uplink_bytes / 1e6, s.downlink_bytes / 1e6, s.final_digest, peak_rss_kb());
-    return s.status == "completed" ? 0 : 3;
+    if (s.status == "completed") return 0;
+    const int sig = g_signal.load();
+    fmt::print(stderr,
+               "signfed-coordinator: stopped by {}: run {} is 'interrupted' with {} rounds logged in {}; "
+               "continue it with --resume --db {}\n",
+               sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "the stop token", s.run_id, s.rounds_done,
+               cfg.db_path, cfg.db_path);
+    return exit_code_for_signal(sig);
   } catch (const std::exception& e) {
     fmt::print(stderr, "signfed-coordinator: {}\n", e.what());
     return 1;

@@ -29,16 +29,35 @@ namespace {
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
+// Join.samples above this is refused (bad_value): 2^40 is far beyond any
+// board's data, exact as a double (it weights the mean methods) and in SQLite.
+constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 
 }  // namespace
 
 bool Coordinator::poll_once(int timeout_ms) {
-  return transport_->poll(
+  const bool got = transport_->poll(
       timeout_ms, [this](const net::Inbound& m) { handle_frame(m.peer, m.bytes, m.key); },
-      [this](const net::TransportEvent& e) {
-        if (e.kind == net::kKeyRevoked) return on_key_revoked(e.who);
-        log_limited(e.who, std::nullopt, e.kind, e.detail);
-      });
+      [this](const net::TransportEvent& e) { handle_event(e); });
+  write_event_summaries();
+  return got;
+}
+
+void Coordinator::handle_event(const net::TransportEvent& e) {
+  if (e.kind == net::kKeyRevoked) return on_key_revoked(e.who);
+  // Unauthenticated failures are counted and summarised once a minute, never
+  // written one by one: fresh keys and reconnects cost an attacker nothing.
+  if (e.kind == "auth_rejected" || (e.kind == "bad_frame" && !registry_.knows_peer(e.who))) {
+    write_event_summaries();  // the window that ended, before this one counts
+    event_budget_.tally(e.kind, e.who, net::printable(e.detail, 200), now_s());
+    return;
+  }
+  log_limited(e.who, std::nullopt, e.kind, e.detail);
+}
+
+void Coordinator::write_event_summaries(bool flush) {
+  for (const EventBudget::Row& r : event_budget_.due(now_s(), flush))
+    log_->log_event(run_id_, unix_s(), std::nullopt, r.kind, r.detail);
 }
 
 void Coordinator::on_key_revoked(const std::string& key) {
@@ -58,12 +77,8 @@ void Coordinator::on_key_revoked(const std::string& key) {
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
-  const EventBudget::Decision d = event_budget_.spend(who, now_s());
-  if (d.suppressed_last_window)
-    log_->log_event(run_id_, unix_s(), std::nullopt, "events_suppressed",
-                    std::to_string(*d.suppressed_last_window) + " event rows from " + net::printable(who, 120) +
-                        " in the last minute");
-  return d.allowed;
+  write_event_summaries();
+  return event_budget_.spend(who, now_s());
 }
 
 void Coordinator::log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
@@ -86,8 +101,14 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   // Attributed by (routing id, key): another key on a known routing id is a stranger.
   Client* c = registry_.by_peer(peer, key);
   if (!env) {
+    if (!c) {  // a peer that never joined: counted and summarised (EventBudget::tally), replies rate-limited
+      write_event_summaries();
+      event_budget_.tally("bad_message", "peer:" + peer, why, now_s());
+      if (reply_budget_.spend("peer:" + peer, now_s())) reply_error(peer, ErrorCode::bad_message, why, 0);
+      return;
+    }
     if (event_allowed("peer:" + peer)) {
-      log_->log_event(run_id_, unix_s(), c ? std::optional(c->row.client_id) : std::nullopt, "bad_message", why);
+      log_->log_event(run_id_, unix_s(), c->row.client_id, "bad_message", why);
       reply_error(peer, ErrorCode::bad_message, why, open_round().value_or(0));
     }
     return;
@@ -159,6 +180,13 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
                 "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
                     " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
                     "); start the client with --model " + model_->spec(),
+                0);
+    return;
+  }
+  if (m.samples() > kMaxJoinSamples) {
+    reply_error(peer, ErrorCode::bad_value,
+                "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
+                    "; report the size of the local training set",
                 0);
     return;
   }

@@ -27,15 +27,17 @@ CREATE TABLE IF NOT EXISTS runs(
   resumes INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS clients(
   run_id INTEGER NOT NULL, client_id INTEGER NOT NULL, name TEXT NOT NULL, platform TEXT, arch TEXT,
-  samples INTEGER, data_desc TEXT, joined_at REAL, last_seen REAL, key TEXT NOT NULL DEFAULT '',
-  PRIMARY KEY(run_id, client_id));
+  samples INTEGER CHECK(samples >= 0), data_desc TEXT, joined_at REAL, last_seen REAL,
+  key TEXT NOT NULL DEFAULT '', PRIMARY KEY(run_id, client_id));
 CREATE TABLE IF NOT EXISTS rounds(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, started_at REAL, ended_at REAL,
   selected INTEGER, received INTEGER, late INTEGER, dropped INTEGER, rejected INTEGER,
   uplink_bytes INTEGER, downlink_bytes INTEGER, snapshot_bytes INTEGER,
   coords_moved INTEGER, ties INTEGER, margin_hist TEXT,
   train_loss REAL, test_accuracy REAL, test_loss REAL, step_size REAL, guard_kept INTEGER,
-  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round));
+  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round),
+  CHECK(received >= 0 AND received <= selected AND dropped >= 0 AND dropped <= selected
+        AND received + dropped <= selected));
 CREATE TABLE IF NOT EXISTS updates(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, client_id INTEGER NOT NULL, bytes INTEGER,
   payload_bytes INTEGER, latency_ms REAL, local_loss REAL, samples INTEGER, status TEXT NOT NULL,
@@ -47,6 +49,14 @@ CREATE TABLE IF NOT EXISTS checkpoints(
 CREATE TABLE IF NOT EXISTS events(
   run_id INTEGER, t REAL, client_id INTEGER, kind TEXT NOT NULL, detail TEXT);
 )sql";
+
+// Counters are unsigned in C++ and INTEGER (signed 64-bit) in SQLite: a
+// value that would wrap is refused, never stored as a negative number.
+std::int64_t counter(std::uint64_t v) {
+  if (v > static_cast<std::uint64_t>(INT64_MAX))
+    throw LogError("counter value " + std::to_string(v) + " exceeds SQLite's INTEGER");
+  return static_cast<std::int64_t>(v);
+}
 
 // SQLite result codes (primary: SQLITE_FULL also for its extended forms) and
 // what the user can do about each.
@@ -193,7 +203,7 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
       row.name = text(cl, 1);
       row.platform = text(cl, 2);
       row.arch = text(cl, 3);
-      row.samples = static_cast<std::uint64_t>(cl.getColumn(4).getInt64());
+      row.samples = cl.getColumn(4).getInt64() > 0 ? static_cast<std::uint64_t>(cl.getColumn(4).getInt64()) : 0;  // negative legacy value: unknown
       row.data_desc = text(cl, 5);
       row.key = text(cl, 6);
       p.clients.push_back(std::move(row));
@@ -222,7 +232,7 @@ void RoundLog::upsert_client(std::int64_t run_id, const ClientRow& c, double now
         "VALUES(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, client_id) DO UPDATE SET platform=excluded.platform, "
         "arch=excluded.arch, samples=excluded.samples, data_desc=excluded.data_desc, last_seen=excluded.last_seen, "
         "key=excluded.key");
-    SQLite::bind(s, run_id, std::int64_t{c.client_id}, c.name, c.platform, c.arch, static_cast<std::int64_t>(c.samples),
+    SQLite::bind(s, run_id, std::int64_t{c.client_id}, c.name, c.platform, c.arch, counter(c.samples),
                  c.data_desc, now, now, c.key);
     s.exec();
   } catch (const SQLite::Exception& e) {
@@ -267,9 +277,9 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       SQLite::bind(s, run_id, std::int64_t{r.round}, r.started_at, r.ended_at, std::int64_t{r.selected},
                    std::int64_t{r.received}, std::int64_t{r.late}, std::int64_t{r.dropped}, std::int64_t{r.rejected},
-                   static_cast<std::int64_t>(r.uplink_bytes), static_cast<std::int64_t>(r.downlink_bytes),
-                   static_cast<std::int64_t>(r.snapshot_bytes), static_cast<std::int64_t>(r.coords_moved),
-                   static_cast<std::int64_t>(r.ties), r.margin_hist);
+                   counter(r.uplink_bytes), counter(r.downlink_bytes),
+                   counter(r.snapshot_bytes), counter(r.coords_moved),
+                   counter(r.ties), r.margin_hist);
       bind(s, 16, r.train_loss);
       bind(s, 17, r.test_accuracy);
       bind(s, 18, r.test_loss);
@@ -286,8 +296,8 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       for (const UpdateRow& u : updates) {
         s.reset();
         s.clearBindings();
-        SQLite::bind(s, run_id, std::int64_t{u.round}, std::int64_t{u.client_id}, static_cast<std::int64_t>(u.bytes),
-                     static_cast<std::int64_t>(u.payload_bytes), u.latency_ms, u.local_loss, std::int64_t{u.samples},
+        SQLite::bind(s, run_id, std::int64_t{u.round}, std::int64_t{u.client_id}, counter(u.bytes),
+                     counter(u.payload_bytes), u.latency_ms, u.local_loss, std::int64_t{u.samples},
                      u.status, u.detail);
         bind(s, 11, u.agreement);
         s.exec();

@@ -19,7 +19,7 @@ bool RoundState::is_selected(std::uint32_t id) const {
 
 RoundState::Refusal RoundState::refusal(std::uint32_t id) const {
   if (!is_selected(id)) return Refusal::not_selected;
-  if (has_update(id)) return Refusal::duplicate;
+  if (answered(id)) return Refusal::duplicate;  // counted, or said Skip: the sets stay disjoint
   return Refusal::none;
 }
 
@@ -31,6 +31,12 @@ void RoundState::count(std::uint32_t id, std::unique_ptr<Received> update) {
 bool RoundState::skip(std::uint32_t id) {
   if (!open_ || !is_selected(id) || has_update(id)) return false;
   return skipped_.insert(id).second;
+}
+
+std::size_t RoundState::dropped() const {
+  return static_cast<std::size_t>(std::count_if(selected_.begin(), selected_.end(), [&](std::uint32_t id) {
+    return counted_.count(id) == 0 && late_.count(id) == 0 && skipped_.count(id) == 0;
+  }));
 }
 
 RoundState::Closed RoundState::close(const StragglerPolicy& policy, bool virtual_time) {
@@ -46,6 +52,7 @@ RoundState::Closed RoundState::close(const StragglerPolicy& policy, bool virtual
       late.detail = "simulated latency beyond the " + policy.name() + " deadline";
       c.late.push_back(late);
       counted_.erase(id);
+      late_.insert(id);
     }
     c.simulated_ms = adm.round_ms;
   }

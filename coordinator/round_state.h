@@ -8,6 +8,19 @@
 //   r.skip(id)                                           (Skip, or a client Error)
 //   r.complete(need)                                     (stop collecting?)
 //   r.close(policy, virtual_time) -> late rows, latencies, simulated duration
+//   r.dropped()                                          (after close: for the round row)
+//
+// Every selected client ends the round in exactly one of four sets, so
+//   selected = received + late + skipped + dropped   (all of this round's clients):
+//   received  its update counts (after close: admitted by the straggler policy);
+//   late      its update arrived but close() refused it (virtual time: beyond
+//             the policy's simulated deadline);
+//   skipped   it said Skip, or sent an Error for the round;
+//   dropped   none of these: nothing usable arrived before the round closed
+//             (silent, disconnected, only rejected updates, or an update that
+//             arrives after close, which is logged as late with a later round).
+// Counts come from these sets, never by subtraction: frames that do not
+// belong to the round (updates for other rounds, strangers' frames) cannot move them.
 // Thread-safety: none.
 #pragma once
 
@@ -50,13 +63,19 @@ class RoundState {
   bool answered(std::uint32_t id) const { return has_update(id) || skipped_.count(id) > 0; }
 
   enum class Refusal { none, not_selected, duplicate };
-  // Whether an update of this round from client id may be counted.
+  // Whether an update of this round from client id may be counted (not after
+  // its update or its Skip: duplicate).
   Refusal refusal(std::uint32_t id) const;
   void count(std::uint32_t id, std::unique_ptr<Received> update);
   // A selected client that has not answered says it will not: true the first time.
   bool skip(std::uint32_t id);
 
   std::size_t updates() const { return counted_.size(); }
+  std::size_t skipped() const { return skipped_.size(); }
+  // Selected clients refused as late at close() (virtual time).
+  std::size_t late_at_close() const { return late_.size(); }
+  // Selected clients in none of received, late_at_close, skipped (see the top).
+  std::size_t dropped() const;
   // Collection is over once `need` updates arrived or every selected client answered.
   bool complete(std::size_t need) const {
     return counted_.size() >= need || counted_.size() + skipped_.size() >= selected_.size();
@@ -87,6 +106,7 @@ class RoundState {
   bool open_ = true;
   std::map<std::uint32_t, std::unique_ptr<Received>> counted_;
   std::set<std::uint32_t> skipped_;
+  std::set<std::uint32_t> late_;
 };
 
 }  // namespace signfed::coord

@@ -10,9 +10,18 @@ namespace signfed::edge {
 
 namespace {
 
-// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the client loop.
+// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the
+// client loop. A second signal while stopping ends the process at once.
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+std::atomic<int> g_signal{0};
+void on_signal(int sig) {
+  if (g_stop.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal.store(sig);
+}
 
 }  // namespace
 
@@ -58,12 +67,21 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
     return 2;
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the poll returns EINTR and the loop sees the stop flag
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   try {
     zmq::context_t ctx;
     EdgeClient client(cfg, ctx, nullptr, &g_stop);
-    return client.run();
+    const int rc = client.run();
+    if (const int sig = g_signal.load(); sig != 0 && rc == 130) {
+      fmt::print(stderr, "{}: stopped by {}\n", program, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      return 128 + sig;  // 130 SIGINT, 143 SIGTERM
+    }
+    return rc;
   } catch (const std::exception& e) {
     fmt::print(stderr, "{}: {}\n", program, e.what());
     return 1;

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -130,7 +131,12 @@ int EdgeClient::run() {
   start();
   while (true) {
     zmq::pollitem_t items[] = {{socket().handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 1, std::chrono::milliseconds(session_->poll_ms()));
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(session_->poll_ms()));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      items[0].revents = 0;  // a signal woke us: on_tick() checks the stop token
+    }
     if ((items[0].revents & ZMQ_POLLIN) && !on_readable()) return exit_code();
     if (!on_tick()) return exit_code();
   }

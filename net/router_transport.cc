@@ -55,7 +55,14 @@ bool RouterTransport::poll(int timeout_ms, const std::function<void(const Inboun
                            const std::function<void(const TransportEvent&)>& on_event) {
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                              {zap_ ? zap_->socket().handle() : nullptr, 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(std::min(timeout_ms, 1000)));
+  try {
+    zmq::poll(items, zap_ ? 2 : 1, std::chrono::milliseconds(std::min(timeout_ms, 1000)));
+  } catch (const zmq::error_t& e) {
+    // A signal (SIGINT/SIGTERM) interrupted the wait: not an error. Return so
+    // that the caller checks its stop token.
+    if (e.num() == EINTR) return false;
+    throw;
+  }
   check_monitor(on_event);
   check_allowlist(on_event);
   if (zap_ && (items[1].revents & ZMQ_POLLIN)) serve_zap(on_event);

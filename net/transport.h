@@ -46,7 +46,8 @@ class Transport {
   virtual ~Transport() = default;
   // Waits at most timeout_ms for traffic, then hands every queued message to
   // on_message in arrival order and every transport event to on_event.
-  // Returns whether any message arrived.
+  // Returns whether any message arrived. A wait interrupted by a signal
+  // (EINTR) returns false early, so the caller can check its stop token.
   virtual bool poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
                     const std::function<void(const TransportEvent&)>& on_event) = 0;
   // Queues bytes for peer without blocking; returns bytes.size(), or 0 when

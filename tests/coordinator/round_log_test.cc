@@ -88,3 +88,32 @@ TEST_CASE("round_log: a file that is not a database is refused with advice") {
 TEST_CASE("round_log: a missing directory names the problem") {
   CHECK_THROWS_WITH_AS(RoundLog{"/nonexistent-dir-signfed/run.sqlite"}, doctest::Contains("cannot open"), LogError);
 }
+
+TEST_CASE("round_log: counts that cannot be true are refused - dropped or received beyond selected, samples beyond INTEGER") {
+  TempDir dir;
+  const std::string db = dir.path + "/run.sqlite";
+  RoundLog log(db);
+  const auto run = log.begin_run("{}", 5, "");
+  RoundRow row;
+  row.round = 0;
+  row.selected = 3;
+  row.received = 2;
+  row.dropped = 4294967288u;  // what the subtraction of issue 11 wrote
+  CHECK_THROWS_WITH_AS(log.commit_round(run, row, {}, ckpt(0, 0), false), doctest::Contains("CHECK constraint"),
+                       LogError);
+  row.dropped = 2;  // received + dropped > selected
+  CHECK_THROWS_AS(log.commit_round(run, row, {}, ckpt(0, 0), false), LogError);
+  row.received = 4;
+  row.dropped = 0;
+  CHECK_THROWS_AS(log.commit_round(run, row, {}, ckpt(0, 0), false), LogError);
+  row.received = 2;
+  row.dropped = 1;
+  log.commit_round(run, row, {}, ckpt(0, 0), false);
+  CHECK(count(db, "SELECT dropped FROM rounds") == 1);
+
+  ClientRow c{0, "edge-0", "Linux", "x86_64", "iid", UINT64_MAX, ""};  // would be stored as -1
+  CHECK_THROWS_WITH_AS(log.upsert_client(run, c, 1.0), doctest::Contains("exceeds"), LogError);
+  c.samples = std::uint64_t{1} << 40;
+  log.upsert_client(run, c, 1.0);
+  CHECK(signfed::test::query_text(db, "SELECT CAST(samples AS TEXT) FROM clients") == "1099511627776");
+}

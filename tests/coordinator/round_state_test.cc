@@ -72,3 +72,19 @@ TEST_CASE("round state: without virtual time close keeps every counted update") 
   CHECK(r.updates() == 2);
   CHECK(c.counted_latency == std::vector<double>{5, 6});
 }
+
+TEST_CASE("round state: dropped is the selected clients that neither counted, were late at close, nor skipped") {
+  RoundState r(3, {1, 2, 3, 4, 5, 6}, 0.01f, 0.0, 1000.0);  // a 1 s (simulated) deadline
+  r.count(1, update(5, 100));
+  r.count(2, update(5, 5000));  // late at close
+  CHECK(r.skip(3));
+  CHECK(r.refusal(3) == RoundState::Refusal::duplicate);  // no update after a Skip: the sets stay disjoint
+  // 4 silent, 5 silent, 6 sent only a rejected update (not counted)
+  CHECK(r.dropped() == 3);  // before close, 2 is still counted
+  r.close(parse_policy("deadline"), true);
+  CHECK(r.updates() == 1);
+  CHECK(r.late_at_close() == 1);
+  CHECK(r.skipped() == 1);
+  CHECK(r.dropped() == 3);
+  CHECK(r.updates() + r.late_at_close() + r.skipped() + r.dropped() == r.selected().size());
+}

@@ -7,6 +7,7 @@
 // reads every reply the coordinator sent and the SQLite log it wrote.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <memory>
@@ -318,4 +319,82 @@ TEST_CASE("stragglers in real time, on the manual clock: adaptive:0.5 learns a d
   CHECK(q(p, "SELECT ended_at - started_at FROM rounds WHERE round=1") == doctest::Approx(0.12).epsilon(0.01));
   CHECK(q(p, "SELECT COUNT(*) FROM updates WHERE round=1 AND client_id=2 AND status='late'") == 1);
   CHECK(q(p, "SELECT MAX(latency_ms) FROM updates WHERE status='counted' AND round=0") == doctest::Approx(600).epsilon(0.01));
+}
+
+TEST_CASE("stop token: interrupted while collecting, then while a guarded step awaits confirmation - resumed to the end") {
+  // The stop token (set by SIGINT/SIGTERM in the binaries) ends every wait;
+  // the round it interrupts is not logged, the run is 'interrupted', and
+  // --resume replays that round from the last checkpoint.
+  test::TempDb db;
+  coord::CoordinatorConfig cfg = scripted_config(db.path, 2, 4);
+  cfg.guarded_step = true;
+  cfg.step_size = 0.01f;
+  const std::size_t n = model::make_model(kModel, cfg.seed)->num_params();
+
+  enum class StopIn { collecting, confirming, never };
+  auto play = [&](StopIn stop_in, std::uint32_t stop_round, bool resume) {
+    std::atomic<bool> stop{false};
+    auto clock = std::make_unique<net::ManualClock>();
+    auto transport = std::make_unique<net::MemoryTransport>(*clock);
+    net::MemoryTransport& t = *transport;
+    std::map<std::string, std::uint32_t> id;
+    std::set<std::pair<std::string, std::uint32_t>> answered;
+    bool joined = false;
+    t.on_idle = [&] {
+      for (auto& f : t.take_sent()) {
+        const wire::Envelope* e = &envelope_of(f.bytes);
+        if (e->body_type() == wire::Body::Welcome) id[f.peer] = e->body_as_Welcome()->client_id();
+        if (e->body_type() == wire::Body::RoundTask) {
+          const std::uint32_t r = e->body_as_RoundTask()->round();
+          if (!answered.insert({f.peer, r}).second) continue;
+          if (stop_in == StopIn::collecting && r == stop_round && f.peer == "pb") {
+            stop = true;  // pa has answered, pb has not
+            continue;
+          }
+          const auto p = codec::encode_ternary_best(codec::ternary_signs(pattern(n, f.peer == "pa" ? 0 : 1)));
+          t.deliver(f.peer, test::update_message(r, id[f.peer], p));
+        }
+        if (e->body_type() == wire::Body::VoteResult && f.peer == "pa") {
+          const auto* v = e->body_as_VoteResult();
+          if (stop_in == StopIn::confirming && v->round() == stop_round) {
+            stop = true;  // the step is applied, its confirmation pending
+            continue;
+          }
+          for (const char* p : {"pa", "pb"}) {
+            flatbuffers::FlatBufferBuilder fbb;
+            t.deliver(p, test::finish(fbb, wire::CreateGuardReport(fbb, v->round(), id[p], 1.0f, 0.5f)));
+          }
+        }
+      }
+      if (!joined) {
+        for (const char* p : {"pa", "pb"}) t.deliver(p, test::join_message(std::string(p).substr(1), kModel, n, "s"));
+        joined = true;
+      }
+    };
+    coord::CoordinatorConfig c_cfg = cfg;
+    c_cfg.resume = resume;
+    coord::Coordinator c(c_cfg, std::move(transport), std::move(clock), &stop);
+    return c.run();
+  };
+
+  coord::RunSummary s = play(StopIn::collecting, 0, false);
+  CHECK(s.status == "interrupted");
+  CHECK(s.rounds_done == 0);
+  CHECK(q(db.path, "SELECT COUNT(*) FROM rounds") == 0);
+  CHECK(test::query_text(db.path, "SELECT status FROM runs") == "interrupted");
+
+  s = play(StopIn::confirming, 1, true);
+  CHECK(s.status == "interrupted");
+  CHECK(s.rounds_done == 1);
+  CHECK(q(db.path, "SELECT COUNT(*) FROM rounds") == 1);  // round 1 was not confirmed: not logged
+  CHECK(test::query_text(db.path, "SELECT status FROM runs") == "interrupted");
+
+  s = play(StopIn::never, 0, true);
+  CHECK(s.status == "completed");
+  CHECK(s.rounds_done == 4);
+  CHECK(q(db.path, "SELECT COUNT(*) FROM runs") == 1);
+  CHECK(q(db.path, "SELECT resumes FROM runs") == 2);
+  CHECK(q(db.path, "SELECT COUNT(DISTINCT round) FROM rounds WHERE round BETWEEN 0 AND 3") == 4);
+  CHECK(q(db.path, "SELECT COUNT(*) FROM rounds WHERE guard_kept = 1") == 4);
+  CHECK(test::query_text(db.path, "SELECT status FROM runs") == "completed");
 }

@@ -118,16 +118,24 @@ TEST_CASE("hostile: impersonation, duplicates and floods are rejected with bound
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE client_id=1 AND status='rejected'") == 1);
   // 500 duplicates: at most 8 rows per client per round reach the log.
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE client_id=0 AND status='rejected'") == 8);
-  // Garbage flood from one peer: at most 20 event rows a minute.
+  // Garbage flood from a peer that never joined: counted, not written; one
+  // summary row once the minute is over.
   const Bytes junk(64, 0xab);
   for (int i = 0; i < 1000; ++i) r.from("p9", junk);
-  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 20);
-  // Replies are bounded the same way: the impostor is told, the duplicates get
-  // 8 replies for 500, the flood 20 for 1000.
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 0);
+  // Replies are bounded: the impostor is told, the duplicates get 8 replies
+  // for 500, the flood 20 for 1000.
   CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_message});
   CHECK(r.count("p0", wire::ErrorCode::duplicate_update) == 8);
   CHECK(r.errors("p0").size() == 8);
   CHECK(r.count("p9", wire::ErrorCode::bad_message) == 20);
+  r.clock->advance(61.0);
+  r.from("p9", junk);
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message'") == 1);
+  CHECK(r.q("SELECT CAST(detail AS INTEGER) FROM events WHERE kind='bad_message'") == 1000);
+  // A joined client's garbage is written, 20 rows a minute.
+  for (int i = 0; i < 100; ++i) r.from("p0", junk);
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message' AND client_id=0") == 20);
 }
 
 TEST_CASE("hostile: join storms and identity theft") {
@@ -272,7 +280,7 @@ TEST_CASE("hostile: Skip is honoured once, for the open round, from a selected c
   r.from("p1", skip(0, 1));   // after its update: refused
   r.c->finish_round_for_test();
   CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
-  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 1);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 0);  // a Skip is an answer, not a drop
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail='battery low'") == 1);
   CHECK(r.errors("p0") == std::vector{wire::ErrorCode::bad_message});  // the second Skip
@@ -301,4 +309,90 @@ TEST_CASE("hostile: a client's Error for the open round ends its part in it, onc
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail LIKE 'client error: gradient is NaN%'") == 1);
   CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1") == 1);
+}
+
+TEST_CASE("counters: updates while no round is open leave dropped between 0 and selected") {
+  // Issue 11: dropped was selected - received - late rows of the round, and
+  // updates sent before the round opened are logged as late for it: it
+  // wrapped to 4294967288.
+  Rig r;
+  r.from("p0", join("a"));
+  r.from("p1", join("b"));
+  for (int i = 0; i < 10; ++i) r.from("p0", update(0, 0));  // no round open: refused, 8 rows
+  r.c->begin_round_for_test(0);
+  r.from("p0", update(0, 0));
+  r.from("p1", update(0, 1));
+  r.c->finish_round_for_test();
+  for (int i = 0; i < 10; ++i) r.from("p1", update(1, 1));  // between rounds, for the next one
+  r.c->begin_round_for_test(1);
+  r.from("p0", update(1, 0));  // p1 stays silent: dropped
+  r.c->finish_round_for_test();
+  CHECK(r.q("SELECT selected FROM rounds WHERE round=0") == 2);
+  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 2);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 0);
+  CHECK(r.q("SELECT received FROM rounds WHERE round=1") == 1);
+  CHECK(r.q("SELECT dropped FROM rounds WHERE round=1") == 1);
+  CHECK(r.q("SELECT COUNT(*) FROM rounds WHERE dropped < 0 OR dropped > selected OR received > selected") == 0);
+}
+
+TEST_CASE("counters: Join.samples above 2^40 is refused with bad_value - up to it, stored exactly") {
+  Rig r;
+  r.from("p0", join_message("huge", "mlp:8-4-2", kDim, "test", UINT64_MAX));
+  r.from("p1", join_message("big", "mlp:8-4-2", kDim, "test", (std::uint64_t{1} << 40) + 1));
+  r.from("p2", join_message("max", "mlp:8-4-2", kDim, "test", std::uint64_t{1} << 40));
+  CHECK(r.errors("p0") == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.errors("p1") == std::vector{wire::ErrorCode::bad_value});
+  CHECK(r.errors("p2").empty());
+  CHECK(r.q("SELECT COUNT(*) FROM clients") == 1);
+  CHECK(query_text(r.db, "SELECT CAST(samples AS TEXT) FROM clients WHERE name='max'") == "1099511627776");
+  // The refusal says what is wrong.
+  for (const auto& f : r.transport->sent()) {
+    if (f.peer != "p0") continue;
+    std::string why;
+    const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+    REQUIRE(e != nullptr);
+    CHECK(e->body_as_Error()->text()->str().find("above the limit 1099511627776") != std::string::npos);
+  }
+}
+
+TEST_CASE("log growth: 300 fresh keys, 300 reconnecting strangers and 300 noisy clients stay under the global bound") {
+  // Issue 11: the budget was per source, so 300 CURVE handshakes with fresh
+  // keys wrote 300 auth_rejected rows and 300 reconnects 6,000 bad_message
+  // rows. Unauthenticated failures are now tallied (one summary row per kind
+  // a minute) and every other row is within a global budget as well.
+  Rig r;
+  const Bytes junk(64, 0xab);
+  const double start = r.clock->now_s();
+  for (int minute = 0; minute < 3; ++minute) {
+    for (int i = 0; i < 300; ++i) {
+      const std::string key = cat("KEY", minute * 1000 + i);
+      r.c->handle_event({"zap:" + key + "@10.0.0.1", "auth_rejected", "key " + key + " from 10.0.0.1: not listed"});
+      for (int k = 0; k < 20; ++k) r.from(cat("reconnect-", minute * 1000 + i), junk);
+    }
+    for (int i = 0; i < 300; ++i) {  // joined clients, one fresh routing id each: 30 bad frames apiece
+      const std::string peer = cat("c-", minute * 1000 + i);
+      r.from(peer, join(peer));
+      for (int k = 0; k < 30; ++k) r.from(peer, junk);
+    }
+    r.clock->advance(61.0);
+  }
+  r.c->handle_event({"zap:late@10.0.0.2", "auth_rejected", "key late from 10.0.0.2: not listed"});  // flushes
+  const double noisy_rows = r.q("SELECT COUNT(*) FROM events WHERE kind='bad_message' AND client_id IS NOT NULL");
+  const double suppressed = r.q("SELECT COALESCE(SUM(CAST(detail AS INTEGER)), 0) FROM events WHERE kind='events_suppressed'");
+  // Per minute: at most 60 rows within budget + 1 events_suppressed + 1 per tallied kind.
+  for (int minute = 0; minute < 3; ++minute) {
+    const double from = 1.7e9 + start + 61.0 * minute, to = from + 61.0;
+    CAPTURE(minute);
+    CHECK(r.q("SELECT COUNT(*) FROM events WHERE t >= " + std::to_string(from) + " AND t < " + std::to_string(to) +
+              " AND kind NOT IN ('transport')") <= 60 + 3);
+  }
+  CHECK(r.q("SELECT COUNT(*) FROM events") <= 3 * (60 + 3) + 1);
+  // Nothing is lost: the rows written plus the suppressed count are every noisy frame.
+  CHECK(noisy_rows + suppressed == 3 * 300 * 30);
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='auth_rejected'") == 3);
+  CHECK(r.q("SELECT SUM(CAST(detail AS INTEGER)) FROM events WHERE kind='auth_rejected'") == 900);
+  CHECK(query_text(r.db, "SELECT detail FROM events WHERE kind='auth_rejected' LIMIT 1")
+            .find("300 CURVE handshakes rejected from 300 keys/addresses in the last minute") == 0);
+  CHECK(r.q("SELECT SUM(CAST(detail AS INTEGER)) FROM events WHERE kind='bad_message' AND client_id IS NULL") ==
+        3 * 300 * 20);
 }

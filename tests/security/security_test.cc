@@ -4,9 +4,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
 #include <thread>
 #include <zmq.hpp>
 
+#include "net/curve.h"
 #include "schema/wire.h"
 #include "tests/e2e/federation.h"
 
@@ -76,3 +80,48 @@ TEST_CASE("security: plaintext needs --insecure on both sides, and the coordinat
   CHECK(f.coordinator->output().find("PLAINTEXT") != std::string::npos);
   CHECK(query_text(f.db, "SELECT detail FROM events WHERE kind='transport'").find("PLAINTEXT") == 0);
 }
+
+#ifdef SIGNFED_FAULTY_EDGE_BIN
+TEST_CASE("security: one allowlisted key trying 4 names against 3 honest boards gets one vote - the honest decide") {
+  Federation f;
+  f.make_keys(3, 3);  // edge-0..2, each bound to its name
+  const curve::KeyPair sybil = curve::generate();
+  curve::write_key_pair(f.dir.path + "/sybil", sybil, true);
+  std::ofstream(f.dir.path + "/clients.allow", std::ios::app) << sybil.public_key << "\n";  // listed, no name
+  const int rounds = 30;
+  f.start_coordinator(4, {"--rounds", std::to_string(rounds), "--method", "signsgd", "--lr", "0.001", "--batch", "64",
+                          "--eval-every", "0"});
+  f.start_edges(3, {"--partition", "iid", "--quiet"});
+  std::vector<std::unique_ptr<Process>> sybils;
+  for (int i = 0; i < 4; ++i)
+    sybils.push_back(std::make_unique<Process>(
+        SIGNFED_FAULTY_EDGE_BIN,
+        std::vector<std::string>{"--connect", f.endpoint, "--client-index", "3", "--num-clients", "4", "--partition",
+                                 "iid", "--quiet", "--key", f.dir.path + "/sybil.key", "--server-key",
+                                 f.dir.path + "/coordinator.pub", "--name", "sybil-" + std::to_string(i),
+                                 "--byzantine", "flip"},
+        f.dir.path + "/sybil-" + std::to_string(i) + ".log"));
+  f.require_coordinator_success(300);
+  int refused = 0;
+  for (auto& s : sybils) {
+    const int rc = s->wait(60);
+    if (rc != 0) {
+      ++refused;
+      CHECK(s->output().find("one key, one board") != std::string::npos);
+    }
+  }
+  CHECK(refused == 3);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM clients WHERE name LIKE 'sybil-%'") == 1);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM events WHERE kind='identity_rejected'") == 3);
+  // One vote per round from the key, and in every round the honest boards agree
+  // with the vote more than the liar does (before: the vote was the liar's).
+  const std::string sybil_votes = "SELECT u.round, u.agreement FROM updates u JOIN clients c ON u.client_id=c.client_id "
+                                  "WHERE c.name LIKE 'sybil-%' AND u.status='counted'";
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM (" + sybil_votes + ")") == rounds);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM (" + sybil_votes + ") s WHERE s.agreement >= (SELECT MIN(h.agreement) "
+                           "FROM updates h JOIN clients c ON h.client_id=c.client_id WHERE h.round=s.round AND "
+                           "h.status='counted' AND c.name LIKE 'edge-%')") == 0);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM events e JOIN clients c ON e.client_id=c.client_id "
+                           "WHERE e.kind='suspect_client' AND c.name LIKE 'edge-%'") == 0);
+}
+#endif

@@ -21,10 +21,10 @@ Bytes finish(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<T> body) {
 }
 
 inline Bytes join_message(const std::string& name, const std::string& model, std::uint64_t num_params,
-                          const std::string& data_desc) {
+                          const std::string& data_desc, std::uint64_t samples = 100) {
   flatbuffers::FlatBufferBuilder fbb;
   return finish(fbb, wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(name), fbb.CreateString("Linux"),
-                                      fbb.CreateString("x86_64"), fbb.CreateString(model), num_params, 100,
+                                      fbb.CreateString("x86_64"), fbb.CreateString(model), num_params, samples,
                                       fbb.CreateString(data_desc)));
 }
 
