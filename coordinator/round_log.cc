@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS rounds(
   uplink_bytes INTEGER, downlink_bytes INTEGER, snapshot_bytes INTEGER,
   coords_moved INTEGER, ties INTEGER, margin_hist TEXT,
   train_loss REAL, test_accuracy REAL, test_loss REAL, step_size REAL, guard_kept INTEGER,
-  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round));
+  model_digest TEXT, virtual_time_s REAL, refused TEXT, PRIMARY KEY(run_id, round));
 CREATE TABLE IF NOT EXISTS updates(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, client_id INTEGER NOT NULL, bytes INTEGER,
   payload_bytes INTEGER, latency_ms REAL, local_loss REAL, samples INTEGER, status TEXT NOT NULL,
@@ -127,6 +127,7 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     exec("PRAGMA foreign_keys=ON");
     exec("BEGIN IMMEDIATE");
     exec(kSchema);
+    add_missing_columns();
     Stmt v(db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (v.step()) {
       const int have = std::atoi(v.text(0).c_str());
@@ -150,6 +151,17 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     if (code == SQLITE_FULL) hint = " (the disk is full: free space and rerun)";
     throw LogError("round log " + path + ": " + msg + hint);
   }
+}
+
+// Columns added after schema version 1 shipped: a database written before
+// gets them (NULL in its old rows), so old logs stay readable and resumable.
+void RoundLog::add_missing_columns() {
+  bool has_refused = false;
+  {
+    Stmt cols(db_, "PRAGMA table_info(rounds)");
+    while (cols.step()) has_refused = has_refused || cols.text(1) == "refused";
+  }
+  if (!has_refused) exec("ALTER TABLE rounds ADD COLUMN refused TEXT");
 }
 
 RoundLog::~RoundLog() {
@@ -279,8 +291,8 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       Stmt s(db_,
              "INSERT INTO rounds(run_id, round, started_at, ended_at, selected, received, late, dropped, rejected, "
              "uplink_bytes, downlink_bytes, snapshot_bytes, coords_moved, ties, margin_hist, train_loss, "
-             "test_accuracy, test_loss, step_size, guard_kept, model_digest, virtual_time_s) "
-             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+             "test_accuracy, test_loss, step_size, guard_kept, model_digest, virtual_time_s, refused) "
+             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       s.bind(1, run_id).bind(2, std::int64_t{r.round}).bind(3, r.started_at).bind(4, r.ended_at);
       s.bind(5, std::int64_t{r.selected}).bind(6, std::int64_t{r.received}).bind(7, std::int64_t{r.late});
       s.bind(8, std::int64_t{r.dropped}).bind(9, std::int64_t{r.rejected});
@@ -288,7 +300,7 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       s.bind(12, static_cast<std::int64_t>(r.snapshot_bytes)).bind(13, static_cast<std::int64_t>(r.coords_moved));
       s.bind(14, static_cast<std::int64_t>(r.ties)).bind(15, r.margin_hist).bind(16, r.train_loss);
       s.bind(17, r.test_accuracy).bind(18, r.test_loss).bind(19, r.step_size).bind(20, r.guard_kept);
-      s.bind(21, digest_hex(r.model_digest)).bind(22, r.virtual_time_s).run();
+      s.bind(21, digest_hex(r.model_digest)).bind(22, r.virtual_time_s).bind(23, r.refused).run();
     }
     {
       Stmt s(db_,

@@ -59,6 +59,7 @@ struct RoundRow {
   std::optional<bool> guard_kept;
   std::uint64_t model_digest = 0;
   double virtual_time_s = 0.0;      // simulated clock, 0 when not simulating
+  std::optional<std::string> refused;  // why the round's step was not applied (Aggregate::refused); NULL: applied
 };
 
 struct Checkpoint {
@@ -112,6 +113,7 @@ class RoundLog {
 
  private:
   void exec(const char* sql);
+  void add_missing_columns();
   [[noreturn]] void fail(const std::string& what) const;
 
   std::string path_;

@@ -89,3 +89,28 @@ TEST_CASE("round_log: a file that is not a database is refused with advice") {
 TEST_CASE("round_log: a missing directory names the problem") {
   CHECK_THROWS_WITH_AS(RoundLog{"/nonexistent-dir-signfed/run.sqlite"}, doctest::Contains("cannot open"), LogError);
 }
+
+TEST_CASE("round_log: a database from before rounds.refused gets the column, keeps its rows and logs refusals") {
+  TempDir dir;
+  const std::string db = dir.path + "/old.sqlite";
+  {
+    RoundLog log(db);
+    const auto run = log.begin_run("{}", 2, "");
+    log.commit_round(run, RoundRow{}, {}, ckpt(0, 0.0f), false);
+  }
+  {  // as a build before the column wrote it
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    CHECK(sqlite3_exec(h, "ALTER TABLE rounds DROP COLUMN refused", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(h);
+  }
+  CHECK(count(db, "SELECT COUNT(*) FROM pragma_table_info('rounds') WHERE name='refused'") == 0);
+  RoundLog log(db);
+  CHECK(count(db, "SELECT COUNT(*) FROM pragma_table_info('rounds') WHERE name='refused'") == 1);
+  RoundRow r;
+  r.round = 1;
+  r.refused = "aggregate L2 norm above FLT_MAX";
+  log.commit_round(1, r, {}, ckpt(1, 1.0f), false);
+  CHECK(count(db, "SELECT COUNT(*) FROM rounds WHERE refused IS NULL") == 1);  // round 0, logged before
+  CHECK(signfed::test::query_text(db, "SELECT refused FROM rounds WHERE round=1") == "aggregate L2 norm above FLT_MAX");
+}
