@@ -26,7 +26,8 @@ float CoordinatorConfig::step_at(std::uint32_t round) const {
 }
 
 methods::StrategyConfig CoordinatorConfig::strategy_config() const {
-  return {.method = method, .seed = seed, .weighting = weighting, .server_lr = server_lr, .guarded_step = guarded_step};
+  return {.method = method, .seed = seed, .weighting = weighting, .server_lr = server_lr, .aggregate = aggregate,
+          .guarded_step = guarded_step};
 }
 
 std::uint32_t CoordinatorConfig::expected_voters() const {
@@ -50,6 +51,8 @@ std::string check_method_flags(wire::Method m, const std::function<bool(std::str
       {"--tie", {M::signsgd, M::signum, M::s3gd, M::randk}, "signsgd, signum, s3gd, randk"},
       {"--server-lr", {M::fedavg}, "fedavg"},
       {"--weighting", {M::stochsign, M::efsign, M::fedsgd, M::fedavg}, "stochsign, efsign, fedsgd, fedavg"},
+      {"--clip", {M::stochsign, M::efsign, M::fedsgd, M::fedavg}, "stochsign, efsign, fedsgd, fedavg"},
+      {"--aggregate", {M::stochsign, M::efsign, M::fedsgd, M::fedavg}, "stochsign, efsign, fedsgd, fedavg"},
   };
   for (const Rule& r : rules) {
     if (!given(r.flag)) continue;
@@ -158,6 +161,8 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
   j["tie_rule"] = wire::EnumNameTieRule(c.method.tie_rule);
   j["server_lr"] = c.server_lr;
   j["weighting"] = c.weighting == Weighting::uniform ? "uniform" : "samples";
+  j["aggregate"] = methods::aggregate_rule_name(c.aggregate);
+  j["clip"] = c.aggregate.clip;
   j["standardise"] = c.standardise;
   j["input_mean"] = c.input_mean;
   j["input_std"] = c.input_std;
@@ -177,6 +182,11 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.server_lr = j.value("server_lr", 1.0f);
   c.weighting = j.value("weighting", std::string("uniform")) == "samples" ? Weighting::samples : Weighting::uniform;
   c.standardise = j.value("standardise", false);
+  // Added with robust aggregation; a run logged before used the plain mean.
+  if (std::string err = methods::parse_aggregate_rule(j.value("aggregate", std::string("mean")), &c.aggregate);
+      !err.empty())
+    throw std::invalid_argument("stored config has an unknown aggregate: " + err);
+  c.aggregate.clip = j.value("clip", 0.0);
   // null (a --print-config of a run not opened yet): computed when the run opens.
   const auto stat = [&](const char* k, float dflt) {
     if (!j.contains(k)) return dflt;

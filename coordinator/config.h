@@ -75,6 +75,9 @@ struct CoordinatorConfig {
   float step_size = 0.001f;           // delta; fedavg: the clients' local SGD rate
   float server_lr = 1.0f;             // fedavg: server step on the mean model delta
   Weighting weighting = Weighting::samples;  // mean-aggregated methods
+  // Mean-aggregated methods: --aggregate mean|median|trimmed:F and --clip C
+  // (each decoded update L2-clipped to C before combining; 0: off).
+  methods::AggregateOptions aggregate;
 
   // Inputs enter every model as (x - input_mean) / input_std (data/standardise.h).
   // NaN statistics: computed from the training images in data_dir when the run

@@ -246,8 +246,8 @@ bool Coordinator::finish_round(std::uint32_t round) {
   pending_rows_.clear();
   row.selected = static_cast<std::uint32_t>(round_->selected().size());
   row.received = static_cast<std::uint32_t>(round_->updates());
-  const std::size_t counted = aggregate_and_apply(round, step, row, rows);
-  if (strategy_->confirms() && counted > 0) confirm_step(round, counted, row);
+  const std::size_t applied_from = aggregate_and_apply(round, step, row, rows);
+  if (strategy_->confirms() && applied_from > 0) confirm_step(round, applied_from, row);
   if (stopping()) {  // interrupted (during the confirmation): not logged; --resume replays the round
     round_.reset();
     return false;
@@ -278,6 +278,31 @@ bool Coordinator::finish_round(std::uint32_t round) {
 }
 
 std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
+  const std::vector<methods::Counted> counted = collect_counted(row);
+  methods::Aggregate a;
+  if (counted.empty()) {
+    a.result = codec::encode_ternary_best(codec::TernarySigns::zeros(static_cast<std::uint32_t>(replica_->size())));
+  } else {
+    a = strategy_->aggregate(round, counted, step, *replica_);
+    record_aggregate(round, counted, a, row);
+  }
+  for (auto& [id, r] : round_->counted()) rows.push_back(r->row);
+  for (RoundObserver* o : observers_) o->round_result(round, a.result);
+  const std::size_t applied_from = a.refused.empty() ? counted.size() : 0;
+  const std::uint64_t new_digest = replica_->digest();
+
+  // Participants and every other live client apply the same result.
+  fb::FlatBufferBuilder fbb(a.result.payload.size() + 256);
+  auto pk = codec::build_packet(fbb, a.result);
+  auto vr = wire::CreateVoteResult(fbb, round, pk, step, a.momentum, new_digest,
+                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && applied_from > 0);
+  const auto vr_bytes = wire::finish_envelope(fbb, vr);
+  for (const auto& p : registry_.connected_peers()) row.downlink_bytes += send(p, vr_bytes);
+  digest_ = new_digest;
+  return applied_from;
+}
+
+std::vector<methods::Counted> Coordinator::collect_counted(RoundRow& row) {
   std::vector<methods::Counted> counted;
   double loss_sum = 0.0;
   for (auto& [id, r] : round_->counted()) {
@@ -286,43 +311,32 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
     loss_sum += r->row.local_loss;
   }
   if (!counted.empty()) row.train_loss = loss_sum / static_cast<double>(counted.size());
+  return counted;
+}
 
-  codec::SignPacket result;
-  float momentum_field = 0.0f;
-  if (counted.empty()) {
-    result = codec::encode_ternary_best(codec::TernarySigns::zeros(static_cast<std::uint32_t>(replica_->size())));
-  } else {
-    methods::Aggregate a = strategy_->aggregate(round, counted, step, *replica_);
-    result = std::move(a.result);
-    momentum_field = a.momentum;
-    row.coords_moved = a.coords_moved;
-    row.ties = a.ties;
-    row.margin_hist = a.margin_hist;
-    if (!a.agreement.empty()) {  // Byzantine suspicion (vote methods)
-      std::vector<std::uint32_t> ids;
-      for (std::size_t i = 0; i < counted.size(); ++i) {
-        ids.push_back(counted[i].client_id);
-        round_->counted(ids.back()).row.agreement = a.agreement[i];
-      }
-      report_suspects(suspicion_.observe(ids, a.agreement));
+void Coordinator::record_aggregate(std::uint32_t round, std::span<const methods::Counted> counted,
+                                   const methods::Aggregate& a, RoundRow& row) {
+  row.coords_moved = a.coords_moved;
+  row.ties = a.ties;
+  row.margin_hist = a.margin_hist;
+  if (!a.agreement.empty()) {  // Byzantine suspicion (vote methods)
+    std::vector<std::uint32_t> ids;
+    for (std::size_t i = 0; i < counted.size(); ++i) {
+      ids.push_back(counted[i].client_id);
+      round_->counted(ids.back()).row.agreement = a.agreement[i];
     }
+    report_suspects(suspicion_.observe(ids, a.agreement));
   }
-  for (auto& [id, r] : round_->counted()) rows.push_back(r->row);
-  for (RoundObserver* o : observers_) o->round_result(round, result);
-  const std::uint64_t new_digest = replica_->digest();
-
-  // Participants and every other live client apply the same result.
-  const std::vector<std::string> peers = registry_.connected_peers();
-
-  fb::FlatBufferBuilder fbb(result.payload.size() + 256);
-  auto pk = codec::build_packet(fbb, result);
-  auto vr = wire::CreateVoteResult(fbb, round, pk, step, momentum_field, new_digest,
-                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && !counted.empty());
-  const auto vr_bytes = wire::finish_envelope(fbb, vr);
-  for (const auto& p : peers) row.downlink_bytes += send(p, vr_bytes);
-  digest_ = new_digest;
-
-  return counted.size();
+  if (a.refused.empty()) return;
+  row.refused = a.refused;
+  char detail[256];
+  std::snprintf(detail, sizeof detail, "%s: L2 norm %.6g; step not applied, model kept, all-zero update broadcast",
+                a.refused.c_str(), a.refused_norm);
+  log_->log_event(run_id_, unix_s(), std::nullopt, "aggregate_refused", detail);
+  std::fprintf(stderr,
+               "signfed-coordinator: round %u: REFUSED the aggregate (%s, L2 norm %.3g); the model is kept. A client "
+               "may be sending poisoned updates: --aggregate median or --clip C bound what one client can do\n",
+               round, a.refused.c_str(), a.refused_norm);
 }
 
 void Coordinator::confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row) {

@@ -145,8 +145,14 @@ class Coordinator {
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);
   void broadcast_bye(const std::string& reason);
   std::vector<std::uint32_t> select_participants(std::uint32_t round);
-  // Aggregates and applies the counted updates and broadcasts the result; returns how many were counted.
+  // Aggregates and applies the counted updates and broadcasts the result;
+  // returns how many counted updates the applied step rests on (0: none
+  // counted, or the strategy refused the step and the model is unchanged).
   std::size_t aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows);
+  std::vector<methods::Counted> collect_counted(RoundRow& row);  // and their bytes and mean loss into row
+  // The aggregate's row fields, Byzantine suspicion (votes) and a refused step (events, stderr).
+  void record_aggregate(std::uint32_t round, std::span<const methods::Counted> counted, const methods::Aggregate& a,
+                        RoundRow& row);
   // The strategy's confirmation of an applied step (guarded step): waits for
   // the `participants`' loss reports, then keeps or rolls back and tells everyone.
   void confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row);

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS rounds(
   uplink_bytes INTEGER, downlink_bytes INTEGER, snapshot_bytes INTEGER,
   coords_moved INTEGER, ties INTEGER, margin_hist TEXT,
   train_loss REAL, test_accuracy REAL, test_loss REAL, step_size REAL, guard_kept INTEGER,
-  model_digest TEXT, virtual_time_s REAL, PRIMARY KEY(run_id, round),
+  model_digest TEXT, virtual_time_s REAL, refused TEXT, PRIMARY KEY(run_id, round),
   CHECK(received >= 0 AND received <= selected AND dropped >= 0 AND dropped <= selected
         AND received + dropped <= selected));
 CREATE TABLE IF NOT EXISTS updates(
@@ -127,9 +127,15 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     db_->exec("PRAGMA foreign_keys=ON");
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     db_->exec(kSchema);
-    // clients.key (the CURVE key a name is bound to) came after schema 1's first files: add it to those.
-    if (db_->execAndGet("SELECT COUNT(*) FROM pragma_table_info('clients') WHERE name='key'").getInt() == 0)
-      db_->exec("ALTER TABLE clients ADD COLUMN key TEXT NOT NULL DEFAULT ''");
+    // Columns added after schema version 1 shipped: a database written before
+    // gets them (defaults in its old rows), so old logs stay readable and resumable.
+    const auto add_column = [&](const char* table, const char* column, const std::string& decl) {
+      if (db_->execAndGet(std::string("SELECT COUNT(*) FROM pragma_table_info('") + table + "') WHERE name='" +
+                          column + "'").getInt() == 0)
+        db_->exec(std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + decl);
+    };
+    add_column("clients", "key", "TEXT NOT NULL DEFAULT ''");  // the CURVE key a name is bound to
+    add_column("rounds", "refused", "TEXT");                   // why a step was not applied
     SQLite::Statement v(*db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (v.executeStep()) {
       const int have = std::atoi(text(v, 0).c_str());
@@ -273,8 +279,8 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
           *db_,
           "INSERT INTO rounds(run_id, round, started_at, ended_at, selected, received, late, dropped, rejected, "
           "uplink_bytes, downlink_bytes, snapshot_bytes, coords_moved, ties, margin_hist, train_loss, "
-          "test_accuracy, test_loss, step_size, guard_kept, model_digest, virtual_time_s) "
-          "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+          "test_accuracy, test_loss, step_size, guard_kept, model_digest, virtual_time_s, refused) "
+          "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       SQLite::bind(s, run_id, std::int64_t{r.round}, r.started_at, r.ended_at, std::int64_t{r.selected},
                    std::int64_t{r.received}, std::int64_t{r.late}, std::int64_t{r.dropped}, std::int64_t{r.rejected},
                    counter(r.uplink_bytes), counter(r.downlink_bytes),
@@ -287,6 +293,8 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       bind(s, 20, r.guard_kept);
       s.bind(21, digest_hex(r.model_digest));
       s.bind(22, r.virtual_time_s);
+      if (r.refused) s.bind(23, *r.refused);
+      else s.bind(23);  // NULL: the step was applied
       s.exec();
     }
     {

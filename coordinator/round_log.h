@@ -64,6 +64,7 @@ struct RoundRow {
   std::optional<bool> guard_kept;
   std::uint64_t model_digest = 0;
   double virtual_time_s = 0.0;      // simulated clock, 0 when not simulating
+  std::optional<std::string> refused;  // why the round's step was not applied (Aggregate::refused); NULL: applied
 };
 
 struct Checkpoint {

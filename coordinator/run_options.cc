@@ -1,5 +1,6 @@
 #include "coordinator/run_options.h"
 
+#include <cmath>
 #include <fstream>
 #include <stdexcept>
 #include <vector>
@@ -20,6 +21,7 @@ TrainingText training_text_of(const CoordinatorConfig& c) {
   t.policy = c.policy.name();
   t.init = model::init_name(c.init);
   t.weighting = c.weighting == Weighting::uniform ? "uniform" : "samples";
+  t.aggregate = methods::aggregate_rule_name(c.aggregate);
   t.no_standardise = !c.standardise;
   return t;
 }
@@ -47,6 +49,15 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
   app.add_option("--weighting", t.weighting,
                  "mean-aggregated methods: weight clients by their sample counts (McMahan et al.) or uniformly")
       ->check(CLI::IsMember({"samples", "uniform"}))
+      ->group(tr);
+  app.add_option("--aggregate", t.aggregate,
+                 "mean-aggregated methods: mean (weighted, see --weighting) | median (coordinate-wise) | trimmed:F "
+                 "(coordinate-wise mean without the fraction F, 0 < F < 0.5, of values at each end); median and "
+                 "trimmed are unweighted: every counted client counts once")
+      ->group(tr);
+  app.add_option("--clip", cfg.aggregate.clip,
+                 "mean-aggregated methods: scale each client's decoded update to L2 norm at most C before "
+                 "aggregating (0: off)")
       ->group(tr);
   app.add_flag("--no-standardise", t.no_standardise,
                "feed raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std, sent to "
@@ -113,6 +124,9 @@ std::string apply_training_options(const TrainingText& t, const FlagGiven& metho
     return "unknown --schedule '" + t.schedule + "'";
   if (!model::parse_init(t.init, &cfg.init)) return "unknown --init '" + t.init + "'";
   cfg.weighting = t.weighting == "uniform" ? Weighting::uniform : Weighting::samples;
+  if (std::string err = methods::parse_aggregate_rule(t.aggregate, &cfg.aggregate); !err.empty()) return err;
+  if (!(cfg.aggregate.clip >= 0.0 && std::isfinite(cfg.aggregate.clip)))
+    return "--clip must be a finite L2 norm >= 0 (0: no clipping), got " + std::to_string(cfg.aggregate.clip);
   cfg.standardise = !t.no_standardise;
   return check_flag_combinations(cfg, given);
 }

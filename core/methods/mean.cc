@@ -2,6 +2,7 @@
 // (float32 gradients) and fedavg (float32 model deltas after local SGD). The
 // coordinator averages what arrives, weighted by sample count or uniformly.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 
 #include "core/data/rng.h"
@@ -59,6 +60,18 @@ bool Mean::accepts(wire::Encoding e) const {
   }
 }
 
+namespace {
+
+// Why the step x <- x - step * u must not be applied ("" if it may be): a
+// non-finite coordinate, or a norm no float32 computation downstream survives.
+std::string refusal(std::span<const float> u, double norm) {
+  if (!std::all_of(u.begin(), u.end(), [](float x) { return std::isfinite(x); })) return "non-finite aggregate";
+  if (!(norm <= static_cast<double>(FLT_MAX))) return "aggregate L2 norm above FLT_MAX";
+  return "";
+}
+
+}  // namespace
+
 Aggregate Mean::aggregate(std::uint32_t, std::span<const Counted> counted, float step, core::Replica& replica) const {
   // McMahan et al.: weight each client by its local sample count (or uniformly).
   std::vector<codec::PacketView> views;
@@ -69,9 +82,26 @@ Aggregate Mean::aggregate(std::uint32_t, std::span<const Counted> counted, float
   }
   if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
     std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
-  const std::vector<float> mean = mean_aggregate(views, weights, static_cast<std::uint32_t>(replica.size()));
-  replica.apply_mean(mean, step);
+  const std::uint32_t dim = static_cast<std::uint32_t>(replica.size());
+  const std::vector<float> mean = mean_aggregate(views, weights, dim, cfg_.aggregate);
+  double sq = 0.0;
+  for (float x : mean) sq += static_cast<double>(x) * x;
   Aggregate a;
+  a.refused = refusal(mean, std::sqrt(sq));
+  if (a.refused.empty()) {
+    replica.save();
+    replica.apply_mean(mean, step);
+    const auto p = replica.params();
+    if (!std::all_of(p.begin(), p.end(), [](float x) { return std::isfinite(x); })) {
+      replica.roll_back();
+      a.refused = "model would become non-finite";
+    }
+  }
+  if (!a.refused.empty()) {
+    a.refused_norm = std::sqrt(sq);
+    a.result = codec::encode_ternary_best(codec::TernarySigns::zeros(dim));  // as a round nobody counted in
+    return a;
+  }
   a.coords_moved = static_cast<std::uint64_t>(std::count_if(mean.begin(), mean.end(), [](float x) { return x != 0.0f; }));
   a.result = codec::encode_float32(mean);
   return a;

@@ -5,8 +5,9 @@
 //
 //   DenseVote    signsgd, signum      sign of the sum over all coordinates (Safaryan Alg. 2)
 //   SparseVote   s3gd, randk          vote over the union of supports (S3GD-MV Sec. 2.2)
-//   Mean         stochsign, efsign,   sample-weighted mean of the clients' vectors
-//                fedsgd
+//   Mean         stochsign, efsign,   sample-weighted mean of the clients' vectors (or their
+//                fedsgd               coordinate-wise median / trimmed mean, each maybe L2-clipped);
+//                                     a non-finite or overflowing step is refused, not applied
 //   FedAvg       fedavg               Mean of model deltas; the task carries the clients' local rate
 //   GuardedStep  any (wrapper)        keeps a step only if the participants' loss does not rise
 //                                     (Safaryan Alg. 1 Option 2, federated)
@@ -26,6 +27,7 @@
 
 #include "core/codec/packet.h"
 #include "core/methods/method.h"
+#include "core/methods/vote.h"
 #include "core/replica/replica.h"
 
 namespace signfed::methods {
@@ -42,6 +44,7 @@ struct StrategyConfig {
   std::uint64_t seed = 1;                    // tie-break draws (TieRule::random)
   Weighting weighting = Weighting::samples;  // mean methods
   float server_lr = 1.0f;                    // fedavg: server step on the mean model delta
+  AggregateOptions aggregate;                // mean methods: --aggregate, --clip (vote.h)
   bool guarded_step = false;                 // wrap the method's strategy in GuardedStep
 };
 
@@ -65,6 +68,12 @@ struct Aggregate {
   std::uint64_t coords_moved = 0, ties = 0;
   std::string margin_hist;            // JSON array (vote methods; empty otherwise)
   std::vector<double> agreement;      // per counted update, in order (vote methods; empty otherwise)
+  // Non-empty: the step was refused and not applied (mean methods: the
+  // aggregate had a non-finite coordinate or an L2 norm above FLT_MAX, or the
+  // model would have become non-finite). The replica is as before and
+  // `result` is all zeros, so every replica stays equal. Says why.
+  std::string refused;
+  double refused_norm = 0.0;          // the refused aggregate's L2 norm, in double
 };
 
 // One participant's GuardReport: its loss on its fixed batch before and after the applied step.
@@ -86,7 +95,7 @@ class Strategy {
   // Whether every replica keeps a momentum buffer from the start.
   virtual bool uses_momentum() const { return false; }
   // Combines `counted` (at least one) into the round's result and applies it
-  // to `replica` with step `step` (plan().step).
+  // to `replica` with step `step` (plan().step), or refuses it (Aggregate::refused).
   virtual Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                               core::Replica& replica) const = 0;
 

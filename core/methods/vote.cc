@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -148,18 +149,112 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
   return out;
 }
 
+namespace {
+
+// A packet's vector exactly as floats: float32 as sent, signs as scale * {-1, 0, +1}.
+std::vector<float> decode_values(const codec::PacketView& p) {
+  if (p.encoding == wire::Encoding::float32) return codec::decode_float32(p);
+  const codec::TernarySigns t = codec::decode_ternary(p);
+  std::vector<float> x(p.dim);
+  for (std::uint32_t i = 0; i < p.dim; ++i) x[i] = p.scale * static_cast<float>(t.at(i));
+  return x;
+}
+
+// What x is multiplied by to have L2 norm at most clip (1: no clipping).
+double clip_factor(std::span<const float> x, double clip) {
+  if (!(clip > 0.0)) return 1.0;
+  double sq = 0.0;
+  for (float v : x) sq += static_cast<double>(v) * v;
+  const double norm = std::sqrt(sq);
+  return norm > clip ? clip / norm : 1.0;
+}
+
+// Coordinate-wise: the mean of the K values left after dropping `drop` from each sorted end.
+std::vector<float> trimmed_mean(std::span<const std::vector<float>> xs, std::span<const double> factors,
+                                std::uint32_t dim, std::size_t drop) {
+  const std::size_t k = xs.size();
+  std::vector<double> col(k);
+  std::vector<float> out(dim);
+  for (std::uint32_t i = 0; i < dim; ++i) {
+    for (std::size_t j = 0; j < k; ++j) col[j] = factors[j] * static_cast<double>(xs[j][i]);
+    std::sort(col.begin(), col.end());
+    double sum = 0.0;
+    for (std::size_t j = drop; j < k - drop; ++j) sum += col[j];
+    out[i] = static_cast<float>(sum / static_cast<double>(k - 2 * drop));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string aggregate_rule_name(const AggregateOptions& o) {
+  switch (o.rule) {
+    case AggregateRule::mean:
+      return "mean";
+    case AggregateRule::median:
+      return "median";
+    case AggregateRule::trimmed: {
+      char buf[32];
+      const auto r = std::to_chars(buf, buf + sizeof buf, o.trim);
+      return "trimmed:" + std::string(buf, r.ptr);
+    }
+  }
+  return "mean";
+}
+
+std::string parse_aggregate_rule(std::string_view text, AggregateOptions* o) {
+  const std::string bad = "--aggregate must be mean, median or trimmed:F with 0 < F < 0.5 (the fraction dropped "
+                          "from each end, e.g. trimmed:0.1), got '" + std::string(text) + "'";
+  if (text == "mean" || text == "median") {
+    o->rule = text == "mean" ? AggregateRule::mean : AggregateRule::median;
+    o->trim = 0.0;
+    return "";
+  }
+  constexpr std::string_view prefix = "trimmed:";
+  if (text.substr(0, prefix.size()) != prefix) return bad;
+  const std::string_view f = text.substr(prefix.size());
+  double trim = 0.0;
+  const auto r = std::from_chars(f.data(), f.data() + f.size(), trim);
+  if (f.empty() || r.ec != std::errc() || r.ptr != f.data() + f.size() || !(trim > 0.0 && trim < 0.5)) return bad;
+  o->rule = AggregateRule::trimmed;
+  o->trim = trim;
+  return "";
+}
+
 std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
-                                  std::uint32_t dim) {
+                                  std::uint32_t dim, const AggregateOptions& opt) {
   if (weights.size() != packets.size()) throw CodecError("mean_aggregate: one weight per packet");
-  std::vector<double> acc(dim, 0.0);
   double total = 0.0;
   for (double w : weights) total += w;
   for (std::size_t k = 0; k < packets.size(); ++k) {
-    const auto& p = packets[k];
-    if (p.dim != dim) throw CodecError("update packet has the wrong dimension");
+    if (packets[k].dim != dim) throw CodecError("update packet has the wrong dimension");
     if (!(weights[k] >= 0.0) || !std::isfinite(weights[k])) throw CodecError("mean_aggregate: bad weight");
+  }
+  if (packets.empty()) return std::vector<float>(dim, 0.0f);
+
+  if (opt.rule != AggregateRule::mean) {  // unweighted: every packet counts once
+    std::vector<std::vector<float>> xs;
+    std::vector<double> factors;
+    for (const auto& p : packets) {
+      xs.push_back(decode_values(p));
+      factors.push_back(clip_factor(xs.back(), opt.clip));
+    }
+    const std::size_t k = xs.size();
+    const std::size_t drop = opt.rule == AggregateRule::median
+                                 ? (k - 1) / 2
+                                 : static_cast<std::size_t>(std::floor(opt.trim * static_cast<double>(k) + 1e-9));
+    return trimmed_mean(xs, factors, dim, std::min(drop, (k - 1) / 2));
+  }
+
+  std::vector<double> acc(dim, 0.0);
+  for (std::size_t k = 0; k < packets.size(); ++k) {
+    const auto& p = packets[k];
     const double w = weights[k];
-    if (p.encoding == wire::Encoding::float32) {
+    if (opt.clip > 0.0) {
+      const std::vector<float> x = decode_values(p);
+      const double wf = w * clip_factor(x, opt.clip);
+      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += wf * static_cast<double>(x[i]);
+    } else if (p.encoding == wire::Encoding::float32) {
       const std::vector<float> x = codec::decode_float32(p);
       for (std::uint32_t i = 0; i < dim; ++i) acc[i] += w * static_cast<double>(x[i]);
     } else {
@@ -169,7 +264,7 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
     }
   }
   std::vector<float> mean(dim, 0.0f);
-  if (packets.empty() || !(total > 0.0)) return mean;
+  if (!(total > 0.0)) return mean;
   const double inv = 1.0 / total;
   for (std::uint32_t i = 0; i < dim; ++i) mean[i] = static_cast<float>(acc[i] * inv);
   return mean;

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/codec/packet.h"
@@ -50,12 +52,30 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
 VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std::uint32_t dim,
                                  wire::TieRule tie_rule, std::uint64_t tie_seed);
 
-// Weighted mean sum_k w_k x_k / sum_k w_k of scale * signs (stochsign,
-// efsign) or of float32 vectors (fedsgd, fedavg), summed in packet order in
-// double for a stable result. weights: one per packet, >= 0 (McMahan et al.:
-// the clients' sample counts; all 1 for the unweighted mean).
+// How the mean methods combine their clients' decoded vectors (--aggregate, --clip).
+enum class AggregateRule {
+  mean,     // weighted mean (the default)
+  median,   // coordinate-wise median, unweighted; even counts: the mean of the two middle values
+  trimmed,  // coordinate-wise trimmed mean, unweighted: floor(trim * K) values dropped from each end
+};
+struct AggregateOptions {
+  AggregateRule rule = AggregateRule::mean;
+  double trim = 0.0;  // trimmed: the fraction dropped from each end, 0 < trim < 0.5
+  double clip = 0.0;  // each decoded update scaled to L2 norm at most clip before combining; 0: off
+};
+// "mean" | "median" | "trimmed:F", as --aggregate and runs.config spell it.
+std::string aggregate_rule_name(const AggregateOptions& o);
+// Parses that form into o.rule and o.trim; returns "" or what is wrong and what to write instead.
+std::string parse_aggregate_rule(std::string_view text, AggregateOptions* o);
+
+// Combines scale * signs (stochsign, efsign) or float32 vectors (fedsgd,
+// fedavg), each first clipped to L2 norm opt.clip (if > 0; norms in double).
+// mean: sum_k w_k x_k / sum_k w_k, summed in packet order in double for a
+// stable result; weights: one per packet, >= 0 (McMahan et al.: the clients'
+// sample counts; all 1 for the unweighted mean). median and trimmed read
+// the weights only for their count: every packet counts once.
 std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
-                                  std::uint32_t dim);
+                                  std::uint32_t dim, const AggregateOptions& opt = {});
 
 // Per-voter agreement with the outcome: fraction of that voter's nonzero
 // votes on moved coordinates that matched the voted sign (1.0 = always with

@@ -55,6 +55,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   a.checkpoint_every = 7;
   a.server_lr = 0.25f;
   a.weighting = coord::Weighting::uniform;
+  a.aggregate = {.rule = methods::AggregateRule::trimmed, .trim = 0.2, .clip = 2.5};
   a.init = model::Init::torch;
   a.method.momentum = 0.5f;
   a.gamma_auto = true;
@@ -72,7 +73,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   const nlohmann::json stored = coord::to_json(a);
   for (auto it = stored.begin(); it != stored.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{
-                    "batch_size", "checkpoint_every", "clients", "data_dir", "dead_after_ms", "eta", "eval_every",
+                    "aggregate", "batch_size", "checkpoint_every", "clients", "clip", "data_dir", "dead_after_ms", "eta", "eval_every",
                     "fraction", "gamma", "gamma_auto", "guarded_step", "halve_every", "init", "input_mean",
                     "input_std", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
                     "rounds", "schedule", "seed", "server_lr", "standardise", "step_size", "tag",
@@ -84,6 +85,18 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   CHECK(b.dead_after_ms == 1234);
   CHECK(b.policy.name() == "adaptive:0.975");
   CHECK(b.policy.quantile == 0.975);
+  CHECK(b.aggregate.rule == methods::AggregateRule::trimmed);
+  CHECK(b.aggregate.trim == 0.2);
+  CHECK(b.aggregate.clip == 2.5);
+  // A run logged before --aggregate and --clip existed used the plain mean.
+  nlohmann::json old = coord::to_json(a);
+  old.erase("aggregate");
+  old.erase("clip");
+  coord::CoordinatorConfig c;
+  c.aggregate.clip = 7.0;
+  coord::apply_stored_config(old, c);
+  CHECK(c.aggregate.rule == methods::AggregateRule::mean);
+  CHECK(c.aggregate.clip == 0.0);
 }
 
 TEST_CASE("config file: a partial file sets what it names, flags override it, an unknown key is refused") {
@@ -136,4 +149,32 @@ TEST_CASE("training options: names come from the schema and a flag the method do
   CHECK(c.schedule == wire::StepSchedule::inv_sqrt);
   text.gamma = "1.5";
   CHECK(coord::apply_training_options(text, given, given, c).find("--gamma must be in (0, 1]") != std::string::npos);
+}
+
+TEST_CASE("training options: --aggregate and --clip act on the mean methods only, and say what is wrong") {
+  const auto parse = [](std::vector<const char*> argv, coord::CoordinatorConfig& c) {
+    coord::TrainingText text;
+    CLI::App app;
+    coord::add_training_options(app, c, text, "t", "s");
+    argv.insert(argv.begin(), "x");
+    app.parse(static_cast<int>(argv.size()), argv.data());
+    const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
+    return coord::apply_training_options(text, given, given, c);
+  };
+  coord::CoordinatorConfig c;
+  CHECK(parse({"--method", "fedavg", "--aggregate", "trimmed:0.1", "--clip", "10"}, c) == "");
+  CHECK(c.aggregate.rule == methods::AggregateRule::trimmed);
+  CHECK(c.aggregate.trim == 0.1);
+  CHECK(c.aggregate.clip == 10.0);
+  CHECK(c.strategy_config().aggregate.clip == 10.0);
+  coord::CoordinatorConfig d;
+  CHECK(parse({"--method", "signsgd", "--aggregate", "median"}, d).find("--aggregate has no effect with --method signsgd") !=
+        std::string::npos);
+  CHECK(parse({"--method", "s3gd", "--clip", "1"}, d).find("--clip has no effect with --method s3gd") !=
+        std::string::npos);
+  CHECK(parse({"--method", "fedsgd", "--aggregate", "trimmed:0.6"}, d).find("0 < F < 0.5") != std::string::npos);
+  CHECK(parse({"--method", "fedsgd", "--clip", "-1"}, d).find("--clip must be a finite L2 norm >= 0") !=
+        std::string::npos);
+  CHECK(parse({"--method", "fedsgd", "--clip", "inf"}, d).find("--clip must be a finite L2 norm >= 0") !=
+        std::string::npos);
 }

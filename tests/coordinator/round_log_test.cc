@@ -2,6 +2,8 @@
 // errors a user meets (not a database, read-only, corrupt).
 #include <doctest/doctest.h>
 
+#include <SQLiteCpp/Database.h>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -116,4 +118,27 @@ TEST_CASE("round_log: counts that cannot be true are refused - dropped or receiv
   c.samples = std::uint64_t{1} << 40;
   log.upsert_client(run, c, 1.0);
   CHECK(signfed::test::query_text(db, "SELECT CAST(samples AS TEXT) FROM clients") == "1099511627776");
+}
+
+TEST_CASE("round_log: a database from before rounds.refused gets the column, keeps its rows and logs refusals") {
+  TempDir dir;
+  const std::string db = dir.path + "/old.sqlite";
+  {
+    RoundLog log(db);
+    const auto run = log.begin_run("{}", 2, "");
+    log.commit_round(run, RoundRow{}, {}, ckpt(0, 0.0f), false);
+  }
+  {  // as a build before the column wrote it
+    SQLite::Database h(db, SQLite::OPEN_READWRITE);
+    h.exec("ALTER TABLE rounds DROP COLUMN refused");
+  }
+  CHECK(count(db, "SELECT COUNT(*) FROM pragma_table_info('rounds') WHERE name='refused'") == 0);
+  RoundLog log(db);
+  CHECK(count(db, "SELECT COUNT(*) FROM pragma_table_info('rounds') WHERE name='refused'") == 1);
+  RoundRow r;
+  r.round = 1;
+  r.refused = "aggregate L2 norm above FLT_MAX";
+  log.commit_round(1, r, {}, ckpt(1, 1.0f), false);
+  CHECK(count(db, "SELECT COUNT(*) FROM rounds WHERE refused IS NULL") == 1);  // round 0, logged before
+  CHECK(signfed::test::query_text(db, "SELECT refused FROM rounds WHERE round=1") == "aggregate L2 norm above FLT_MAX");
 }

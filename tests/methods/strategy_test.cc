@@ -109,3 +109,52 @@ TEST_CASE("strategy: the guarded step wraps any method, keeps a step the losses 
     CHECK(s->confirm({}, r));  // no report in time: kept
   }
 }
+
+TEST_CASE("strategy: one update of 3e38 among three - the plain mean refuses the round and keeps the replica, the median ignores it") {
+  for (Method m : {Method::fedsgd, Method::fedavg}) {
+    for (bool guarded : {false, true}) {
+      CAPTURE(wire::EnumNameMethod(m));
+      CAPTURE(guarded);
+      auto cfg = config(m);
+      cfg.guarded_step = guarded;
+      const std::vector<float> start(16, 1.0f);
+      const codec::SignPacket honest = codec::encode_float32(std::vector<float>(16, 0.5f));
+      const codec::SignPacket poison = codec::encode_float32(std::vector<float>(16, 3.0e38f));
+      const std::vector<methods::Counted> counted = {{0, honest.view(), 10.0}, {1, poison.view(), 10.0},
+                                                     {2, honest.view(), 10.0}};
+      std::vector<float> x = start;
+      core::Replica r(x);
+      // Mean 1e38 in each of 16 coordinates: every one finite, the L2 norm 4e38 above FLT_MAX.
+      const methods::Aggregate a = methods::make_strategy(cfg)->aggregate(0, counted, 0.5f, r);
+      CHECK(a.refused == "aggregate L2 norm above FLT_MAX");
+      CHECK(a.refused_norm == doctest::Approx(4.0e38));
+      CHECK(x == start);
+      CHECK(a.coords_moved == 0);
+      CHECK(codec::decode_ternary(a.result.view()).nnz() == 0);  // every replica applies nothing
+
+      cfg.aggregate.rule = methods::AggregateRule::median;
+      const methods::Aggregate b = methods::make_strategy(cfg)->aggregate(0, counted, 0.5f, r);
+      CHECK(b.refused.empty());
+      CHECK(x == std::vector<float>(16, 0.75f));
+      CHECK(codec::decode_float32(b.result.view()) == std::vector<float>(16, 0.5f));
+    }
+  }
+}
+
+TEST_CASE("strategy: a finite aggregate that would make the model non-finite is refused and rolled back") {
+  auto cfg = config(Method::fedsgd);
+  std::vector<float> x = {3.0e38f, 1.0f};
+  const std::vector<float> before = x;
+  core::Replica r(x);
+  const codec::SignPacket down = codec::encode_float32(std::vector<float>{-1.0e38f, 1.0f});
+  const methods::Counted one{0, down.view(), 1.0};
+  const methods::Aggregate a = methods::make_strategy(cfg)->aggregate(0, std::span(&one, 1), 1.0f, r);
+  CHECK(a.refused == "model would become non-finite");  // 3e38 + 1e38 overflows float32
+  CHECK(x == before);
+  // Clipping the same update to norm 1 makes it harmless.
+  cfg.aggregate.clip = 1.0;
+  const methods::Aggregate b = methods::make_strategy(cfg)->aggregate(0, std::span(&one, 1), 1.0f, r);
+  CHECK(b.refused.empty());
+  CHECK(x[0] == 3.0e38f);  // 3e38 + 1: below float32 resolution
+  CHECK(x[1] == doctest::Approx(1.0f));  // 1 - 1e-38: below it too
+}

@@ -155,6 +155,89 @@ TEST_CASE("vote: mean aggregation of scaled signs and floats, weighted") {
 }
 
 namespace {
+std::vector<PacketView> views_of(const std::vector<codec::SignPacket>& ps) {
+  std::vector<PacketView> v;
+  for (const auto& p : ps) v.push_back(p.view());
+  return v;
+}
+methods::AggregateOptions rule(const char* text, double clip = 0.0) {
+  methods::AggregateOptions o;
+  REQUIRE(methods::parse_aggregate_rule(text, &o) == "");
+  o.clip = clip;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("vote: coordinate-wise median, odd and even counts, ties, unweighted") {
+  const std::uint32_t n = 3;
+  std::vector<codec::SignPacket> ps = {codec::encode_float32(std::vector<float>{1.0f, 5.0f, 2.0f}),
+                                       codec::encode_float32(std::vector<float>{3.0e38f, -1.0f, 2.0f}),
+                                       codec::encode_float32(std::vector<float>{2.0f, 0.0f, 2.0f})};
+  const std::vector<double> skewed = {1.0, 100.0, 1.0};  // median and trimmed read no weight
+  CHECK(methods::mean_aggregate(views_of(ps), skewed, n, rule("median")) == std::vector<float>{2.0f, 0.0f, 2.0f});
+  // Even count: the mean of the two middle values; 3e38 is an outer one.
+  ps.push_back(codec::encode_float32(std::vector<float>{4.0f, 0.0f, -7.0f}));
+  const std::vector<double> four = {1.0, 100.0, 1.0, 1.0};
+  CHECK(methods::mean_aggregate(views_of(ps), four, n, rule("median")) == std::vector<float>{3.0f, 0.0f, 2.0f});
+  // Scaled signs decode to scale * sign before the median: {+0.5, -0.5, +0.5} and {+2, +2, 0}.
+  codec::SignPacket s = codec::make_dense_packet(n, {0b010}, 0.5f);
+  codec::SignPacket t = codec::encode_ternary_best(codec::ternary_signs(std::vector<float>{1.0f, 1.0f, 0.0f}));
+  t.scale = 2.0f;
+  const std::vector<PacketView> st = {s.view(), t.view()};
+  const std::vector<double> two = {1.0, 1.0};
+  CHECK(methods::mean_aggregate(st, two, n, rule("median")) == std::vector<float>{1.25f, 0.75f, 0.25f});
+}
+
+TEST_CASE("vote: coordinate-wise trimmed mean drops floor(F*K) values from each end") {
+  const std::uint32_t n = 2;
+  std::vector<codec::SignPacket> ps;
+  for (float v : {10.0f, 1.0f, 2.0f, 3.0f, -50.0f}) ps.push_back(codec::encode_float32(std::vector<float>{v, 1.0f}));
+  const std::vector<double> w(5, 1.0);
+  // K = 5: trimmed:0.2 drops 1 from each end -> mean of {1, 2, 3}; ties (all 1) stay 1.
+  CHECK(methods::mean_aggregate(views_of(ps), w, n, rule("trimmed:0.2")) == std::vector<float>{2.0f, 1.0f});
+  // trimmed:0.1: floor(0.5) = 0 dropped -> the plain unweighted mean (-34 / 5).
+  CHECK(methods::mean_aggregate(views_of(ps), w, n, rule("trimmed:0.1")) == std::vector<float>{-6.8f, 1.0f});
+  // trimmed:0.45: floor(2.25) = 2 from each end -> the median.
+  CHECK(methods::mean_aggregate(views_of(ps), w, n, rule("trimmed:0.45")) == std::vector<float>{2.0f, 1.0f});
+  // K = 4, trimmed:0.25: one from each end of {-50, 1, 2, 10} -> 1.5.
+  ps.erase(ps.begin() + 3);
+  const std::vector<double> w4(4, 1.0);
+  CHECK(methods::mean_aggregate(views_of(ps), w4, n, rule("trimmed:0.25")) == std::vector<float>{1.5f, 1.0f});
+}
+
+TEST_CASE("vote: clipping scales each update to L2 norm at most C before any rule") {
+  const std::uint32_t n = 2;
+  const std::vector<codec::SignPacket> ps = {codec::encode_float32(std::vector<float>{3.0f, 4.0f}),    // norm 5
+                                             codec::encode_float32(std::vector<float>{0.6f, -0.8f})};  // norm 1
+  const std::vector<double> w = {1.0, 3.0};
+  // C = 2.5: the first halves to (1.5, 2), the second is short enough; weighted (1*a + 3*b) / 4.
+  const std::vector<float> m = methods::mean_aggregate(views_of(ps), w, n, rule("mean", 2.5));
+  CHECK(m[0] == doctest::Approx((1.5 + 3 * 0.6) / 4).epsilon(1e-7));
+  CHECK(m[1] == doctest::Approx((2.0 - 3 * 0.8) / 4).epsilon(1e-7));
+  CHECK(methods::mean_aggregate(views_of(ps), w, n, rule("mean", 0.0)) == methods::mean_aggregate(views_of(ps), w, n));
+  // A scaled sign packet's norm is scale * sqrt(nnz): 4 * sqrt(2) clipped to 1 -> each coordinate 1/sqrt(2).
+  const codec::SignPacket s = codec::make_dense_packet(n, {0b00}, 4.0f);
+  const std::vector<PacketView> sv = {s.view()};
+  const std::vector<double> one = {1.0};
+  const std::vector<float> c = methods::mean_aggregate(sv, one, n, rule("median", 1.0));
+  CHECK(c[0] == doctest::Approx(1.0 / std::sqrt(2.0)).epsilon(1e-7));
+  CHECK(c[1] == c[0]);
+}
+
+TEST_CASE("vote: --aggregate names round trip and bad ones say what to write") {
+  for (const char* name : {"mean", "median", "trimmed:0.1", "trimmed:0.25"}) {
+    methods::AggregateOptions o;
+    REQUIRE(methods::parse_aggregate_rule(name, &o) == "");
+    CHECK(methods::aggregate_rule_name(o) == name);
+  }
+  for (const char* bad : {"trimmed:0.5", "trimmed:0", "trimmed:", "trimmed:0.1x", "mode", "trimmed:-0.1"}) {
+    CAPTURE(bad);
+    methods::AggregateOptions o;
+    CHECK(methods::parse_aggregate_rule(bad, &o).find("0 < F < 0.5") != std::string::npos);
+  }
+}
+
+namespace {
 
 // M random ternary voters with per-coordinate biases and abstention rates;
 // coordinates >= n - 3 are abstained on by everybody.

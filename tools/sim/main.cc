@@ -133,6 +133,9 @@ std::string finish(Options& o) {
   if ((o.given.count("--trace-rounds") || o.given.count("--trace-at") || o.sim.plan_only) &&
       o.sim.export_plan_dir.empty())
     return "--trace-rounds, --trace-at and --plan-only go with --export-plan DIR";
+  if (!o.sim.export_plan_dir.empty() && (sc.aggregate.rule != methods::AggregateRule::mean || sc.aggregate.clip > 0))
+    return "--export-plan writes a plan for the Python reference, which implements only the plain mean: drop "
+           "--aggregate and --clip, or --export-plan";
   if (o.sim.plan_only && (o.given.count("--trace-rounds") || o.given.count("--trace-at")))
     return "--plan-only runs nothing, so it traces nothing: drop --trace-rounds and --trace-at";
   try {
