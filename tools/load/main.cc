@@ -46,7 +46,7 @@ struct Round {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string endpoint = "tcp://127.0.0.1:5555", model_spec = "mlp", report, key, server_key;
+  std::string endpoint = "tcp://127.0.0.1:5555", model_spec = "mlp", report, key, server_key, allowlist;
   std::uint32_t n = 1000, io_threads = 2, give_up_s = 600;
   bool insecure = false;
   CLI::App app{"signfed-load: N simulated edge clients (one DEALER socket each) in one process, answering every "
@@ -59,11 +59,20 @@ int main(int argc, char** argv) {
   app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")->check(CLI::Range(1u, 64u));
   app.add_option("--give-up-after", give_up_s, "exit after this many seconds without a message");
   app.add_flag("--insecure", insecure, "PLAINTEXT transport (the coordinator must run --insecure too)");
-  app.add_option("--key", key, "CURVE secret key shared by all simulated clients (its .pub must be allowlisted)");
+  app.add_option("--allowlist", allowlist,
+                 "CURVE: make one key pair per simulated client (one key is one board) and append each public key, "
+                 "bound to its client name load-I, to this file: the coordinator's --allow, which it re-reads");
+  app.add_option("--key", key, "CURVE: the secret key of a single simulated client (--clients 1; its .pub allowlisted)");
   app.add_option("--server-key", server_key, "the coordinator's CURVE public key file");
   CLI11_PARSE(app, argc, argv);
-  if (!insecure && (key.empty() || server_key.empty())) {
-    fmt::print(stderr, "signfed-load: pass --key and --server-key, or --insecure\n");
+  if (!insecure && (server_key.empty() || key.empty() == allowlist.empty())) {
+    fmt::print(stderr, "signfed-load: pass --server-key and either --allowlist FILE (a key per client) or --key "
+                       "(one client), or --insecure\n");
+    return 2;
+  }
+  if (!key.empty() && n > 1) {
+    fmt::print(stderr, "signfed-load: one key is one board: --key serves --clients 1 only; use --allowlist FILE to "
+                       "make a key per client\n");
     return 2;
   }
 
@@ -104,13 +113,32 @@ int main(int argc, char** argv) {
   socks.reserve(n);
   const std::string pid = std::to_string(::getpid());
   try {
+    // One key pair per client, allowlisted under its name before anyone connects.
+    std::vector<curve::KeyPair> keys;
+    if (!allowlist.empty()) {
+      std::string lines;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        keys.push_back(curve::generate());
+        lines += keys.back().public_key + " load-" + std::to_string(i) + "\n";
+      }
+      std::ofstream out(allowlist, std::ios::app);
+      out << lines;
+      if (!out.flush()) throw std::runtime_error("cannot append to the allowlist " + allowlist);
+    }
+    const std::string server = insecure ? std::string() : curve::read_key_file(server_key);
     for (std::uint32_t i = 0; i < n; ++i) {
       socks.emplace_back(ctx, zmq::socket_type::dealer);
       auto& s = socks.back();
       s.set(zmq::sockopt::linger, 0);
       s.set(zmq::sockopt::routing_id, "load-" + std::to_string(i) + "#" + pid);
       s.set(zmq::sockopt::sndhwm, 1000);
-      if (!insecure) curve::make_client(s, key, server_key);
+      if (!keys.empty()) {
+        s.set(zmq::sockopt::curve_serverkey, server);
+        s.set(zmq::sockopt::curve_publickey, keys[i].public_key);
+        s.set(zmq::sockopt::curve_secretkey, keys[i].secret_key);
+      } else if (!insecure) {
+        curve::make_client(s, key, server_key);
+      }
       s.connect(endpoint);
     }
   } catch (const std::exception& e) {
