@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
                "\n"
                "  !!! WARNING: signfed-coordinator runs with --insecure: PLAINTEXT transport.\n"
                "  !!! Anyone who can reach {} can join, read the model and send updates,\n"
-               "  !!! and the traffic is neither authenticated nor encrypted. Use only on a trusted network.\n\n",
+               "  !!! and the traffic is neither authenticated nor encrypted. There is no identity at all:\n"
+               "  !!! one machine can join under as many names as it opens connections, and out-vote the rest.\n"
+               "  !!! Use only on a trusted network.\n\n",
                cfg.endpoint);
   const rlim_t fds = raise_fd_limit();
   if (fds != 0 && fds != RLIM_INFINITY && fds < static_cast<rlim_t>(cfg.clients) + 64) {
