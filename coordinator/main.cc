@@ -13,23 +13,9 @@
 #include "core/methods/encoder.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/run_options.h"
+#include "net/stop_signal.h"
 
 namespace {
-
-// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the
-// round loop (every wait polls at most 1 s, and an interrupted poll returns at
-// once). A second signal while stopping ends the process at once, by the
-// default action (SQLite transactions keep the log consistent).
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signal{0};
-void on_signal(int sig) {
-  if (g_stop.exchange(true)) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-    return;
-  }
-  g_signal.store(sig);
-}
 
 // Exit codes (--help, README, docs/security.md).
 constexpr int kExitInterrupted = 3;  // stopped by the stop token without a signal (not reachable from the CLI)
@@ -153,28 +139,21 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocked wait returns EINTR and the loop sees the stop flag
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const std::atomic<bool>& stop = net::install_stop_signals();
   try {
     zmq::context_t ctx;
-    coord::Coordinator c(cfg, ctx, &g_stop);
+    coord::Coordinator c(cfg, ctx, &stop);
     const coord::RunSummary s = c.run();
     fmt::print("run {} {}: {} rounds, final accuracy {:.2f}%, uplink {:.2f} MB, downlink {:.2f} MB, digest {:016x}, "
                "peak RSS {} kB\n",
                s.run_id, s.status, s.rounds_done, s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0,
                s.uplink_bytes / 1e6, s.downlink_bytes / 1e6, s.final_digest, peak_rss_kb());
     if (s.status == "completed") return 0;
-    const int sig = g_signal.load();
     fmt::print(stderr,
                "signfed-coordinator: stopped by {}: run {} is 'interrupted' with {} rounds logged in {}; "
                "continue it with --resume --db {}\n",
-               sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "the stop token", s.run_id, s.rounds_done,
-               cfg.db_path, cfg.db_path);
-    return exit_code_for_signal(sig);
+               net::stop_signal_name(), s.run_id, s.rounds_done, cfg.db_path, cfg.db_path);
+    return exit_code_for_signal(net::stop_signal());
   } catch (const std::exception& e) {
     fmt::print(stderr, "signfed-coordinator: {}\n", e.what());
     return 1;

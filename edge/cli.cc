@@ -1,29 +1,13 @@
 #include "edge/cli.h"
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 
 #include <fmt/core.h>
 
+#include "net/stop_signal.h"
+
 namespace signfed::edge {
-
-namespace {
-
-// The one piece of process-wide state: set by SIGINT/SIGTERM, read by the
-// client loop. A second signal while stopping ends the process at once.
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signal{0};
-void on_signal(int sig) {
-  if (g_stop.exchange(true)) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-    return;
-  }
-  g_signal.store(sig);
-}
-
-}  // namespace
 
 int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extra) {
   EdgeConfig cfg;
@@ -67,18 +51,13 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
     return 2;
   }
 
-  struct sigaction sa{};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: the poll returns EINTR and the loop sees the stop flag
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const std::atomic<bool>& stop = net::install_stop_signals();
   try {
     zmq::context_t ctx;
-    EdgeClient client(cfg, ctx, nullptr, &g_stop);
+    EdgeClient client(cfg, ctx, nullptr, &stop);
     const int rc = client.run();
-    if (const int sig = g_signal.load(); sig != 0 && rc == 130) {
-      fmt::print(stderr, "{}: stopped by {}\n", program, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (const int sig = net::stop_signal(); sig != 0 && rc == 130) {
+      fmt::print(stderr, "{}: stopped by {}\n", program, net::stop_signal_name());
       return 128 + sig;  // 130 SIGINT, 143 SIGTERM
     }
     return rc;

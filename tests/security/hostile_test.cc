@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/codec/packet.h"
@@ -64,6 +66,13 @@ struct Rig {
   }
   void from(const std::string& peer, const Bytes& b, const std::string& key = {}) { c->handle_frame(peer, b, key); }
   double q(const std::string& sql) { return query_number(db, sql); }
+  // Each query's number equals its expected value.
+  void expect(std::initializer_list<std::pair<const char*, double>> checks) {
+    for (const auto& [sql, want] : checks) {
+      CAPTURE(sql);
+      CHECK(q(sql) == want);
+    }
+  }
   // The Error replies sent to peer so far, in order.
   std::vector<wire::ErrorCode> errors(const std::string& peer) const {
     std::vector<wire::ErrorCode> out;
@@ -305,10 +314,11 @@ TEST_CASE("hostile: a client's Error for the open round ends its part in it, onc
   r.from("p1", update(0, 1));
   r.from("p1", error(0));  // after its update: the update still counts
   r.c->finish_round_for_test();
-  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 1);
-  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped'") == 1);
-  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail LIKE 'client error: gradient is NaN%'") == 1);
-  CHECK(r.q("SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1") == 1);
+  r.expect({{"SELECT received FROM rounds WHERE round=0", 1},
+            {"SELECT COUNT(*) FROM updates WHERE status='skipped'", 1},
+            {"SELECT COUNT(*) FROM updates WHERE status='skipped' AND client_id=0 AND detail LIKE "
+             "'client error: gradient is NaN%'", 1},
+            {"SELECT COUNT(*) FROM updates WHERE status='counted' AND client_id=1", 1}});
 }
 
 TEST_CASE("counters: updates while no round is open leave dropped between 0 and selected") {
@@ -327,12 +337,12 @@ TEST_CASE("counters: updates while no round is open leave dropped between 0 and 
   r.c->begin_round_for_test(1);
   r.from("p0", update(1, 0));  // p1 stays silent: dropped
   r.c->finish_round_for_test();
-  CHECK(r.q("SELECT selected FROM rounds WHERE round=0") == 2);
-  CHECK(r.q("SELECT received FROM rounds WHERE round=0") == 2);
-  CHECK(r.q("SELECT dropped FROM rounds WHERE round=0") == 0);
-  CHECK(r.q("SELECT received FROM rounds WHERE round=1") == 1);
-  CHECK(r.q("SELECT dropped FROM rounds WHERE round=1") == 1);
-  CHECK(r.q("SELECT COUNT(*) FROM rounds WHERE dropped < 0 OR dropped > selected OR received > selected") == 0);
+  r.expect({{"SELECT selected FROM rounds WHERE round=0", 2},
+            {"SELECT received FROM rounds WHERE round=0", 2},
+            {"SELECT dropped FROM rounds WHERE round=0", 0},
+            {"SELECT received FROM rounds WHERE round=1", 1},
+            {"SELECT dropped FROM rounds WHERE round=1", 1},
+            {"SELECT COUNT(*) FROM rounds WHERE dropped < 0 OR dropped > selected OR received > selected", 0}});
 }
 
 TEST_CASE("counters: Join.samples above 2^40 is refused with bad_value - up to it, stored exactly") {
