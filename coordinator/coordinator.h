@@ -56,6 +56,17 @@ namespace signfed::coord {
 class RoundState;  // round_state.h
 class ProgressPrinter;  // progress.h
 
+// While a step awaits confirmation (Coordinator::confirm_step): the round,
+// the participants' loss reports, and who joined or asked for a snapshot
+// meanwhile (they get the decided model after the GuardDecision).
+// (At namespace scope: clang cannot emplace a nested struct with default
+// member initialisers into an optional member of the enclosing class.)
+struct Confirmation {
+  std::uint32_t round = 0;
+  std::map<std::uint32_t, methods::LossReport> reports;
+  std::vector<std::string> snapshot_after;
+};
+
 struct RunSummary {
   std::int64_t run_id = 0;
   std::uint32_t rounds_done = 0;
@@ -186,15 +197,7 @@ class Coordinator {
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;
-  // While a step awaits confirmation (confirm_step): the round, the
-  // participants' loss reports, and who joined or asked for a snapshot
-  // meanwhile (they get the decided model after the GuardDecision).
-  struct Confirmation {
-    std::uint32_t round = 0;
-    std::map<std::uint32_t, methods::LossReport> reports;
-    std::vector<std::string> snapshot_after;
-  };
-  std::optional<Confirmation> confirming_;
+  std::optional<Confirmation> confirming_;  // while a step awaits confirmation (confirm_step)
 
   LatencyHistory latency_history_;
   double virtual_clock_s_ = 0.0;
