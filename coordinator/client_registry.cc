@@ -73,6 +73,17 @@ std::vector<std::uint32_t> ClientRegistry::revoke(const std::string& key) {
   return ids;
 }
 
+std::optional<std::uint32_t> ClientRegistry::disconnect_peer(const std::string& peer) {
+  auto it = by_peer_.find(peer);
+  if (it == by_peer_.end()) return std::nullopt;
+  const std::uint32_t id = it->second;
+  Client& c = *clients_.at(id);
+  c.connected = false;
+  c.peer.clear();
+  by_peer_.erase(it);
+  return id;
+}
+
 Client* ClientRegistry::by_peer(const std::string& peer, const std::string& key) {
   auto it = by_peer_.find(peer);
   if (it == by_peer_.end()) return nullptr;

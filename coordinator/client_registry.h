@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,9 @@ class ClientRegistry {
   // The key is no longer allowed: its clients are disconnected and their
   // connections unheard. Returns their ids.
   std::vector<std::uint32_t> revoke(const std::string& key);
+  // The connection is gone (the transport dropped it): its client, if one
+  // joined on it, is disconnected until it joins again. Returns its id.
+  std::optional<std::uint32_t> disconnect_peer(const std::string& peer);
 
   // The client that joined on this connection with this key, or nullptr.
   Client* by_peer(const std::string& peer, const std::string& key);

@@ -29,21 +29,27 @@ namespace fb = flatbuffers;
 
 namespace {
 
-// Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
-std::int64_t max_frame_bytes(const CoordinatorConfig& cfg) {
+// The run's parameter count (a resumed run's model decides).
+std::int64_t run_params(const CoordinatorConfig& cfg) {
   std::string model_spec = cfg.model;
-  if (cfg.resume) {  // a resumed run's model decides
+  if (cfg.resume) {
     RoundLog log(cfg.db_path);
     if (auto r = log.find_resumable()) model_spec = nlohmann::json::parse(r->config_json).at("model").get<std::string>();
   }
-  return std::min<std::int64_t>(static_cast<std::int64_t>(wire::kMaxFrameBytes),
-                                static_cast<std::int64_t>(model::make_model(model_spec, 0)->num_params()) * 4 + (64 << 10));
+  return static_cast<std::int64_t>(model::make_model(model_spec, 0)->num_params());
 }
 
 net::RouterOptions router_options(const CoordinatorConfig& cfg) {
+  const std::int64_t n = run_params(cfg);
   net::RouterOptions o;
   o.endpoint = cfg.endpoint;
-  o.max_frame_bytes = max_frame_bytes(cfg);
+  // Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
+  o.max_frame_bytes = std::min<std::int64_t>(static_cast<std::int64_t>(wire::kMaxFrameBytes), n * 4 + (64 << 10));
+  // Per peer, queued and not yet written to its socket: a full snapshot with
+  // momentum (8 bytes a parameter) and a float32 result (4), plus 2 MiB of
+  // small messages -- on top of the kernel's socket buffers, which take an
+  // honest reader's backlog first. See docs/security.md "Bounded memory".
+  o.max_queued_bytes = (std::int64_t{2} << 20) + 12 * n;
   o.insecure = cfg.insecure;
   o.secret_key_file = cfg.curve_key_file;
   o.allowlist_file = cfg.allowlist_file;
@@ -142,6 +148,7 @@ RunSummary Coordinator::run() {
     }
     summary_.rounds_done = r + 1;
   }
+  transport_->drain_events([this](const net::TransportEvent& e) { handle_event(e); });
   write_event_summaries(true);
   log_->end_run(run_id_, summary_.status);
   if (summary_.status == "completed") broadcast_bye("run completed");

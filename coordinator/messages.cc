@@ -45,9 +45,10 @@ bool Coordinator::poll_once(int timeout_ms) {
 
 void Coordinator::handle_event(const net::TransportEvent& e) {
   if (e.kind == net::kKeyRevoked) return on_key_revoked(e.who);
+  if (e.kind == net::kPeerNotReading && registry_.knows_peer(e.who)) return on_peer_not_reading(e.who, e.detail);
   // Unauthenticated failures are counted and summarised once a minute, never
   // written one by one: fresh keys and reconnects cost an attacker nothing.
-  if (e.kind == "auth_rejected" || (e.kind == "bad_frame" && !registry_.knows_peer(e.who))) {
+  if (e.kind == "auth_rejected" || ((e.kind == "bad_frame" || e.kind == net::kPeerNotReading) && !registry_.knows_peer(e.who))) {
     write_event_summaries();  // the window that ended, before this one counts
     event_budget_.tally(e.kind, e.who, net::printable(e.detail, 200), now_s());
     return;
@@ -65,15 +66,27 @@ void Coordinator::on_key_revoked(const std::string& key) {
     log_->log_event(run_id_, unix_s(), id, "key_revoked", "key " + key + " left the allowlist: session closed");
     fmt::print(stderr, "signfed-coordinator: client {} '{}' revoked (its key left the allowlist)\n", id,
                registry_.at(id).row.name);
-    if (open_round() && round_->skip(id)) {  // the open round need not wait for it
-      UpdateRow row;
-      row.round = round_->round();
-      row.client_id = id;
-      row.status = "skipped";
-      row.detail = "key revoked";
-      pending_rows_.push_back(row);
-    }
+    leave_open_round(id, "key revoked");
   }
+}
+
+void Coordinator::on_peer_not_reading(const std::string& peer, const std::string& detail) {
+  const std::optional<std::uint32_t> id = registry_.disconnect_peer(peer);
+  if (!id) return;
+  const std::string& name = registry_.at(*id).row.name;
+  log_limited("peer:" + peer, *id, net::kPeerNotReading, "client '" + name + "' disconnected: " + detail);
+  fmt::print(stderr, "signfed-coordinator: client {} '{}' does not read what is sent to it: disconnected\n", *id, name);
+  leave_open_round(*id, "not reading");
+}
+
+void Coordinator::leave_open_round(std::uint32_t id, const std::string& why) {
+  if (!open_round() || !round_->skip(id)) return;
+  UpdateRow row;
+  row.round = round_->round();
+  row.client_id = id;
+  row.status = "skipped";
+  row.detail = why;
+  pending_rows_.push_back(row);
 }
 
 bool Coordinator::event_allowed(const std::string& who) {

@@ -85,6 +85,9 @@ class SocketMonitor final : private zmq::monitor_t {
   void on_event_handshake_failed_protocol(const zmq_event_t& e, const char* a) override { queue(e, a); }
   void on_event_handshake_failed_auth(const zmq_event_t& e, const char* a) override { queue(e, a); }
   void on_event_handshake_succeeded(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_accepted(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_disconnected(const zmq_event_t& e, const char* a) override { queue(e, a); }
+  void on_event_closed(const zmq_event_t& e, const char* a) override { queue(e, a); }
   std::deque<MonitorEvent> events_;
 };
 

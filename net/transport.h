@@ -34,6 +34,11 @@ struct TransportEvent {
 // kind of the event for a key dropped from (or re-bound in) the allowlist;
 // `who` is the key: its live connections must not be heard any more.
 inline constexpr const char* kKeyRevoked = "key_revoked";
+// kind of the event for a peer that stopped reading: `who` is its routing id.
+// Its queue outgrew the transport's per-peer bound, so nothing more is queued
+// for it and what it sends is not heard until it has read what is queued (or
+// reconnected); the owner should treat it as disconnected. Once per drop.
+inline constexpr const char* kPeerNotReading = "peer_not_reading";
 
 // What the allowlist says of an authenticated key.
 struct KeyGrant {
@@ -50,8 +55,12 @@ class Transport {
   // (EINTR) returns false early, so the caller can check its stop token.
   virtual bool poll(int timeout_ms, const std::function<void(const Inbound&)>& on_message,
                     const std::function<void(const TransportEvent&)>& on_event) = 0;
+  // Hands over the events noticed since the last poll (the run is ending:
+  // its summaries must count them), without reading any message.
+  virtual void drain_events(const std::function<void(const TransportEvent&)>& on_event) { (void)on_event; }
   // Queues bytes for peer without blocking; returns bytes.size(), or 0 when
-  // the message was dropped (unknown peer, full queue).
+  // the message was dropped (unknown or departed peer, a peer dropped for not
+  // reading, full queue: then a kPeerNotReading event follows).
   virtual std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) = 0;
   // Where clients connect (with the real port when bound to tcp://*:0).
   virtual std::string endpoint() const = 0;

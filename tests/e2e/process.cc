@@ -96,4 +96,12 @@ std::uint64_t edge_final_digest(const std::string& output) {
 
 int free_tcp_port() { return net::free_loopback_port(); }
 
+long rss_kb(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
 }  // namespace signfed::test

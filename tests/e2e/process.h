@@ -25,6 +25,7 @@ class Process {
   bool running();
   std::string output() const;  // the log file's contents
   const std::string& log_path() const { return log_; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -45,5 +46,8 @@ std::uint64_t edge_final_digest(const std::string& output);
 
 // A loopback TCP port that is free right now (bound and released).
 int free_tcp_port();
+
+// A process's resident set (VmRSS in /proc/PID/status), in kB; -1 if unknown.
+long rss_kb(pid_t pid);
 
 }  // namespace signfed::test
