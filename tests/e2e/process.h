@@ -25,6 +25,7 @@ class Process {
   bool running();
   std::string output() const;  // the log file's contents
   const std::string& log_path() const { return log_; }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
