@@ -105,6 +105,14 @@ int port_of(const std::string& endpoint) { return std::stoi(endpoint.substr(endp
 
 }  // namespace
 
+// ASan keeps freed memory in quarantine (up to 256 MB): under it RSS measures
+// the sanitizer, not these bounds, so the dev preset checks only the behaviour.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsOurs = false;
+#else
+constexpr bool kRssIsOurs = true;
+#endif
+
 TEST_CASE("bounds: peers that Join and never read are dropped, each logged once - coordinator RSS stays bounded") {
   // 814,090 parameters: every Join of a new name gets a 3.3 MB snapshot once
   // the model has moved (4 chunks), at most one a second per name.
@@ -155,7 +163,7 @@ TEST_CASE("bounds: peers that Join and never read are dropped, each logged once 
   MESSAGE("coordinator RSS " << base_kb / 1024 << " MB before, peak " << peak_kb / 1024 << " MB with " << attackers
                              << " non-reading peers for " << attack_s << " s: +" << grew_mb << " MB (bound "
                              << bound_mb << " MB)");
-  CHECK(grew_mb < bound_mb);
+  if (kRssIsOurs) CHECK(grew_mb < bound_mb);
   REQUIRE(f.coordinator->running());
   INFO(f.coordinator->output());
   // Each non-reading peer logged once, as itself; no honest client dropped.
@@ -216,7 +224,7 @@ TEST_CASE("bounds: one connection sending 300 parts of 400 KB without the last p
   MESSAGE("coordinator RSS " << base_kb / 1024 << " MB before, peak " << peak_kb / 1024 << " MB while " << parts
                              << " parts of 400 KB arrived: +" << grew_mb << " MB (bound " << bound_mb
                              << " MB); connections closed by the coordinator: " << closed);
-  CHECK(grew_mb < bound_mb);
+  if (kRssIsOurs) CHECK(grew_mb < bound_mb);
   CHECK(closed >= 1);
   REQUIRE(f.coordinator->running());
   f.coordinator->signal(SIGTERM);
