@@ -104,4 +104,13 @@ long rss_kb(pid_t pid) {
   return -1;
 }
 
+bool wait_until(double timeout_s, const std::function<bool()>& cond) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
 }  // namespace signfed::test

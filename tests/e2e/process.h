@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,9 @@ int free_tcp_port();
 
 // A process's resident set (VmRSS in /proc/PID/status), in kB; -1 if unknown.
 long rss_kb(pid_t pid);
+
+// Polls cond every 50 ms until it holds or timeout_s passes; returns whether
+// it held (a condition with a deadline, never a sleep that decides).
+bool wait_until(double timeout_s, const std::function<bool()>& cond);
 
 }  // namespace signfed::test

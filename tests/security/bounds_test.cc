@@ -33,16 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls cond every 50 ms until it holds or timeout_s passes; returns whether it held.
-bool wait_for(double timeout_s, const std::function<bool()>& cond) {
-  const auto end = Clock::now() + std::chrono::duration<double>(timeout_s);
-  while (Clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
-
 // A raw ZMTP 3.0 peer (NULL mechanism, as a DEALER) on a plain TCP socket, so
 // that it can send what libzmq never would: parts of a message without the last.
 class RawZmtp {
@@ -127,7 +117,7 @@ TEST_CASE("bounds: peers that Join and never read are dropped, each logged once 
                           "32", "--eval-every", "0", "--round-timeout", "2000", "--quiet"});
   f.start_edges(2, {"--partition", "iid", "--model", model, "--quiet"});
   // Let the model move, so that Joins get snapshots.
-  REQUIRE(wait_for(120, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 3; }));
+  REQUIRE(wait_until(120, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 3; }));
   const double rounds_before = query_number(f.db, "SELECT COUNT(*) FROM rounds");
   const long base_kb = rss_kb(f.coordinator->pid());
   REQUIRE(base_kb > 0);
@@ -167,7 +157,7 @@ TEST_CASE("bounds: peers that Join and never read are dropped, each logged once 
   REQUIRE(f.coordinator->running());
   INFO(f.coordinator->output());
   // Each non-reading peer logged once, as itself; no honest client dropped.
-  CHECK(wait_for(10, [&] {
+  CHECK(wait_until(10, [&] {
     return query_number(f.db, "SELECT COUNT(*) FROM events WHERE kind='peer_not_reading'") >= attackers;
   }));
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM events WHERE kind='peer_not_reading'") == attackers);
@@ -188,7 +178,7 @@ TEST_CASE("bounds: one connection sending 300 parts of 400 KB without the last p
   const int port = port_of(f.endpoint);
   INFO(f.coordinator->output());
   // The coordinator is listening once a plain TCP connect succeeds.
-  REQUIRE(wait_for(30, [&] {
+  REQUIRE(wait_until(30, [&] {
     const int s = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -214,7 +204,7 @@ TEST_CASE("bounds: one connection sending 300 parts of 400 KB without the last p
       peak_kb = std::max(peak_kb, rss_kb(f.coordinator->pid()));
     }
     // Everything sent has reached the coordinator's process, or it closed the connection.
-    CHECK(wait_for(20, [&] { return raw->settled(); }));
+    CHECK(wait_until(20, [&] { return raw->settled(); }));
     peak_kb = std::max(peak_kb, rss_kb(f.coordinator->pid()));
   }
   const double grew_mb = static_cast<double>(peak_kb - base_kb) / 1024.0;

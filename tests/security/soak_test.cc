@@ -451,16 +451,6 @@ double max_rss_mib(const std::vector<Sample>& v, double from_s, double to_s) {
 
 double seconds_since(SteadyClock::time_point t0) { return std::chrono::duration<double>(SteadyClock::now() - t0).count(); }
 
-// Polls until cond() or the deadline; true if cond() held.
-bool poll_for(double timeout_s, const std::function<bool()>& cond) {
-  const auto end = SteadyClock::now() + std::chrono::duration<double>(timeout_s);
-  while (SteadyClock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return cond();
-}
-
 struct RunResult {
   double accuracy = -1;
   std::string digest;
@@ -509,9 +499,9 @@ TEST_CASE("soak: a hostile mix against a CURVE federation - coordinator RSS boun
   f.start_edges(4, {"--partition", "iid"});  // not --quiet: check_edges_final_model reads the digest line
   const std::string out = s.out.empty() ? f.dir.path : s.out;
   std::vector<std::pair<double, std::string>> phases;
-  REQUIRE(poll_for(120, [&] { return attack.liar_joined(); }));
+  REQUIRE(wait_until(120, [&] { return attack.liar_joined(); }));
   // Warm-up: the honest run (the liar behaving) from round 20 for warmup_s.
-  REQUIRE(poll_for(120, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 20; }));
+  REQUIRE(wait_until(120, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 20; }));
   const double warm_from = seconds_since(t0);
   phases.emplace_back(warm_from, "warm-up");
   std::this_thread::sleep_for(std::chrono::duration<double>(s.warmup_s));  // a phase of the schedule, not a wait for an outcome
