@@ -154,8 +154,9 @@ class Coordinator {
   // The transport dropped this connection for not reading (its queue reached
   // the per-peer bound): its client is disconnected.
   void on_peer_not_reading(const std::string& peer, const std::string& detail);
-  // A client that left (revoked, dropped): the open round need not wait for it.
-  void leave_open_round(std::uint32_t id, const std::string& why);
+  // A client that will not answer (Skip, Error, revoked, not reading): marked skipped in the open round
+  // if selected and not yet answered, so the round need not wait for it. Returns whether it was.
+  bool leave_open_round(std::uint32_t id, const std::string& why);
   void reply_error(const std::string& peer, wire::ErrorCode code, const std::string& text, std::uint32_t round);
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes);
   std::uint64_t send_snapshot(const std::string& peer, std::uint32_t round);

@@ -79,14 +79,15 @@ void Coordinator::on_peer_not_reading(const std::string& peer, const std::string
   leave_open_round(*id, "not reading");
 }
 
-void Coordinator::leave_open_round(std::uint32_t id, const std::string& why) {
-  if (!open_round() || !round_->skip(id)) return;
+bool Coordinator::leave_open_round(std::uint32_t id, const std::string& why) {
+  if (!open_round() || !round_->skip(id)) return false;
   UpdateRow row;
   row.round = round_->round();
   row.client_id = id;
   row.status = "skipped";
   row.detail = why;
   pending_rows_.push_back(row);
+  return true;
 }
 
 bool Coordinator::event_allowed(const std::string& who) {
@@ -153,14 +154,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       // gradient is NaN after a divergent step) will not send one: the round
       // need not wait for its deadline, as after a Skip.
       const std::uint32_t id = c->row.client_id;
-      if (open_round() == e->round() && round_->skip(id)) {
-        UpdateRow row;
-        row.round = e->round();
-        row.client_id = id;
-        row.status = "skipped";
-        row.detail = "client error: " + text.substr(0, 200);
-        pending_rows_.push_back(row);
-      }
+      if (open_round() == e->round()) leave_open_round(id, "client error: " + text.substr(0, 200));
       if (!event_allowed("peer:" + peer)) return;
       log_->log_event(run_id_, unix_s(), c->row.client_id, "client_error", text);
       if (!cfg_.quiet) fmt::print("client {} reports: {}\n", c->row.name, text);
@@ -356,14 +350,9 @@ void Coordinator::on_skip(const std::string& peer, Client* c, const wire::Skip& 
   if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
   const std::uint32_t id = c->row.client_id;
   // Only for itself, for the open round, when selected, and before any update.
-  if (m.client_id() != id || open_round() != m.round() || !round_->skip(id))
-    return reply_error(peer, ErrorCode::bad_message, "Skip for a round this client cannot skip", m.round());
-  UpdateRow row;
-  row.round = m.round();
-  row.client_id = id;
-  row.status = "skipped";
-  row.detail = net::printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200);
-  pending_rows_.push_back(row);
+  if (m.client_id() != id || open_round() != m.round() ||
+      !leave_open_round(id, net::printable(m.reason() ? m.reason()->string_view() : std::string_view(), 200)))
+    reply_error(peer, ErrorCode::bad_message, "Skip for a round this client cannot skip", m.round());
 }
 
 void Coordinator::on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m) {
