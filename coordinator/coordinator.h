@@ -41,6 +41,7 @@
 #include "coordinator/client_registry.h"
 #include "coordinator/config.h"
 #include "coordinator/event_budget.h"
+#include "coordinator/join_throttle.h"
 #include "coordinator/round_log.h"
 #include "coordinator/round_observer.h"
 #include "coordinator/suspicion.h"
@@ -140,6 +141,8 @@ class Coordinator {
   bool event_allowed(const std::string& who);
   // Writes the event summaries due (EventBudget::due); flush: all pending, at the end of a run.
   void write_event_summaries(bool flush = false);
+  // Counts an unauthenticated failure (EventBudget::tally) after writing the summaries due.
+  void tally(const std::string& kind, const std::string& source, const std::string& detail);
   void log_limited(const std::string& who, std::optional<std::uint32_t> client, const std::string& kind,
                    const std::string& detail);
   void report_suspects(const std::vector<SuspicionMonitor::Flag>& flags);
@@ -200,6 +203,9 @@ class Coordinator {
   std::uint64_t init_digest_ = 0;          // the seeded initial model: joiners rebuild it from Welcome.seed
   EventBudget event_budget_{kEventRowsPerSource, kEventRowsGlobal};  // event rows; more are summarised
   EventBudget reply_budget_{kEventRowsPerSource, UINT32_MAX};  // Error replies to peers that never joined
+  // Joins per CURVE key: a burst of 4 (a board restarting), then one per 4 s
+  // (the edge's rejoin timeout), over whatever connections the key uses.
+  JoinThrottle join_throttle_{4.0, 4.0};
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;

@@ -15,7 +15,7 @@
 //                        row per tallied kind ("N handshakes rejected from M
 //                        keys/addresses ...").
 //
-// So the table grows by at most global + 1 + (kinds tallied, 3 today) rows a
+// So the table grows by at most global + 1 + (kinds tallied, 4 today) rows a
 // minute whatever arrives. Each summary starts with its count, so
 // `CAST(detail AS INTEGER)` reads it back. Sources are remembered in maps
 // cleared past 100,000 entries (memory stays bounded under a storm of fresh

@@ -49,8 +49,7 @@ void Coordinator::handle_event(const net::TransportEvent& e) {
   // Unauthenticated failures are counted and summarised once a minute, never
   // written one by one: fresh keys and reconnects cost an attacker nothing.
   if (e.kind == "auth_rejected" || ((e.kind == "bad_frame" || e.kind == net::kPeerNotReading) && !registry_.knows_peer(e.who))) {
-    write_event_summaries();  // the window that ended, before this one counts
-    event_budget_.tally(e.kind, e.who, net::printable(e.detail, 200), now_s());
+    tally(e.kind, e.who, net::printable(e.detail, 200));
     return;
   }
   log_limited(e.who, std::nullopt, e.kind, e.detail);
@@ -90,6 +89,11 @@ bool Coordinator::leave_open_round(std::uint32_t id, const std::string& why) {
   return true;
 }
 
+void Coordinator::tally(const std::string& kind, const std::string& source, const std::string& detail) {
+  write_event_summaries();  // the window that ended, before this one counts
+  event_budget_.tally(kind, source, detail, now_s());
+}
+
 bool Coordinator::event_allowed(const std::string& who) {
   write_event_summaries();
   return event_budget_.spend(who, now_s());
@@ -116,8 +120,7 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   Client* c = registry_.by_peer(peer, key);
   if (!env) {
     if (!c) {  // a peer that never joined: counted and summarised (EventBudget::tally), replies rate-limited
-      write_event_summaries();
-      event_budget_.tally("bad_message", "peer:" + peer, why, now_s());
+      tally("bad_message", "peer:" + peer, why);
       if (reply_budget_.spend("peer:" + peer, now_s())) reply_error(peer, ErrorCode::bad_message, why, 0);
       return;
     }
@@ -198,6 +201,10 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     return;
   }
   const double t = now_s();
+  if (!key.empty() && !join_throttle_.allow(key, t)) {
+    tally("join_throttled", "key:" + key, "key " + key + " joined as '" + name + "' too often");
+    return;  // no reply: nothing to amplify; the edge retries after its rejoin timeout
+  }
   const ClientRegistry::Admission adm = registry_.admit(name, key, listed_name, peer, t, kJoinMinInterval);
   switch (adm.outcome) {
     case ClientRegistry::Outcome::throttled:

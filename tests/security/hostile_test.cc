@@ -169,10 +169,37 @@ TEST_CASE("hostile: Joins from alternating connections of one key draw one snaps
     return n;
   };
   for (int i = 0; i < 200; ++i) r.from(i % 2 ? "x#1" : "x#2", join("x"), "KEY-X");
-  CHECK(snapshots() == 1);  // the model fits one chunk: one snapshot in this second
-  r.clock->advance(1.5);
+  CHECK(snapshots() == 1);  // 4 Joins admitted (the key's burst), one snapshot in this second
+  r.clock->advance(4.5);  // one more Join's worth of the key's budget
   for (int i = 0; i < 200; ++i) r.from(i % 2 ? "x#1" : "x#2", join("x"), "KEY-X");
   CHECK(snapshots() == 2);
+}
+
+TEST_CASE("hostile: connect-Join-close cycles of one key are held to its Join rate, each key on its own") {
+  // Issue 11 finding 3: 200 connect/Join/close cycles drew 200 Welcomes (and snapshots).
+  Rig r;
+  r.transport->allow("KEY-X");
+  r.transport->allow("KEY-Y");
+  const auto welcomes = [&](const std::string& prefix) {
+    std::size_t n = 0;
+    for (const auto& f : r.transport->sent()) {
+      std::string why;
+      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
+      if (e && e->body_type() == wire::Body::Welcome && f.peer.starts_with(prefix)) ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 200; ++i) r.from(cat("x#", i), join("x"), "KEY-X");  // a fresh connection each time
+  CHECK(welcomes("x#") == 4);  // the burst: a board that restarted a few times
+  r.from("y#0", join("y"), "KEY-Y");  // another key is not held back by KEY-X's churn
+  CHECK(welcomes("y#") == 1);
+  r.clock->advance(4.5);
+  for (int i = 200; i < 400; ++i) r.from(cat("x#", i), join("x"), "KEY-X");
+  CHECK(welcomes("x#") == 5);  // one Join per 4 s after the burst
+  r.clock->advance(61);
+  r.c->poll_for_test(0);  // writes the summaries due
+  CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='join_throttled'") == 1);
+  CHECK(r.q("SELECT CAST(detail AS INTEGER) FROM events WHERE kind='join_throttled'") == 395);  // 196 + 199
 }
 
 TEST_CASE("hostile: join storms and identity theft") {
