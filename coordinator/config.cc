@@ -6,6 +6,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/data/dataset.h"
@@ -195,6 +197,40 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.input_mean = stat("input_mean", 0.0f);
   c.input_std = stat("input_std", 1.0f);
   c.policy = parse_policy(j.at("policy").get<std::string>());
+}
+
+std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& stored,
+                             const std::vector<std::string>& given) {
+  // Each flag that sets a stored field, and the runs.config keys it sets.
+  static constexpr std::pair<std::string_view, std::string_view> kFlagKeys[] = {
+      {"--tag", "tag"},           {"--rounds", "rounds"},         {"--clients", "clients"},
+      {"--min-clients", "min_clients"}, {"--fraction", "fraction"}, {"--round-timeout", "round_timeout_ms"},
+      {"--model", "model"},       {"--seed", "seed"},             {"--gamma", "gamma_auto"},
+      {"--gamma", "gamma"},       {"--eta", "eta"},               {"--momentum", "momentum"},
+      {"--batch", "batch_size"},  {"--local-steps", "local_steps"}, {"--lr", "step_size"},
+      {"--halve-every", "halve_every"}, {"--guarded-step", "guarded_step"}, {"--eval-every", "eval_every"},
+      {"--data", "data_dir"},     {"--test-limit", "test_limit"}, {"--checkpoint-every", "checkpoint_every"},
+      {"--virtual-time", "virtual_time"}, {"--dead-after", "dead_after_ms"}, {"--init", "init"},
+      {"--method", "method"},     {"--tie", "tie_rule"},          {"--server-lr", "server_lr"},
+      {"--weighting", "weighting"}, {"--aggregate", "aggregate"}, {"--clip", "clip"},
+      {"--no-standardise", "standardise"}, {"--schedule", "schedule"}, {"--policy", "policy"},
+  };
+  const bool whole_file = std::find(given.begin(), given.end(), "--config") != given.end();
+  std::vector<std::string> conflicts;
+  for (const auto& [flag, key] : kFlagKeys) {
+    const std::string k(key);
+    if (!whole_file && std::find(given.begin(), given.end(), flag) == given.end()) continue;
+    // gamma 'auto' is resolved when the run opens: its value is the run's, not the flag's.
+    if (k == "gamma" && cli.value("gamma_auto", false)) continue;
+    if (!cli.contains(k) || !stored.contains(k) || cli.at(k) == stored.at(k)) continue;
+    conflicts.push_back(fmt::format("{} {} (the run has {})", whole_file ? k : std::string(flag), cli.at(k).dump(),
+                                    stored.at(k).dump()));
+  }
+  if (conflicts.empty()) return {};
+  return fmt::format("--resume continues a run with the configuration it started with, but {} {}: drop {} "
+                     "(--resume --print-config shows the stored values), or start a new run without --resume",
+                     whole_file ? "--config sets" : "the command line sets",
+                     fmt::join(conflicts, ", "), conflicts.size() == 1 ? "that flag" : "those flags");
 }
 
 }  // namespace signfed::coord

@@ -26,6 +26,10 @@ struct CoordinatorConfig {
   std::string endpoint = "tcp://*:5555";
   std::string db_path = "run.sqlite";
   bool resume = false;
+  // The flags given on the command line ("--lr", ...): --resume refuses one
+  // whose value contradicts the stored run (resume_conflicts) instead of
+  // silently keeping the stored value.
+  std::vector<std::string> flags_given;
   bool quiet = false;
   std::uint32_t progress_every = 0;   // 0: every eval and every ~5% of the run
 
@@ -131,5 +135,13 @@ bool parse_schedule(std::string_view name, wire::StepSchedule* out);
 nlohmann::json to_json(const CoordinatorConfig& c);
 // Reads the training part of a stored config into c (deployment fields untouched).
 void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c);
+
+// On --resume: the flags in `given` that set a stored field (runs.config) to a
+// value other than the stored one, as one error message naming each
+// ("--lr 0.01 (the run has 0.001)") and what to do; empty when none does.
+// `cli` is to_json of the command line's configuration. --config counts as
+// every field its file sets: all of them are compared.
+std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& stored,
+                             const std::vector<std::string>& given);
 
 }  // namespace signfed::coord

@@ -88,7 +88,12 @@ void Coordinator::open_run() {
     if (!resume)
       fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}; starting a new run\n", cfg_.db_path);
   }
-  if (resume) apply_stored_config(nlohmann::json::parse(resume->config_json), cfg_);
+  if (resume) {
+    const nlohmann::json stored = nlohmann::json::parse(resume->config_json);
+    if (std::string err = resume_conflicts(to_json(cfg_), stored, cfg_.flags_given); !err.empty())
+      throw std::invalid_argument(err);
+    apply_stored_config(stored, cfg_);
+  }
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   replica_ = std::make_unique<core::Replica>(model_->params());
   strategy_ = methods::make_strategy(cfg_.strategy_config());

@@ -106,7 +106,23 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "signfed-coordinator: {}\n", err);
     return 2;
   }
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0) cfg.flags_given.push_back(o->get_name());
   if (print_config) {
+    if (cfg.resume) {  // the configuration --resume would continue with
+      try {
+        const auto r = coord::RoundLog(cfg.db_path).find_resumable();
+        if (!r) {
+          fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}\n", cfg.db_path);
+          return 1;
+        }
+        fmt::print("{}\n", nlohmann::json::parse(r->config_json).dump(2));
+        return 0;
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "signfed-coordinator: {}\n", e.what());
+        return 1;
+      }
+    }
     fmt::print("{}\n", coord::to_json(cfg).dump(2));
     return 0;
   }

@@ -178,3 +178,28 @@ TEST_CASE("training options: --aggregate and --clip act on the mean methods only
   CHECK(parse({"--method", "fedsgd", "--clip", "inf"}, d).find("--clip must be a finite L2 norm >= 0") !=
         std::string::npos);
 }
+
+TEST_CASE("--resume refuses a flag that contradicts the stored run, and accepts one that repeats it") {
+  coord::CoordinatorConfig stored_cfg;
+  stored_cfg.step_size = 0.001f;
+  stored_cfg.rounds = 150;
+  stored_cfg.gamma_auto = true;
+  stored_cfg.method.gamma = 0.0123f;  // resolved when the run opened
+  const nlohmann::json stored = coord::to_json(stored_cfg);
+
+  coord::CoordinatorConfig cli = stored_cfg;
+  cli.method.gamma = 0.5f;  // 'auto' on the command line: not resolved yet
+  CHECK(coord::resume_conflicts(coord::to_json(cli), stored, {"--rounds", "--lr", "--gamma", "--db"}).empty());
+
+  cli.step_size = 0.01f;
+  cli.rounds = 300;
+  // Not given: the stored value is kept, nothing to refuse.
+  CHECK(coord::resume_conflicts(coord::to_json(cli), stored, {"--db"}).empty());
+  const std::string err = coord::resume_conflicts(coord::to_json(cli), stored, {"--lr", "--rounds", "--resume"});
+  CHECK(err.find("--lr 0.009999999776482582 (the run has 0.0010000000474974513)") != std::string::npos);
+  CHECK(err.find("--rounds 300 (the run has 150)") != std::string::npos);
+  CHECK(err.find("drop those flags") != std::string::npos);
+  // --config: every field its configuration sets is compared.
+  CHECK(coord::resume_conflicts(coord::to_json(cli), stored, {"--config"}).find("step_size 0.0099") !=
+        std::string::npos);
+}

@@ -82,7 +82,14 @@ TEST_CASE("signals: SIGTERM to the coordinator mid-run - interrupted, every logg
   CHECK(query_text(f.db, "SELECT status FROM runs") == "interrupted");
   for (const auto& e : f.edges) CHECK(e->running());  // they wait for the coordinator to come back
 
-  f.start_coordinator(2, {"--join-timeout", "60000"}, /*resume=*/true);
+  // A flag that contradicts the stored run is refused, not silently dropped.
+  f.start_coordinator(2, {"--lr", "0.01", "--batch", "64"}, /*resume=*/true);
+  CHECK(f.coordinator->wait(30) == 1);
+  CHECK(f.coordinator->output().find("--lr 0.009999999776482582 (the run has 0.0010000000474974513)") !=
+        std::string::npos);
+  CHECK(query_text(f.db, "SELECT status FROM runs") == "interrupted");
+
+  f.start_coordinator(2, {"--join-timeout", "60000", "--lr", "0.001"}, /*resume=*/true);  // repeating it is fine
   f.require_coordinator_success(300);
   INFO(f.coordinator->output());
   CHECK(f.coordinator->output().find("resuming run") != std::string::npos);
