@@ -117,6 +117,7 @@ void Coordinator::open_run() {
       replica_->assign(ck.params, with_momentum ? std::span<const float>(ck.momentum) : std::span<const float>());
       if (strategy_->uses_momentum()) replica_->enable_momentum();
       first_round_ = static_cast<std::uint32_t>(ck.round + 1);
+      next_round_ = first_round_;
     }
     virtual_clock_s_ = resume->virtual_time_s;
     for (const ClientRow& c : resume->clients) registry_.restore(c);
@@ -286,6 +287,7 @@ bool Coordinator::finish_round(std::uint32_t round) {
   summary_.downlink_bytes += row.downlink_bytes;
   for (RoundObserver* o : observers_) o->round_end(row, model_->params(), last);
   round_.reset();
+  next_round_ = round + 1;
   return true;
 }
 

@@ -188,6 +188,7 @@ class Coordinator {
   std::unique_ptr<RoundLog> log_;
   std::int64_t run_id_ = 0;
   std::uint32_t first_round_ = 0;
+  std::uint32_t next_round_ = 0;  // the round after the last one logged
 
   std::unique_ptr<model::Model> model_;
   data::Standardisation inputs_;       // the run's input transform (sent in Welcome)

@@ -283,7 +283,8 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   row.samples = std::min<std::uint32_t>(m.samples(), 1u << 24);
   auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
     // A client replaying or flooding gets a bounded number of rows and replies per round.
-    const std::uint32_t r = open_round().value_or(0);
+    // Between rounds the budget is the next round's.
+    const std::uint32_t r = open_round().value_or(next_round_);
     if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
     if (++c->rejects > kMaxRejectRowsPerRound) return;
     row.status = status;
@@ -297,7 +298,8 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
                       std::to_string(c->row.client_id),
                   "rejected");
   if (const auto open = open_round(); !open || m.round() != *open) {
-    const bool late = open ? m.round() < *open : true;
+    // Late: for a round that has closed. An update for a round not opened yet is refused, not late.
+    const bool late = m.round() < open.value_or(next_round_);
     return reject(ErrorCode::wrong_round,
                   "update for round " + std::to_string(m.round()) +
                       (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),

@@ -392,6 +392,13 @@ TEST_CASE("counters: updates while no round is open leave dropped between 0 and 
   r.c->begin_round_for_test(1);
   r.from("p0", update(1, 0));  // p1 stays silent: dropped
   r.c->finish_round_for_test();
+  r.from("p1", update(1, 1));  // after its round closed: late
+  r.c->begin_round_for_test(2);
+  r.from("p0", update(2, 0));
+  r.c->finish_round_for_test();
+  r.expect({{"SELECT COUNT(*) FROM updates WHERE status='late'", 1},
+            {"SELECT COUNT(*) FROM updates WHERE status='late' AND round=1 AND client_id=1", 1},
+            {"SELECT COUNT(*) FROM updates WHERE status='rejected' AND detail LIKE '%no round is open'", 16}});
   r.expect({{"SELECT selected FROM rounds WHERE round=0", 2},
             {"SELECT received FROM rounds WHERE round=0", 2},
             {"SELECT dropped FROM rounds WHERE round=0", 0},
