@@ -3,6 +3,7 @@
 
   export_check.py onnx  MODEL.onnx X.f32 REF.f32 N F K   OpenCV dnn (python3-opencv) runs the graph
   export_check.py npz   MODEL.npz  X.f32 REF.f32 N F K   a small numpy forward pass over the npz
+  export_check.py both  MODEL.onnx MODEL.npz X.f32 N F K  OpenCV on the graph against numpy on the npz
 
 X.f32 holds N raw input rows of F float32 (little-endian, C order), REF.f32
 the N x K logits to match. Prints "max abs diff D" and exits 0; exits 3 with
@@ -97,13 +98,20 @@ def run_npz(path, x):
 
 
 def main():
-    if len(sys.argv) != 8 or sys.argv[1] not in ("onnx", "npz"):
+    if len(sys.argv) != 8 or sys.argv[1] not in ("onnx", "npz", "both"):
         raise SystemExit(__doc__)
-    mode, model, xs, refs = sys.argv[1:5]
+    mode = sys.argv[1]
     n, f, k = (int(v) for v in sys.argv[5:8])
-    x = np.fromfile(xs, dtype="<f4").reshape(n, f)
-    ref = np.fromfile(refs, dtype="<f4").reshape(n, k)
-    got = run_onnx(model, x) if mode == "onnx" else run_npz(model, x)
+    if mode == "both":
+        onnx, npz, xs = sys.argv[2:5]
+        x = np.fromfile(xs, dtype="<f4").reshape(n, f)
+        ref = run_npz(npz, x)
+        got = run_onnx(onnx, x)
+    else:
+        model, xs, refs = sys.argv[2:5]
+        x = np.fromfile(xs, dtype="<f4").reshape(n, f)
+        ref = np.fromfile(refs, dtype="<f4").reshape(n, k)
+        got = run_onnx(model, x) if mode == "onnx" else run_npz(model, x)
     if got.shape != ref.shape:
         print(f"logits shape {got.shape}, expected {ref.shape}")
         return 1

@@ -96,24 +96,47 @@ int run_export(const std::vector<std::string>& args, std::string* output, const 
   return rc;
 }
 
-int run_check(const std::string& mode, const std::string& model, const ExportRun& run, const std::string& work,
-              std::string* output, double* max_diff) {
+namespace {
+
+void need_python() {
   if (!std::filesystem::exists("/usr/bin/python3"))
     throw std::runtime_error("no /usr/bin/python3: install Debian's python3, python3-numpy and python3-opencv "
                              "(tools/install-deps.sh --test)");
-  const std::string xs = work + "/x.f32", refs = work + "/logits.f32";
-  write_floats(xs, run.x);
-  write_floats(refs, run.logits);
-  Process p("/usr/bin/python3",
-            {SIGNFED_EXPORT_CHECK, mode, model, xs, refs, std::to_string(run.n), std::to_string(run.features),
-             std::to_string(run.classes)},
-            work + "/check-" + mode + ".log");
+}
+
+int run_python(const std::vector<std::string>& args, const std::string& log, std::string* output, double* max_diff) {
+  std::vector<std::string> argv = {SIGNFED_EXPORT_CHECK};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Process p("/usr/bin/python3", argv, log);
   const int rc = p.wait(300);
   *output = p.output();
   *max_diff = -1;
   if (const std::size_t at = output->find("max abs diff "); at != std::string::npos)
     *max_diff = std::stod(output->substr(at + 13));
   return rc;
+}
+
+}  // namespace
+
+int run_check(const std::string& mode, const std::string& model, const ExportRun& run, const std::string& work,
+              std::string* output, double* max_diff) {
+  need_python();
+  const std::string xs = work + "/x.f32", refs = work + "/logits.f32";
+  write_floats(xs, run.x);
+  write_floats(refs, run.logits);
+  return run_python({mode, model, xs, refs, std::to_string(run.n), std::to_string(run.features),
+                     std::to_string(run.classes)},
+                    work + "/check-" + mode + ".log", output, max_diff);
+}
+
+int run_pair_check(const std::string& onnx, const std::string& npz, const std::vector<float>& x, std::size_t n,
+                   std::size_t features, std::size_t classes, const std::string& work, std::string* output,
+                   double* max_diff) {
+  need_python();
+  const std::string xs = work + "/x.f32";
+  write_floats(xs, x);
+  return run_python({"both", onnx, npz, xs, std::to_string(n), std::to_string(features), std::to_string(classes)},
+                    work + "/check-both.log", output, max_diff);
 }
 
 }  // namespace signfed::test

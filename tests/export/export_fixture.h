@@ -32,4 +32,10 @@ int run_export(const std::vector<std::string>& args, std::string* output, const 
 int run_check(const std::string& mode, const std::string& model, const ExportRun& run, const std::string& work,
               std::string* output, double* max_diff);
 
+// Runs export_check.py both: OpenCV on onnx against numpy on npz, over the n
+// rows of x (features each); returns as run_check.
+int run_pair_check(const std::string& onnx, const std::string& npz, const std::vector<float>& x, std::size_t n,
+                   std::size_t features, std::size_t classes, const std::string& work, std::string* output,
+                   double* max_diff);
+
 }  // namespace signfed::test
