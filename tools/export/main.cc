@@ -70,14 +70,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const ExportModel m = assemble(read_run(db, run, round));
+    RunSource src = read_run(db, run, round);
+    const std::string what = fmt::format("run {} round {}, model {}, {} parameters, digest {:016x}", src.run_id,
+                                         src.round, src.model, src.params.size(), src.digest);
+    const ExportModel m = assemble(std::move(src));
     if (format == "onnx") write_onnx(m, out);
     else write_npz(m, out);
     const std::string input = m.input.enabled()
                                   ? fmt::format("inputs standardised as (x - {}) / {}", m.input.mean[0], m.input.std[0])
                                   : std::string("inputs used as they are");
-    fmt::print("wrote {} ({}): run {} round {}, model {}, {} parameters, digest {}; {}\n", out, format, m.metadata[1].second,
-               m.metadata[2].second, m.metadata[3].second, m.plan.num_params, m.metadata[5].second, input);
+    fmt::print("wrote {} ({}): {}; {}\n", out, format, what, input);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "signfed-export: {}\n", e.what());
