@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Installs what signfed needs on Debian 12 (bookworm): build tools, the
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
+# libonnx-dev, libprotobuf-dev and libzip-dev build signfed-export (ONNX and npz).
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
-#            the conformance suite's independent reference (tools/reference)
+#            the conformance suite's independent reference (tools/reference);
+#            python3-numpy and python3-opencv to check signfed-export's files
 #   --bench: python3-torch for the PyTorch comparisons
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
       libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
+      libonnx-dev libprotobuf-dev libzip-dev
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy) ;;
+    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv) ;;
     --bench) pkgs+=(python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac

@@ -1,0 +1,126 @@
+#include "tools/export/run_source.h"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "core/codec/step.h"
+
+namespace signfed::exporter {
+namespace {
+
+std::string hex(std::uint64_t d) { return fmt::format("{:016x}", d); }
+
+std::vector<std::int64_t> column_ints(SQLite::Database& db, const std::string& sql, std::optional<std::int64_t> arg = {}) {
+  SQLite::Statement q(db, sql);
+  if (arg) q.bind(1, *arg);
+  std::vector<std::int64_t> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getInt64());
+  return out;
+}
+
+std::unique_ptr<SQLite::Database> open_log(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw ExportError(fmt::format("{}: no such file (pass the --db file a signfed-coordinator or signfed-sim run wrote)",
+                                  path));
+  if (std::filesystem::is_directory(path, ec))
+    throw ExportError(fmt::format("{} is a directory (pass the run's .sqlite file)", path));
+  std::unique_ptr<SQLite::Database> db;
+  const std::string not_ours = fmt::format(
+      "{} is not a signfed round log (pass the --db file a signfed-coordinator or signfed-sim run wrote)", path);
+  try {
+    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, /*busy ms=*/5000);
+    // A file that is not SQLite fails here, at the first read ("file is not a database").
+    SQLite::Statement t(*db, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name IN ('runs', 'checkpoints', 'meta')");
+    if (!t.executeStep() || t.getColumn(0).getInt() != 3) throw ExportError(not_ours + ": it has no runs, checkpoints and meta tables");
+  } catch (const SQLite::Exception& e) {
+    throw ExportError(fmt::format("{}: {}", not_ours, e.what()));
+  }
+  return db;
+}
+
+float stat(const nlohmann::json& config, const char* key, const std::string& where) {
+  if (!config.contains(key) || !config.at(key).is_number())
+    throw ExportError(fmt::format("{}: runs.config has no numeric {} although standardise is on (a run that never "
+                                  "opened? export a run that completed a round)", where, key));
+  return config.at(key).get<float>();
+}
+
+}  // namespace
+
+RunSource read_run(const std::string& path, std::optional<std::int64_t> run, std::optional<std::int64_t> round) {
+  std::unique_ptr<SQLite::Database> db = open_log(path);
+  RunSource src;
+  src.path = path;
+  try {
+    SQLite::Database& d = *db;
+    const std::vector<std::int64_t> runs = column_ints(d, "SELECT run_id FROM runs ORDER BY run_id");
+    if (runs.empty()) throw ExportError(fmt::format("{} holds no runs yet (start the coordinator with --db {})", path, path));
+    src.run_id = run.value_or(runs.back());
+    if (std::find(runs.begin(), runs.end(), src.run_id) == runs.end())
+      throw ExportError(fmt::format("{} has no run {}; its runs: {} (pass one with --run, or leave --run out for the latest)",
+                                    path, src.run_id, fmt::join(runs, ", ")));
+    const std::string where = fmt::format("{} run {}", path, src.run_id);
+
+    SQLite::Statement c(d, "SELECT config FROM runs WHERE run_id=?");
+    c.bind(1, src.run_id);
+    c.executeStep();
+    nlohmann::json config;
+    try {
+      config = nlohmann::json::parse(c.getColumn(0).getString());
+      src.model = config.at("model").get<std::string>();
+      src.seed = config.value("seed", std::uint64_t{0});
+    } catch (const nlohmann::json::exception& e) {
+      throw ExportError(fmt::format("{}: runs.config is not a signfed run config ({})", where, e.what()));
+    }
+    if (config.value("standardise", false)) {
+      const float mean = stat(config, "input_mean", where), sd = stat(config, "input_std", where);
+      if (!std::isfinite(mean) || !(sd > 0.0f) || !std::isfinite(sd))
+        throw ExportError(fmt::format("{}: stored standardisation mean {} std {} is not usable (std must be positive)",
+                                      where, mean, sd));
+      src.input = {{mean}, {sd}};
+    }
+
+    const std::vector<std::int64_t> kept =
+        column_ints(d, "SELECT round FROM checkpoints WHERE run_id=? ORDER BY round", src.run_id);
+    if (kept.empty())
+      throw ExportError(fmt::format("{} has no stored parameters (no round completed): nothing to export", where));
+    src.round = round.value_or(kept.back());
+    if (std::find(kept.begin(), kept.end(), src.round) == kept.end())
+      throw ExportError(fmt::format(
+          "{} has no stored parameters for round {}; rounds with parameters: {} (the coordinator keeps every "
+          "--checkpoint-every-th round and the last)", where, src.round, fmt::join(kept, ", ")));
+
+    SQLite::Statement p(d, "SELECT digest, params FROM checkpoints WHERE run_id=? AND round=?");
+    p.bind(1, src.run_id);
+    p.bind(2, src.round);
+    p.executeStep();
+    const std::string logged = p.getColumn(0).getString();
+    const SQLite::Column blob = p.getColumn(1);
+    if (blob.getBytes() % sizeof(float) != 0)
+      throw ExportError(fmt::format("{} round {}: parameter BLOB of {} bytes is not float32 values: the file is corrupt",
+                                    where, src.round, blob.getBytes()));
+    src.params.resize(static_cast<std::size_t>(blob.getBytes()) / sizeof(float));
+    if (!src.params.empty()) std::memcpy(src.params.data(), blob.getBlob(), src.params.size() * sizeof(float));
+    src.digest = codec::model_digest(src.params);
+    if (hex(src.digest) != logged)
+      throw ExportError(fmt::format("{} round {}: stored parameters hash to {} but the log says {}: the file is corrupt "
+                                    "(export another round with --round)", where, src.round, hex(src.digest), logged));
+  } catch (const SQLite::Exception& e) {
+    throw ExportError(fmt::format("{}: {} (is another process rewriting it? is it a signfed round log?)", path, e.what()));
+  }
+  return src;
+}
+
+}  // namespace signfed::exporter

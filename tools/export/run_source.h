@@ -1,0 +1,56 @@
+// What signfed-export reads from a coordinator's round log (the SQLite file
+// of signfed-coordinator --db or signfed-sim; schema: coordinator/round_log.cc):
+// runs.config (JSON: "model", "seed", "standardise", "input_mean",
+// "input_std") and one row of checkpoints (params: little-endian float32 BLOB,
+// digest: FNV-1a hex, codec::model_digest).
+//
+// The coordinator keeps a checkpoint for every --checkpoint-every-th round and
+// the run's last round; the latest round's checkpoint is kept until the next
+// round commits. So a finished run has its last round and every
+// checkpoint_every-th one; the others have none.
+//
+// Opens the file read-only (never creates or changes it). Errors throw
+// ExportError with a message naming the file and saying what to do.
+// Not thread-safe (one call, one connection).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace signfed::exporter {
+
+class ExportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// x' = (x - mean[i]) / std[i], i over the input features. Today one value each
+// (a scalar applied to every feature, core/data/standardise.h); a vector of
+// input_size values is the per-feature form. Disabled: empty vectors.
+struct InputTransform {
+  std::vector<float> mean, std;
+  bool enabled() const { return !mean.empty(); }
+};
+
+struct RunSource {
+  std::string path;
+  std::int64_t run_id = 0;
+  std::int64_t round = 0;     // the model state after this round
+  std::string model;          // runs.config "model", e.g. "cnn" or "mlp:784-128-10"
+  std::uint64_t seed = 0;
+  InputTransform input;
+  std::vector<float> params;  // verified against the logged digest
+  std::uint64_t digest = 0;
+};
+
+// run: nullopt = the latest run (highest run_id). round: nullopt = the latest
+// round of that run with stored parameters. Throws ExportError when the file
+// is missing or not a signfed round log, the run or round does not exist or
+// has no stored parameters (the message lists those that do), the config
+// lacks a field, or the parameters do not match their digest.
+RunSource read_run(const std::string& path, std::optional<std::int64_t> run, std::optional<std::int64_t> round);
+
+}  // namespace signfed::exporter
