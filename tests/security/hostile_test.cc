@@ -300,6 +300,31 @@ TEST_CASE("hostile: a key dropped from the allowlist loses its live session") {
   CHECK(r.q("SELECT COUNT(*) FROM events WHERE kind='revoked_key'") >= 1);
 }
 
+TEST_CASE("bounds: a client dropped for not reading leaves its round, and is counted again once it rejoins") {
+  Rig r;
+  r.transport->allow("KEY-A");
+  r.transport->allow("KEY-B");
+  r.from("a#1", join("a"), "KEY-A");
+  r.from("b#1", join("b"), "KEY-B");
+  r.c->begin_round_for_test(0);
+  r.c->handle_event({"a#1", net::kPeerNotReading, "2 MiB queued"});  // the transport dropped its queue
+  r.from("a#1", update(0, 0), "KEY-A");  // the old connection is not heard any more
+  r.from("b#1", update(0, 1), "KEY-B");
+  r.c->finish_round_for_test();
+  r.expect({{"SELECT COUNT(*) FROM events WHERE kind='peer_not_reading' AND client_id=0", 1},
+            {"SELECT COUNT(*) FROM updates WHERE round=0 AND client_id=0 AND status='skipped'", 1},
+            {"SELECT COUNT(*) FROM updates WHERE round=0 AND status='counted'", 1},
+            {"SELECT dropped FROM rounds WHERE round=0", 0}});
+  CHECK(r.errors("a#1") == std::vector{wire::ErrorCode::unknown_client});
+  r.from("a#2", join("a"), "KEY-A");  // it drained its socket and reconnected
+  r.c->begin_round_for_test(1);
+  r.from("a#2", update(1, 0), "KEY-A");
+  r.from("b#1", update(1, 1), "KEY-B");
+  r.c->finish_round_for_test();
+  r.expect({{"SELECT selected FROM rounds WHERE round=1", 2},
+            {"SELECT COUNT(*) FROM updates WHERE round=1 AND client_id=0 AND status='counted'", 1}});
+}
+
 TEST_CASE("hostile: a huge Error text is capped and made printable - strangers' errors are dropped") {
   Rig r;
   r.from("p0", join("a"));
