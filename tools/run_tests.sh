@@ -26,7 +26,11 @@ step "dev build (ASan + UBSan)"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j"$jobs"
 step "dev tests: unit, e2e"
-ctest --preset dev -L 'unit|e2e' -j"$jobs"
+# Not under ASan: the accuracy runs (thresholds over hundreds of rounds; they
+# run in the release suite). Under the sanitizers they took ~170 s of the
+# dev suite and exercise no code the other e2e tests do not.
+asan_skip='^byzantine: |reaches 65% at 300 rounds|^SPB probe rows are logged'
+ctest --preset dev -L 'unit|e2e' -E "$asan_skip" -j"$jobs"
 step "fuzz (libFuzzer, 25 s per target)"
 bash tests/fuzz/run.sh 25
 if [[ -x tools/ci_arm.sh ]]; then
