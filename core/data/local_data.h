@@ -40,7 +40,7 @@ namespace signfed::data {
 // or a label column of class names is caught rather than truncated.
 // Every other column is a feature and must be numeric.
 struct CsvOptions {
-  std::string label;
+  std::string label = {};
   bool header = true;
   std::size_t skip_lines = 0;
 };
@@ -75,9 +75,9 @@ Dataset load_npz(const std::string& path);
 // A labels_path where the format takes none (or none where it needs one) is
 // an error rather than silently ignored.
 struct LocalDataSource {
-  std::string path;
-  std::string labels_path;
-  CsvOptions csv;
+  std::string path = {};
+  std::string labels_path = {};
+  CsvOptions csv = {};
 };
 
 // The list above, for error messages and --help.

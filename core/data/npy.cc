@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -172,10 +173,18 @@ void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
   }
   if (x.kind == 'f' && (x.itemsize == 4 || x.itemsize == 8)) {
     for (std::size_t i = 0; i < n; ++i) {
-      const float v = x.itemsize == 4
-                          ? std::bit_cast<float>(static_cast<std::uint32_t>(le(p + 4 * i, 4)))
-                          : static_cast<float>(std::bit_cast<double>(le(p + 8 * i, 8)));
-      if (!std::isfinite(v)) {
+      float v = 0.0F;
+      bool finite = true;
+      if (x.itemsize == 4) {
+        v = std::bit_cast<float>(static_cast<std::uint32_t>(le(p + 4 * i, 4)));
+        finite = std::isfinite(v);
+      } else {
+        const double d = std::bit_cast<double>(le(p + 8 * i, 8));
+        // Range checked before the cast: a double beyond float range converts with undefined behaviour.
+        finite = std::fabs(d) <= double{std::numeric_limits<float>::max()};
+        if (finite) v = static_cast<float>(d);
+      }
+      if (!finite) {
         throw DataError(name + ": value " + std::to_string(i) + " (sample " + std::to_string(i / ds.cols) +
                         ") is not finite (NaN, infinity, or beyond float range) — fill in or drop such samples");
       }
