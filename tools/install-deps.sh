@@ -3,16 +3,18 @@
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
-#            the conformance suite's independent reference (tools/reference)
+#            the conformance suite's independent reference (tools/reference);
+#            python3-numpy and python3-sklearn for the data tests (numpy-written
+#            .npy/.npz, sklearn's bundled digits and breast_cancer CSVs)
 #   --bench: python3-torch for the PyTorch comparisons
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
-      libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
+      libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev libzip-dev sqlite3
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy) ;;
+    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-sklearn) ;;
     --bench) pkgs+=(python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac
