@@ -91,6 +91,9 @@ TEST_CASE("csv: errors name file, line and column and say what to do") {
     const std::string e = csv_error(dir, "a,\"b\",y\n1,2,0\n", {.label = "kind"});
     CHECK(contains(e, "no label column 'kind'; the header has 'a', 'b', 'y'"));
   }
+  SUBCASE("the header list shows quoted names unquoted") {
+    CHECK(contains(csv_error(dir, "\"a \"\"q\"\", b\",y\n1,2\n"), "the header has 'a \"q\", b', 'y'"));
+  }
   SUBCASE("no default label column lists the header") {
     const std::string e = csv_error(dir, "a,b,y\n1,2,0\n");
     CHECK(contains(e, bad + ": no column named 'label', 'target' or 'class'; the header has 'a', 'b', 'y'"));
