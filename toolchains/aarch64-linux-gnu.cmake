@@ -3,7 +3,7 @@
 #   apt-get install g++-aarch64-linux-gnu qemu-user
 #   dpkg --add-architecture arm64 && apt-get update
 #   apt-get install libzmq3-dev:arm64 cppzmq-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64 libflatbuffers-dev:arm64 \
-#                   libsqlitecpp-dev:arm64 libboost-dev:arm64
+#                   libsqlitecpp-dev:arm64 libboost-dev:arm64 libfmt-dev:arm64 libzip-dev:arm64
 # Usage: cmake --preset aarch64   (or -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake)
 #
 # Libraries from Debian's arm64 multiarch packages, tests under qemu-aarch64:

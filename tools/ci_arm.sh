@@ -26,7 +26,7 @@ apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 step "packages"
 pkgs=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf qemu-user dpkg-dev
       libzmq3-dev:arm64 cppzmq-dev:arm64 libsqlite3-dev:arm64 zlib1g-dev:arm64 libflatbuffers-dev:arm64
-      libsqlitecpp-dev:arm64 libboost-dev:arm64 libfmt-dev:arm64)
+      libsqlitecpp-dev:arm64 libboost-dev:arm64 libfmt-dev:arm64 libzip-dev:arm64)
 need_update=0
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   $sudo dpkg --add-architecture arm64

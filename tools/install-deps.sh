@@ -5,7 +5,8 @@
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
 #            the conformance suite's independent reference (tools/reference);
-#            python3-numpy and python3-opencv to check signfed-export's files
+#            python3-numpy, python3-opencv and python3-sklearn for the data and export
+#            tests (numpy-written .npy/.npz, sklearn's digits and breast_cancer CSVs, OpenCV's ONNX runtime)
 #   --bench: python3-torch for the PyTorch comparisons
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
@@ -15,7 +16,7 @@ pkgs=(cmake g++ make pkg-config ca-certificates
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv) ;;
+    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv python3-sklearn) ;;
     --bench) pkgs+=(python3-torch) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac

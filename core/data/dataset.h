@@ -26,8 +26,12 @@ struct Dataset {
   std::size_t rows = 0;       // samples
   std::size_t cols = 0;       // features per sample (28*28 = 784 for MNIST-like)
   std::size_t classes = 0;    // 1 + max label
-  std::vector<float> features;       // rows*cols, row-major, scaled to [0,1]
-  std::vector<std::uint8_t> labels;  // rows
+  std::vector<float> features;       // rows*cols, row-major; pixels (uint8) scaled to [0,1], floats as stored
+  std::vector<std::uint8_t> labels;  // rows, each < classes
+  // Shape of one sample before flattening, C order (product == cols): {28, 28}
+  // for IDX images, shape[1:] of a .npy. Empty means {cols} (CSV rows), so a
+  // model check can name the data's shape next to the model's.
+  std::vector<std::size_t> sample_shape;
 };
 
 // Chooses which rows to keep, from all labels and the class count; returns

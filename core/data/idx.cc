@@ -170,6 +170,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
 
   Dataset ds;
   ds.cols = cols;
+  ds.sample_shape.assign(image_dims.begin() + 1, image_dims.end());
   ds.classes = classes;
   ds.rows = select ? keep.size() : rows;
   ds.features.reserve(ds.rows * cols);

@@ -1,4 +1,5 @@
-// Helpers shared by the data tests: a temporary directory, IDX writers, and
+// Helpers shared by the data tests: a temporary directory, IDX, text and .npy
+// writers, the DataError catcher, and
 // the skip when the real dataset is not installed.
 #pragma once
 
@@ -6,6 +7,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +66,52 @@ inline void write_file(const std::string& path, const std::vector<std::uint8_t>&
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!out) throw std::runtime_error("write " + path);
   }
+}
+
+inline void write_text(const std::string& path, const std::string& text, bool gz = false) {
+  write_file(path, std::vector<std::uint8_t>(text.begin(), text.end()), gz);
+}
+
+// A .npy file (format 1.0 unless major says otherwise): magic, version,
+// header dict padded to a multiple of 64 bytes, then payload.
+inline std::vector<std::uint8_t> npy_bytes(const std::string& descr, const std::string& shape,
+                                           const std::vector<std::uint8_t>& payload, bool fortran = false,
+                                           int major = 1) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
+                       ", 'shape': " + shape + ", }";
+  const std::size_t prefix = major == 1 ? 10 : 12;
+  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(major), 0};
+  const std::size_t len_bytes = major == 1 ? 2 : 4;
+  for (std::size_t i = 0; i < len_bytes; ++i) out.push_back(static_cast<std::uint8_t>(header.size() >> (8 * i)));
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+// Little-endian bytes of values (float, double or integers).
+template <class T>
+std::vector<std::uint8_t> le_bytes(const std::vector<T>& values) {
+  std::vector<std::uint8_t> out;
+  for (const T v : values) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    for (std::size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+  }
+  return out;
+}
+
+// Runs f, which must throw DataError, and returns its message.
+template <class F>
+std::string data_error_of(F f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  FAIL("expected DataError");
+  return {};
 }
 
 // True if Debian's Fashion-MNIST (kFashionMnistDir) is installed; otherwise

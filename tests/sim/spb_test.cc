@@ -358,7 +358,7 @@ TEST_CASE("SpbProbe: the full gradient is (1/M) sum_m grad f_m (eq. (1)), not th
   const auto init = signfed::model::make_model(spec, 7);
   const std::vector<float> params(init->params().begin(), init->params().end());
 
-  for (const data::Standardisation st : {data::Standardisation{}, data::Standardisation{true, 0.4f, 0.3f}}) {
+  for (const data::Standardisation& st : {data::Standardisation{}, data::Standardisation{true, 0.4f, 0.3f}}) {
     CAPTURE(st.enabled);
     SpbProbe probe(spec, d, shards, 2, 3, 11, st);
     const SpbRow row = probe.probe(4, params);
