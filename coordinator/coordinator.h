@@ -148,6 +148,9 @@ class Coordinator {
   void report_suspects(const std::vector<SuspicionMonitor::Flag>& flags);
   // Handlers of one verified message; `c` is the client it is attributed to
   // (by routing id and key), nullptr for a stranger.
+  // Why a joiner's data (Join.sample_shape, Join.classes) cannot train the
+  // run's model, naming both shapes; empty when it fits or is not said.
+  std::string data_mismatch(const wire::Join& m) const;
   void on_join(const std::string& peer, const wire::Join& m, const std::string& key, const std::string& listed_name);
   void on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes);
   void on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m);

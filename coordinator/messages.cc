@@ -170,6 +170,23 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
   }
 }
 
+std::string Coordinator::data_mismatch(const wire::Join& m) const {
+  if (!m.sample_shape() || m.sample_shape()->size() == 0) return {};  // not said (older clients)
+  std::uint64_t features = 1;
+  std::string shape;
+  for (std::uint32_t d : *m.sample_shape()) {
+    features = std::min<std::uint64_t>(features * d, std::uint64_t{1} << 40);
+    shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+  }
+  const bool fits = features == model_->input_size() && m.classes() <= model_->num_classes();
+  if (fits) return {};
+  return fmt::format("the data does not fit the run's model: your samples have shape [{}] ({} features) and labels "
+                     "of {} classes; the model takes {} inputs and {} classes. Give this board data with {} features "
+                     "per sample and labels below {}, or train a model that fits it",
+                     shape, features, m.classes(), model_->input_size(), model_->num_classes(), model_->input_size(),
+                     model_->num_classes());
+}
+
 void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key,
                           const std::string& listed_name) {
   if (m.protocol_version() != wire::kProtocolVersion) {
@@ -185,12 +202,17 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     return;
   }
   const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
-  if (spec != model_->spec() || m.num_params() != model_->num_params()) {
+  // An empty spec: the client builds the model Welcome names.
+  if (!spec.empty() && (spec != model_->spec() || m.num_params() != model_->num_params())) {
     reply_error(peer, ErrorCode::bad_value,
                 "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
                     " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
                     "); start the client with --model " + model_->spec(),
                 0);
+    return;
+  }
+  if (const std::string err = data_mismatch(m); !err.empty()) {
+    reply_error(peer, ErrorCode::bad_value, err, 0);
     return;
   }
   if (m.samples() > kMaxJoinSamples) {

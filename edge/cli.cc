@@ -2,24 +2,61 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
+#include <string>
 
 #include <fmt/core.h>
 
 #include "net/stop_signal.h"
 
 namespace signfed::edge {
+namespace {
+
+// --data is a board's own file or a directory to partition; the flags of the
+// other mode are refused rather than ignored.
+std::string apply_data_path(const std::string& path, const CLI::App& app, EdgeConfig& cfg) {
+  const auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  const bool file = !path.empty() && std::filesystem::is_regular_file(path);
+  if (!path.empty() && !file && !std::filesystem::is_directory(path))
+    return "--data " + path + ": no such file or directory";
+  if (file) {
+    for (const char* f : {"--partition", "--num-clients"})
+      if (given(f))
+        return std::string(f) + " splits a shared dataset between clients; --data FILE is this board's own data: drop " +
+               f;
+    cfg.local_data.path = path;
+    return {};
+  }
+  for (const char* f : {"--labels", "--label", "--no-header", "--skip-lines"})
+    if (given(f)) return std::string(f) + " describes a --data FILE; give --data the board's data file";
+  cfg.data_dir = path;
+  return {};
+}
+
+}  // namespace
 
 int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extra) {
   EdgeConfig cfg;
+  bool no_header = false;
   CLI::App app{std::string(program) +
                ": trains on local data and sends sign-compressed updates to a signfed-coordinator.\n"
                "Example: signfed-edge --connect tcp://laptop:5555 --client-index 3 --num-clients 10 --partition class1"};
   app.option_defaults()->always_capture_default();
   app.add_option("--connect", cfg.endpoint, "coordinator endpoint");
   app.add_option("--name", cfg.name, "stable client name (default edge-<client-index>)");
-  app.add_option("--model", cfg.model, "model spec; must match the coordinator's --model");
-  app.add_option("--data", cfg.data_dir, "directory with IDX train files (default: Debian's Fashion-MNIST, "
-                                         "package dataset-fashion-mnist)");
+  app.add_option("--model", cfg.model,
+                 "model spec (must match the coordinator's); default: the model the coordinator names");
+  std::string data_path;
+  app.add_option("--data", data_path,
+                 "this board's own data FILE (CSV, .csv.gz, .npz, .npy with --labels, IDX with --labels: trained on "
+                 "alone, no partition), or a DIRECTORY with IDX train files to take a --partition share of "
+                 "(default: Debian's Fashion-MNIST, package dataset-fashion-mnist)");
+  app.add_option("--labels", cfg.local_data.labels_path, "labels file for --data FILE.npy or an IDX images file");
+  app.add_option("--label", cfg.local_data.csv.label,
+                 "CSV label column: a name, or #N by position from 0 (#-1: the last); default: the column named "
+                 "label, target or class");
+  app.add_flag("--no-header", no_header, "the CSV file has no header row (name the label column as #N)");
+  app.add_option("--skip-lines", cfg.local_data.csv.skip_lines, "CSV lines to skip before the header or data");
   app.add_option("--partition", cfg.partition, "iid | class1 | halves | shards:C | dirichlet:ALPHA | quantity:SIGMA");
   app.add_option("--client-index", cfg.client_index, "this client's index in the partition");
   app.add_option("--num-clients", cfg.num_clients, "number of shards the data is split into")->check(CLI::Range(1u, 100000u));
@@ -39,6 +76,11 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
   if (extra) extra(app, cfg);
   CLI11_PARSE(app, argc, argv);
   cfg.insecure = insecure;
+  cfg.local_data.csv.header = !no_header;
+  if (const std::string err = apply_data_path(data_path, app, cfg); !err.empty()) {
+    fmt::print(stderr, "{}: {}\n", program, err);
+    return 2;
+  }
   if (insecure && (!cfg.curve_key_file.empty() || !cfg.server_key_file.empty())) {
     fmt::print(stderr, "{}: --insecure cannot be combined with --key/--server-key\n", program);
     return 2;

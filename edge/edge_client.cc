@@ -44,46 +44,71 @@ std::string with_default_name(EdgeConfig& c) {
 EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train,
                        const std::atomic<bool>* stop)
     : cfg_(std::move(cfg)), log_(with_default_name(cfg_), cfg_.quiet) {
-  trainer_ = std::make_unique<LocalTrainer>(
-      load_shard(std::move(train), cfg_.data_dir, cfg_.partition, cfg_.client_index, cfg_.num_clients, cfg_.data_seed),
-      model::make_model(cfg_.model, 0), cfg_.data_seed, cfg_.client_index);
-  const std::size_t n = trainer_->model().num_params();
-  replica_ = std::make_unique<core::Replica>(trainer_->model().params());
-  snap_ = std::make_unique<core::SnapshotAssembler>(n);
-  encoder_ = std::make_unique<methods::UpdateEncoder>(n, kernels::best_sign_kernels());
-  if (!cfg_.state_path.empty()) {
-    std::vector<float> e(n, 0.0f);
-    const LoadResult r = load_error_memory(cfg_.state_path, e);
-    if (r.status == LoadStatus::ok) {
-      encoder_->set_error_memory(e);
-      log_.say("restored error-feedback memory from {} (after round {})", cfg_.state_path, r.round);
-    } else if (r.status != LoadStatus::absent) {
-      log_.error("{}", r.message);
-    }
-  }
+  shard_ = std::make_unique<Shard>(
+      cfg_.local_data.path.empty()
+          ? load_shard(std::move(train), cfg_.data_dir, cfg_.partition, cfg_.client_index, cfg_.num_clients,
+                       cfg_.data_seed)
+          : local_shard(cfg_.local_data));
+  // Without --model the client trains whatever the coordinator's Welcome names.
+  if (!cfg_.model.empty()) adopt_model(model::make_model(cfg_.model, 0));
   session_ = std::make_unique<Session>(session_config(cfg_), ctx, log_, stop);
 }
+
+void EdgeClient::adopt_model(std::unique_ptr<model::Model> model) {
+  if (trainer_) {
+    trainer_->replace_model(std::move(model));
+  } else {  // the first model: the trainer, the encoder and their state are sized by it
+    trainer_ = std::make_unique<LocalTrainer>(std::move(*shard_), std::move(model), cfg_.data_seed, cfg_.client_index);
+    shard_.reset();
+    const std::size_t n = trainer_->model().num_params();
+    snap_ = std::make_unique<core::SnapshotAssembler>(n);
+    encoder_ = std::make_unique<methods::UpdateEncoder>(n, kernels::best_sign_kernels());
+    if (!cfg_.state_path.empty()) {
+      std::vector<float> e(n, 0.0f);
+      const LoadResult r = load_error_memory(cfg_.state_path, e);
+      if (r.status == LoadStatus::ok) {
+        encoder_->set_error_memory(e);
+        log_.say("restored error-feedback memory from {} (after round {})", cfg_.state_path, r.round);
+      } else if (r.status != LoadStatus::absent) {
+        log_.error("{}", r.message);
+      }
+    }
+  }
+  replica_ = std::make_unique<core::Replica>(trainer_->model().params());
+}
+
+const data::Dataset& EdgeClient::data() const { return trainer_ ? trainer_->data() : *shard_->data; }
+std::size_t EdgeClient::samples() const { return trainer_ ? trainer_->shard_size() : shard_->rows.size(); }
 
 EdgeClient::~EdgeClient() = default;
 
 std::vector<std::uint8_t> EdgeClient::join_frame() const {
   utsname u{};
   uname(&u);
-  const model::Model& m = trainer_->model();
-  std::string desc = cfg_.partition + " " + std::to_string(cfg_.client_index) + "/" + std::to_string(cfg_.num_clients);
+  const std::string spec = trainer_ ? trainer_->model().spec() : cfg_.model;  // empty: the run's model
+  const std::uint64_t params = trainer_ ? trainer_->model().num_params() : 0;
+  std::string desc = cfg_.local_data.path.empty() ? cfg_.partition + " " + std::to_string(cfg_.client_index) + "/" +
+                                                        std::to_string(cfg_.num_clients)
+                                                  : "local " + cfg_.local_data.path;
+  const data::Dataset& d = data();
+  std::vector<std::uint32_t> shape;
+  for (std::size_t v : d.sample_shape.empty() ? std::vector<std::size_t>{d.cols} : d.sample_shape)
+    shape.push_back(static_cast<std::uint32_t>(v));
   fb::FlatBufferBuilder fbb(512);
   auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(cfg_.name), fbb.CreateString(u.sysname),
-                            fbb.CreateString(u.machine), fbb.CreateString(m.spec()), m.num_params(),
-                            trainer_->shard_size(), fbb.CreateString(desc),
+                            fbb.CreateString(u.machine), fbb.CreateString(spec), params, samples(),
+                            fbb.CreateString(desc),
                             // a rejoin in step with the run needs no snapshot
-                            sync_ == Sync::in_sync ? digest() : 0);
+                            sync_ == Sync::in_sync ? digest() : 0, fbb.CreateVector(shape),
+                            static_cast<std::uint16_t>(d.classes));
   const auto bytes = wire::finish_envelope(fbb, j);
   return {bytes.begin(), bytes.end()};
 }
 
 void EdgeClient::start() {
-  log_.say("{}: {} samples ({}), model {}, joining {}", cfg_.name, trainer_->shard_size(), cfg_.partition,
-           trainer_->model().spec(), cfg_.endpoint);
+  log_.say("{}: {} samples ({}), model {}, joining {}", cfg_.name, samples(),
+           cfg_.local_data.path.empty() ? cfg_.partition : cfg_.local_data.path,
+           trainer_ ? trainer_->model().spec() : std::string("from the coordinator"), cfg_.endpoint);
   session_->start(join_frame());
 }
 
@@ -170,23 +195,21 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
 }
 
 void EdgeClient::on_welcome(const wire::Welcome& w) {
-  const model::Model& m = trainer_->model();
-  if (w.protocol_version() != wire::kProtocolVersion || w.num_params() != m.num_params() || !w.model_spec() ||
-      w.model_spec()->str() != m.spec()) {
+  const std::string spec = w.model_spec() ? w.model_spec()->str() : "";
+  if (w.protocol_version() != wire::kProtocolVersion || spec.empty() ||
+      (trainer_ && (spec != trainer_->model().spec() || w.num_params() != trainer_->model().num_params()))) {
     log_.say("ignored a Welcome for another protocol or model");
     return;
   }
-  session_->welcomed(w.client_id());
-  if (sync_ != Sync::in_sync && rounds_applied_ == 0) {
-    // The coordinator's model starts as make_model(spec, seed): rebuild it
+  if (!trainer_ || (sync_ != Sync::in_sync && rounds_applied_ == 0)) {
+    // The coordinator's model starts as make_model(spec, seed): build it
     // here; the first task's digest confirms it (else we ask for a snapshot).
     if (w.init() != wire::Init::he && w.init() != wire::Init::torch)
       throw std::runtime_error("the coordinator asked for an unknown initialisation; upgrade signfed-edge");
-    trainer_->replace_model(
-        model::make_model(cfg_.model, w.seed(), w.init() == wire::Init::torch ? model::Init::torch : model::Init::he));
-    replica_ = std::make_unique<core::Replica>(trainer_->model().params());
+    adopt_model(model::make_model(spec, w.seed(), w.init() == wire::Init::torch ? model::Init::torch : model::Init::he));
     sync_ = Sync::seeded;
   }
+  session_->welcomed(w.client_id());
   if (w.standardise() && !(std::isfinite(w.input_mean()) && std::isfinite(w.input_std()) && w.input_std() > 0.0f))
     throw std::runtime_error("the coordinator sent an invalid input standardisation");
   trainer_->set_inputs({w.standardise(), w.input_mean(), w.input_std()});
@@ -217,7 +240,7 @@ void EdgeClient::on_error(const wire::Error& e) {
 }
 
 void EdgeClient::on_task(const wire::RoundTask& t) {
-  if (!t.params()) return;
+  if (!t.params() || !trainer_) return;  // no model before the first Welcome
   const auto& mp = *t.params();
   if (!wire::EnumNameMethod(mp.method()) || !*wire::EnumNameMethod(mp.method()) || !std::isfinite(mp.gamma()) ||
       !(mp.gamma() > 0.0f && mp.gamma() <= 1.0f) || !std::isfinite(mp.eta()) || !std::isfinite(mp.momentum()) ||
@@ -343,6 +366,7 @@ void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
 }
 
 void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
+  if (!snap_) return;  // no model before the first Welcome
   switch (snap_->offer(s)) {
     case core::SnapshotAssembler::Offer::malformed:
       log_.say("ignored a malformed model snapshot");

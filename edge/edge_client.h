@@ -39,8 +39,9 @@ namespace signfed::edge {
 struct EdgeConfig {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::string name;                    // stable client name (default: edge-<index>)
-  std::string model = "mlp";
-  std::string data_dir;                // IDX train files; empty: Debian's Fashion-MNIST
+  std::string model;                   // empty: the model the coordinator's Welcome names
+  std::string data_dir;                // IDX train files partitioned; empty: Debian's Fashion-MNIST
+  data::LocalDataSource local_data;    // this board's own data file (path set): no partition
   std::string partition = "iid";       // iid | class1 | halves | shards:C | dirichlet:A | quantity:S
   std::uint32_t client_index = 0;
   std::uint32_t num_clients = 1;
@@ -106,7 +107,7 @@ class EdgeClient {
   enum class Sync { unknown, seeded, in_sync, resyncing };
   Sync sync() const { return sync_; }
   Session::State session_state() const { return session_->state(); }
-  std::uint64_t digest() const { return replica_->digest(); }
+  std::uint64_t digest() const { return replica_ ? replica_->digest() : 0; }
   std::uint32_t rounds_applied() const { return rounds_applied_; }
 
  private:
@@ -119,10 +120,16 @@ class EdgeClient {
   void on_guard_decision(const wire::GuardDecision& d);
   void on_snapshot(const wire::ModelSnapshot& s);
   std::vector<std::uint8_t> join_frame() const;
+  // Builds (or, after the first, replaces) the model: the trainer, encoder,
+  // snapshot assembler and replica are sized by the first one.
+  void adopt_model(std::unique_ptr<model::Model> model);
+  const data::Dataset& data() const;  // the client's training data
+  std::size_t samples() const;        // its training samples
 
   EdgeConfig cfg_;
   Log log_;
-  std::unique_ptr<LocalTrainer> trainer_;
+  std::unique_ptr<Shard> shard_;            // the data until the model is known (then the trainer's)
+  std::unique_ptr<LocalTrainer> trainer_;   // null until the model is known (--model, or the first Welcome)
   std::unique_ptr<methods::UpdateEncoder> encoder_;
   std::unique_ptr<core::Replica> replica_;  // views trainer_->model().params(); re-made with the model
   std::unique_ptr<core::SnapshotAssembler> snap_;

@@ -34,6 +34,14 @@ Shard load_shard(std::shared_ptr<const data::Dataset> train, const std::string& 
   return s;
 }
 
+Shard local_shard(const data::LocalDataSource& source) {
+  Shard s;
+  s.data = std::make_shared<const data::Dataset>(data::load_local_data(source));
+  s.rows.resize(s.data->rows);
+  for (std::uint32_t i = 0; i < s.rows.size(); ++i) s.rows[i] = i;
+  return s;
+}
+
 LocalTrainer::LocalTrainer(Shard shard, std::unique_ptr<model::Model> model, std::uint64_t data_seed,
                            std::uint32_t client_index)
     : shard_(std::move(shard)),

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/data/dataset.h"
+#include "core/data/local_data.h"
 #include "core/data/sampler.h"
 #include "core/data/standardise.h"
 #include "core/model/model.h"
@@ -35,6 +36,10 @@ struct Shard {
 // Throws data::DataError or std::invalid_argument saying what to change.
 Shard load_shard(std::shared_ptr<const data::Dataset> train, const std::string& data_dir, const std::string& partition,
                  std::uint32_t index, std::uint32_t count, std::uint64_t data_seed);
+
+// All rows of a board's own data file (core/data/local_data.h). Throws
+// data::DataError naming the file and what to do.
+Shard local_shard(const data::LocalDataSource& source);
 
 // One round of local work, from the task's method parameters.
 struct LocalWork {
@@ -59,6 +64,7 @@ class LocalTrainer {
   // The run's input transform, from Welcome.
   void set_inputs(const data::Standardisation& inputs) { inputs_ = inputs; }
   std::size_t shard_size() const { return shard_.rows.size(); }
+  const data::Dataset& data() const { return *shard_.data; }
 
   // Computes the round's update into update(): the mean minibatch gradient
   // over w.steps minibatches (numbers round*steps + s of the epoch sequence);
