@@ -1,5 +1,4 @@
 #include "core/model/internal/layers.h"
-#include "core/model/internal/stage.h"
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -105,34 +104,6 @@ XentResult softmax_xent(const float* logits, const std::uint8_t* y, std::size_t 
     }
   }
   return r;
-}
-
-void maxpool_forward(const Window& win, const float* in, std::size_t batch, float* out, std::uint32_t* arg) {
-  const std::size_t ho = win.ho(), wo = win.wo(), c = win.c;
-  for (std::size_t s = 0; s < batch; ++s) {
-    const float* img = in + s * win.h * win.w * c;
-    for (std::size_t py = 0; py < ho; ++py) {
-      for (std::size_t px = 0; px < wo; ++px) {
-        const std::size_t first = py * win.stride * win.w + px * win.stride;  // window's top-left position
-        for (std::size_t ch = 0; ch < c; ++ch) {
-          float best = img[first * c + ch];
-          std::size_t at = first;
-          for (std::size_t ky = 0; ky < win.kh; ++ky) {
-            for (std::size_t kx = 0; kx < win.kw; ++kx) {
-              const std::size_t pos = first + ky * win.w + kx;
-              const float v = img[pos * c + ch];
-              if (v > best) {
-                best = v;
-                at = pos;
-              }
-            }
-          }
-          *out++ = best;
-          *arg++ = static_cast<std::uint32_t>(at);
-        }
-      }
-    }
-  }
 }
 
 void check_batch(std::size_t x_size, std::size_t y_size, std::size_t batch, std::size_t input_size) {

@@ -35,12 +35,6 @@ struct XentResult {
 XentResult softmax_xent(const float* logits, const std::uint8_t* y, std::size_t classes, std::size_t batch,
                         float* dlogits);
 
-// Max pooling over HWC maps (win: input h x w x c, window kh x kw at stride,
-// no padding). out gets ho x wo x c per sample; arg the winner's input
-// position (iy*w + ix) per output: the first maximum in (ky, kx) order.
-struct Window;
-void maxpool_forward(const Window& win, const float* in, std::size_t batch, float* out, std::uint32_t* arg);
-
 // Argument checks shared by every model (throw std::invalid_argument).
 void check_batch(std::size_t x_size, std::size_t y_size, std::size_t batch, std::size_t input_size);
 void check_labels(const std::uint8_t* y, std::size_t n, std::size_t classes);

@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "core/model/init.h"
+#include "core/model/internal/window_ops.h"
 #include "core/model/spec.h"
 
 namespace signfed::model::detail {
@@ -35,24 +36,14 @@ class Stage {
   virtual void backward(const float* in, float* dout, std::size_t batch, float* grad, float* din) = 0;
 };
 
-// Geometry of a convolution or pooling window over HWC images; 1-d layers are
-// the h = 1 case (window height 1, no vertical padding).
-struct Window {
-  std::size_t h = 1, w = 1, c = 1;   // input
-  std::size_t kh = 1, kw = 1;        // window
-  std::size_t stride = 1;            // both directions (h = kh = 1 for 1-d: one output row)
-  std::size_t pad_h = 0, pad_w = 0;  // zeros on each side
-  std::size_t ho() const { return (h + 2 * pad_h - kh) / stride + 1; }
-  std::size_t wo() const { return (w + 2 * pad_w - kw) / stride + 1; }
-  std::size_t positions() const { return ho() * wo(); }
-};
-
 // Factories (one file each). w points at the layer's W; b follows it.
 std::unique_ptr<Stage> make_dense_stage(const float* w, std::size_t in, std::size_t out, bool relu);
 // pool: a max pool over the conv's output (window geometry over ho x wo x
-// filters), fused; pool.kh == 0 means none.
+// filters), fused; pool.kh == 0 means none. specialise: use a compile-time
+// instance when one matches (window_ops.h; false only in tests that hold the
+// runtime instance equal to it).
 std::unique_ptr<Stage> make_conv_stage(const float* w, const Window& conv, std::size_t filters, bool relu,
-                                       const Window& pool);
+                                       const Window& pool, bool specialise = true);
 enum class PoolKind { max, avg, global_avg };
 std::unique_ptr<Stage> make_pool_stage(PoolKind kind, const Window& win);
 std::unique_ptr<Stage> make_activation_stage(LayerKind kind, std::size_t size);  // relu, tanh, sigmoid
