@@ -5,7 +5,7 @@
 // layer followed by relu, and a conv[+relu] followed by a max pool, run as one
 // fused stage: the same floats as the separate layers, fewer passes over
 // memory. The presets therefore reproduce the hand-written Mlp/Cnn bit for bit
-// (tests/model/preset_identity_test.cc).
+// (tests/model/preset_identity_test.cc against tests/model/reference).
 //
 // Dropout: inverted, while training only, masks from the model's dropout
 // stream (Model::reseed_dropout).

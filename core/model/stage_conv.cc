@@ -110,7 +110,7 @@ class ConvStage final : public Stage {
   std::vector<std::uint32_t> arg_;
 };
 
-// LeNet-5 (cnn.h): conv1 28x28x1 5x5 pad 2 -> 6, pool 2x2; conv2 14x14x6 5x5 -> 16, pool 2x2.
+// LeNet-5 (the cnn preset, spec.h): conv1 28x28x1 5x5 pad 2 -> 6, pool 2x2; conv2 14x14x6 5x5 -> 16, pool 2x2.
 using LeNetConv1 = FixedWindow<28, 28, 1, 5, 5, 1, 2, 2>;
 using LeNetPool1 = FixedWindow<28, 28, 6, 2, 2, 2, 0, 0>;
 using LeNetConv2 = FixedWindow<14, 14, 6, 5, 5, 1, 0, 0>;

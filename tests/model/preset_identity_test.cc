@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/model/cnn.h"
-#include "core/model/mlp.h"
+#include "tests/model/reference/cnn.h"
+#include "tests/model/reference/mlp.h"
 #include "core/model/model.h"
 #include "tests/model/test_util.h"
 

@@ -1,3 +1,5 @@
+// Test reference (tests/model/reference): the hand-written model the preset
+// ran on before LayeredModel; make_model no longer builds it.
 // LeNet-5 style convolutional network for 28x28x1 inputs and 10 classes.
 //
 // Spec: "cnn" = "cnn:lenet5". Architecture (stride 1 convolutions):

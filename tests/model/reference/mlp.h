@@ -1,3 +1,5 @@
+// Test reference (tests/model/reference): the hand-written model the preset
+// ran on before LayeredModel; make_model no longer builds it.
 // Multi-layer perceptron: fully connected layers, ReLU on every hidden layer,
 // softmax cross-entropy on the output.
 //
