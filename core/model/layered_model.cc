@@ -41,7 +41,7 @@ detail::Window conv_window(const LayerSpec& l, const std::vector<std::size_t>& i
 
 detail::Window pool_window(const LayerSpec& l, const std::vector<std::size_t>& in) {
   detail::Window g;
-  g.stride = l.stride == 0 ? l.size : l.stride;
+  g.stride = l.stride;
   if (in.size() == 3) {
     g.h = in[0], g.w = in[1], g.c = in[2], g.kh = l.size, g.kw = l.size;
   } else {

@@ -109,8 +109,8 @@ LayerShape infer(std::size_t i, const LayerSpec& l, const std::vector<std::size_
                                two ? "[H, W, C]" : "[L, C]"));
       }
       check_dim(i, l, "size", l.size);
-      const std::size_t stride = l.stride == 0 ? l.size : l.stride;
-      check_dim(i, l, "stride", stride);
+      check_dim(i, l, "stride", l.stride);  // a file's 0 or absent stride was set to size by the parser
+      const std::size_t stride = l.stride;
       if (l.size > in[0] || (two && l.size > in[1])) {
         fail(i, l, two ? fmt::format("size {} exceeds the input {}x{}", l.size, in[0], in[1])
                        : fmt::format("size {} exceeds the input length {}", l.size, in[0]));

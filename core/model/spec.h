@@ -89,7 +89,7 @@ struct LayerSpec {
   std::size_t units = 0;    // dense
   std::size_t filters = 0;  // conv
   std::size_t kernel = 0;   // conv: square kernel side (conv2d) or length (conv1d)
-  std::size_t stride = 1;   // conv; pools: defaults to size (0 in a file = default)
+  std::size_t stride = 1;   // conv; pools: set it in code (in a file, absent or 0 means size)
   std::size_t padding = 0;  // conv: zeros on every side
   std::size_t size = 0;     // pools: window side
   double rate = 0.0;        // dropout

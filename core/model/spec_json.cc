@@ -170,7 +170,7 @@ std::string canonical_json(const ModelSpec& spec) {
       case LayerKind::max_pool2d:
       case LayerKind::avg_pool1d:
       case LayerKind::avg_pool2d:
-        out += fmt::format(",\"size\":{},\"stride\":{}", l.size, l.stride == 0 ? l.size : l.stride);
+        out += fmt::format(",\"size\":{},\"stride\":{}", l.size, l.stride);
         break;
       case LayerKind::dropout: out += fmt::format(",\"rate\":{}", l.rate); break;  // shortest round-trip text
       default: break;

@@ -153,6 +153,21 @@ TEST_CASE("spec: bad model files throw std::invalid_argument naming the place") 
   }
 }
 
+TEST_CASE("spec: specs built in code are validated like files") {
+  ModelSpec s = preset_spec("mlp:4-3");
+  s.layers[0].kernel = 3;  // not a dense field
+  CHECK_THROWS_WITH_AS(layer_shapes(s), "layers[0] (dense): sets a field this layer kind does not use",
+                       std::invalid_argument);
+  s = parse_model_json(R"({"input":[4,2],"layers":[{"type":"max_pool1d","size":2},{"type":"flatten"},)"
+                       R"({"type":"dense","units":2}],"loss":"softmax_cross_entropy"})");
+  CHECK(s.layers[0].stride == 2);  // the parser fills the default in
+  s.layers[0].stride = 0;
+  CHECK_THROWS_WITH_AS(layer_shapes(s), "layers[0] (max_pool1d): stride 0 is outside [1, 16777216]",
+                       std::invalid_argument);
+  s.input = {};
+  CHECK_THROWS_AS(layer_shapes(s), std::invalid_argument);
+}
+
 TEST_CASE("spec: presets and their names") {
   CHECK(is_preset_name("mlp"));
   CHECK(is_preset_name("cnn:resnet"));  // a preset name preset_spec then rejects
