@@ -65,8 +65,10 @@ std::size_t row_offset(const G& g, Diff iy, Diff ix0, RowSpan sp) {
 // cols (kh*kw*c x positions*batch, column-major): column (s, oy, ox) holds the
 // window at (oy*stride - pad_h, ox*stride - pad_w) in (ky, kx, c) order,
 // zeros outside the image.
+// noinline (here and in maxpool_forward): inlined into a stage's forward, the
+// loop counters spill to the stack (cnn step 1.13x the old Cnn's; 1.01x alone).
 template <class G>
-void im2col(const G& g, const float* in, std::size_t batch, float* cols) {
+[[gnu::noinline]] void im2col(const G& g, const float* in, std::size_t batch, float* cols) {
   const std::size_t row = g.kw * g.c, ho = g.ho(), wo = g.wo();
   for (std::size_t s = 0; s < batch; ++s) {
     const float* img = in + s * g.h * g.w * g.c;
@@ -122,7 +124,8 @@ void col2im(const G& g, const float* cols, std::size_t batch, float* din) {
 // Max pool (no padding): out gets ho x wo x c per sample, arg the winner's
 // input position (iy*w + ix) per output, the first maximum in (ky, kx) order.
 template <class G>
-void maxpool_forward(const G& g, const float* in, std::size_t batch, float* out, std::uint32_t* arg) {
+[[gnu::noinline]] void maxpool_forward(const G& g, const float* in, std::size_t batch, float* out,
+                                       std::uint32_t* arg) {
   const std::size_t ho = g.ho(), wo = g.wo(), c = g.c;
   for (std::size_t s = 0; s < batch; ++s) {
     const float* img = in + s * g.h * g.w * c;
