@@ -1,5 +1,5 @@
-// What Mlp and Cnn share: one owned flat parameter vector, scratch buffers
-// that grow to the largest batch seen (so steady-state training allocates
+// What LayeredModel and the reference Mlp/Cnn (tests/model/reference) share:
+// one owned flat parameter vector, scratch buffers that grow to the largest batch seen (so steady-state training allocates
 // nothing), loss_and_grad's argument checks and evaluate()'s chunk size. A
 // network supplies its scratch layout (allocate_scratch), forward pass and
 // backward pass.

@@ -4,6 +4,12 @@
 
 namespace signfed::model {
 
+double Model::score(const float* outputs, const std::uint8_t* y, std::size_t b, std::size_t* correct) {
+  const detail::XentResult r = detail::softmax_xent(outputs, y, num_classes(), b, nullptr);
+  *correct = r.correct;
+  return r.loss_sum;
+}
+
 EvalResult Model::evaluate(std::span<const float> x, std::span<const std::uint8_t> y, std::size_t n) {
   if (n == 0) return {};
   detail::check_batch(x.size(), y.size(), n, input_size());
@@ -13,10 +19,9 @@ EvalResult Model::evaluate(std::span<const float> x, std::span<const std::uint8_
   std::size_t correct = 0;
   for (std::size_t start = 0; start < n; start += chunk) {
     const std::size_t b = std::min(chunk, n - start);
-    const detail::XentResult r =
-        detail::softmax_xent(logits(x.data() + start * input_size(), b), y.data() + start, num_classes(), b, nullptr);
-    loss += r.loss_sum;
-    correct += r.correct;
+    std::size_t right = 0;
+    loss += score(logits(x.data() + start * input_size(), b), y.data() + start, b, &right);
+    correct += right;
   }
   return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
 }

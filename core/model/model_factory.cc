@@ -1,10 +1,13 @@
+// make_model: presets and model files both run on LayeredModel.
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-#include "core/model/cnn.h"
-#include "core/model/mlp.h"
+#include <fmt/format.h>
+
+#include "core/model/layered_model.h"
 #include "core/model/model.h"
+#include "core/model/spec.h"
 
 namespace signfed::model {
 
@@ -18,17 +21,20 @@ bool parse_init(std::string_view name, Init* out) {
 }
 
 std::unique_ptr<Model> make_model(std::string_view spec, std::uint64_t seed, Init init) {
-  if (spec == "mlp" || spec.starts_with("mlp:")) {
-    std::vector<std::size_t> sizes = Mlp::parse_spec(spec);  // its errors name the spec
+  if (spec.starts_with('{')) {
+    ModelSpec s;
     try {
-      return std::make_unique<Mlp>(std::move(sizes), seed, init);
+      s = parse_model_json(spec);
     } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("bad model spec '" + std::string(spec) + "': " + e.what());
+      throw std::invalid_argument(fmt::format("bad model file: {}", e.what()));
     }
+    std::string name = canonical_json(s);
+    return std::make_unique<LayeredModel>(std::move(s), seed, init, std::move(name));
   }
-  if (spec == "cnn" || spec == "cnn:lenet5") return std::make_unique<Cnn>(seed, init);
-  throw std::invalid_argument("unknown model '" + std::string(spec) +
-                              "': expected mlp, mlp:A-B-...-Z (e.g. mlp:784-128-10), cnn or cnn:lenet5");
+  ModelSpec s = preset_spec(spec);  // its errors name the spec
+  // loss_and_grad's messages start with the family name, as before the generic engine.
+  const char* prefix = spec.starts_with("cnn") ? "cnn" : "mlp";
+  return std::make_unique<LayeredModel>(std::move(s), seed, init, canonical_preset_name(spec), prefix);
 }
 
 }  // namespace signfed::model

@@ -44,7 +44,20 @@
 // and b ~ U(+-1/sqrt(fan_in)). fan_in = kernel*kernel*C (conv2d), kernel*C
 // (conv1d), F (dense); fan_out = filters*kernel*kernel, filters*kernel, units.
 //
-// Thread-safety: ModelSpec is a plain value.
+// Limits (checked by layer_shapes, so by every parser): every dimension and
+// layer size in [1, 2^24]; at most 2^31 parameters; outputs K <= 256.
+//
+// Files: parse_model_json reads the JSON form (docs/model-format.md),
+// canonical_json writes it back (compact, fixed key order, defaults filled
+// in; parse_model_json(canonical_json(s)) == s for every valid s). Presets
+// ("mlp", "mlp:A-B-..-Z", "cnn", "cnn:lenet5") are specs built in code by
+// preset_spec; docs/models/*.json hold the same architectures as files.
+//
+// Errors: every function that validates throws std::invalid_argument whose
+// message names the place, e.g. "layers[3] (conv2d): kernel 7 exceeds the
+// padded input 6x6".
+//
+// Thread-safety: ModelSpec is a plain value; the functions are pure.
 #pragma once
 
 #include <cstddef>
@@ -76,10 +89,12 @@ struct LayerSpec {
   std::size_t units = 0;    // dense
   std::size_t filters = 0;  // conv
   std::size_t kernel = 0;   // conv: square kernel side (conv2d) or length (conv1d)
-  std::size_t stride = 1;   // conv; pools: defaults to size (0 in a file = default)
+  std::size_t stride = 1;   // conv; pools: set it in code (in a file, absent or 0 means size)
   std::size_t padding = 0;  // conv: zeros on every side
   std::size_t size = 0;     // pools: window side
   double rate = 0.0;        // dropout
+
+  bool operator==(const LayerSpec&) const = default;
 };
 
 enum class Loss { softmax_cross_entropy, binary_cross_entropy, mean_squared_error };
@@ -88,10 +103,49 @@ struct ModelSpec {
   std::vector<std::size_t> input;  // [F], [L, C] or [H, W, C]
   std::vector<LayerSpec> layers;
   Loss loss = Loss::softmax_cross_entropy;
+
+  bool operator==(const ModelSpec&) const = default;
+};
+
+// One layer's result of shape inference.
+struct LayerShape {
+  std::vector<std::size_t> out;  // per-sample output shape
+  std::size_t params = 0;        // floats this layer owns in the flat vector (W then b)
 };
 
 // Text names used in model files ("dense", "max_pool2d", "softmax_cross_entropy", ...).
 const char* layer_kind_name(LayerKind k);
 const char* loss_name(Loss l);
+
+// Shape inference and validation: every layer's output shape and parameter
+// count, in layer order. Throws std::invalid_argument naming the layer (or
+// "input", "loss") when the spec does not describe a valid model.
+std::vector<LayerShape> layer_shapes(const ModelSpec& spec);
+
+// For a spec that layer_shapes accepts:
+std::size_t input_size(const ModelSpec& spec);   // prod(input) floats per sample
+std::size_t num_outputs(const ModelSpec& spec);  // K, the last layer's width
+// Label values accepted: K (softmax, mse with K >= 2), 2 (binary), 256 (mse, K == 1).
+std::size_t num_classes(const ModelSpec& spec);
+std::size_t num_params(const ModelSpec& spec);
+
+// Parses a model file's text (JSON, docs/model-format.md) and validates it
+// with layer_shapes. Unknown keys, unknown types, missing or zero required
+// fields and shapes that do not fit throw std::invalid_argument.
+ModelSpec parse_model_json(std::string_view json);
+// Stable, compact JSON of a valid spec with every default written out.
+std::string canonical_json(const ModelSpec& spec);
+
+// Presets: true for "mlp", "cnn" and names starting "mlp:" or "cnn:" (which
+// preset_spec may still reject).
+bool is_preset_name(std::string_view name);
+// "mlp" = "mlp:784-128-10": dense + relu per hidden size, softmax
+// cross-entropy; "cnn" = "cnn:lenet5" (LeNet-5: conv2d 6 k5 pad 2, relu,
+// max_pool2d 2, conv2d 16 k5, relu, max_pool2d 2, flatten, dense 120, relu,
+// dense 84, relu, dense 10; 61,706 parameters; docs/models/cnn.json). Throws std::invalid_argument
+// naming the name for anything else.
+ModelSpec preset_spec(std::string_view name);
+// The name Model::spec() reports for a preset: "mlp:784-128-10", "cnn:lenet5".
+std::string canonical_preset_name(std::string_view name);
 
 }  // namespace signfed::model

@@ -1,4 +1,4 @@
-#include "core/model/cnn.h"
+#include "tests/model/reference/cnn.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "core/model/mlp.h"
+#include "tests/model/reference/mlp.h"
 
 #include <doctest/doctest.h>
 

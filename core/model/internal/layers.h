@@ -1,4 +1,4 @@
-// Internal: batched layer kernels shared by Mlp and Cnn.
+// Internal: batched layer kernels shared by the stages (and the reference Mlp/Cnn).
 //
 // Activations are "feature x batch" column-major matrices, i.e. the same bytes
 // as a row-major (batch x feature) array: one sample is contiguous. Weights are

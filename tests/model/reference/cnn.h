@@ -1,3 +1,5 @@
+// Test reference (tests/model/reference): the hand-written model the preset
+// ran on before LayeredModel; make_model no longer builds it.
 // LeNet-5 style convolutional network for 28x28x1 inputs and 10 classes.
 //
 // Spec: "cnn" = "cnn:lenet5". Architecture (stride 1 convolutions):
@@ -52,6 +54,7 @@ class Cnn final : public FlatModel {
   std::string spec() const override { return "cnn:lenet5"; }
   std::size_t input_size() const override { return 28 * 28; }
   std::size_t num_classes() const override { return 10; }
+  const ModelSpec& architecture() const override { return arch_; }
 
   // Flat offsets of each tensor, in layout order (W then b per layer; 10 entries
   // plus the total), e.g. for tests that probe every layer.
@@ -73,6 +76,7 @@ class Cnn final : public FlatModel {
   std::array<std::size_t, kNumBufs + 1> buf_offset_{};  // per-sample floats before each buffer
   std::vector<float> buf_;                                // every activation/gradient buffer
   std::vector<std::uint8_t> pool_arg_;                    // argmax (0..3) of each pool window, pool1 then pool2
+  ModelSpec arch_ = preset_spec("cnn");
 };
 
 }  // namespace signfed::model

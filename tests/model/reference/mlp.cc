@@ -1,4 +1,4 @@
-#include "core/model/mlp.h"
+#include "tests/model/reference/mlp.h"
 
 #include <algorithm>
 #include <charconv>
@@ -60,6 +60,8 @@ Mlp::Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Init init) : FlatMo
   }
   act_offset_.push_back(a);  // total activation floats per sample
   params_.assign(n, 0.0f);
+
+  arch_ = preset_spec(spec());
 
   detail::SplitMix64 rng(seed);
   for (std::size_t l = 0; l < layers; ++l) {

@@ -1,3 +1,5 @@
+// Test reference (tests/model/reference): the hand-written model the preset
+// ran on before LayeredModel; make_model no longer builds it.
 // Multi-layer perceptron: fully connected layers, ReLU on every hidden layer,
 // softmax cross-entropy on the output.
 //
@@ -47,6 +49,7 @@ class Mlp final : public FlatModel {
   std::string spec() const override;
   std::size_t input_size() const override { return sizes_.front(); }
   std::size_t num_classes() const override { return sizes_.back(); }
+  const ModelSpec& architecture() const override { return arch_; }
 
   const std::vector<std::size_t>& layer_sizes() const noexcept { return sizes_; }
   // The scratch buffers' total size in floats; for tests of the no-allocation contract.
@@ -65,6 +68,7 @@ class Mlp final : public FlatModel {
   std::vector<std::size_t> act_offset_;    // per-sample start of layer l's output in acts_
   std::vector<float> acts_;                // outputs of every layer (post-ReLU for hidden)
   std::vector<float> delta_;               // two ping-pong gradient buffers of max width
+  ModelSpec arch_;
 };
 
 }  // namespace signfed::model
