@@ -71,7 +71,10 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
   app.add_option("--local-steps", cfg.local_steps, "minibatches per client per round")
       ->check(CLI::Range(1u, 65535u))
       ->group(tr);
-  app.add_option("--model", cfg.model, "model spec: mlp, mlp:784-256-10, cnn")->group(tr);
+  app.add_option("--model", cfg.model,
+                 "model: a preset (mlp, mlp:784-256-10, cnn) or a model file (JSON, docs/model-format.md); the "
+                 "clients get the architecture from the coordinator")
+      ->group(tr);
   app.add_option("--init", t.init,
                  "initial parameters: he (He/Glorot uniform, zero biases) | torch (PyTorch's nn.Linear/Conv2d "
                  "defaults, U(+-1/sqrt(fan_in)) for weights and biases)")
@@ -99,6 +102,11 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
 std::string apply_training_options(const TrainingText& t, const FlagGiven& method_flag_given, const FlagGiven& given,
                                    CoordinatorConfig& cfg) {
   if (!methods::parse_method(t.method, &cfg.method.method)) return "unknown --method '" + t.method + "'; see --help";
+  try {
+    cfg.model = model::load_model_argument(cfg.model);  // a model file becomes its canonical JSON
+  } catch (const std::invalid_argument& e) {
+    return std::string("--model: ") + e.what();
+  }
   if (std::string err = check_method_flags(cfg.method.method, method_flag_given); !err.empty()) return err;
   if (t.gamma == "auto") {
     cfg.gamma_auto = true;

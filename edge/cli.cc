@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include "core/model/model.h"
 #include "net/stop_signal.h"
 
 namespace signfed::edge {
@@ -77,6 +78,12 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
   CLI11_PARSE(app, argc, argv);
   cfg.insecure = insecure;
   cfg.local_data.csv.header = !no_header;
+  try {
+    if (!cfg.model.empty()) cfg.model = model::load_model_argument(cfg.model);
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "{}: --model: {}\n", program, e.what());
+    return 2;
+  }
   if (const std::string err = apply_data_path(data_path, app, cfg); !err.empty()) {
     fmt::print(stderr, "{}: {}\n", program, err);
     return 2;

@@ -94,7 +94,8 @@ bool parse_init(std::string_view name, Init* out);  // "he" | "torch"
 std::unique_ptr<Model> make_model(std::string_view spec, std::uint64_t seed, Init init = Init::he);
 
 // A --model argument as spec text for make_model: a preset name is returned
-// as is; anything else is a path to a model file, read, validated and
+// as is; JSON text (starting with '{') is validated and returned as
+// canonical_json; anything else is a path to a model file, read, validated and
 // returned as canonical_json. Throws std::invalid_argument naming the path
 // and the reason (missing, unreadable, invalid).
 std::string load_model_argument(std::string_view arg);

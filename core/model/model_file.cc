@@ -15,6 +15,8 @@ namespace signfed::model {
 
 std::string load_model_argument(std::string_view arg) {
   if (is_preset_name(arg)) return std::string(arg);
+  // A model as JSON text (what runs.config stores and Welcome carries, passed on by signfed-sim --processes).
+  if (arg.starts_with('{')) return canonical_json(parse_model_json(arg));
   const std::string path(arg);
   std::ifstream in(path, std::ios::binary);
   if (!in) {

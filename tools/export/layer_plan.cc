@@ -31,33 +31,6 @@ std::size_t ParamTensor::size() const { return prod(shape); }
 std::size_t LayerPlan::input_size() const { return prod(input); }
 std::size_t LayerPlan::outputs() const { return steps.empty() ? prod(input) : prod(steps.back().out); }
 
-const char* kind_name(LayerKind k) {
-  switch (k) {
-    case LayerKind::dense: return "dense";
-    case LayerKind::conv1d: return "conv1d";
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::max_pool1d: return "max_pool1d";
-    case LayerKind::max_pool2d: return "max_pool2d";
-    case LayerKind::avg_pool1d: return "avg_pool1d";
-    case LayerKind::avg_pool2d: return "avg_pool2d";
-    case LayerKind::global_avg_pool: return "global_avg_pool";
-    case LayerKind::flatten: return "flatten";
-    case LayerKind::relu: return "relu";
-    case LayerKind::tanh: return "tanh";
-    case LayerKind::sigmoid: return "sigmoid";
-    case LayerKind::dropout: return "dropout";
-  }
-  return "?";
-}
-
-const char* loss_text(model::Loss l) {
-  switch (l) {
-    case model::Loss::softmax_cross_entropy: return "softmax_cross_entropy";
-    case model::Loss::binary_cross_entropy: return "binary_cross_entropy";
-    case model::Loss::mean_squared_error: return "mean_squared_error";
-  }
-  return "?";
-}
 
 LayerPlan make_plan(const model::ModelSpec& spec) {
   LayerPlan plan;
@@ -71,10 +44,10 @@ LayerPlan make_plan(const model::ModelSpec& spec) {
     LayerStep s;
     s.spec = spec.layers[i];
     const LayerKind k = s.spec.kind;
-    s.name = fmt::format("{}_{}", kind_name(k), count[k]++);
+    s.name = fmt::format("{}_{}", model::layer_kind_name(k), count[k]++);
     s.in = shape;
     const auto bad = [&](const std::string& why) {
-      return std::invalid_argument(fmt::format("layer {} ({}) on input [{}]: {}", i, kind_name(k), fmt::join(shape, ", "), why));
+      return std::invalid_argument(fmt::format("layer {} ({}) on input [{}]: {}", i, model::layer_kind_name(k), fmt::join(shape, ", "), why));
     };
     switch (k) {
       case LayerKind::dense:

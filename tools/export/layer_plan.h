@@ -48,10 +48,5 @@ struct LayerPlan {
 // padded input, ...) or the last output is not [K].
 LayerPlan make_plan(const model::ModelSpec& spec);
 
-// "dense", "max_pool2d", ... as spec.h's model files spell them.
-// STOPGAP: spec.h declares model::layer_kind_name(); use it once the model
-// library defines it.
-const char* kind_name(model::LayerKind k);
-const char* loss_text(model::Loss l);
 
 }  // namespace signfed::exporter

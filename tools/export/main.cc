@@ -8,7 +8,7 @@
 #include <fmt/core.h>
 
 #include "tools/export/export_model.h"
-#include "tools/export/preset_spec.h"
+#include "core/model/model.h"
 #include "tools/export/run_source.h"
 
 namespace {
@@ -18,7 +18,7 @@ using namespace signfed::exporter;
 ExportModel assemble(RunSource src) {
   ExportModel m;
   try {
-    m.spec = preset_spec(src.model);
+    m.spec = signfed::model::make_model(src.model, 0)->architecture();  // presets and model files alike
     m.plan = make_plan(m.spec);
   } catch (const std::invalid_argument& e) {
     throw ExportError(fmt::format("{} run {}: {}", src.path, src.run_id, e.what()));

@@ -55,7 +55,7 @@ nlohmann::json architecture(const ExportModel& m) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerStep& s : m.plan.steps) {
     const model::LayerSpec& l = s.spec;
-    nlohmann::json j = {{"kind", kind_name(l.kind)}};
+    nlohmann::json j = {{"kind", model::layer_kind_name(l.kind)}};
     switch (l.kind) {
       case LayerKind::dense: j["units"] = l.units; break;
       case LayerKind::conv1d:
@@ -78,7 +78,7 @@ nlohmann::json architecture(const ExportModel& m) {
     if (!s.params.empty()) j["name"] = s.name;
     layers.push_back(std::move(j));
   }
-  return {{"input", m.plan.input}, {"layers", layers}, {"loss", loss_text(m.spec.loss)}};
+  return {{"input", m.plan.input}, {"layers", layers}, {"loss", model::loss_name(m.spec.loss)}};
 }
 
 struct ZipCloser {
