@@ -95,6 +95,15 @@ void Coordinator::open_run() {
     apply_stored_config(stored, cfg_);
   }
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
+  // The pooled pixel statistics of the IDX training set fit 28x28 images only;
+  // a model for the boards' own data needs its inputs' own statistics.
+  if (!resume && cfg_.standardise && !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) &&
+      model_->input_size() != 28 * 28)
+    throw std::invalid_argument(fmt::format(
+        "input standardisation uses the pixel statistics of the IDX training set (28x28 images), but the model "
+        "takes {} inputs: pass --no-standardise and give the boards standardised data (federated statistics are "
+        "not implemented yet)",
+        model_->input_size()));
   replica_ = std::make_unique<core::Replica>(model_->params());
   strategy_ = methods::make_strategy(cfg_.strategy_config());
   if (!cfg_.quiet) {
