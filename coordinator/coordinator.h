@@ -161,7 +161,8 @@ class Coordinator {
   // (and the central test set is scored): every --eval-every rounds and the last.
   bool eval_round(std::uint32_t round) const;
   // After the last round: waits up to --round-timeout for an EvalReport from
-  // every connected client (samples 0 counts: no hold-out) if the last round
+  // every live client (connected, heard within --dead-after; samples 0 counts:
+  // no hold-out) if the last round
   // asked for them, then writes the pending reports in their own transaction.
   void finish_evals();
   void on_key_revoked(const std::string& key);

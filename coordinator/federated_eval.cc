@@ -82,9 +82,13 @@ void Coordinator::finish_evals() {
   if (next_round_ == cfg_.rounds && eval_asked_.count(cfg_.rounds - 1)) {
     const std::uint32_t last = cfg_.rounds - 1;
     const double deadline = now_s() + cfg_.round_timeout_ms / 1000.0;
+    // Live as selection counts it (connected, heard within --dead-after): a
+    // client that crashed costs this wait at most --round-timeout, as it would cost a round.
     auto all_answered = [&] {
-      for (std::uint32_t id : registry_.connected_ids())
-        if (!eval_answered_.count({last, id})) return false;
+      for (std::uint32_t id : registry_.connected_ids()) {
+        const bool live = (now_s() - registry_.at(id).last_seen) * 1000.0 < cfg_.dead_after_ms;
+        if (live && !eval_answered_.count({last, id})) return false;
+      }
       return true;
     };
     while (!all_answered() && now_s() < deadline && !stopping())
