@@ -103,6 +103,13 @@ std::vector<std::string> ClientRegistry::connected_peers() const {
   return peers;
 }
 
+std::vector<std::uint32_t> ClientRegistry::connected_ids() const {
+  std::vector<std::uint32_t> ids;
+  for (const auto& [id, c] : clients_)
+    if (c->connected) ids.push_back(id);
+  return ids;
+}
+
 std::vector<std::uint32_t> ClientRegistry::select(std::uint32_t round, std::uint64_t seed, double fraction,
                                                   std::size_t extra, double now, double dead_after_ms) const {
   std::vector<std::uint32_t> live;

@@ -77,6 +77,8 @@ class ClientRegistry {
   std::uint32_t connected() const;
   // Routing ids of every connected client (broadcasts).
   std::vector<std::string> connected_peers() const;
+  // Ids of every connected client, ascending.
+  std::vector<std::uint32_t> connected_ids() const;
 
   // The round's participants: the live clients (connected, heard from within
   // dead_after_ms), or a seeded share of them -- ceil(fraction * live) + extra,

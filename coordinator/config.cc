@@ -85,6 +85,10 @@ std::string check_flag_combinations(const CoordinatorConfig& c, const std::funct
     return "--halve-every has no effect without --schedule halving; remove it or add --schedule halving";
   if (given("--test-limit") && c.eval_every == 0)
     return "--test-limit has no effect with --eval-every 0 (no evaluation); remove it";
+  if (given("--test-limit") && !c.central_test)
+    return "--test-limit has no effect with --no-test (no central test set); remove one of them";
+  if (given("--no-test") && c.eval_every == 0)
+    return "--no-test has no effect with --eval-every 0 (no evaluation at all); remove it";
   return "";
 }
 
@@ -170,6 +174,7 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
   j["input_std"] = c.input_std;
   j["schedule"] = wire::EnumNameStepSchedule(c.schedule);
   j["policy"] = c.policy.name();
+  j["central_test"] = c.central_test;
   return j;
 }
 
@@ -197,6 +202,8 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.input_mean = stat("input_mean", 0.0f);
   c.input_std = stat("input_std", 1.0f);
   c.policy = parse_policy(j.at("policy").get<std::string>());
+  // Added with federated evaluation; a run logged before had a central test set.
+  c.central_test = j.value("central_test", true);
 }
 
 std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& stored,
@@ -214,6 +221,7 @@ std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& st
       {"--method", "method"},     {"--tie", "tie_rule"},          {"--server-lr", "server_lr"},
       {"--weighting", "weighting"}, {"--aggregate", "aggregate"}, {"--clip", "clip"},
       {"--no-standardise", "standardise"}, {"--schedule", "schedule"}, {"--policy", "policy"},
+      {"--no-test", "central_test"},
   };
   const bool whole_file = std::find(given.begin(), given.end(), "--config") != given.end();
   std::vector<std::string> conflicts;

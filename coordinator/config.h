@@ -97,6 +97,9 @@ struct CoordinatorConfig {
   std::uint32_t eval_every = 10;
   std::string data_dir;               // test set dir (IDX); empty: Debian's Fashion-MNIST
   std::uint32_t test_limit = 0;       // evaluate on the first N test samples (0: all)
+  // false (--no-test): no central test set; eval rounds log only the clients'
+  // hold-out reports (rounds.fed_*; test_accuracy stays NULL).
+  bool central_test = true;
   std::uint32_t checkpoint_every = 10;
 
   // delta^t for round t under the schedule.

@@ -99,11 +99,11 @@ void Coordinator::open_run() {
   // a model for the boards' own data needs its inputs' own statistics.
   if (!resume && cfg_.standardise && !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) &&
       model_->input_size() != 28 * 28)
-    throw std::invalid_argument(fmt::format(
-        "input standardisation uses the pixel statistics of the IDX training set (28x28 images), but the model "
-        "takes {} inputs: pass --no-standardise and give the boards standardised data (federated statistics are "
-        "not implemented yet)",
-        model_->input_size()));
+    fmt::print(stderr,
+               "signfed-coordinator: warning: inputs are standardised with the pixel statistics of the IDX training "
+               "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --no-standardise "
+               "and give them standardised data (federated statistics are not implemented yet)\n",
+               model_->input_size());
   replica_ = std::make_unique<core::Replica>(model_->params());
   strategy_ = methods::make_strategy(cfg_.strategy_config());
   if (!cfg_.quiet) {
@@ -139,7 +139,7 @@ void Coordinator::open_run() {
   digest_ = replica_->digest();
   summary_.run_id = run_id_;
   log_->log_event(run_id_, unix_s(), std::nullopt, "transport", transport_->describe());
-  if (cfg_.eval_every > 0) {
+  if (cfg_.eval_every > 0 && cfg_.central_test) {
     data::Dataset test = data::load_fashion_mnist(data_dir, data::Split::test);
     inputs_.apply(test.features, test.features);  // the clients' transform, once
     test_ = std::make_shared<const data::Dataset>(std::move(test));
@@ -163,6 +163,7 @@ RunSummary Coordinator::run() {
     }
     summary_.rounds_done = r + 1;
   }
+  finish_evals();
   transport_->drain_events([this](const net::TransportEvent& e) { handle_event(e); });
   write_event_summaries(true);
   log_->end_run(run_id_, summary_.status);
@@ -282,7 +283,7 @@ bool Coordinator::finish_round(std::uint32_t round) {
   row.snapshot_bytes = snapshot_bytes_;
   row.model_digest = digest_;
   const bool last = round + 1 == cfg_.rounds;
-  if (test_ && (last || (cfg_.eval_every > 0 && (round + 1) % cfg_.eval_every == 0))) evaluate(row);
+  if (test_ && eval_round(round)) evaluate(row);
   row.ended_at = unix_s();
 
   Checkpoint ck;
@@ -291,7 +292,10 @@ bool Coordinator::finish_round(std::uint32_t round) {
   ck.params.assign(replica_->params().begin(), replica_->params().end());
   ck.momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
   const bool keep = last || (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
-  log_->commit_round(run_id_, row, rows, ck, keep);
+  // Hold-out reports of earlier rounds that arrived meanwhile land with this commit.
+  std::vector<EvalRow> evals = std::move(pending_evals_);
+  pending_evals_.clear();
+  log_->commit_round(run_id_, row, rows, ck, keep, evals);
   summary_.uplink_bytes += row.uplink_bytes;
   summary_.downlink_bytes += row.downlink_bytes;
   for (RoundObserver* o : observers_) o->round_end(row, model_->params(), last);
@@ -317,8 +321,11 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
   // Participants and every other live client apply the same result.
   fb::FlatBufferBuilder fbb(a.result.payload.size() + 256);
   auto pk = codec::build_packet(fbb, a.result);
+  const bool evaluate = eval_round(round);
+  if (evaluate) eval_asked_.insert(round);
   auto vr = wire::CreateVoteResult(fbb, round, pk, step, a.momentum, new_digest,
-                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && applied_from > 0);
+                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && applied_from > 0,
+                                   evaluate);
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
   for (const auto& p : registry_.connected_peers()) row.downlink_bytes += send(p, vr_bytes);
   digest_ = new_digest;

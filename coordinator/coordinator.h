@@ -115,6 +115,9 @@ class Coordinator {
   void begin_round_for_test(std::uint32_t round);
   void finish_round_for_test();
   void poll_for_test(int timeout_ms) { poll_once(timeout_ms); }  // what the transport queued
+  // What run() does after the last round: waits (polling) for the last
+  // round's EvalReports and writes every pending one (federated_eval.cc).
+  void finish_evals_for_test() { finish_evals(); }
   // What poll() does with a transport event (a rejected handshake, a bad
   // multipart message): tallied when unauthenticated, else a rate-limited row.
   void handle_event(const net::TransportEvent& e);
@@ -156,6 +159,15 @@ class Coordinator {
   void on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m);
   void on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m);
   void on_skip(const std::string& peer, Client* c, const wire::Skip& m);
+  void on_eval_report(const std::string& peer, Client* c, const wire::EvalReport& m);  // federated_eval.cc
+  // Whether round's VoteResult asks the clients to evaluate their hold-out
+  // (and the central test set is scored): every --eval-every rounds and the last.
+  bool eval_round(std::uint32_t round) const;
+  // After the last round: waits up to --round-timeout for an EvalReport from
+  // every live client (connected, heard within --dead-after; samples 0 counts:
+  // no hold-out) if the last round
+  // asked for them, then writes the pending reports in their own transaction.
+  void finish_evals();
   void on_key_revoked(const std::string& key);
   // The transport dropped this connection for not reading (its queue reached
   // the per-peer bound): its client is disconnected.
@@ -211,6 +223,12 @@ class Coordinator {
   // (the edge's rejoin timeout), over whatever connections the key uses.
   JoinThrottle join_throttle_{4.0, 4.0};
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
+  // Federated evaluation (federated_eval.cc): accepted reports waiting for the
+  // next commit, the rounds that asked for reports, and who answered which
+  // (duplicates are refused); both sets keep only the last few rounds.
+  std::vector<EvalRow> pending_evals_;
+  std::set<std::uint32_t> eval_asked_;
+  std::set<std::pair<std::uint32_t, std::uint32_t>> eval_answered_;  // (round, client_id)
   double task_sent_at_ = 0.0;
   std::uint64_t snapshot_bytes_ = 0;
   std::optional<Confirmation> confirming_;  // while a step awaits confirmation (confirm_step)

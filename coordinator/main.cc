@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -104,6 +105,12 @@ int main(int argc, char** argv) {
   const auto given = [&](std::string_view f) { return app.count(std::string(f)) > 0; };
   if (const std::string err = coord::apply_training_options(text, given, given, cfg); !err.empty()) {
     fmt::print(stderr, "signfed-coordinator: {}\n", err);
+    return 2;
+  }
+  // --data is the test set's and the input statistics' directory: with neither used it would do nothing.
+  if (given("--data") && !cfg.central_test &&
+      (!cfg.standardise || (std::isfinite(cfg.input_mean) && std::isfinite(cfg.input_std)))) {
+    fmt::print(stderr, "signfed-coordinator: --data has no effect with --no-test and the input statistics given; remove it\n");
     return 2;
   }
   for (const CLI::Option* o : app.get_options())

@@ -142,6 +142,8 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       return on_snapshot_request(peer, c, *env->body_as_SnapshotRequest());
     case Body::GuardReport:
       return on_guard_report(peer, c, *env->body_as_GuardReport());
+    case Body::EvalReport:
+      return on_eval_report(peer, c, *env->body_as_EvalReport());
     case Body::Heartbeat: {
       if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", 0);
       // Echo: clients use our silence to detect a restarted coordinator.

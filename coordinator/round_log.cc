@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,9 @@ CREATE INDEX IF NOT EXISTS updates_by_round ON updates(run_id, round);
 CREATE TABLE IF NOT EXISTS checkpoints(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, digest TEXT NOT NULL, params BLOB NOT NULL,
   momentum BLOB, keep INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(run_id, round));
+CREATE TABLE IF NOT EXISTS client_evals(
+  run_id INTEGER NOT NULL, round INTEGER NOT NULL, client_id INTEGER NOT NULL, loss REAL NOT NULL,
+  accuracy REAL NOT NULL, samples INTEGER NOT NULL CHECK(samples > 0), PRIMARY KEY(run_id, round, client_id));
 CREATE TABLE IF NOT EXISTS events(
   run_id INTEGER, t REAL, client_id INTEGER, kind TEXT NOT NULL, detail TEXT);
 )sql";
@@ -106,6 +110,31 @@ std::vector<float> floats(const SQLite::Statement& s, int c) {
 
 std::uint64_t parse_hex(const std::string& s) { return std::strtoull(s.c_str(), nullptr, 16); }
 
+// EvalReport rows and their rounds' aggregates, inside the caller's
+// transaction. The aggregate is recomputed from every row of the round, so
+// reports of one round that land with different commits still add up.
+void write_evals(SQLite::Database& db, std::int64_t run_id, const std::vector<EvalRow>& evals) {
+  if (evals.empty()) return;
+  SQLite::Statement ins(db, "INSERT INTO client_evals(run_id, round, client_id, loss, accuracy, samples) "
+                            "VALUES(?,?,?,?,?,?)");
+  SQLite::Statement agg(db,
+                        "UPDATE rounds SET (fed_loss, fed_accuracy, fed_samples) = "
+                        "(SELECT SUM(loss * samples) / SUM(samples), SUM(accuracy * samples) / SUM(samples), "
+                        "SUM(samples) FROM client_evals WHERE run_id=?1 AND round=?2) WHERE run_id=?1 AND round=?2");
+  std::vector<std::uint32_t> rounds;
+  for (const EvalRow& e : evals) {
+    ins.reset();
+    SQLite::bind(ins, run_id, std::int64_t{e.round}, std::int64_t{e.client_id}, e.loss, e.accuracy, counter(e.samples));
+    ins.exec();
+    if (std::find(rounds.begin(), rounds.end(), e.round) == rounds.end()) rounds.push_back(e.round);
+  }
+  for (std::uint32_t r : rounds) {
+    agg.reset();
+    SQLite::bind(agg, run_id, std::int64_t{r});
+    agg.exec();
+  }
+}
+
 }  // namespace
 
 std::string digest_hex(std::uint64_t d) { return fmt::format("{:016x}", d); }
@@ -136,6 +165,10 @@ RoundLog::RoundLog(const std::string& path) : path_(path) {
     };
     add_column("clients", "key", "TEXT NOT NULL DEFAULT ''");  // the CURVE key a name is bound to
     add_column("rounds", "refused", "TEXT");                   // why a step was not applied
+    // Federated evaluation: sample-weighted over the round's client_evals rows; NULL: no reports.
+    add_column("rounds", "fed_loss", "REAL");
+    add_column("rounds", "fed_accuracy", "REAL");
+    add_column("rounds", "fed_samples", "INTEGER");
     SQLite::Statement v(*db_, "SELECT value FROM meta WHERE key='schema_version'");
     if (v.executeStep()) {
       const int have = std::atoi(text(v, 0).c_str());
@@ -271,7 +304,7 @@ void RoundLog::log_event(std::int64_t run_id, double now, std::optional<std::uin
 }
 
 void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
-                            const Checkpoint& ckpt, bool keep_checkpoint_history) {
+                            const Checkpoint& ckpt, bool keep_checkpoint_history, const std::vector<EvalRow>& evals) {
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);  // rolls back unless committed
     {
@@ -323,9 +356,20 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
       s.bind(6, std::int64_t{keep_checkpoint_history ? 1 : 0});
       s.exec();
     }
+    write_evals(*db_, run_id, evals);
     tx.commit();
   } catch (const SQLite::Exception& e) {
     fail(path_, "cannot log round " + std::to_string(r.round) + ": " + e.what(), result_code(e));
+  }
+}
+
+void RoundLog::commit_evals(std::int64_t run_id, const std::vector<EvalRow>& evals) {
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    write_evals(*db_, run_id, evals);
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    fail(path_, std::string("cannot log the last round's evaluations: ") + e.what(), result_code(e));
   }
 }
 

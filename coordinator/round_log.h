@@ -67,6 +67,17 @@ struct RoundRow {
   std::optional<std::string> refused;  // why the round's step was not applied (Aggregate::refused); NULL: applied
 };
 
+// One client's federated evaluation (an EvalReport): its hold-out scored with
+// the model after `round`. The round's aggregate (rounds.fed_*) is the
+// sample-weighted mean over every row of the round, recomputed whenever rows land.
+struct EvalRow {
+  std::uint32_t round = 0;          // the evaluated model is the one after this round
+  std::uint32_t client_id = 0;
+  double loss = 0.0;                // mean cross-entropy over the hold-out
+  double accuracy = 0.0;            // fraction in [0, 1]
+  std::uint64_t samples = 0;        // hold-out size, > 0
+};
+
 struct Checkpoint {
   std::int64_t round = -1;          // model state after this round
   std::uint64_t digest = 0;
@@ -110,9 +121,14 @@ class RoundLog {
 
   // The round transaction. keep_checkpoint_history: keep this checkpoint
   // after later rounds commit (every --checkpoint-every rounds); otherwise it
-  // is pruned once the next round commits.
+  // is pruned once the next round commits. evals: the EvalReports that
+  // arrived since the last commit (for earlier rounds: their rows, and an
+  // UPDATE of those rounds' fed_* aggregates, in this same transaction).
   void commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
-                    const Checkpoint& ckpt, bool keep_checkpoint_history);
+                    const Checkpoint& ckpt, bool keep_checkpoint_history, const std::vector<EvalRow>& evals = {});
+  // The last round's EvalReports, which arrive after its commit: their own
+  // transaction, rows and aggregates as in commit_round.
+  void commit_evals(std::int64_t run_id, const std::vector<EvalRow>& evals);
 
   void end_run(std::int64_t run_id, const std::string& status);
 

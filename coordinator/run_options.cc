@@ -23,6 +23,7 @@ TrainingText training_text_of(const CoordinatorConfig& c) {
   t.weighting = c.weighting == Weighting::uniform ? "uniform" : "samples";
   t.aggregate = methods::aggregate_rule_name(c.aggregate);
   t.no_standardise = !c.standardise;
+  t.no_test = !c.central_test;
   return t;
 }
 
@@ -82,6 +83,10 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
       ->group(tr);
   app.add_option("--eval-every", cfg.eval_every, "evaluate on the test set every N rounds (0: never)")->group(tr);
   app.add_option("--test-limit", cfg.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
+  app.add_flag("--no-test", t.no_test,
+               "no central test set: eval rounds log only the clients' hold-out reports (signfed-edge --holdout; "
+               "rounds.fed_accuracy)")
+      ->group(tr);
   app.add_flag("--guarded-step", cfg.guarded_step,
                "keep a step only if the participants' loss does not rise (Safaryan Alg. 1 Option 2)")
       ->group(tr);
@@ -136,6 +141,7 @@ std::string apply_training_options(const TrainingText& t, const FlagGiven& metho
   if (!(cfg.aggregate.clip >= 0.0 && std::isfinite(cfg.aggregate.clip)))
     return "--clip must be a finite L2 norm >= 0 (0: no clipping), got " + std::to_string(cfg.aggregate.clip);
   cfg.standardise = !t.no_standardise;
+  cfg.central_test = !t.no_test;
   return check_flag_combinations(cfg, given);
 }
 

@@ -20,6 +20,7 @@ struct TrainingText {
   std::string method = "signsgd", gamma = "1.0", tie = "zero", schedule = "constant", policy = "deadline",
               init = "he", weighting = "samples", aggregate = "mean";
   bool no_standardise = false;
+  bool no_test = false;
 };
 
 // The text forms of cfg (after a --config file: flags given later override them).
@@ -27,7 +28,7 @@ TrainingText training_text_of(const CoordinatorConfig& cfg);
 
 // --method --gamma --eta --momentum --tie --lr --server-lr --weighting
 // --aggregate --clip --no-standardise --schedule --halve-every --batch --local-steps --model
-// --init --eval-every --test-limit --guarded-step in `training_group`;
+// --init --eval-every --test-limit --no-test --guarded-step in `training_group`;
 // --policy --round-timeout --virtual-time in `straggler_group`.
 void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& text, const std::string& training_group,
                           const std::string& straggler_group);

@@ -62,6 +62,10 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
   app.add_option("--client-index", cfg.client_index, "this client's index in the partition");
   app.add_option("--num-clients", cfg.num_clients, "number of shards the data is split into")->check(CLI::Range(1u, 100000u));
   app.add_option("--data-seed", cfg.data_seed, "seed of the partition and minibatch sampling");
+  app.add_option("--holdout", cfg.holdout,
+                 "share of the local samples held out from training (seeded by --data-seed and --client-index) and "
+                 "scored on the rounds the coordinator evaluates (its --eval-every); 0: none")
+      ->check(CLI::Range(0.0, 0.5));
   app.add_option("--state", cfg.state_path,
                  "file keeping the error-feedback memory across restarts (format: schema/FORMAT.md, Edge state file)");
   app.add_option("--heartbeat", cfg.heartbeat_ms, "heartbeat interval, ms");

@@ -34,6 +34,9 @@ SessionConfig session_config(const EdgeConfig& c) {
   return s;
 }
 
+// Seeds the hold-out apart from the partition and the minibatch streams.
+constexpr std::uint64_t kHoldoutSalt = 0x401d;
+
 std::string with_default_name(EdgeConfig& c) {
   if (c.name.empty()) c.name = "edge-" + std::to_string(c.client_index);
   return c.name;
@@ -44,11 +47,17 @@ std::string with_default_name(EdgeConfig& c) {
 EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train,
                        const std::atomic<bool>* stop)
     : cfg_(std::move(cfg)), log_(with_default_name(cfg_), cfg_.quiet) {
-  shard_ = std::make_unique<Shard>(
+  if (!(cfg_.holdout >= 0.0 && cfg_.holdout <= 0.5))
+    throw std::invalid_argument("--holdout must be in [0, 0.5], got " + std::to_string(cfg_.holdout));
+  // The hold-out comes out of the client's data before training ever sees it.
+  LocalHoldout split = hold_out(
       cfg_.local_data.path.empty()
           ? load_shard(std::move(train), cfg_.data_dir, cfg_.partition, cfg_.client_index, cfg_.num_clients,
                        cfg_.data_seed)
-          : local_shard(cfg_.local_data));
+          : local_shard(cfg_.local_data),
+      cfg_.holdout, data::mix_seed(cfg_.data_seed, cfg_.client_index, kHoldoutSalt));
+  holdout_ = std::move(split.holdout);
+  shard_ = std::make_unique<Shard>(std::move(split.train));
   // Without --model the client trains whatever the coordinator's Welcome names.
   if (!cfg_.model.empty()) adopt_model(model::make_model(cfg_.model, 0));
   session_ = std::make_unique<Session>(session_config(cfg_), ctx, log_, stop);
@@ -177,7 +186,15 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
   switch (env->body_type()) {
     case Body::Welcome: on_welcome(*env->body_as_Welcome()); break;
     case Body::RoundTask: on_task(*env->body_as_RoundTask()); break;
-    case Body::VoteResult: on_vote(*env->body_as_VoteResult()); break;
+    case Body::VoteResult: {
+      const auto* v = env->body_as_VoteResult();
+      on_vote(*v);
+      if (v->evaluate()) {
+        if (guard_pending_) eval_after_guard_ = v->round();  // the model is final after the GuardDecision
+        else send_eval_report(v->round());
+      }
+      break;
+    }
     case Body::GuardDecision: on_guard_decision(*env->body_as_GuardDecision()); break;
     case Body::ModelSnapshot: on_snapshot(*env->body_as_ModelSnapshot()); break;
     case Body::Error: on_error(*env->body_as_Error()); break;
@@ -212,7 +229,8 @@ void EdgeClient::on_welcome(const wire::Welcome& w) {
   session_->welcomed(w.client_id());
   if (w.standardise() && !(std::isfinite(w.input_mean()) && std::isfinite(w.input_std()) && w.input_std() > 0.0f))
     throw std::runtime_error("the coordinator sent an invalid input standardisation");
-  trainer_->set_inputs({w.standardise(), w.input_mean(), w.input_std()});
+  inputs_ = {w.standardise(), w.input_mean(), w.input_std()};
+  trainer_->set_inputs(inputs_);
   log_.say("joined run {} as client {}", w.run_id() ? w.run_id()->c_str() : "?", w.client_id());
 }
 
@@ -363,6 +381,21 @@ void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
   guard_pending_ = false;
   if (!d.keep()) replica_->roll_back();
   if (digest() != d.model_digest()) sync_ = Sync::resyncing;
+  if (eval_after_guard_) {
+    send_eval_report(*eval_after_guard_);
+    eval_after_guard_.reset();
+  }
+}
+
+void EdgeClient::send_eval_report(std::uint32_t round) {
+  HoldoutScore s;
+  if (sync_ == Sync::in_sync) s = score_holdout(trainer_->model(), holdout_, inputs_, eval_scratch_);
+  if (s.samples > 0)
+    log_.say("round {}: hold-out loss {:.4f}, accuracy {:.2f}% ({} samples)", round, s.loss_sum / s.samples,
+             100.0 * s.correct / s.samples, s.samples);
+  fb::FlatBufferBuilder fbb(96);
+  session_->send(wire::finish_envelope(
+      fbb, wire::CreateEvalReport(fbb, round, session_->client_id().value_or(0), s.loss_sum, s.correct, s.samples)));
 }
 
 void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {

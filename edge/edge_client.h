@@ -30,6 +30,7 @@
 #include "core/data/dataset.h"
 #include "core/replica/replica.h"
 #include "core/replica/snapshot.h"
+#include "edge/holdout.h"
 #include "edge/local_trainer.h"
 #include "edge/log.h"
 #include "edge/session.h"
@@ -47,6 +48,11 @@ struct EdgeConfig {
   std::uint32_t num_clients = 1;
   std::uint64_t data_seed = 1;         // partition and minibatch sampling
   std::string state_path;              // error-feedback memory survives restarts when set (edge/error_memory_file.h)
+  // Federated evaluation (edge/holdout.h): this share of the shard, in
+  // [0, 0.5], is held out (seeded by data_seed and client_index) and scored
+  // when a VoteResult asks; 0: no hold-out (the client answers with samples 0).
+  // At most half: the coordinator bounds a report by the Join's sample count.
+  double holdout = 0.0;
   std::uint32_t heartbeat_ms = 1000;
   std::uint32_t rejoin_after_ms = 4000;
   std::uint32_t give_up_after_ms = 600000;
@@ -118,6 +124,9 @@ class EdgeClient {
   void compute_and_send(std::uint32_t round, const wire::MethodParams& p, std::uint32_t deadline_ms);
   void on_vote(const wire::VoteResult& v);
   void on_guard_decision(const wire::GuardDecision& d);
+  // EvalReport for `round`: the hold-out scored with the replica, or samples 0
+  // when there is none or the replica is not the coordinator's.
+  void send_eval_report(std::uint32_t round);
   void on_snapshot(const wire::ModelSnapshot& s);
   std::vector<std::uint8_t> join_frame() const;
   // Builds (or, after the first, replaces) the model: the trainer, encoder,
@@ -139,6 +148,10 @@ class EdgeClient {
   std::optional<std::uint32_t> pending_task_round_;
   std::vector<std::uint8_t> pending_task_;  // a task waiting for a snapshot (raw frame)
   bool guard_pending_ = false;              // a guarded step awaits its GuardDecision
+  std::optional<std::uint32_t> eval_after_guard_;  // evaluate once the GuardDecision is applied
+  data::Dataset holdout_;                   // never trained on; rows 0 without --holdout
+  data::Standardisation inputs_;            // the run's input transform (Welcome)
+  std::vector<float> eval_scratch_;         // the standardised hold-out
   std::uint32_t rounds_applied_ = 0;
 };
 

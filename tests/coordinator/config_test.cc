@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -66,6 +69,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   a.virtual_time = true;
   a.local_steps = 4;
   a.data_dir = "/data";
+  a.central_test = false;
   a.tag = "t";
   // Every training field is stored (a field missing here is lost on --resume
   // and by --processes); deployment fields (endpoint, db, keys) are not.
@@ -73,7 +77,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   const nlohmann::json stored = coord::to_json(a);
   for (auto it = stored.begin(); it != stored.end(); ++it) keys.push_back(it.key());
   CHECK(keys == std::vector<std::string>{
-                    "aggregate", "batch_size", "checkpoint_every", "clients", "clip", "data_dir", "dead_after_ms", "eta", "eval_every",
+                    "aggregate", "batch_size", "central_test", "checkpoint_every", "clients", "clip", "data_dir", "dead_after_ms", "eta", "eval_every",
                     "fraction", "gamma", "gamma_auto", "guarded_step", "halve_every", "init", "input_mean",
                     "input_std", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
                     "rounds", "schedule", "seed", "server_lr", "standardise", "step_size", "tag",
@@ -97,6 +101,11 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   coord::apply_stored_config(old, c);
   CHECK(c.aggregate.rule == methods::AggregateRule::mean);
   CHECK(c.aggregate.clip == 0.0);
+  CHECK(b.central_test == false);
+  // A run logged before federated evaluation had its central test set.
+  old.erase("central_test");
+  coord::apply_stored_config(old, c);
+  CHECK(c.central_test == true);
 }
 
 TEST_CASE("config file: a partial file sets what it names, flags override it, an unknown key is refused") {
@@ -202,4 +211,17 @@ TEST_CASE("--resume refuses a flag that contradicts the stored run, and accepts 
   // --config: every field its configuration sets is compared.
   CHECK(coord::resume_conflicts(coord::to_json(cli), stored, {"--config"}).find("step_size 0.0099") !=
         std::string::npos);
+}
+
+TEST_CASE("--no-test: refused with --test-limit and with --eval-every 0, where it would change nothing") {
+  coord::CoordinatorConfig c;
+  c.central_test = false;
+  const auto given = [](std::initializer_list<std::string_view> flags) {
+    std::vector<std::string_view> v(flags);
+    return [v](std::string_view f) { return std::find(v.begin(), v.end(), f) != v.end(); };
+  };
+  CHECK(coord::check_flag_combinations(c, given({"--no-test"})).empty());
+  CHECK(coord::check_flag_combinations(c, given({"--no-test", "--test-limit"})).find("--no-test") != std::string::npos);
+  c.eval_every = 0;
+  CHECK(coord::check_flag_combinations(c, given({"--no-test"})).find("--eval-every 0") != std::string::npos);
 }

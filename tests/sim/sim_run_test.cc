@@ -214,8 +214,11 @@ TEST_CASE("signfed-report writes an HTML page with the plots from a small log") 
   for (std::uint64_t seed : {1u, 2u}) {
     c.coord.seed = seed;
     c.coord.tag = "test seed=" + std::to_string(seed);
+    c.holdout = seed == 2 ? 0.2 : 0.0;  // one run with federated evaluation, one without
     REQUIRE(sim::run_sim(c, train()).summary.status == "completed");
   }
+  CHECK(q(t.path, "SELECT COUNT(*) FROM client_evals WHERE run_id=1") == 0);
+  CHECK(q(t.path, "SELECT COUNT(*) FROM client_evals WHERE run_id=2") == 4 * 3);  // rounds 1, 3, 5
   const std::string out = t.dir + "/report";
   const std::string cmd = std::string("/usr/bin/python3 ") + SIGNFED_REPORT_SCRIPT + " " + t.path + " --out " + out +
                           " --target 0.3 > " + t.dir + "/report.log 2>&1";
@@ -232,6 +235,8 @@ TEST_CASE("signfed-report writes an HTML page with the plots from a small log") 
   CHECK(html.find("mean") != std::string::npos);
   CHECK(std::filesystem::exists(out + "/accuracy_vs_round.png"));
   CHECK(std::filesystem::exists(out + "/accuracy_vs_round.svg"));
+  CHECK(html.find("Federated evaluation") != std::string::npos);
+  CHECK(std::filesystem::exists(out + "/federated_accuracy.png"));
 }
 
 TEST_CASE("an exported plan describes the run: layers of a deeper MLP, gamma after auto, every minibatch") {

@@ -68,6 +68,11 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_option("--fraction", sc.fraction, "share of clients selected per round")->check(CLI::Range(0.0, 1.0))->group(fed);
   app->add_option("--data", o.sim.train_dir, "directory with IDX train+test files (default: Debian's Fashion-MNIST)")
       ->group(fed);
+  app->add_option("--holdout", o.sim.holdout,
+                  "share of each client's samples held out from training and scored every --eval-every rounds "
+                  "(federated evaluation, rounds.fed_accuracy); 0: none")
+      ->check(CLI::Range(0.0, 0.5))
+      ->group(fed);
   app->add_option("--workers", o.sim.workers, "threads driving the clients (in-process)")->check(CLI::Range(1u, 64u))->group(fed);
   app->add_flag("--processes", o.sim.processes,
                 "run the real signfed-coordinator and signfed-edge-faulty (signfed-edge plus --delay-ms for --slow) "
@@ -181,7 +186,7 @@ int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
   const std::string accuracy =
       s.final_accuracy >= 0
           ? fmt::format("final {:.2f}% (best {:.2f}%)", s.final_accuracy * 100.0, s.best_accuracy * 100.0)
-          : "not evaluated (--eval-every 0)";
+          : o.sim.coord.central_test ? "not evaluated (--eval-every 0)" : "no central test (--no-test)";
   fmt::print("run {} {} [{}]: {} rounds, {}, uplink {}, downlink {}, wall {}, "
              "digests {}/{} equal, crashes {}, peak RSS {:.0f} MB\n",
              s.run_id, s.status, o.sim.coord.tag, s.rounds_done, accuracy,

@@ -288,6 +288,7 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
       e.client_index = c;
       e.num_clients = cfg.clients;
       e.data_seed = cfg.data_seed;
+      e.holdout = cfg.holdout;
       e.heartbeat_ms = 2000;
       e.rejoin_after_ms = 60000;
       e.give_up_after_ms = 3600000;
@@ -398,6 +399,7 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
                                    std::to_string(cfg.clients), "--partition", cfg.partition, "--model", c.model,
                                    "--data-seed", std::to_string(cfg.data_seed), "--name", "sim-" + std::to_string(i)};
     if (!cfg.train_dir.empty()) ea.insert(ea.end(), {"--data", cfg.train_dir});
+    if (cfg.holdout > 0.0) ea.insert(ea.end(), {"--holdout", std::to_string(cfg.holdout)});
     ea.push_back("--insecure");  // (not --quiet: the digest check reads the final line)
     // Real time: a slow client really is slower (extra compute delay per round).
     const double extra = profiles[i].ms_per_sample * c.batch_size * c.local_steps - cfg.fleet.ms_per_sample * c.batch_size * c.local_steps;

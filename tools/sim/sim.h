@@ -34,6 +34,7 @@ struct SimConfig {
   std::string partition = "iid";
   std::uint64_t data_seed = 1;
   std::string train_dir;             // IDX train files; empty: Debian's Fashion-MNIST
+  double holdout = 0.0;              // each client's hold-out share (edge::EdgeConfig::holdout)
   std::uint32_t workers = 2;
   FleetSpec fleet;
   FaultSpec faults;
