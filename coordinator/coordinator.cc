@@ -104,7 +104,7 @@ void Coordinator::open_run() {
                "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --no-standardise "
                "and give them standardised data (federated statistics are not implemented yet)\n",
                model_->input_size());
-  replica_ = std::make_unique<core::Replica>(model_->params());
+  replica_ = std::make_unique<core::Replica>(model_->params(), codec::architecture_basis(model_->spec()));
   strategy_ = methods::make_strategy(cfg_.strategy_config());
   if (!cfg_.quiet) {
     progress_ = std::make_unique<ProgressPrinter>(cfg_.rounds, cfg_.progress_every, model_->num_params());
@@ -119,7 +119,7 @@ void Coordinator::open_run() {
     log_->mark_resumed(run_id_);
     if (resume->checkpoint.round >= 0) {
       const Checkpoint& ck = resume->checkpoint;
-      if (ck.params.size() != model_->num_params() || codec::model_digest(ck.params) != ck.digest)
+      if (ck.params.size() != model_->num_params() || codec::model_digest(ck.params, codec::architecture_basis(model_->spec())) != ck.digest)
         throw std::runtime_error("checkpoint of round " + std::to_string(ck.round) + " in " + cfg_.db_path +
                                  " does not match its digest or the model; the file is damaged");
       const bool with_momentum = strategy_->uses_momentum() && ck.momentum.size() == ck.params.size();
@@ -135,7 +135,8 @@ void Coordinator::open_run() {
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
   }
-  init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed, cfg_.init)->params());
+  init_digest_ = codec::model_digest(model::make_model(cfg_.model, cfg_.seed, cfg_.init)->params(),
+                                     codec::architecture_basis(model_->spec()));
   digest_ = replica_->digest();
   summary_.run_id = run_id_;
   log_->log_event(run_id_, unix_s(), std::nullopt, "transport", transport_->describe());

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
 #include "core/data/rng.h"
 #include "core/kernels/sign_kernels.h"
@@ -70,7 +71,7 @@ void EdgeClient::adopt_model(std::unique_ptr<model::Model> model) {
     trainer_ = std::make_unique<LocalTrainer>(std::move(*shard_), std::move(model), cfg_.data_seed, cfg_.client_index);
     shard_.reset();
     const std::size_t n = trainer_->model().num_params();
-    snap_ = std::make_unique<core::SnapshotAssembler>(n);
+    snap_ = std::make_unique<core::SnapshotAssembler>(n, codec::architecture_basis(trainer_->model().spec()));
     encoder_ = std::make_unique<methods::UpdateEncoder>(n, kernels::best_sign_kernels());
     if (!cfg_.state_path.empty()) {
       std::vector<float> e(n, 0.0f);
@@ -83,7 +84,7 @@ void EdgeClient::adopt_model(std::unique_ptr<model::Model> model) {
       }
     }
   }
-  replica_ = std::make_unique<core::Replica>(trainer_->model().params());
+  replica_ = std::make_unique<core::Replica>(trainer_->model().params(), codec::architecture_basis(trainer_->model().spec()));
 }
 
 const data::Dataset& EdgeClient::data() const { return trainer_ ? trainer_->data() : *shard_->data; }

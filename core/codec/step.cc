@@ -34,8 +34,17 @@ void apply_dense_step(std::span<float> x, std::span<const float> u, float step) 
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = x[i] - step * u[i];
 }
 
-std::uint64_t model_digest(std::span<const float> x) {
+std::uint64_t architecture_basis(std::string_view spec) {
   std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : spec) {
+    h ^= static_cast<std::uint8_t>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+std::uint64_t model_digest(std::span<const float> x, std::uint64_t basis) {
+  std::uint64_t h = basis;
   for (float f : x) {
     std::uint32_t w;
     std::memcpy(&w, &f, 4);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "core/codec/packet.h"
 
@@ -22,8 +23,15 @@ void apply_momentum_step(std::span<float> x, std::span<float> v, const TernarySi
 // x <- x - step * u (mean-aggregated methods).
 void apply_dense_step(std::span<float> x, std::span<const float> u, float step);
 
-// 64-bit FNV-1a over the little-endian bytes of the floats, 4 at a time
-// (FORMAT.md "Model digest"). For replica agreement, not for security.
-std::uint64_t model_digest(std::span<const float> x);
+// The digest's starting state for one architecture: 64-bit FNV-1a over the
+// bytes of its spec text (model::Model::spec(): a preset name or a model
+// file's canonical JSON). Replicas of different architectures then never
+// agree, even with equal parameter vectors.
+std::uint64_t architecture_basis(std::string_view spec);
+
+// 64-bit FNV-1a over the little-endian bytes of the floats, 4 at a time,
+// continued from `basis` (architecture_basis of the model's spec; FORMAT.md
+// "Model digest"). For replica agreement, not for security.
+std::uint64_t model_digest(std::span<const float> x, std::uint64_t basis);
 
 }  // namespace signfed::codec

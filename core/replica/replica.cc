@@ -9,7 +9,7 @@
 
 namespace signfed::core {
 
-std::uint64_t Replica::digest() const { return codec::model_digest(params_); }
+std::uint64_t Replica::digest() const { return codec::model_digest(params_, basis_); }
 
 void Replica::apply(const codec::PacketView& result, float step, float mu) {
   codec::validate(result, static_cast<std::uint32_t>(params_.size()));

@@ -23,13 +23,14 @@ namespace signfed::core {
 
 class Replica {
  public:
-  explicit Replica(std::span<float> params) : params_(params) {}
+  // basis: codec::architecture_basis of the model's spec (the digest covers the architecture).
+  Replica(std::span<float> params, std::uint64_t basis) : params_(params), basis_(basis) {}
 
   std::span<const float> params() const { return params_; }
   // Empty until the first momentum step, enable_momentum() or assign() with momentum.
   std::span<const float> momentum() const { return momentum_; }
   std::size_t size() const { return params_.size(); }
-  // 64-bit FNV-1a of the parameters (FORMAT.md "Model digest"), computed on
+  // 64-bit FNV-1a of the architecture and the parameters (FORMAT.md "Model digest"), computed on
   // each call: O(N), about 0.1 ms for the default MLP.
   std::uint64_t digest() const;
 
@@ -59,6 +60,7 @@ class Replica {
 
  private:
   std::span<float> params_;
+  std::uint64_t basis_;
   std::vector<float> momentum_;
   std::vector<float> saved_params_, saved_momentum_;
   bool saved_ = false;

@@ -57,7 +57,7 @@ SnapshotAssembler::Offer SnapshotAssembler::offer(const wire::ModelSnapshot& s) 
   }
   got_[s.chunk()] = true;
   if (std::find(got_.begin(), got_.end(), false) != got_.end()) return Offer::partial;
-  if (codec::model_digest(params_) != digest_) {
+  if (codec::model_digest(params_, basis_) != digest_) {
     got_.clear();
     return Offer::digest_mismatch;
   }

@@ -35,7 +35,8 @@ class SnapshotAssembler {
     digest_mismatch,  // every chunk arrived but the digest did not match: discarded
   };
 
-  explicit SnapshotAssembler(std::size_t num_params) : n_(num_params) {}
+  // basis: codec::architecture_basis of the model's spec, as the replica's.
+  SnapshotAssembler(std::size_t num_params, std::uint64_t basis) : n_(num_params), basis_(basis) {}
 
   // A chunk of another snapshot (round, digest or chunk count differ) starts over.
   Offer offer(const wire::ModelSnapshot& chunk);
@@ -47,6 +48,7 @@ class SnapshotAssembler {
 
  private:
   std::size_t n_;
+  std::uint64_t basis_;
   std::uint32_t round_ = 0, chunks_ = 0;
   std::uint64_t digest_ = 0;
   std::vector<bool> got_;

@@ -34,11 +34,15 @@ TEST_CASE("codec: momentum step follows eqs. (25)-(26)") {
   CHECK(x[1] == 0.0f - 0.1f * v[1]);
 }
 
-TEST_CASE("codec: model digest changes with any bit and is stable") {
+TEST_CASE("codec: model digest changes with any bit and with the architecture, and is stable") {
   std::vector<float> x(1000, 0.5f);
-  const auto d = codec::model_digest(x);
-  CHECK(d == codec::model_digest(x));
+  const std::uint64_t mlp = codec::architecture_basis("mlp");
+  const auto d = codec::model_digest(x, mlp);
+  CHECK(d == codec::model_digest(x, mlp));
+  // Same parameters, another architecture: replicas of different models never agree.
+  CHECK(d != codec::model_digest(x, codec::architecture_basis("mlp:784-128-10 ")));
   x[999] = std::nextafter(0.5f, 1.0f);
-  CHECK(d != codec::model_digest(x));
-  CHECK(codec::model_digest({}) == 0xcbf29ce484222325ull);
+  CHECK(d != codec::model_digest(x, mlp));
+  CHECK(codec::architecture_basis("") == 0xcbf29ce484222325ull);  // FNV-1a's offset basis
+  CHECK(codec::model_digest({}, codec::architecture_basis("")) == 0xcbf29ce484222325ull);
 }

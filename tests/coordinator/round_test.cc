@@ -182,7 +182,7 @@ TEST_CASE("round core: join, task, updates, a duplicate, a bad one, a late one, 
     x[i] = x[i] - 0.01f * static_cast<float>(want);
   }
   CHECK(mismatches == 0);
-  CHECK(v0.new_digest() == codec::model_digest(x));
+  CHECK(v0.new_digest() == codec::model_digest(x, codec::architecture_basis(model->spec())));
 
   // The log: round 0 closed at its deadline on the manual clock with 2 of 3
   // counted; round 1 closed as soon as all three answered, and logged the late one.

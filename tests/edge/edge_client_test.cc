@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
 #include "core/replica/snapshot.h"
 #include "edge/edge_client.h"
@@ -28,7 +29,7 @@ struct Rig {
   std::string endpoint = "inproc://edge-client-test-" + std::to_string(++g_endpoint);
   test::FakeCoordinator coord{ctx, endpoint};
   std::unique_ptr<model::Model> model = model::make_model(test::kSpec, 5);  // the coordinator's model
-  core::Replica replica{model->params()};
+  core::Replica replica{model->params(), codec::architecture_basis(model->spec())};
 
   EdgeConfig config() const {
     EdgeConfig c;

@@ -70,7 +70,7 @@ ExportRun write_run(const std::string& db, const std::string& model_name, bool s
     }
     coord::RoundRow row;
     row.round = round;
-    row.model_digest = codec::model_digest(m->params());
+    row.model_digest = codec::model_digest(m->params(), codec::architecture_basis(m->spec()));
     coord::Checkpoint ck;
     ck.round = round;
     ck.digest = row.model_digest;

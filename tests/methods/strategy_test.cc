@@ -65,7 +65,7 @@ TEST_CASE("strategy: momentum only where the method keeps it, and the vote moves
   REQUIRE(s->uses_momentum());
 
   std::vector<float> x(8, 1.0f);
-  core::Replica r(x);
+  core::Replica r(x, codec::architecture_basis("test"));
   r.enable_momentum();
   const std::vector<float> g = {1, -1, 0, 1, 0, 0, -1, 1};
   const codec::SignPacket p = codec::encode_ternary_best(codec::ternary_signs(g));
@@ -89,7 +89,7 @@ TEST_CASE("strategy: the guarded step wraps any method, keeps a step the losses 
     CHECK(s->accepts(m == Method::signsgd ? Encoding::dense_sign : Encoding::float32));  // the inner method's
 
     std::vector<float> x(4, 1.0f);
-    core::Replica r(x);
+    core::Replica r(x, codec::architecture_basis("test"));
     const std::vector<float> g = {1, -1, 1, -1};
     const codec::SignPacket p =
         m == Method::signsgd ? codec::encode_ternary_best(codec::ternary_signs(g)) : codec::encode_float32(g);
@@ -123,7 +123,7 @@ TEST_CASE("strategy: one update of 3e38 among three - the plain mean refuses the
       const std::vector<methods::Counted> counted = {{0, honest.view(), 10.0}, {1, poison.view(), 10.0},
                                                      {2, honest.view(), 10.0}};
       std::vector<float> x = start;
-      core::Replica r(x);
+      core::Replica r(x, codec::architecture_basis("test"));
       // Mean 1e38 in each of 16 coordinates: every one finite, the L2 norm 4e38 above FLT_MAX.
       const methods::Aggregate a = methods::make_strategy(cfg)->aggregate(0, counted, 0.5f, r);
       CHECK(a.refused == "aggregate L2 norm above FLT_MAX");
@@ -145,7 +145,7 @@ TEST_CASE("strategy: a finite aggregate that would make the model non-finite is 
   auto cfg = config(Method::fedsgd);
   std::vector<float> x = {3.0e38f, 1.0f};
   const std::vector<float> before = x;
-  core::Replica r(x);
+  core::Replica r(x, codec::architecture_basis("test"));
   const codec::SignPacket down = codec::encode_float32(std::vector<float>{-1.0e38f, 1.0f});
   const methods::Counted one{0, down.view(), 1.0};
   const methods::Aggregate a = methods::make_strategy(cfg)->aggregate(0, std::span(&one, 1), 1.0f, r);

@@ -18,6 +18,8 @@ using namespace signfed;
 
 namespace {
 
+const std::uint64_t kBasis = codec::architecture_basis("test-model");
+
 std::vector<float> ramp(std::size_t n, float scale) {
   std::vector<float> x(n);
   for (std::size_t i = 0; i < n; ++i) x[i] = scale * static_cast<float>(static_cast<int>(i % 17) - 8);
@@ -53,7 +55,7 @@ const wire::ModelSnapshot& snapshot_in(const std::vector<std::uint8_t>& bytes) {
 TEST_CASE("replica: a sign packet moves the parameters as apply_sign_step, and momentum starts when mu != 0") {
   const std::size_t n = 1000;
   std::vector<float> a = ramp(n, 0.01f), b = a;
-  core::Replica r(a);
+  core::Replica r(a, kBasis);
   const codec::TernarySigns s = signs_for(n);
   const codec::SignPacket pk = codec::encode_ternary_best(s);
   r.apply(pk.view(), 0.5f, 0.0f);
@@ -75,13 +77,13 @@ TEST_CASE("replica: a sign packet moves the parameters as apply_sign_step, and m
   codec::apply_momentum_step(b, v, s, 0.0f, 0.5f);
   CHECK(a == b);
   CHECK(std::vector<float>(r.momentum().begin(), r.momentum().end()) == v);
-  CHECK(r.digest() == codec::model_digest(b));
+  CHECK(r.digest() == codec::model_digest(b, kBasis));
 }
 
 TEST_CASE("replica: a float32 result is a dense step, and a bad packet leaves the replica unchanged") {
   const std::size_t n = 64;
   std::vector<float> a = ramp(n, 1.0f);
-  core::Replica r(a);
+  core::Replica r(a, kBasis);
   const std::vector<float> u = ramp(n, 0.25f);
   r.apply(codec::encode_float32(u).view(), 2.0f, 0.0f);
   for (std::size_t i = 0; i < n; ++i) CHECK(a[i] == ramp(n, 1.0f)[i] - 2.0f * u[i]);
@@ -96,7 +98,7 @@ TEST_CASE("replica: a float32 result is a dense step, and a bad packet leaves th
 TEST_CASE("replica: roll_back restores parameters and momentum saved before a tentative step") {
   const std::size_t n = 100;
   std::vector<float> a = ramp(n, 0.1f);
-  core::Replica r(a);
+  core::Replica r(a, kBasis);
   r.enable_momentum();
   const codec::TernarySigns s = signs_for(n);
   r.apply_signs(s, 0.1f, 0.5f);
@@ -113,7 +115,7 @@ TEST_CASE("replica: roll_back restores parameters and momentum saved before a te
 
 TEST_CASE("replica: assign refuses a model of another size") {
   std::vector<float> a(10, 0.0f);
-  core::Replica r(a);
+  core::Replica r(a, kBasis);
   const std::vector<float> p(11, 1.0f), m(10, 1.0f);
   CHECK_THROWS_AS(r.assign(p, {}), std::invalid_argument);
   CHECK_THROWS_AS(r.assign(m, p), std::invalid_argument);
@@ -127,15 +129,15 @@ TEST_CASE("replica: assign refuses a model of another size") {
 TEST_CASE("snapshot: three chunks, in reverse order, rebuild parameters and momentum exactly") {
   const std::size_t n = 2 * wire::kSnapshotChunkParams + 1234;  // 3 chunks, the last one short
   std::vector<float> src = ramp(n, 0.001f);
-  core::Replica from(src);
+  core::Replica from(src, kBasis);
   from.enable_momentum();
   from.apply_signs(signs_for(n), 0.01f, 0.9f);
   const auto chunks = chunks_of(from, 7);
   REQUIRE(chunks.size() == 3);
 
   std::vector<float> dst(n, 0.0f);
-  core::Replica to(dst);
-  core::SnapshotAssembler asm_(n);
+  core::Replica to(dst, kBasis);
+  core::SnapshotAssembler asm_(n, kBasis);
   CHECK(asm_.offer(snapshot_in(chunks[2])) == core::SnapshotAssembler::Offer::partial);
   CHECK(asm_.offer(snapshot_in(chunks[0])) == core::SnapshotAssembler::Offer::partial);
   CHECK(asm_.offer(snapshot_in(chunks[2])) == core::SnapshotAssembler::Offer::partial);  // a repeat changes nothing
@@ -152,12 +154,12 @@ TEST_CASE("snapshot: three chunks, in reverse order, rebuild parameters and mome
 TEST_CASE("snapshot: chunks that do not fit the model are refused, and a wrong digest discards the whole") {
   const std::size_t n = wire::kSnapshotChunkParams + 10;  // 2 chunks
   std::vector<float> src = ramp(n, 0.5f);
-  core::Replica from(src);
+  core::Replica from(src, kBasis);
   const auto chunks = chunks_of(from, 3);
   REQUIRE(chunks.size() == 2);
 
   SUBCASE("a model of another size") {
-    core::SnapshotAssembler other(n + 1);
+    core::SnapshotAssembler other(n + 1, kBasis);
     CHECK(other.offer(snapshot_in(chunks[0])) == core::SnapshotAssembler::Offer::malformed);
   }
   SUBCASE("a chunk whose offset does not match its index") {
@@ -166,7 +168,7 @@ TEST_CASE("snapshot: chunks that do not fit the model are refused, and a wrong d
     auto s = wire::CreateModelSnapshot(fbb, 3, fbb.CreateString("test"), n, from.digest(), 0, 2, 10,
                                        fbb.CreateVector(p));
     const auto bytes = wire::finish_envelope(fbb, s);
-    core::SnapshotAssembler a(n);
+    core::SnapshotAssembler a(n, kBasis);
     CHECK(a.offer(snapshot_in({bytes.begin(), bytes.end()})) == core::SnapshotAssembler::Offer::malformed);
   }
   SUBCASE("parameters that do not hash to the digest") {
@@ -176,8 +178,8 @@ TEST_CASE("snapshot: chunks that do not fit the model are refused, and a wrong d
                                        wire::kSnapshotChunkParams, fbb.CreateVector(p));
     const auto bytes = wire::finish_envelope(fbb, s);
     std::vector<float> dst(n, 0.0f);
-    core::Replica to(dst);
-    core::SnapshotAssembler a(n);
+    core::Replica to(dst, kBasis);
+    core::SnapshotAssembler a(n, kBasis);
     CHECK(a.offer(snapshot_in(chunks[0])) == core::SnapshotAssembler::Offer::partial);
     CHECK(a.offer(snapshot_in({bytes.begin(), bytes.end()})) == core::SnapshotAssembler::Offer::digest_mismatch);
     CHECK(!a.in_progress());
@@ -185,9 +187,9 @@ TEST_CASE("snapshot: chunks that do not fit the model are refused, and a wrong d
   }
   SUBCASE("a chunk of a newer snapshot starts over") {
     std::vector<float> src2 = ramp(n, 0.25f);
-    core::Replica from2(src2);
+    core::Replica from2(src2, kBasis);
     const auto newer = chunks_of(from2, 4);
-    core::SnapshotAssembler a(n);
+    core::SnapshotAssembler a(n, kBasis);
     CHECK(a.offer(snapshot_in(chunks[0])) == core::SnapshotAssembler::Offer::partial);
     CHECK(a.offer(snapshot_in(newer[1])) == core::SnapshotAssembler::Offer::partial);  // round 4 replaces round 3
     CHECK(a.offer(snapshot_in(newer[0])) == core::SnapshotAssembler::Offer::complete);

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "core/codec/step.h"
+#include "core/model/model.h"
 
 namespace signfed::exporter {
 namespace {
@@ -113,7 +114,7 @@ RunSource read_run(const std::string& path, std::optional<std::int64_t> run, std
                                     where, src.round, blob.getBytes()));
     src.params.resize(static_cast<std::size_t>(blob.getBytes()) / sizeof(float));
     if (!src.params.empty()) std::memcpy(src.params.data(), blob.getBlob(), src.params.size() * sizeof(float));
-    src.digest = codec::model_digest(src.params);
+    src.digest = codec::model_digest(src.params, codec::architecture_basis(model::make_model(src.model, 0)->spec()));
     if (hex(src.digest) != logged)
       throw ExportError(fmt::format("{} round {}: stored parameters hash to {} but the log says {}: the file is corrupt "
                                     "(export another round with --round)", where, src.round, hex(src.digest), logged));

@@ -19,6 +19,7 @@
 #include <fmt/core.h>
 #include <zmq.hpp>
 
+#include "core/codec/step.h"
 #include "core/codec/packet.h"
 #include "core/methods/encoder.h"
 #include "core/codec/wire_packet.h"
@@ -102,8 +103,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto dim = static_cast<std::uint32_t>(model->num_params());
-  auto replica = std::make_unique<core::Replica>(model->params());
-  core::SnapshotAssembler snap(dim);
+  auto replica = std::make_unique<core::Replica>(model->params(), codec::architecture_basis(model->spec()));
+  core::SnapshotAssembler snap(dim, codec::architecture_basis(model->spec()));
   bool seeded = false;
   std::uint64_t digest = 0;
 
@@ -227,7 +228,7 @@ int main(int argc, char** argv) {
             if (!seeded) {
               model = model::make_model(model_spec, w->seed(),
                                           w->init() == wire::Init::torch ? model::Init::torch : model::Init::he);
-              replica = std::make_unique<core::Replica>(model->params());
+              replica = std::make_unique<core::Replica>(model->params(), codec::architecture_basis(model->spec()));
               digest = replica->digest();
               seeded = true;
             }
