@@ -46,7 +46,9 @@ LocalTrainer::LocalTrainer(Shard shard, std::unique_ptr<model::Model> model, std
                            std::uint32_t client_index)
     : shard_(std::move(shard)),
       model_(std::move(model)),
-      sampler_(shard_.rows.size(), data::client_batch_seed(data_seed, client_index)) {
+      sampler_(shard_.rows.size(), data::client_batch_seed(data_seed, client_index)),
+      dropout_stream_(data::mix_seed(data_seed, client_index, 0xd50f)) {
+  model_->reseed_dropout(dropout_stream_);  // each client its own masks, reproducibly
   if (model_->input_size() != shard_.data->cols)
     throw std::invalid_argument("model " + model_->spec() + " takes " + std::to_string(model_->input_size()) +
                                 " inputs but the data has " + std::to_string(shard_.data->cols) + " features");
@@ -69,6 +71,7 @@ void LocalTrainer::replace_model(std::unique_ptr<model::Model> model) {
   if (model->num_params() != model_->num_params() || model->input_size() != model_->input_size())
     throw std::invalid_argument("replace_model: " + model->spec() + " does not match " + model_->spec());
   model_ = std::move(model);
+  model_->reseed_dropout(dropout_stream_);
 }
 
 double LocalTrainer::rows_gradient(std::span<const std::uint32_t> positions) {

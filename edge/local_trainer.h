@@ -88,6 +88,7 @@ class LocalTrainer {
   Shard shard_;
   std::unique_ptr<model::Model> model_;
   data::EpochSampler sampler_;
+  std::uint64_t dropout_stream_;  // this client's dropout masks (model.h reseed_dropout)
   data::Standardisation inputs_;
   std::vector<std::uint32_t> positions_, guard_rows_;
   std::vector<float> grad_, update_, saved_, xbuf_;
