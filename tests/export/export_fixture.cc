@@ -118,6 +118,10 @@ int run_python(const std::vector<std::string>& args, const std::string& log, std
 
 }  // namespace
 
+std::vector<float> model_logits(model::Model& m, std::span<const float> x, std::size_t n) {
+  return LogitsOf::of(m, x, n);
+}
+
 int run_check(const std::string& mode, const std::string& model, const ExportRun& run, const std::string& work,
               std::string* output, double* max_diff) {
   need_python();

@@ -5,8 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
+
+namespace signfed::model {
+class Model;
+}
 
 namespace signfed::test {
 
@@ -23,6 +28,9 @@ struct ExportRun {
 // none, rounds 0 and 2 have parameters). standardise: the run's inputs are
 // (x - 0.2860) / 0.3530. logits: of n test samples after round 2.
 ExportRun write_run(const std::string& db, const std::string& model, bool standardise, std::size_t n);
+
+// signfed's own logits (Model's protected forward pass) on n rows of x: n x classes.
+std::vector<float> model_logits(model::Model& m, std::span<const float> x, std::size_t n);
 
 // Runs signfed-export with args; output (stdout + stderr) into *output. Returns the exit code.
 int run_export(const std::vector<std::string>& args, std::string* output, const std::string& log);
