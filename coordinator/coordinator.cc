@@ -168,6 +168,7 @@ RunSummary Coordinator::run() {
   transport_->drain_events([this](const net::TransportEvent& e) { handle_event(e); });
   write_event_summaries(true);
   log_->end_run(run_id_, summary_.status);
+  summary_.final_fed_accuracy = log_->last_fed_accuracy(run_id_).value_or(-1.0);
   if (summary_.status == "completed") broadcast_bye("run completed");
   summary_.final_digest = digest_;
   summary_.clients = static_cast<std::uint32_t>(registry_.size());

@@ -73,6 +73,7 @@ struct RunSummary {
   std::uint32_t rounds_done = 0;
   double final_accuracy = -1.0;   // -1: never evaluated
   double best_accuracy = -1.0;
+  double final_fed_accuracy = -1.0;  // the boards' hold-out (sample-weighted), last reported round; -1: none
   std::uint64_t uplink_bytes = 0, downlink_bytes = 0;
   std::uint32_t clients = 0;
   std::uint64_t final_digest = 0;

@@ -167,9 +167,11 @@ int main(int argc, char** argv) {
     zmq::context_t ctx;
     coord::Coordinator c(cfg, ctx, &stop);
     const coord::RunSummary s = c.run();
-    fmt::print("run {} {}: {} rounds, final accuracy {:.2f}%, uplink {:.2f} MB, downlink {:.2f} MB, digest {:016x}, "
+    const auto percent = [](double a) { return a < 0 ? std::string("-") : fmt::format("{:.2f}%", a * 100.0); };
+    fmt::print("run {} {}: {} rounds, final accuracy {}{}, uplink {:.2f} MB, downlink {:.2f} MB, digest {:016x}, "
                "peak RSS {} kB\n",
-               s.run_id, s.status, s.rounds_done, s.final_accuracy < 0 ? 0.0 : s.final_accuracy * 100.0,
+               s.run_id, s.status, s.rounds_done, percent(s.final_accuracy),
+               s.final_fed_accuracy < 0 ? std::string() : ", federated hold-out " + percent(s.final_fed_accuracy),
                s.uplink_bytes / 1e6, s.downlink_bytes / 1e6, s.final_digest, peak_rss_kb());
     if (s.status == "completed") return 0;
     fmt::print(stderr,

@@ -373,6 +373,18 @@ void RoundLog::commit_evals(std::int64_t run_id, const std::vector<EvalRow>& eva
   }
 }
 
+std::optional<double> RoundLog::last_fed_accuracy(std::int64_t run_id) {
+  try {
+    SQLite::Statement q(*db_, "SELECT fed_accuracy FROM rounds WHERE run_id=? AND fed_samples > 0 "
+                              "ORDER BY round DESC LIMIT 1");
+    q.bind(1, run_id);
+    if (q.executeStep() && !q.getColumn(0).isNull()) return q.getColumn(0).getDouble();
+  } catch (const SQLite::Exception& e) {
+    fail(path_, e.what(), result_code(e));
+  }
+  return std::nullopt;
+}
+
 void RoundLog::end_run(std::int64_t run_id, const std::string& status) {
   try {
     SQLite::Statement s(*db_, "UPDATE runs SET status=?, ended_at=(julianday('now') - 2440587.5) * 86400.0 WHERE run_id=?");

@@ -131,6 +131,9 @@ class RoundLog {
   void commit_evals(std::int64_t run_id, const std::vector<EvalRow>& evals);
 
   void end_run(std::int64_t run_id, const std::string& status);
+  // The sample-weighted federated hold-out accuracy of the run's last
+  // evaluated round (rounds.fed_accuracy), if any client reported one.
+  std::optional<double> last_fed_accuracy(std::int64_t run_id);
 
  private:
   std::string path_;
