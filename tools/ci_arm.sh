@@ -64,7 +64,7 @@ else
   cmake --preset release -DSIGNFED_AARCH64_EDGE="$edge" >/dev/null
   host_build=build/release
 fi
-cmake --build "$host_build" -j"$jobs" --target mixed_federation_test signfed-coordinator
+cmake --build "$host_build" -j"$jobs" --target mixed_federation_test signfed-coordinator signfed-edge
 ctest --test-dir "$host_build" -R '^mixed_federation$' --output-on-failure
 # Unregister it again: a later `ctest -L e2e` in the host build must not run it against an
 # aarch64 edge built from older sources (a different wire protocol).
