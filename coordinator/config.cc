@@ -85,6 +85,10 @@ std::string check_flag_combinations(const CoordinatorConfig& c, const std::funct
     return "--halve-every has no effect without --schedule halving; remove it or add --schedule halving";
   if (given("--test-limit") && c.eval_every == 0)
     return "--test-limit has no effect with --eval-every 0 (no evaluation); remove it";
+  if ((given("--test") || given("--test-labels")) && !c.central_test)
+    return "--test names a central test set and --no-test says there is none: keep one of them";
+  if (given("--test-labels") && !given("--test"))
+    return "--test-labels belongs to --test FILE (.npy or IDX images); add --test or remove it";
   if (given("--test-limit") && !c.central_test)
     return "--test-limit has no effect with --no-test (no central test set); remove one of them";
   if (given("--no-test") && c.eval_every == 0)
@@ -175,6 +179,8 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
   j["schedule"] = wire::EnumNameStepSchedule(c.schedule);
   j["policy"] = c.policy.name();
   j["central_test"] = c.central_test;
+  j["test_file"] = c.test_file;
+  j["test_labels"] = c.test_labels;
   return j;
 }
 
@@ -204,6 +210,8 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   c.policy = parse_policy(j.at("policy").get<std::string>());
   // Added with federated evaluation; a run logged before had a central test set.
   c.central_test = j.value("central_test", true);
+  c.test_file = j.value("test_file", std::string());  // added with --test FILE
+  c.test_labels = j.value("test_labels", std::string());
 }
 
 std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& stored,
@@ -221,7 +229,7 @@ std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& st
       {"--method", "method"},     {"--tie", "tie_rule"},          {"--server-lr", "server_lr"},
       {"--weighting", "weighting"}, {"--aggregate", "aggregate"}, {"--clip", "clip"},
       {"--no-standardise", "standardise"}, {"--schedule", "schedule"}, {"--policy", "policy"},
-      {"--no-test", "central_test"},
+      {"--no-test", "central_test"}, {"--test", "test_file"}, {"--test-labels", "test_labels"},
   };
   const bool whole_file = std::find(given.begin(), given.end(), "--config") != given.end();
   std::vector<std::string> conflicts;

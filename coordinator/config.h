@@ -100,6 +100,10 @@ struct CoordinatorConfig {
   // false (--no-test): no central test set; eval rounds log only the clients'
   // hold-out reports (rounds.fed_*; test_accuracy stays NULL).
   bool central_test = true;
+  // --test FILE: the central test set from a data file in a board format
+  // (CSV, .npz, .npy + test_labels, IDX + test_labels; core/data/local_data.h)
+  // instead of the IDX test split in data_dir.
+  std::string test_file, test_labels;
   std::uint32_t checkpoint_every = 10;
 
   // delta^t for round t under the schedule.

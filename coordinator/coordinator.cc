@@ -12,6 +12,7 @@
 #include "core/methods/encoder.h"
 #include "core/data/rng.h"
 #include "core/codec/step.h"
+#include "core/data/local_data.h"
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/client_registry.h"
@@ -141,7 +142,14 @@ void Coordinator::open_run() {
   summary_.run_id = run_id_;
   log_->log_event(run_id_, unix_s(), std::nullopt, "transport", transport_->describe());
   if (cfg_.eval_every > 0 && cfg_.central_test) {
-    data::Dataset test = data::load_fashion_mnist(data_dir, data::Split::test);
+    data::Dataset test = cfg_.test_file.empty()
+                             ? data::load_fashion_mnist(data_dir, data::Split::test)
+                             : data::load_local_data({cfg_.test_file, cfg_.test_labels, {}});
+    if (test.cols != model_->input_size() || test.classes > model_->num_classes())
+      throw data::DataError(fmt::format("test set {}: {} features and {} classes, but the model takes {} inputs and {} "
+                                        "classes",
+                                        cfg_.test_file.empty() ? data_dir : cfg_.test_file, test.cols, test.classes,
+                                        model_->input_size(), model_->num_classes()));
     inputs_.apply(test.features, test.features);  // the clients' transform, once
     test_ = std::make_shared<const data::Dataset>(std::move(test));
   }

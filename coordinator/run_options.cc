@@ -83,6 +83,11 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
       ->group(tr);
   app.add_option("--eval-every", cfg.eval_every, "evaluate on the test set every N rounds (0: never)")->group(tr);
   app.add_option("--test-limit", cfg.test_limit, "evaluate on the first N test samples (0: all)")->group(tr);
+  app.add_option("--test", cfg.test_file,
+                 "central test set as a data FILE (CSV with a label/target/class column, .npz, .npy or IDX with "
+                 "--test-labels); default: the IDX test split in --data")
+      ->group(tr);
+  app.add_option("--test-labels", cfg.test_labels, "labels file for --test FILE.npy or an IDX images file")->group(tr);
   app.add_flag("--no-test", t.no_test,
                "no central test set: eval rounds log only the clients' hold-out reports (signfed-edge --holdout; "
                "rounds.fed_accuracy)")

@@ -70,6 +70,8 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   a.local_steps = 4;
   a.data_dir = "/data";
   a.central_test = false;
+  a.test_file = "/data/test.npy";
+  a.test_labels = "/data/test-labels.npy";
   a.tag = "t";
   // Every training field is stored (a field missing here is lost on --resume
   // and by --processes); deployment fields (endpoint, db, keys) are not.
@@ -81,7 +83,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
                     "fraction", "gamma", "gamma_auto", "guarded_step", "halve_every", "init", "input_mean",
                     "input_std", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
                     "rounds", "schedule", "seed", "server_lr", "standardise", "step_size", "tag",
-                    "test_limit", "tie_rule", "virtual_time", "weighting"});
+                    "test_file", "test_labels", "test_limit", "tie_rule", "virtual_time", "weighting"});
   coord::CoordinatorConfig b;
   coord::apply_stored_config(coord::to_json(a), b);
   CHECK(coord::to_json(b).dump() == coord::to_json(a).dump());  // (NaN statistics compare unequal as values)

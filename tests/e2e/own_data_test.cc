@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -49,8 +50,15 @@ TEST_CASE("e2e: boards train a model file on their own CSV files - data that doe
   write_board_csv(f.dir.path + "/a.csv", 300, 8, 0.2, 1);  // mostly class 0
   write_board_csv(f.dir.path + "/b.csv", 300, 8, 0.8, 2);  // mostly class 1
   write_board_csv(f.dir.path + "/wrong.csv", 50, 5, 0.5, 3);
+  write_board_csv(f.dir.path + "/test.csv", 400, 8, 0.5, 4);  // the coordinator's central test set
+  // A test file that does not fit the model stops the coordinator before any board joins.
+  f.start_coordinator(2, {"--model", model, "--test", f.dir.path + "/wrong.csv", "--no-standardise"});
+  CHECK(f.coordinator->wait(30) == 1);
+  CHECK(f.coordinator->output().find("5 features and 2 classes, but the model takes 8 inputs") != std::string::npos);
+  std::filesystem::remove(f.db);
   f.start_coordinator(2, {"--model", model, "--rounds", "40", "--method", "signsgd", "--lr", "0.005", "--batch", "16",
-                          "--eval-every", "0", "--no-standardise", "--round-timeout", "20000"});
+                          "--eval-every", "20", "--test", f.dir.path + "/test.csv", "--no-standardise",
+                          "--round-timeout", "20000"});
 
   auto wrong = start_board(f, "wrong", f.dir.path + "/wrong.csv");
   CHECK(wrong->wait(30) == 1);
@@ -72,6 +80,10 @@ TEST_CASE("e2e: boards train a model file on their own CSV files - data that doe
   const double last = query_number(f.db, "SELECT AVG(local_loss) FROM updates WHERE round >= 37 AND status='counted'");
   MESSAGE("training loss " << first << " -> " << last);
   CHECK(last < 0.5 * first);
+  const double test_accuracy = query_number(f.db, "SELECT test_accuracy FROM rounds WHERE round = 39");
+  MESSAGE("central test accuracy on test.csv " << test_accuracy);
+  CHECK(test_accuracy >= 0.9);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE test_accuracy IS NOT NULL") == 2);
 }
 
 }  // namespace signfed::test
