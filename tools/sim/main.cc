@@ -1,5 +1,6 @@
 // signfed-sim: simulates a federation of M clients with the real coordinator
 // and edge client code; see --help and docs/simulation.md.
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -37,6 +38,7 @@ struct Options {
   std::string sweep_file;
   std::vector<std::string> sweep_axes;
   std::string bin_dir;
+  std::string data_path;  // --data: a directory (IDX) or a file (board format)
   std::string trace_at;
   bool verbose = false;
   std::set<std::string> given;  // long flags set on the command line (method-specific checks)
@@ -66,7 +68,15 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
       ->group(fed);
   app->add_option("--data-seed", o.data_seed, "seed of the partition and minibatches (default: --seed)")->group(fed);
   app->add_option("--fraction", sc.fraction, "share of clients selected per round")->check(CLI::Range(0.0, 1.0))->group(fed);
-  app->add_option("--data", o.sim.train_dir, "directory with IDX train+test files (default: Debian's Fashion-MNIST)")
+  app->add_option("--data", o.data_path,
+                  "training data to partition between the clients: a DIRECTORY with IDX train+test files (default: "
+                  "Debian's Fashion-MNIST) or a FILE in a board format (CSV, .csv.gz, .npz; .npy or IDX with --labels; "
+                  "then a central test set is --test FILE or none, --no-test)")
+      ->group(fed);
+  app->add_option("--labels", o.sim.train_file.labels_path, "labels file for --data FILE.npy or an IDX images file")
+      ->group(fed);
+  app->add_option("--label", o.sim.train_file.csv.label,
+                  "CSV label column of --data FILE: a name or #N (#-1: the last); default label, target or class")
       ->group(fed);
   app->add_option("--holdout", o.sim.holdout,
                   "share of each client's samples held out from training and scored every --eval-every rounds "
@@ -151,6 +161,20 @@ std::string finish(Options& o) {
     return e.what();
   }
   o.sim.data_seed = o.data_seed >= 0 ? static_cast<std::uint64_t>(o.data_seed) : sc.seed;
+  if (!o.data_path.empty() && std::filesystem::is_regular_file(o.data_path)) {
+    o.sim.train_file.path = o.data_path;
+    if (o.sim.processes)
+      return "--processes runs signfed-edge, whose --data FILE is one board's own data: partition a data file "
+             "in-process (drop --processes) or give each board its file";
+    if (!o.sim.export_plan_dir.empty()) return "--export-plan reads the IDX training set: drop --data FILE";
+    if (sc.standardise && !(std::isfinite(sc.input_mean) && std::isfinite(sc.input_std)))
+      return "--data FILE: the pixel statistics of the IDX set do not apply; pass --no-standardise (give the "
+             "clients data in a sensible range)";
+  } else {
+    if (o.given.count("--labels") || o.given.count("--label"))
+      return "--labels and --label describe a --data FILE; --data is a directory here";
+    o.sim.train_dir = o.data_path;
+  }
   sc.data_dir = o.sim.train_dir;
   sc.clients = o.sim.clients;
   o.sim.verbose_clients = o.verbose;
@@ -307,7 +331,7 @@ int sim_main(int argc, char** argv) {
                i == 0 ? "?" : human_time(el / i * (runs.size() - i)), sim::point_text(points[i]));
     std::fflush(stdout);
     try {
-      if (!train || runs[i].sim.train_dir != runs[0].sim.train_dir) train = sim::load_train(runs[i].sim);
+      if (!train || runs[i].sim.train_dir != runs[0].sim.train_dir || runs[i].sim.train_file.path != runs[0].sim.train_file.path) train = sim::load_train(runs[i].sim);
       worst = std::max(worst, run_one(runs[i], train));
     } catch (const std::exception& e) {
       fmt::print(stderr, "signfed-sim: run {} ({}) failed: {}\n", i + 1, sim::point_text(points[i]), e.what());

@@ -444,6 +444,7 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
 }  // namespace
 
 std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg) {
+  if (!cfg.train_file.path.empty()) return std::make_shared<const data::Dataset>(data::load_local_data(cfg.train_file));
   const std::string dir = cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir;
   return std::make_shared<const data::Dataset>(data::load_fashion_mnist(dir, data::Split::train));
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "coordinator/config.h"
+#include "core/data/local_data.h"
 #include "coordinator/coordinator.h"
 #include "core/data/dataset.h"
 #include "tools/sim/fleet.h"
@@ -34,6 +35,9 @@ struct SimConfig {
   std::string partition = "iid";
   std::uint64_t data_seed = 1;
   std::string train_dir;             // IDX train files; empty: Debian's Fashion-MNIST
+  // --data FILE: the one global training file in a board format (CSV, .npz,
+  // .npy/IDX with train_file.labels_path), partitioned like the IDX set.
+  data::LocalDataSource train_file;
   double holdout = 0.0;              // each client's hold-out share (edge::EdgeConfig::holdout)
   std::uint32_t workers = 2;
   FleetSpec fleet;
