@@ -97,12 +97,12 @@ void Coordinator::open_run() {
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   // The pooled pixel statistics of the IDX training set fit 28x28 images only;
   // a model for the boards' own data needs its inputs' own statistics.
-  if (!resume && cfg_.standardise && !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) &&
-      model_->input_size() != 28 * 28)
+  if (!resume && cfg_.standardise && cfg_.input_stats == CoordinatorConfig::InputStats::dataset &&
+      !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) && model_->input_size() != 28 * 28)
     fmt::print(stderr,
                "signfed-coordinator: warning: inputs are standardised with the pixel statistics of the IDX training "
-               "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --no-standardise "
-               "and give them standardised data (federated statistics are not implemented yet)\n",
+               "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --input-stats "
+               "federated (per-feature statistics from the boards' moments)\n",
                model_->input_size());
   replica_ = std::make_unique<core::Replica>(model_->params());
   strategy_ = methods::make_strategy(cfg_.strategy_config());
