@@ -167,7 +167,7 @@ class Coordinator {
   bool input_stats_pending() const;
   // Why a Join's input moments are refused (bad_value), "" when acceptable:
   // one sum and sum of squares per model input, finite, sums of squares >= 0,
-  // count <= Join.samples; required while the statistics are pending.
+  // count <= Join.samples; required in every Join of a federated run.
   std::string moments_refusal(const wire::Join& m) const;
   // Keeps an admitted client's moments under its name while pending.
   void keep_moments(const std::string& name, const wire::Join& m);

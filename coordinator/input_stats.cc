@@ -28,13 +28,13 @@ std::string Coordinator::moments_refusal(const wire::Join& m) const {
   const auto* sum = m.moments_sum();
   const auto* sum_sq = m.moments_sum_sq();
   const bool sent = (sum && sum->size() > 0) || (sum_sq && sum_sq->size() > 0) || m.moments_count() > 0;
-  if (!sent) {
-    // Needed only until the statistics are fixed; a later joiner gets them in Welcome.
-    if (!input_stats_pending()) return {};
+  // Required even after the statistics are fixed: a client that sends none is
+  // one that cannot read the per-feature vectors either (same protocol
+  // version), and would train on inputs the others never see.
+  if (!sent)
     return "this run standardises inputs with federated statistics (--input-stats federated): the Join must carry "
            "the moments of the client's training rows (moments_count, moments_sum, moments_sum_sq); upgrade "
            "signfed-edge";
-  }
   const std::size_t f = model_->input_size();
   if (!sum || !sum_sq || sum->size() != f || sum_sq->size() != f)
     return fmt::format("input moments of {} sums and {} sums of squares; the model takes {} features: send one "

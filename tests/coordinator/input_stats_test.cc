@@ -220,6 +220,11 @@ TEST_CASE("input stats: a client joining later gets the vectors in its Welcome, 
   CHECK(same_bits({w->input_mean_per_feature()->begin(), w->input_mean_per_feature()->end()}, sent.mean));
   CHECK(same_bits({w->input_std_per_feature()->begin(), w->input_std_per_feature()->end()}, sent.std));
   CHECK_FALSE(r.input_stats("p3"));
+  // A Join without moments is an older edge that could not read the vectors: refused even now.
+  r.from("p2", join_message("c", "mlp:3-4-2", kDim, "test", 10), "KC");
+  CHECK(r.welcome("p2") == nullptr);
+  REQUIRE(r.error_texts("p2").size() == 1);
+  CHECK(r.error_texts("p2")[0].find("must carry the moments") != std::string::npos);
   const Stats want = direct({kRowsA, kRowsB});
   CHECK(sent.mean[0] == doctest::Approx(want.mean[0]).epsilon(1e-6));
 }
