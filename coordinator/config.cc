@@ -70,6 +70,11 @@ void resolve_run_config(CoordinatorConfig& c, std::size_t num_params) {
   if (!c.standardise) {
     c.input_mean = 0.0f;
     c.input_std = 1.0f;
+  } else if (c.input_stats == CoordinatorConfig::InputStats::federated) {
+    // The per-feature vectors come from the clients' moments when the run
+    // starts (Coordinator::fix_input_stats); the scalars are not used.
+    c.input_mean = 0.0f;
+    c.input_std = 1.0f;
   } else if (!std::isfinite(c.input_mean) || !std::isfinite(c.input_std)) {
     const data::Standardisation st =
         data::train_pixel_statistics(c.data_dir.empty() ? std::string(data::kFashionMnistDir) : c.data_dir);
@@ -91,9 +96,20 @@ std::string check_flag_combinations(const CoordinatorConfig& c, const std::funct
     return "--test-labels belongs to --test FILE (.npy or IDX images); add --test or remove it";
   if (given("--test-limit") && !c.central_test)
     return "--test-limit has no effect with --no-test (no central test set); remove one of them";
+  if (given("--input-stats") && !c.standardise)
+    return "--input-stats has no effect with --no-standardise (raw inputs, no statistics); remove one of them";
   if (given("--no-test") && c.eval_every == 0)
     return "--no-test has no effect with --eval-every 0 (no evaluation at all); remove it";
   return "";
+}
+
+const char* input_stats_name(CoordinatorConfig::InputStats s) {
+  return s == CoordinatorConfig::InputStats::federated ? "federated" : "dataset";
+}
+bool parse_input_stats(std::string_view name, CoordinatorConfig::InputStats* out) {
+  if (name == "dataset") return (*out = CoordinatorConfig::InputStats::dataset), true;
+  if (name == "federated") return (*out = CoordinatorConfig::InputStats::federated), true;
+  return false;
 }
 
 namespace {
@@ -176,6 +192,9 @@ nlohmann::json to_json(const CoordinatorConfig& c) {
   j["standardise"] = c.standardise;
   j["input_mean"] = c.input_mean;
   j["input_std"] = c.input_std;
+  j["input_stats"] = input_stats_name(c.input_stats);
+  j["input_mean_per_feature"] = c.input_mean_per_feature;
+  j["input_std_per_feature"] = c.input_std_per_feature;
   j["schedule"] = wire::EnumNameStepSchedule(c.schedule);
   j["policy"] = c.policy.name();
   j["central_test"] = c.central_test;
@@ -207,6 +226,13 @@ void apply_stored_config(const nlohmann::json& j, CoordinatorConfig& c) {
   };
   c.input_mean = stat("input_mean", 0.0f);
   c.input_std = stat("input_std", 1.0f);
+  // Added with federated input statistics; a run logged before used the dataset's.
+  if (!parse_input_stats(j.value("input_stats", std::string("dataset")), &c.input_stats))
+    throw std::invalid_argument("stored config has an unknown input_stats");
+  c.input_mean_per_feature = j.value("input_mean_per_feature", std::vector<float>{});
+  c.input_std_per_feature = j.value("input_std_per_feature", std::vector<float>{});
+  if (c.input_mean_per_feature.size() != c.input_std_per_feature.size())
+    throw std::invalid_argument("stored config has input_mean_per_feature and input_std_per_feature of different sizes");
   c.policy = parse_policy(j.at("policy").get<std::string>());
   // Added with federated evaluation; a run logged before had a central test set.
   c.central_test = j.value("central_test", true);
@@ -230,6 +256,7 @@ std::string resume_conflicts(const nlohmann::json& cli, const nlohmann::json& st
       {"--weighting", "weighting"}, {"--aggregate", "aggregate"}, {"--clip", "clip"},
       {"--no-standardise", "standardise"}, {"--schedule", "schedule"}, {"--policy", "policy"},
       {"--no-test", "central_test"}, {"--test", "test_file"}, {"--test-labels", "test_labels"},
+      {"--input-stats", "input_stats"},
   };
   const bool whole_file = std::find(given.begin(), given.end(), "--config") != given.end();
   std::vector<std::string> conflicts;

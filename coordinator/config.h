@@ -89,6 +89,15 @@ struct CoordinatorConfig {
   bool standardise = true;
   float input_mean = std::numeric_limits<float>::quiet_NaN();
   float input_std = std::numeric_limits<float>::quiet_NaN();
+  // Where the statistics come from (--input-stats): `dataset`, the scalar pixel
+  // statistics above; `federated`, one mean/std per feature from the moments
+  // the clients send in Join (no sample leaves a board), fixed when the run
+  // starts (after --clients joined) and stored below. Empty vectors in a
+  // federated run: not fixed yet. Non-empty: they override input_mean/std.
+  enum class InputStats { dataset, federated };
+  InputStats input_stats = InputStats::dataset;
+  std::vector<float> input_mean_per_feature;
+  std::vector<float> input_std_per_feature;
   wire::StepSchedule schedule = wire::StepSchedule::constant;
   std::uint32_t halve_every = 100;
   bool guarded_step = false;          // Safaryan Alg. 1 Option 2, federated
@@ -128,7 +137,8 @@ void resolve_run_config(CoordinatorConfig& c, std::size_t num_params);
 // message naming the flag, the method, and the methods that use it.
 std::string check_method_flags(wire::Method m, const std::function<bool(std::string_view)>& given);
 // The same for flags that only act together with another setting
-// (--halve-every needs --schedule halving, --test-limit needs evaluation).
+// (--halve-every needs --schedule halving, --test-limit needs evaluation,
+// --input-stats needs standardisation).
 std::string check_flag_combinations(const CoordinatorConfig& c, const std::function<bool(std::string_view)>& given);
 
 // The tie rule and step schedule by the names the schema gives them
@@ -138,6 +148,9 @@ std::vector<std::string> tie_rule_names();
 std::vector<std::string> schedule_names();
 bool parse_tie_rule(std::string_view name, wire::TieRule* out);
 bool parse_schedule(std::string_view name, wire::StepSchedule* out);
+// --input-stats dataset | federated, as the CLIs and runs.config spell them.
+const char* input_stats_name(CoordinatorConfig::InputStats s);
+bool parse_input_stats(std::string_view name, CoordinatorConfig::InputStats* out);
 
 nlohmann::json to_json(const CoordinatorConfig& c);
 // Reads the training part of a stored config into c (deployment fields untouched).

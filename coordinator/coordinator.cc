@@ -98,12 +98,12 @@ void Coordinator::open_run() {
   model_ = model::make_model(cfg_.model, cfg_.seed, cfg_.init);
   // The pooled pixel statistics of the IDX training set fit 28x28 images only;
   // a model for the boards' own data needs its inputs' own statistics.
-  if (!resume && cfg_.standardise && !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) &&
-      model_->input_size() != 28 * 28)
+  if (!resume && cfg_.standardise && cfg_.input_stats == CoordinatorConfig::InputStats::dataset &&
+      !(std::isfinite(cfg_.input_mean) && std::isfinite(cfg_.input_std)) && model_->input_size() != 28 * 28)
     fmt::print(stderr,
                "signfed-coordinator: warning: inputs are standardised with the pixel statistics of the IDX training "
-               "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --no-standardise "
-               "and give them standardised data (federated statistics are not implemented yet)\n",
+               "set (28x28 images), but the model takes {} inputs: for the boards' own data pass --input-stats "
+               "federated (per-feature statistics from the boards' moments)\n",
                model_->input_size());
   replica_ = std::make_unique<core::Replica>(model_->params(), codec::architecture_basis(model_->spec()));
   strategy_ = methods::make_strategy(cfg_.strategy_config());
@@ -115,6 +115,14 @@ void Coordinator::open_run() {
   const std::string data_dir = cfg_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cfg_.data_dir;
   if (!resume) resolve_run_config(cfg_, model_->num_params());  // what runs.config stores is what the run uses
   inputs_ = {cfg_.standardise, cfg_.input_mean, cfg_.input_std};
+  if (cfg_.standardise && !cfg_.input_mean_per_feature.empty()) {  // federated, stored (--resume, --config)
+    const std::size_t f = model_->input_size();
+    if (cfg_.input_mean_per_feature.size() != f || cfg_.input_std_per_feature.size() != f)
+      throw std::runtime_error(fmt::format("the run's per-feature input statistics have {} features, the model {}",
+                                           cfg_.input_mean_per_feature.size(), f));
+    inputs_.feature_mean = cfg_.input_mean_per_feature;
+    inputs_.feature_std = cfg_.input_std_per_feature;
+  }
   if (resume) {
     run_id_ = resume->run_id;
     log_->mark_resumed(run_id_);
@@ -150,7 +158,7 @@ void Coordinator::open_run() {
                                         "classes",
                                         cfg_.test_file.empty() ? data_dir : cfg_.test_file, test.cols, test.classes,
                                         model_->input_size(), model_->num_classes()));
-    inputs_.apply(test.features, test.features);  // the clients' transform, once
+    if (!input_stats_pending()) inputs_.apply(test.features, test.features);  // the clients' transform, once
     test_ = std::make_shared<const data::Dataset>(std::move(test));
   }
 }
@@ -163,6 +171,7 @@ RunSummary Coordinator::run() {
                cfg_.db_path, cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
   std::fflush(stdout);
   wait_for_clients();
+  if (!stopping()) fix_input_stats();
   summary_.status = "completed";
   summary_.rounds_done = std::min(first_round_, cfg_.rounds);  // rounds in the log
   for (std::uint32_t r = first_round_; r < cfg_.rounds; ++r) {
@@ -245,6 +254,7 @@ std::optional<std::uint32_t> Coordinator::open_round() const {
 }
 
 void Coordinator::begin_round(std::uint32_t round) {
+  fix_input_stats();  // federated statistics, once the clients have joined: before any task
   const methods::TaskPlan plan = strategy_->plan(cfg_.step_at(round));
   const double deadline_ms = round_deadline_ms(cfg_.policy, latency_history_, cfg_.round_timeout_ms);
   task_sent_at_ = now_s();

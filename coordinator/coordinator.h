@@ -49,6 +49,7 @@
 #include "net/clock.h"
 #include "net/transport.h"
 #include "core/data/dataset.h"
+#include "core/data/moments.h"
 #include "core/model/model.h"
 #include "core/replica/replica.h"
 
@@ -161,6 +162,20 @@ class Coordinator {
   void on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m);
   void on_skip(const std::string& peer, Client* c, const wire::Skip& m);
   void on_eval_report(const std::string& peer, Client* c, const wire::EvalReport& m);  // federated_eval.cc
+  // Federated input statistics (input_stats.cc). federated_stats: the run
+  // standardises with --input-stats federated; pending: not fixed yet.
+  bool federated_stats() const;
+  bool input_stats_pending() const;
+  // Why a Join's input moments are refused (bad_value), "" when acceptable:
+  // one sum and sum of squares per model input, finite, sums of squares >= 0,
+  // count <= Join.samples; required in every Join of a federated run.
+  std::string moments_refusal(const wire::Join& m) const;
+  // Keeps an admitted client's moments under its name while pending.
+  void keep_moments(const std::string& name, const wire::Join& m);
+  // Before the first RoundTask: combines the kept moments in name order into
+  // the run's per-feature transform, stores it in runs.config and sends
+  // InputStats to every connected client. No-op unless pending.
+  void fix_input_stats();
   // Whether round's VoteResult asks the clients to evaluate their hold-out
   // (and the central test set is scored): every --eval-every rounds and the last.
   bool eval_round(std::uint32_t round) const;
@@ -208,6 +223,9 @@ class Coordinator {
 
   std::unique_ptr<model::Model> model_;
   data::Standardisation inputs_;       // the run's input transform (sent in Welcome)
+  // Federated input statistics while pending: each client's Join moments by
+  // name (at most max_clients entries of 2 x input_size doubles).
+  std::map<std::string, data::FeatureMoments> join_moments_;
   std::unique_ptr<core::Replica> replica_;  // views model_->params()
   std::unique_ptr<methods::Strategy> strategy_;  // the method (core/methods/strategy.h)
   std::uint64_t digest_ = 0;

@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
   }
   // --data is the test set's and the input statistics' directory: with neither used it would do nothing.
   if (given("--data") && !cfg.central_test &&
-      (!cfg.standardise || (std::isfinite(cfg.input_mean) && std::isfinite(cfg.input_std)))) {
+      (!cfg.standardise || cfg.input_stats == coord::CoordinatorConfig::InputStats::federated ||
+       (std::isfinite(cfg.input_mean) && std::isfinite(cfg.input_std)))) {
     fmt::print(stderr, "signfed-coordinator: --data has no effect with --no-test and the input statistics given; remove it\n");
     return 2;
   }

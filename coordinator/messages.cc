@@ -217,6 +217,12 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
     reply_error(peer, ErrorCode::bad_value, err, 0);
     return;
   }
+  if (federated_stats()) {
+    if (const std::string err = moments_refusal(m); !err.empty()) {
+      reply_error(peer, ErrorCode::bad_value, err, 0);
+      return;
+    }
+  }
   if (m.samples() > kMaxJoinSamples) {
     reply_error(peer, ErrorCode::bad_value,
                 "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
@@ -266,12 +272,21 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   c.row.samples = m.samples();
   c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
   log_->upsert_client(run_id_, c.row, unix_s());
+  keep_moments(name, m);
 
-  fb::FlatBufferBuilder fbb(256);
+  fb::FlatBufferBuilder fbb(256 + 8 * inputs_.feature_mean.size());
+  // Per-feature statistics ride in every Welcome once fixed; before that the
+  // client is told to wait for InputStats.
+  fb::Offset<fb::Vector<float>> mean_pf, std_pf;  // absent: scalar statistics (or pending)
+  if (inputs_.per_feature()) {
+    mean_pf = fbb.CreateVector(inputs_.feature_mean);
+    std_pf = fbb.CreateVector(inputs_.feature_std);
+  }
   auto w = wire::CreateWelcome(fbb, wire::kProtocolVersion, id, fbb.CreateString(std::to_string(run_id_)),
                                fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
                                inputs_.mean, inputs_.std,
-                               cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he);
+                               cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he, mean_pf, std_pf,
+                               input_stats_pending());
   send(peer, wire::finish_envelope(fbb, w));
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000

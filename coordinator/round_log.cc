@@ -215,6 +215,17 @@ std::int64_t RoundLog::begin_run(const std::string& config_json, std::uint32_t r
   }
 }
 
+void RoundLog::update_config(std::int64_t run_id, const std::string& config_json) {
+  try {
+    SQLite::Statement s(*db_, "UPDATE runs SET config=? WHERE run_id=?");
+    s.bind(1, config_json);
+    s.bind(2, run_id);
+    s.exec();
+  } catch (const SQLite::Exception& e) {
+    fail(path_, e.what(), result_code(e));
+  }
+}
+
 std::optional<ResumePoint> RoundLog::find_resumable() {
   try {
     SQLite::Statement r(*db_, "SELECT run_id, config FROM runs WHERE status != 'completed' ORDER BY run_id DESC LIMIT 1");

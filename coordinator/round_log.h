@@ -110,6 +110,9 @@ class RoundLog {
 
   // Starts a new run; returns its run_id.
   std::int64_t begin_run(const std::string& config_json, std::uint32_t rounds_planned, const std::string& tag);
+  // Replaces runs.config of run_id: what a run decides after it opened (the
+  // federated input statistics, fixed when the clients have joined).
+  void update_config(std::int64_t run_id, const std::string& config_json);
   // The latest run that did not complete, with its last checkpoint; nullopt if none.
   std::optional<ResumePoint> find_resumable();
   void mark_resumed(std::int64_t run_id);

@@ -23,6 +23,7 @@ TrainingText training_text_of(const CoordinatorConfig& c) {
   t.weighting = c.weighting == Weighting::uniform ? "uniform" : "samples";
   t.aggregate = methods::aggregate_rule_name(c.aggregate);
   t.no_standardise = !c.standardise;
+  t.input_stats = input_stats_name(c.input_stats);
   t.no_test = !c.central_test;
   return t;
 }
@@ -63,6 +64,12 @@ void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& t
   app.add_flag("--no-standardise", t.no_standardise,
                "feed raw inputs in [0,1]; default: (x - mean) / std with the training images' mean and std, sent to "
                "every client")
+      ->group(tr);
+  app.add_option("--input-stats", t.input_stats,
+                 "where the standardisation comes from: dataset (one mean/std over the training images in --data) | "
+                 "federated (one mean/std per feature from the moments -- count, sums, sums of squares of their "
+                 "training rows -- that the clients send in Join; fixed when the run starts)")
+      ->check(CLI::IsMember({"dataset", "federated"}))
       ->group(tr);
   app.add_option("--schedule", t.schedule, "step schedule: constant | inv_sqrt (delta/sqrt(k+1)) | halving")
       ->check(CLI::IsMember(schedule_names()))
@@ -146,6 +153,7 @@ std::string apply_training_options(const TrainingText& t, const FlagGiven& metho
   if (!(cfg.aggregate.clip >= 0.0 && std::isfinite(cfg.aggregate.clip)))
     return "--clip must be a finite L2 norm >= 0 (0: no clipping), got " + std::to_string(cfg.aggregate.clip);
   cfg.standardise = !t.no_standardise;
+  if (!parse_input_stats(t.input_stats, &cfg.input_stats)) return "unknown --input-stats '" + t.input_stats + "'";
   cfg.central_test = !t.no_test;
   return check_flag_combinations(cfg, given);
 }

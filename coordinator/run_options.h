@@ -18,7 +18,7 @@ namespace signfed::coord {
 // The options given as text, parsed by apply_training_options().
 struct TrainingText {
   std::string method = "signsgd", gamma = "1.0", tie = "zero", schedule = "constant", policy = "deadline",
-              init = "he", weighting = "samples", aggregate = "mean";
+              init = "he", weighting = "samples", aggregate = "mean", input_stats = "dataset";
   bool no_standardise = false;
   bool no_test = false;
 };
@@ -27,7 +27,7 @@ struct TrainingText {
 TrainingText training_text_of(const CoordinatorConfig& cfg);
 
 // --method --gamma --eta --momentum --tie --lr --server-lr --weighting
-// --aggregate --clip --no-standardise --schedule --halve-every --batch --local-steps --model
+// --aggregate --clip --no-standardise --input-stats --schedule --halve-every --batch --local-steps --model
 // --init --eval-every --test-limit --no-test --guarded-step in `training_group`;
 // --policy --round-timeout --virtual-time in `straggler_group`.
 void add_training_options(CLI::App& app, CoordinatorConfig& cfg, TrainingText& text, const std::string& training_group,

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/core.h>
+
 #include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
 #include "core/data/rng.h"
@@ -59,6 +61,9 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
       cfg_.holdout, data::mix_seed(cfg_.data_seed, cfg_.client_index, kHoldoutSalt));
   holdout_ = std::move(split.holdout);
   shard_ = std::make_unique<Shard>(std::move(split.train));
+  // For --input-stats federated: what the coordinator may learn of the data
+  // (count, per-feature sums and sums of squares), of the training rows only.
+  moments_ = data::feature_moments(*shard_->data, shard_->rows);
   // Without --model the client trains whatever the coordinator's Welcome names.
   if (!cfg_.model.empty()) adopt_model(model::make_model(cfg_.model, 0));
   session_ = std::make_unique<Session>(session_config(cfg_), ctx, log_, stop);
@@ -104,13 +109,14 @@ std::vector<std::uint8_t> EdgeClient::join_frame() const {
   std::vector<std::uint32_t> shape;
   for (std::size_t v : d.sample_shape.empty() ? std::vector<std::size_t>{d.cols} : d.sample_shape)
     shape.push_back(static_cast<std::uint32_t>(v));
-  fb::FlatBufferBuilder fbb(512);
+  fb::FlatBufferBuilder fbb(512 + 16 * moments_.sum.size());
   auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(cfg_.name), fbb.CreateString(u.sysname),
                             fbb.CreateString(u.machine), fbb.CreateString(spec), params, samples(),
                             fbb.CreateString(desc),
                             // a rejoin in step with the run needs no snapshot
                             sync_ == Sync::in_sync ? digest() : 0, fbb.CreateVector(shape),
-                            static_cast<std::uint16_t>(d.classes));
+                            static_cast<std::uint16_t>(d.classes), moments_.count, fbb.CreateVector(moments_.sum),
+                            fbb.CreateVector(moments_.sum_sq));
   const auto bytes = wire::finish_envelope(fbb, j);
   return {bytes.begin(), bytes.end()};
 }
@@ -198,6 +204,13 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
     }
     case Body::GuardDecision: on_guard_decision(*env->body_as_GuardDecision()); break;
     case Body::ModelSnapshot: on_snapshot(*env->body_as_ModelSnapshot()); break;
+    case Body::InputStats: {
+      if (!trainer_) break;  // before any Welcome: the next Welcome carries them
+      const auto* st = env->body_as_InputStats();
+      adopt_feature_stats(st->mean(), st->std());
+      log_.say("input statistics: per feature, from the federation ({} features)", inputs_.feature_mean.size());
+      break;
+    }
     case Body::Error: on_error(*env->body_as_Error()); break;
     case Body::Heartbeat: break;
     case Body::Bye: {
@@ -231,8 +244,34 @@ void EdgeClient::on_welcome(const wire::Welcome& w) {
   if (w.standardise() && !(std::isfinite(w.input_mean()) && std::isfinite(w.input_std()) && w.input_std() > 0.0f))
     throw std::runtime_error("the coordinator sent an invalid input standardisation");
   inputs_ = {w.standardise(), w.input_mean(), w.input_std()};
+  inputs_pending_ = false;
+  if (w.standardise() && w.input_mean_per_feature() && w.input_mean_per_feature()->size() > 0) {
+    adopt_feature_stats(w.input_mean_per_feature(), w.input_std_per_feature());
+  } else if (w.standardise() && w.input_stats_pending()) {
+    inputs_pending_ = true;  // InputStats follows before round 0
+    inputs_ = {};
+  }
   trainer_->set_inputs(inputs_);
   log_.say("joined run {} as client {}", w.run_id() ? w.run_id()->c_str() : "?", w.client_id());
+}
+
+void EdgeClient::adopt_feature_stats(const flatbuffers::Vector<float>* mean, const flatbuffers::Vector<float>* std) {
+  const std::size_t f = trainer_->model().input_size();
+  if (!mean || !std || mean->size() != f || std->size() != f)
+    throw std::runtime_error(fmt::format("the coordinator sent per-feature input statistics of {} features; the "
+                                         "model takes {}",
+                                         mean ? mean->size() : 0, f));
+  data::Standardisation st;
+  st.enabled = true;
+  st.feature_mean.assign(mean->begin(), mean->end());
+  st.feature_std.assign(std->begin(), std->end());
+  for (std::size_t j = 0; j < f; ++j)
+    if (!std::isfinite(st.feature_mean[j]) || !std::isfinite(st.feature_std[j]) || !(st.feature_std[j] > 0.0f))
+      throw std::runtime_error(fmt::format("the coordinator sent an invalid input standardisation for feature {} "
+                                           "(mean {}, std {})", j, st.feature_mean[j], st.feature_std[j]));
+  inputs_ = std::move(st);
+  inputs_pending_ = false;
+  trainer_->set_inputs(inputs_);
 }
 
 void EdgeClient::on_error(const wire::Error& e) {
@@ -260,6 +299,10 @@ void EdgeClient::on_error(const wire::Error& e) {
 
 void EdgeClient::on_task(const wire::RoundTask& t) {
   if (!t.params() || !trainer_) return;  // no model before the first Welcome
+  if (inputs_pending_) {  // a guard: the coordinator sends InputStats before any task
+    log_.say("round {}: ignored a task that came before the run's input statistics", t.round());
+    return;
+  }
   const auto& mp = *t.params();
   if (!wire::EnumNameMethod(mp.method()) || !*wire::EnumNameMethod(mp.method()) || !std::isfinite(mp.gamma()) ||
       !(mp.gamma() > 0.0f && mp.gamma() <= 1.0f) || !std::isfinite(mp.eta()) || !std::isfinite(mp.momentum()) ||

@@ -28,6 +28,7 @@
 
 #include "core/methods/encoder.h"
 #include "core/data/dataset.h"
+#include "core/data/moments.h"
 #include "core/replica/replica.h"
 #include "core/replica/snapshot.h"
 #include "edge/holdout.h"
@@ -119,6 +120,10 @@ class EdgeClient {
  private:
   bool handle(std::span<const std::uint8_t> frame);  // false: stop running
   void on_welcome(const wire::Welcome& w);
+  // The run's per-feature standardisation (Welcome vectors or InputStats):
+  // checked (sizes = the model's inputs, finite, std > 0) and set on the
+  // trainer and the hold-out evaluation.
+  void adopt_feature_stats(const flatbuffers::Vector<float>* mean, const flatbuffers::Vector<float>* std);
   void on_error(const wire::Error& e);
   void on_task(const wire::RoundTask& t);
   void compute_and_send(std::uint32_t round, const wire::MethodParams& p, std::uint32_t deadline_ms);
@@ -150,7 +155,11 @@ class EdgeClient {
   bool guard_pending_ = false;              // a guarded step awaits its GuardDecision
   std::optional<std::uint32_t> eval_after_guard_;  // evaluate once the GuardDecision is applied
   data::Dataset holdout_;                   // never trained on; rows 0 without --holdout
-  data::Standardisation inputs_;            // the run's input transform (Welcome)
+  data::Standardisation inputs_;            // the run's input transform (Welcome, InputStats)
+  // Welcome said the run's statistics are not fixed yet: tasks are ignored
+  // until InputStats arrives (the coordinator sends it before round 0).
+  bool inputs_pending_ = false;
+  data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join
   std::vector<float> eval_scratch_;         // the standardised hold-out
   std::uint32_t rounds_applied_ = 0;
 };

@@ -20,18 +20,33 @@ float std_or_one(double sum, double sum_sq, double n) {
 
 }  // namespace
 
+namespace {
+void add_row(FeatureMoments& m, const float* x, std::size_t cols) {
+  for (std::size_t j = 0; j < cols; ++j) {
+    const double v = x[j];
+    m.sum[j] += v;
+    m.sum_sq[j] += v * v;
+  }
+}
+}  // namespace
+
 FeatureMoments feature_moments(const Dataset& ds) {
   FeatureMoments m;
   m.count = ds.rows;
   m.sum.assign(ds.cols, 0.0);
   m.sum_sq.assign(ds.cols, 0.0);
-  for (std::size_t r = 0; r < ds.rows; ++r) {
-    const float* x = ds.features.data() + r * ds.cols;
-    for (std::size_t j = 0; j < ds.cols; ++j) {
-      const double v = x[j];
-      m.sum[j] += v;
-      m.sum_sq[j] += v * v;
-    }
+  for (std::size_t r = 0; r < ds.rows; ++r) add_row(m, ds.features.data() + r * ds.cols, ds.cols);
+  return m;
+}
+
+FeatureMoments feature_moments(const Dataset& ds, std::span<const std::uint32_t> rows) {
+  FeatureMoments m;
+  m.count = rows.size();
+  m.sum.assign(ds.cols, 0.0);
+  m.sum_sq.assign(ds.cols, 0.0);
+  for (std::uint32_t r : rows) {
+    if (r >= ds.rows) throw DataError("moments: row " + std::to_string(r) + " of " + std::to_string(ds.rows));
+    add_row(m, ds.features.data() + std::size_t{r} * ds.cols, ds.cols);
   }
   return m;
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/data/dataset.h"
@@ -30,6 +31,9 @@ struct FeatureMoments {
 
 // Moments of every feature of ds (F = ds.cols, count = ds.rows).
 FeatureMoments feature_moments(const Dataset& ds);
+// Moments of the given rows of ds only (a board's training rows, its hold-out
+// cut away), in the order given. Each index must be < ds.rows.
+FeatureMoments feature_moments(const Dataset& ds, std::span<const std::uint32_t> rows);
 
 // The moments of the union of a's and b's samples. Throws DataError when
 // both have features and their counts differ (boards with different data).

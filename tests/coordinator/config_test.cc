@@ -72,6 +72,9 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   a.central_test = false;
   a.test_file = "/data/test.npy";
   a.test_labels = "/data/test-labels.npy";
+  a.input_stats = coord::CoordinatorConfig::InputStats::federated;
+  a.input_mean_per_feature = {0.5f, -3.0f};
+  a.input_std_per_feature = {2.0f, 0.125f};
   a.tag = "t";
   // Every training field is stored (a field missing here is lost on --resume
   // and by --processes); deployment fields (endpoint, db, keys) are not.
@@ -81,7 +84,7 @@ TEST_CASE("config: every stored field round trips, including an adaptive quantil
   CHECK(keys == std::vector<std::string>{
                     "aggregate", "batch_size", "central_test", "checkpoint_every", "clients", "clip", "data_dir", "dead_after_ms", "eta", "eval_every",
                     "fraction", "gamma", "gamma_auto", "guarded_step", "halve_every", "init", "input_mean",
-                    "input_std", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
+                    "input_mean_per_feature", "input_stats", "input_std", "input_std_per_feature", "local_steps", "method", "min_clients", "model", "momentum", "policy", "round_timeout_ms",
                     "rounds", "schedule", "seed", "server_lr", "standardise", "step_size", "tag",
                     "test_file", "test_labels", "test_limit", "tie_rule", "virtual_time", "weighting"});
   coord::CoordinatorConfig b;

@@ -72,6 +72,17 @@ TEST_CASE("moments: standardisation per feature (constant feature gets std 1) an
   CHECK(standardisation_from(feature_moments(rows_of(2, {4, 4, 4, 4})), MomentPooling::pooled).std == 1.0F);
 }
 
+TEST_CASE("moments: of chosen rows only (a board's training rows), in the order given") {
+  const std::uint32_t rest[] = {3, 1, 2};  // kRest's rows of kAll, out of order
+  const FeatureMoments m = feature_moments(kAll, rest);
+  const FeatureMoments want = feature_moments(kRest);
+  CHECK(m.count == 3);
+  CHECK(m.sum == want.sum);
+  CHECK(m.sum_sq == want.sum_sq);
+  const std::uint32_t beyond[] = {0, 4};
+  CHECK(contains(data_error_of([&] { feature_moments(kAll, beyond); }), "row 4 of 4"));
+}
+
 TEST_CASE("moments: errors") {
   CHECK(contains(data_error_of([] { combine(feature_moments(rows_of(2, {1, 2})), feature_moments(rows_of(3, {1, 2, 3}))); }),
                  "cannot combine moments of 2 and 3 features — every board must hold data of the same shape"));

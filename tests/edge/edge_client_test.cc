@@ -204,3 +204,70 @@ TEST_CASE("edge client: the fault hook rewrites the packet after tracing, the dr
   REQUIRE(Rig::pump(e));
   CHECK(r.coord.next_type() == Body::Skip);
 }
+
+TEST_CASE("edge client: the Join carries the moments of the training rows only, the hold-out cut away") {
+  Rig r;
+  const auto data = test::synthetic(40, 16, 4);
+  EdgeConfig cfg = r.config();
+  cfg.holdout = 0.25;
+  EdgeClient e(cfg, r.ctx, data);
+  e.start();
+  REQUIRE(r.coord.next_type() == Body::Join);
+  const wire::Join* j = r.coord.last()->body_as_Join();
+  CHECK(j->samples() == 30);
+  CHECK(j->moments_count() == 30);
+  REQUIRE(j->moments_sum()->size() == 16);
+  REQUIRE(j->moments_sum_sq()->size() == 16);
+  // Below the sums over all 40 rows: the 10 held-out rows (values > 0) are not in them.
+  const data::FeatureMoments all = data::feature_moments(*data);
+  for (std::size_t f = 0; f < 16; ++f) {
+    CHECK(j->moments_sum()->Get(f) < all.sum[f]);
+    CHECK(j->moments_sum_sq()->Get(f) < all.sum_sq[f]);
+  }
+}
+
+namespace {
+void send_input_stats(Rig& r, float std0) {
+  fb::FlatBufferBuilder fbb(256);
+  std::vector<float> mean(16, 0.5f), sd(16, 0.25f);
+  sd[0] = std0;
+  r.send(fbb, wire::CreateInputStats(fbb, fbb.CreateVector(mean), fbb.CreateVector(sd)));
+}
+void send_pending_welcome(Rig& r) {
+  fb::FlatBufferBuilder fbb(256);
+  r.send(fbb, wire::CreateWelcome(fbb, wire::kProtocolVersion, 4, fbb.CreateString("run"), fbb.CreateString(test::kSpec),
+                                  r.model->num_params(), 5, /*standardise=*/true, 0.0f, 1.0f, wire::Init::he, 0, 0,
+                                  /*input_stats_pending=*/true));
+}
+}  // namespace
+
+TEST_CASE("edge client: while the run's input statistics are pending it trains nothing, then trains on InputStats") {
+  Rig r;
+  EdgeClient e(r.config(), r.ctx, test::synthetic(40, 16, 4));
+  e.start();
+  REQUIRE(r.coord.next_type() == Body::Join);
+  send_pending_welcome(r);
+  REQUIRE(Rig::pump(e));
+  r.send_task(0, r.replica.digest());
+  REQUIRE(Rig::pump(e));
+  CHECK(r.coord.next_type(300) != Body::Update);  // ignored: no statistics yet
+  send_input_stats(r, 0.25f);
+  REQUIRE(Rig::pump(e));
+  r.send_task(0, r.replica.digest());
+  REQUIRE(Rig::pump(e));
+  Body b = r.coord.next_type();
+  while (b == Body::Heartbeat) b = r.coord.next_type();
+  CHECK(b == Body::Update);
+}
+
+TEST_CASE("edge client: InputStats with a zero std (or the wrong size) stops the client with an error") {
+  Rig r;
+  EdgeClient e(r.config(), r.ctx, test::synthetic(40, 16, 4));
+  e.start();
+  REQUIRE(r.coord.next_type() == Body::Join);
+  send_pending_welcome(r);
+  REQUIRE(Rig::pump(e));
+  send_input_stats(r, 0.0f);
+  CHECK_FALSE(Rig::pump(e));
+  CHECK(e.exit_code() == 1);
+}

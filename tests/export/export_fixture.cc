@@ -12,6 +12,7 @@
 #include "coordinator/round_log.h"
 #include "core/codec/step.h"
 #include "core/data/dataset.h"
+#include "core/data/moments.h"
 #include "core/model/model.h"
 #include "tests/e2e/process.h"
 
@@ -42,16 +43,23 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
 
 }  // namespace
 
-ExportRun write_run(const std::string& db, const std::string& model_name, bool standardise, std::size_t n) {
+ExportRun write_run(const std::string& db, const std::string& model_name, bool standardise, std::size_t n,
+                    bool per_feature) {
   coord::CoordinatorConfig c;
   c.model = model_name;
   c.seed = 7;
   c.standardise = standardise;
-  c.input_mean = standardise ? 0.2860f : 0.0f;
-  c.input_std = standardise ? 0.3530f : 1.0f;
-  const data::Standardisation st{standardise, c.input_mean, c.input_std};
+  c.input_mean = standardise && !per_feature ? 0.2860f : 0.0f;
+  c.input_std = standardise && !per_feature ? 0.3530f : 1.0f;
+  data::Standardisation st{standardise, c.input_mean, c.input_std};
 
   const data::Dataset train = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::train);
+  if (standardise && per_feature) {  // as the coordinator does from the clients' moments
+    st = data::standardisation_from(data::feature_moments(train), data::MomentPooling::per_feature);
+    c.input_stats = coord::CoordinatorConfig::InputStats::federated;
+    c.input_mean_per_feature = st.feature_mean;
+    c.input_std_per_feature = st.feature_std;
+  }
   const data::Dataset test = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::test);
   std::unique_ptr<model::Model> m = model::make_model(c.model, c.seed, c.init);
   const std::size_t in = m->input_size(), batch = 32;

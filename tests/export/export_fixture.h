@@ -26,8 +26,11 @@ struct ExportRun {
 // Writes run `model` into db: rounds 0, 1, 2 after a few SGD steps each on
 // Fashion-MNIST training rows, keeping round 0's checkpoint (so round 1 has
 // none, rounds 0 and 2 have parameters). standardise: the run's inputs are
-// (x - 0.2860) / 0.3530. logits: of n test samples after round 2.
-ExportRun write_run(const std::string& db, const std::string& model, bool standardise, std::size_t n);
+// (x - 0.2860) / 0.3530, or with per_feature one mean/std per pixel from the
+// training rows' moments, stored as --input-stats federated stores them.
+// logits: of n test samples after round 2.
+ExportRun write_run(const std::string& db, const std::string& model, bool standardise, std::size_t n,
+                    bool per_feature = false);
 
 // signfed's own logits (Model's protected forward pass) on n rows of x: n x classes.
 std::vector<float> model_logits(model::Model& m, std::span<const float> x, std::size_t n);

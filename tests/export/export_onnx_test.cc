@@ -9,9 +9,9 @@
 namespace signfed::test {
 namespace {
 
-void check_onnx(const std::string& model, bool standardise) {
+void check_onnx(const std::string& model, bool standardise, bool per_feature = false) {
   TempDir dir;
-  const ExportRun run = write_run(dir.path + "/run.sqlite", model, standardise, 300);
+  const ExportRun run = write_run(dir.path + "/run.sqlite", model, standardise, 300, per_feature);
   const std::string onnx = dir.path + "/model.onnx";
   std::string out;
   REQUIRE_MESSAGE(run_export({run.db, "-o", onnx}, &out, dir.path + "/export.log") == 0, out);
@@ -19,7 +19,8 @@ void check_onnx(const std::string& model, bool standardise) {
   const int rc = run_check("onnx", onnx, run, dir.path, &out, &diff);
   INFO(out);
   REQUIRE(rc == 0);
-  const std::string what = model + (standardise ? " (standardised)" : " (raw inputs)");
+  const std::string what =
+      model + (!standardise ? " (raw inputs)" : per_feature ? " (standardised per feature)" : " (standardised)");
   MESSAGE(what, ": OpenCV vs signfed logits, max abs diff ", diff);
   CHECK(diff >= 0.0);
   CHECK(diff <= 1e-4);
@@ -31,6 +32,10 @@ TEST_CASE("export onnx: the mlp's graph in OpenCV gives signfed's logits, standa
 
 TEST_CASE("export onnx: the cnn's graph (NCHW transposes, permuted conv weights) in OpenCV gives signfed's logits") {
   check_onnx("cnn", true);
+}
+
+TEST_CASE("export onnx: a run with federated per-feature statistics folds all 784 means and stds into the graph") {
+  check_onnx("mlp", true, /*per_feature=*/true);
 }
 
 TEST_CASE("export onnx: a deeper mlp without standardisation in OpenCV gives signfed's logits") {

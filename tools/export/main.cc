@@ -76,9 +76,11 @@ int main(int argc, char** argv) {
     const ExportModel m = assemble(std::move(src));
     if (format == "onnx") write_onnx(m, out);
     else write_npz(m, out);
-    const std::string input = m.input.enabled()
-                                  ? fmt::format("inputs standardised as (x - {}) / {}", m.input.mean[0], m.input.std[0])
-                                  : std::string("inputs used as they are");
+    const std::string input =
+        !m.input.enabled()          ? std::string("inputs used as they are")
+        : m.input.mean.size() == 1 ? fmt::format("inputs standardised as (x - {}) / {}", m.input.mean[0], m.input.std[0])
+                                    : fmt::format("inputs standardised per feature ({} means and standard deviations)",
+                                                  m.input.mean.size());
     fmt::print("wrote {} ({}): {}; {}\n", out, format, what, input);
     return 0;
   } catch (const std::exception& e) {

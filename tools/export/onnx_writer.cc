@@ -137,7 +137,7 @@ class Builder {
 
  private:
   void standardise() {
-    // Shape [1] broadcasts one value over every feature; [input_size] would be per feature.
+    // Shape [1] broadcasts one value over every feature; [input_size] is per feature (--input-stats federated).
     const std::string mean = "input_mean", sd = "input_std";
     g_.floats(mean, {i64(m_.input.mean.size())}, m_.input.mean);
     g_.floats(sd, {i64(m_.input.std.size())}, m_.input.std);

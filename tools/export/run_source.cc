@@ -85,7 +85,33 @@ RunSource read_run(const std::string& path, std::optional<std::int64_t> run, std
     } catch (const nlohmann::json::exception& e) {
       throw ExportError(fmt::format("{}: runs.config is not a signfed run config ({})", where, e.what()));
     }
-    if (config.value("standardise", false)) {
+    const auto per_feature = [&](const char* key) {
+      std::vector<float> v;
+      if (config.contains(key) && config.at(key).is_array()) {
+        try {
+          v = config.at(key).get<std::vector<float>>();
+        } catch (const nlohmann::json::exception&) {
+          throw ExportError(fmt::format("{}: runs.config {} is not an array of numbers", where, key));
+        }
+      }
+      return v;
+    };
+    // Per-feature statistics (--input-stats federated), when the run stored them, replace the scalars.
+    std::vector<float> fmean = per_feature("input_mean_per_feature"), fstd = per_feature("input_std_per_feature");
+    if (config.value("standardise", false) && config.value("input_stats", std::string("dataset")) == "federated" &&
+        fmean.empty())
+      throw ExportError(fmt::format("{}: the run standardises with federated statistics but none are stored (it never "
+                                    "started a round?): export a run that completed a round", where));
+    if (config.value("standardise", false) && !fmean.empty()) {
+      if (fstd.size() != fmean.size())
+        throw ExportError(fmt::format("{}: runs.config has {} per-feature means and {} standard deviations", where,
+                                      fmean.size(), fstd.size()));
+      for (std::size_t j = 0; j < fmean.size(); ++j)
+        if (!std::isfinite(fmean[j]) || !std::isfinite(fstd[j]) || !(fstd[j] > 0.0f))
+          throw ExportError(fmt::format("{}: stored standardisation of feature {} (mean {} std {}) is not usable "
+                                        "(std must be positive)", where, j, fmean[j], fstd[j]));
+      src.input = {std::move(fmean), std::move(fstd)};
+    } else if (config.value("standardise", false)) {
       const float mean = stat(config, "input_mean", where), sd = stat(config, "input_std", where);
       if (!std::isfinite(mean) || !(sd > 0.0f) || !std::isfinite(sd))
         throw ExportError(fmt::format("{}: stored standardisation mean {} std {} is not usable (std must be positive)",

@@ -1,7 +1,8 @@
 // What signfed-export reads from a coordinator's round log (the SQLite file
 // of signfed-coordinator --db or signfed-sim; schema: coordinator/round_log.cc):
 // runs.config (JSON: "model", "seed", "standardise", "input_mean",
-// "input_std") and one row of checkpoints (params: little-endian float32 BLOB,
+// "input_std", and "input_mean_per_feature"/"input_std_per_feature" when the
+// run used --input-stats federated) and one row of checkpoints (params: little-endian float32 BLOB,
 // digest: FNV-1a hex, codec::model_digest).
 //
 // The coordinator keeps a checkpoint for every --checkpoint-every-th round and
@@ -27,9 +28,10 @@ class ExportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// x' = (x - mean[i]) / std[i], i over the input features. Today one value each
-// (a scalar applied to every feature, core/data/standardise.h); a vector of
-// input_size values is the per-feature form. Disabled: empty vectors.
+// x' = (x - mean[i]) / std[i], i over the input features. One value each for
+// a scalar applied to every feature (core/data/standardise.h); a vector of
+// input_size values is the per-feature form (--input-stats federated).
+// Disabled: empty vectors.
 struct InputTransform {
   std::vector<float> mean, std;
   bool enabled() const { return !mean.empty(); }

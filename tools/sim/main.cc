@@ -145,6 +145,12 @@ std::string finish(Options& o) {
   const auto given = [&](std::string_view f) { return o.given.count(std::string(f)) > 0; };
   const auto method_flag_given = [&](std::string_view f) { return given(f) && !o.base.count(std::string(f)); };
   if (std::string err = coord::apply_training_options(o.text, method_flag_given, given, sc); !err.empty()) return err;
+  if (sc.standardise && sc.input_stats == coord::CoordinatorConfig::InputStats::federated) {
+    // Both need the run's input transform before it starts; federated statistics exist only once the clients joined.
+    if (o.sim.spb_every > 0) return "--spb-probe cannot be combined with --input-stats federated; drop one of them";
+    if (!o.sim.export_plan_dir.empty())
+      return "--export-plan writes scalar input statistics for the Python reference; drop --input-stats federated";
+  }
   if ((o.given.count("--trace-rounds") || o.given.count("--trace-at") || o.sim.plan_only) &&
       o.sim.export_plan_dir.empty())
     return "--trace-rounds, --trace-at and --plan-only go with --export-plan DIR";

@@ -235,7 +235,9 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   cc.clients = cfg.clients;
   // The input statistics once, here: the coordinator sends them to the
   // clients, and the SPB probe must see the same inputs.
-  if (cc.standardise && !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
+  // (Federated statistics come from the clients' Joins, inside the coordinator.)
+  if (cc.standardise && cc.input_stats == coord::CoordinatorConfig::InputStats::dataset &&
+      !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
     const data::Standardisation st =
         data::train_pixel_statistics(cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir);
     cc.input_mean = st.mean;
