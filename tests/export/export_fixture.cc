@@ -14,6 +14,7 @@
 #include "core/data/dataset.h"
 #include "core/data/moments.h"
 #include "core/model/model.h"
+#include "core/model/spec.h"
 #include "tests/e2e/process.h"
 
 namespace signfed::test {
@@ -26,10 +27,11 @@ struct LogitsOf : model::Model {
   static std::vector<float> of(model::Model& m, std::span<const float> x, std::size_t n) {
     const std::size_t chunk = (m.*(&LogitsOf::prepare_eval))(n);
     std::vector<float> out;
+    const std::size_t k = model::num_outputs(m.architecture());  // 1 for a binary cross-entropy model
     for (std::size_t start = 0; start < n; start += chunk) {
       const std::size_t b = std::min(chunk, n - start);
       const float* z = (m.*(&LogitsOf::logits))(x.data() + start * m.input_size(), b);
-      out.insert(out.end(), z, z + b * m.num_classes());
+      out.insert(out.end(), z, z + b * k);
     }
     return out;
   }
