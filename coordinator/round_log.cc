@@ -47,6 +47,9 @@ CREATE INDEX IF NOT EXISTS updates_by_round ON updates(run_id, round);
 CREATE TABLE IF NOT EXISTS checkpoints(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, digest TEXT NOT NULL, params BLOB NOT NULL,
   momentum BLOB, keep INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(run_id, round));
+CREATE TABLE IF NOT EXISTS results(
+  run_id INTEGER NOT NULL, round INTEGER NOT NULL, packet BLOB NOT NULL, step REAL NOT NULL, momentum REAL NOT NULL,
+  applied INTEGER NOT NULL CHECK(applied IN (0, 1)), digest TEXT NOT NULL, PRIMARY KEY(run_id, round));
 CREATE TABLE IF NOT EXISTS client_evals(
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, client_id INTEGER NOT NULL, loss REAL NOT NULL,
   accuracy REAL NOT NULL, samples INTEGER NOT NULL CHECK(samples > 0), PRIMARY KEY(run_id, round, client_id));
@@ -242,6 +245,25 @@ std::optional<ResumePoint> RoundLog::find_resumable() {
       p.checkpoint.params = floats(c, 2);
       p.checkpoint.momentum = floats(c, 3);
     }
+    SQLite::Statement lr(*db_, "SELECT COALESCE(MAX(round), -1) FROM rounds WHERE run_id=?");
+    lr.bind(1, p.run_id);
+    if (lr.executeStep()) p.last_round = lr.getColumn(0).getInt64();
+    SQLite::Statement res(*db_, "SELECT round, packet, step, momentum, applied, digest FROM results "
+                                "WHERE run_id=? AND round>? ORDER BY round");
+    res.bind(1, p.run_id);
+    res.bind(2, p.checkpoint.round);
+    while (res.executeStep()) {
+      ResultRow row;
+      row.round = static_cast<std::uint32_t>(res.getColumn(0).getInt64());
+      const SQLite::Column blob = res.getColumn(1);
+      const auto* b = static_cast<const std::uint8_t*>(blob.getBlob());
+      row.packet.assign(b, b + blob.getBytes());
+      row.step = static_cast<float>(res.getColumn(2).getDouble());
+      row.momentum = static_cast<float>(res.getColumn(3).getDouble());
+      row.applied = res.getColumn(4).getInt64() != 0;
+      row.digest = parse_hex(text(res, 5));
+      p.results.push_back(std::move(row));
+    }
     SQLite::Statement vt(*db_, "SELECT COALESCE(MAX(virtual_time_s), 0) FROM rounds WHERE run_id=?");
     vt.bind(1, p.run_id);
     if (vt.executeStep()) p.virtual_time_s = vt.getColumn(0).getDouble();
@@ -315,7 +337,8 @@ void RoundLog::log_event(std::int64_t run_id, double now, std::optional<std::uin
 }
 
 void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
-                            const Checkpoint& ckpt, bool keep_checkpoint_history, const std::vector<EvalRow>& evals) {
+                            const ResultRow* result, const Checkpoint* ckpt, bool keep_checkpoint_history,
+                            const std::vector<EvalRow>& evals) {
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);  // rolls back unless committed
     {
@@ -355,15 +378,30 @@ void RoundLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::v
         s.exec();
       }
     }
-    {
+    if (result) {
+      const std::vector<std::uint8_t>& pk = result->packet;
+      if (pk.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        throw SQLite::Exception("result packet of " + std::to_string(pk.size()) + " bytes is larger than a SQLite BLOB may be",
+                                SQLITE_TOOBIG);
+      SQLite::Statement s(*db_, "INSERT INTO results(run_id, round, packet, step, momentum, applied, digest) "
+                                "VALUES(?,?,?,?,?,?,?)");
+      SQLite::bind(s, run_id, std::int64_t{result->round});
+      s.bind(3, pk.empty() ? static_cast<const void*>("") : static_cast<const void*>(pk.data()), static_cast<int>(pk.size()));
+      s.bind(4, static_cast<double>(result->step));
+      s.bind(5, static_cast<double>(result->momentum));
+      s.bind(6, std::int64_t{result->applied ? 1 : 0});
+      s.bind(7, digest_hex(result->digest));
+      s.exec();
+    }
+    if (ckpt) {
       SQLite::Statement prune(*db_, "DELETE FROM checkpoints WHERE run_id=? AND keep=0");
       prune.bind(1, run_id);
       prune.exec();
       SQLite::Statement s(
           *db_, "INSERT OR REPLACE INTO checkpoints(run_id, round, digest, params, momentum, keep) VALUES(?,?,?,?,?,?)");
-      SQLite::bind(s, run_id, ckpt.round, digest_hex(ckpt.digest));
-      bind(s, 4, ckpt.params);
-      bind(s, 5, ckpt.momentum);
+      SQLite::bind(s, run_id, ckpt->round, digest_hex(ckpt->digest));
+      bind(s, 4, ckpt->params);
+      bind(s, 5, ckpt->momentum);
       s.bind(6, std::int64_t{keep_checkpoint_history ? 1 : 0});
       s.exec();
     }

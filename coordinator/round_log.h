@@ -1,10 +1,14 @@
 // RoundLog: the coordinator's SQLite record of a run (schema in README,
 // "SQLite round log"; version in meta.schema_version).
 //
-// One transaction per round: the round row, its update rows and the model
-// checkpoint after the round commit together, so a crash leaves either the
-// whole round or none of it and --resume continues after the last logged
-// round without losing or duplicating one. WAL mode; synchronous=NORMAL.
+// One transaction per round: the round row, its update rows and the round's
+// result (the vote log: the VoteResult packet, step, momentum, whether it was
+// applied, the digest after it) commit together, with a full model checkpoint
+// only every --checkpoint-every rounds, at the first commit and at the last
+// round. A crash leaves either the whole round or none of it; --resume
+// restores the last checkpoint and replays the logged results after it
+// (coordinator/replay.h), so it continues after the last logged round without
+// losing or duplicating one. WAL mode; synchronous=NORMAL.
 //
 // Errors (cannot open, not a database, corrupt, locked, read-only, disk full)
 // throw LogError with a message that names the file and says what to do. Not
@@ -85,10 +89,27 @@ struct Checkpoint {
   std::vector<float> momentum;      // empty unless signum
 };
 
+// One round's result as every replica applies it (table results): the
+// VoteResult's SignPacket, serialised on its own (a FlatBuffers buffer whose
+// root is wire::SignPacket, the bytes codec::build_packet writes), the step and
+// momentum coefficient it carried, whether the step stayed applied (false: a
+// refused aggregate, a round without counted updates, a guarded step rolled
+// back: the model is as before the round), and the model digest after the round.
+struct ResultRow {
+  std::uint32_t round = 0;
+  std::vector<std::uint8_t> packet;
+  float step = 0.0f;
+  float momentum = 0.0f;
+  bool applied = false;
+  std::uint64_t digest = 0;
+};
+
 struct ResumePoint {
   std::int64_t run_id = 0;
   std::string config_json;
   Checkpoint checkpoint;            // round -1 and empty params: nothing logged yet
+  std::int64_t last_round = -1;     // the last logged round (rounds table); -1: none
+  std::vector<ResultRow> results;   // logged results of the rounds after the checkpoint, by round
   std::vector<ClientRow> clients;
   double virtual_time_s = 0.0;      // simulated clock after the last logged round
 };
@@ -122,13 +143,21 @@ class RoundLog {
   void log_event(std::int64_t run_id, double now, std::optional<std::uint32_t> client_id, const std::string& kind,
                  const std::string& detail);
 
-  // The round transaction. keep_checkpoint_history: keep this checkpoint
-  // after later rounds commit (every --checkpoint-every rounds); otherwise it
-  // is pruned once the next round commits. evals: the EvalReports that
-  // arrived since the last commit (for earlier rounds: their rows, and an
-  // UPDATE of those rounds' fed_* aggregates, in this same transaction).
+  // The round transaction: the round row, its updates, the result (nullptr:
+  // none) and the checkpoint (nullptr: none this round). A checkpoint first
+  // prunes the earlier ones not kept; keep_checkpoint_history keeps this one
+  // when later checkpoints are written (every --checkpoint-every rounds).
+  // evals: the EvalReports that arrived since the last commit (for earlier
+  // rounds: their rows, and an UPDATE of those rounds' fed_* aggregates, in
+  // this same transaction).
   void commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
-                    const Checkpoint& ckpt, bool keep_checkpoint_history, const std::vector<EvalRow>& evals = {});
+                    const ResultRow* result, const Checkpoint* ckpt, bool keep_checkpoint_history,
+                    const std::vector<EvalRow>& evals = {});
+  // A checkpoint every round and no result (the log before the vote log).
+  void commit_round(std::int64_t run_id, const RoundRow& r, const std::vector<UpdateRow>& updates,
+                    const Checkpoint& ckpt, bool keep_checkpoint_history, const std::vector<EvalRow>& evals = {}) {
+    commit_round(run_id, r, updates, nullptr, &ckpt, keep_checkpoint_history, evals);
+  }
   // The last round's EvalReports, which arrive after its commit: their own
   // transaction, rows and aggregates as in commit_round.
   void commit_evals(std::int64_t run_id, const std::vector<EvalRow>& evals);
