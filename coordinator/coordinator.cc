@@ -17,6 +17,7 @@
 #include "core/codec/wire_packet.h"
 #include "coordinator/client_registry.h"
 #include "coordinator/progress.h"
+#include "coordinator/replay.h"
 #include "coordinator/round_state.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
@@ -134,9 +135,16 @@ void Coordinator::open_run() {
       const bool with_momentum = strategy_->uses_momentum() && ck.momentum.size() == ck.params.size();
       replica_->assign(ck.params, with_momentum ? std::span<const float>(ck.momentum) : std::span<const float>());
       if (strategy_->uses_momentum()) replica_->enable_momentum();
-      first_round_ = static_cast<std::uint32_t>(ck.round + 1);
-      next_round_ = first_round_;
+      checkpointed_ = true;
     }
+    // The rounds logged after the checkpoint: their results, replayed as the edges applied them.
+    const std::size_t replayed =
+        replay_results(*replica_, resume->checkpoint.round, resume->last_round, resume->results, cfg_.db_path);
+    first_round_ = static_cast<std::uint32_t>(resume->last_round + 1);
+    next_round_ = first_round_;
+    if (replayed > 0)
+      fmt::print("replayed rounds {}..{} from the vote log onto the checkpoint of round {}\n",
+                 resume->checkpoint.round + 1, resume->last_round, resume->checkpoint.round);
     virtual_clock_s_ = resume->virtual_time_s;
     for (const ClientRow& c : resume->clients) registry_.restore(c);
     fmt::print("resuming run {} of {} at round {}/{} ({} known clients)\n", run_id_, cfg_.db_path, first_round_,
@@ -306,16 +314,25 @@ bool Coordinator::finish_round(std::uint32_t round) {
   if (test_ && eval_round(round)) evaluate(row);
   row.ended_at = unix_s();
 
-  Checkpoint ck;
-  ck.round = round;
-  ck.digest = digest_;
-  ck.params.assign(replica_->params().begin(), replica_->params().end());
-  ck.momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
+  // The vote log: the result as the replicas applied it; a guarded step rolled back applied nothing.
+  result_.applied = result_.applied && row.guard_kept.value_or(true);
+  result_.digest = digest_;
+  // A full checkpoint only every --checkpoint-every rounds, at the last round,
+  // and at the run's first commit (the base the first replay starts from).
   const bool keep = last || (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
+  std::optional<Checkpoint> ck;
+  if (keep || !checkpointed_) {
+    ck.emplace();
+    ck->round = round;
+    ck->digest = digest_;
+    ck->params.assign(replica_->params().begin(), replica_->params().end());
+    ck->momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
+  }
   // Hold-out reports of earlier rounds that arrived meanwhile land with this commit.
   std::vector<EvalRow> evals = std::move(pending_evals_);
   pending_evals_.clear();
-  log_->commit_round(run_id_, row, rows, ck, keep, evals);
+  log_->commit_round(run_id_, row, rows, &result_, ck ? &*ck : nullptr, keep, evals);
+  if (ck) checkpointed_ = true;
   summary_.uplink_bytes += row.uplink_bytes;
   summary_.downlink_bytes += row.downlink_bytes;
   for (RoundObserver* o : observers_) o->round_end(row, model_->params(), last);
@@ -349,6 +366,15 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
   for (const auto& p : registry_.connected_peers()) row.downlink_bytes += send(p, vr_bytes);
   digest_ = new_digest;
+  // The same packet on its own for the vote log (RoundLog ResultRow); a round
+  // without counted updates or a refused aggregate leaves the replica as it was.
+  fb::FlatBufferBuilder pb(a.result.payload.size() + 64);
+  pb.Finish(codec::build_packet(pb, a.result));
+  result_.round = round;
+  result_.packet.assign(pb.GetBufferPointer(), pb.GetBufferPointer() + pb.GetSize());
+  result_.step = step;
+  result_.momentum = a.momentum;
+  result_.applied = !counted.empty() && a.refused.empty();
   return applied_from;
 }
 

@@ -12,7 +12,8 @@
 //                 step): collect GuardReports, Strategy::confirm keeps or
 //                 rolls back the step, broadcast GuardDecision;
 //                 evaluate, commit the round to SQLite (one transaction, with
-//                 the checkpoint), observers (progress line, simulator probes)
+//                 the round's result for the vote log, and a checkpoint every
+//                 --checkpoint-every rounds), observers (progress line, simulator probes)
 // -> Bye to every connected client.
 //
 // Everything a client sends is verified before use (FlatBuffers verifier,
@@ -138,7 +139,7 @@ class Coordinator {
   // The stop token is set (a signal): every wait returns, the run ends 'interrupted'.
   bool stopping() const { return stop_ && stop_->load(); }
   // false: interrupted before the round was logged (it is abandoned, not
-  // committed: --resume replays it from the last checkpoint).
+  // committed: --resume plays it again).
   bool play_round(std::uint32_t round);
   void begin_round(std::uint32_t round);
   bool finish_round(std::uint32_t round);
@@ -241,6 +242,8 @@ class Coordinator {
   // Joins per CURVE key: a burst of 4 (a board restarting), then one per 4 s
   // (the edge's rejoin timeout), over whatever connections the key uses.
   JoinThrottle join_throttle_{4.0, 4.0};
+  ResultRow result_;                     // the open round's result, for the vote log (finish_round)
+  bool checkpointed_ = false;            // the log holds a checkpoint of this run (else the next commit writes one)
   std::vector<UpdateRow> pending_rows_;  // late/rejected rows waiting for the next round commit
   // Federated evaluation (federated_eval.cc): accepted reports waiting for the
   // next commit, the rounds that asked for reports, and who answered which

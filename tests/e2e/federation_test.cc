@@ -2,6 +2,7 @@
 // Fashion-MNIST over tcp loopback; the SQLite log is checked afterwards.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <string>
@@ -100,4 +101,42 @@ TEST_CASE("e2e: SIGKILL the coordinator mid-run, --resume completes with every r
   CHECK(query_number(f.db, "SELECT resumes FROM runs") == 1);
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM runs") == 1);
   check_log_and_digests(f, 150);
+}
+
+TEST_CASE("e2e: SIGKILL the coordinator 30 rounds past a checkpoint - --resume replays the vote log - final model equals an uninterrupted run's") {
+  // signum with momentum: the replay must rebuild the momentum buffer too.
+  const std::vector<std::string> args = {"--rounds", "100", "--method", "signum", "--momentum", "0.5", "--lr", "0.001",
+                                         "--seed", "11", "--checkpoint-every", "50", "--round-timeout", "20000"};
+  Federation whole;  // the same seed, never interrupted
+  whole.start_coordinator(4, args);
+  whole.start_edges(4, {});
+  whole.require_coordinator_success(600);
+  const std::string want = query_text(whole.db, "SELECT model_digest FROM rounds WHERE round=99");
+  REQUIRE(want.size() == 16);
+
+  Federation f;
+  f.start_coordinator(4, args);
+  f.start_edges(4, {"--rejoin-after", "1000"});
+  // The checkpoint of round 49, then about 30 rounds logged only as results.
+  for (int i = 0; i < 6000 && query_number(f.db, "SELECT COUNT(*) FROM rounds") < 80; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 80);
+  f.coordinator->signal(SIGKILL);
+  CHECK(f.coordinator->wait(10) == 128 + SIGKILL);
+  const double at_kill = query_number(f.db, "SELECT COUNT(*) FROM rounds");
+  const double last_ckpt = query_number(f.db, "SELECT MAX(round) FROM checkpoints");
+  MESSAGE("coordinator killed after " << at_kill << " logged rounds, last checkpoint round " << last_ckpt);
+  REQUIRE(at_kill < 100);
+  CHECK(last_ckpt == 49);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM results") == at_kill);
+
+  f.start_coordinator(4, {"--join-timeout", "60000"}, /*resume=*/true);
+  f.require_coordinator_success(600);
+  INFO(f.coordinator->output());
+  CHECK(f.coordinator->output().find("replayed rounds 50..") != std::string::npos);
+  check_log_and_digests(f, 100);
+  CHECK(query_text(f.db, "SELECT model_digest FROM rounds WHERE round=99") == want);
+  // Checkpoints: the kept ones (49, 99); the round-0 base was pruned by round 49's.
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM checkpoints") == 2);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM results") == 100);
 }
