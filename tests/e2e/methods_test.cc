@@ -5,7 +5,13 @@
 #include <string>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
+
+#include "coordinator/replay.h"
 #include "coordinator/round_log.h"
+#include "core/codec/step.h"
+#include "core/model/model.h"
+#include "core/replica/replica.h"
 #include "tests/e2e/federation.h"
 
 using namespace signfed;
@@ -60,7 +66,7 @@ TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps 
   // steps raise the participants' loss (rolled back), later ones lower it.
   f.start_coordinator(3, {"--rounds", "24", "--method", "signsgd", "--tie", "random", "--lr", "0.5", "--schedule",
                           "halving", "--halve-every", "3", "--guarded-step", "--eval-every", "0", "--round-timeout",
-                          "20000"});
+                          "20000", "--checkpoint-every", "3"});
   f.start_edges(3, {});
   expect_completed_with_equal_replicas(f, 24);
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE guard_kept = 0") >= 1);
@@ -70,6 +76,28 @@ TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps 
   CHECK(query_number(f.db,
                      "SELECT COUNT(*) FROM rounds r JOIN rounds p ON p.round = r.round - 1 "
                      "WHERE r.guard_kept = 0 AND r.model_digest != p.model_digest") == 0);
+  // The vote log: a rolled-back step is logged as not applied, a kept one as applied.
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM results s JOIN rounds r USING(run_id, round) "
+                           "WHERE s.applied != r.guard_kept") == 0);
+  // Replaying the log from the checkpoint of round 2 over the rolled-back
+  // rounds after it reproduces every logged digest (replay_results checks each).
+  REQUIRE(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE guard_kept = 0 AND round > 2") >= 1);
+  {
+    SQLite::Database d(f.db, SQLite::OPEN_READWRITE);
+    d.exec("UPDATE runs SET status='interrupted'");
+    d.exec("DELETE FROM checkpoints WHERE round > 2");
+  }
+  coord::RoundLog log(f.db);
+  const auto p = log.find_resumable();
+  REQUIRE(p.has_value());
+  REQUIRE(p->checkpoint.round == 2);
+  CHECK(p->last_round == 23);
+  const std::uint64_t basis = codec::architecture_basis(model::make_model("mlp", 1)->spec());  // the default model
+  REQUIRE(codec::model_digest(p->checkpoint.params, basis) == p->checkpoint.digest);
+  std::vector<float> x = p->checkpoint.params;
+  core::Replica replica(x, basis);
+  CHECK(coord::replay_results(replica, p->checkpoint.round, p->last_round, p->results, f.db) == 21);
+  CHECK(coord::digest_hex(replica.digest()) == query_text(f.db, "SELECT model_digest FROM rounds WHERE round=23"));
 }
 
 #ifdef SIGNFED_FAULTY_EDGE_BIN  // slow clients: signfed-edge-faulty --delay-ms (built with the tools)
