@@ -395,7 +395,10 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
   }
   try {
     if (v.guarded()) replica_->save();
-    replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum());
+    // A round without counted updates moves nothing: the coordinator applies
+    // nothing, so neither may a replica (zero signs with mu = 0 would reset
+    // the momentum buffer of signum/s3gd/randk; S3GD-MV eq. (25)).
+    if (v.voters() > 0) replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum());
   } catch (const codec::CodecError& e) {
     log_.say("round {}: bad vote result ({}); will resync", v.round(), e.what());
     sync_ = Sync::resyncing;

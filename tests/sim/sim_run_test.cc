@@ -178,6 +178,25 @@ TEST_CASE("faults: dropout and crash-and-rejoin") {
   CHECK(counted > 10);
 }
 
+TEST_CASE("momentum: a round without counted updates leaves every replica's momentum as the coordinator's") {
+  // The coordinator applies nothing in such a round; a client that applied the
+  // zero signs with mu = 0 reset its momentum and needed a snapshot next round.
+  TempDb t("sim.sqlite");
+  sim::SimConfig c = tiny(t.path, 2, 30);
+  c.coord.method.method = wire::Method::signum;
+  c.coord.method.momentum = 0.9f;
+  c.coord.round_timeout_ms = 400;
+  c.coord.policy = coord::parse_policy("deadline");
+  c.faults.dropout = 0.6;
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.summary.status == "completed");
+  // The run has empty rounds between moving ones, else it tests nothing.
+  REQUIRE(q(t.path, "SELECT COUNT(*) FROM rounds WHERE received = 0 AND round > 0") >= 3);
+  REQUIRE(q(t.path, "SELECT COUNT(*) FROM results WHERE applied = 1 AND round > 0") >= 3);
+  CHECK(q(t.path, "SELECT SUM(snapshot_bytes) FROM rounds WHERE round > 0") == 0);
+  CHECK(r.digests_equal == 2);
+}
+
 TEST_CASE("a selected client that crashes and rejoins while its round is open is sent the task again") {
   // The crashed client's task went to its old connection. Without a resend on
   // rejoin the round waited for its deadline (2 s here) and lost the client's
