@@ -12,4 +12,5 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPI
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DSIGNFED_FUZZ=ON -DSIGNFED_FUZZ_SECONDS="$secs" -DSIGNFED_BUILD_TOOLS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzz_seeds fuzz_envelope fuzz_packet fuzz_coordinator
-ctest --test-dir "$build" -L fuzz --output-on-failure
+# One fuzzer per core: each target still gets its full time.
+ctest --test-dir "$build" -L fuzz --output-on-failure -j"$(nproc)"
