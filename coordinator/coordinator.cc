@@ -13,11 +13,11 @@
 #include "core/data/rng.h"
 #include "core/codec/step.h"
 #include "core/data/local_data.h"
+#include "core/replica/replay.h"
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/client_registry.h"
 #include "coordinator/progress.h"
-#include "coordinator/replay.h"
 #include "coordinator/round_state.h"
 #include "coordinator/units.h"
 #include "core/kernels/sign_kernels.h"
@@ -138,8 +138,14 @@ void Coordinator::open_run() {
       checkpointed_ = true;
     }
     // The rounds logged after the checkpoint: their results, replayed as the edges applied them.
-    const std::size_t replayed =
-        replay_results(*replica_, resume->checkpoint.round, resume->last_round, resume->results, cfg_.db_path);
+    std::size_t replayed = 0;
+    try {
+      replayed = core::replay_results(*replica_, resume->checkpoint.round, resume->last_round, resume->results,
+                                      fmt::format("{} run {}", cfg_.db_path, run_id_));
+    } catch (const core::ReplayError& e) {
+      throw core::ReplayError(fmt::format("--resume: {}; the round log is damaged (resume is refused rather than "
+                                          "continuing from a wrong model)", e.what()));
+    }
     first_round_ = static_cast<std::uint32_t>(resume->last_round + 1);
     next_round_ = first_round_;
     if (replayed > 0)

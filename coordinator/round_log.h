@@ -7,7 +7,7 @@
 // only every --checkpoint-every rounds, at the first commit and at the last
 // round. A crash leaves either the whole round or none of it; --resume
 // restores the last checkpoint and replays the logged results after it
-// (coordinator/replay.h), so it continues after the last logged round without
+// (core/replica/replay.h), so it continues after the last logged round without
 // losing or duplicating one. WAL mode; synchronous=NORMAL.
 //
 // Errors (cannot open, not a database, corrupt, locked, read-only, disk full)
@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "core/replica/replay.h"
 
 namespace SQLite {
 class Database;
@@ -89,20 +91,8 @@ struct Checkpoint {
   std::vector<float> momentum;      // empty unless signum
 };
 
-// One round's result as every replica applies it (table results): the
-// VoteResult's SignPacket, serialised on its own (a FlatBuffers buffer whose
-// root is wire::SignPacket, the bytes codec::build_packet writes), the step and
-// momentum coefficient it carried, whether the step stayed applied (false: a
-// refused aggregate, a round without counted updates, a guarded step rolled
-// back: the model is as before the round), and the model digest after the round.
-struct ResultRow {
-  std::uint32_t round = 0;
-  std::vector<std::uint8_t> packet;
-  float step = 0.0f;
-  float momentum = 0.0f;
-  bool applied = false;
-  std::uint64_t digest = 0;
-};
+// One round's result as every replica applied it (table results).
+using ResultRow = core::LoggedResult;
 
 struct ResumePoint {
   std::int64_t run_id = 0;

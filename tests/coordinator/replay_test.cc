@@ -1,4 +1,4 @@
-// The vote log and resume by replay (coordinator/replay.h) on a real SQLite
+// The vote log and resume by replay (core/replica/replay.h) on a real SQLite
 // file: a live replica's rounds committed with RoundLog, then a fresh replica
 // restored from the last checkpoint and replayed must end bit-identical; a
 // tampered or missing logged result stops the replay naming the round.
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/replay.h"
+#include "core/replica/replay.h"
 #include "coordinator/round_log.h"
 #include "core/codec/packet.h"
 #include "core/codec/step.h"
@@ -129,7 +129,7 @@ Resumed resume(const std::string& db, Kind kind) {
   r.assign(p->checkpoint.params, p->checkpoint.momentum);
   if (kind == Kind::signum) r.enable_momentum();
   Resumed out;
-  out.replayed = replay_results(r, p->checkpoint.round, p->last_round, p->results, db);
+  out.replayed = core::replay_results(r, p->checkpoint.round, p->last_round, p->results, db);
   out.params.assign(r.params().begin(), r.params().end());
   out.momentum.assign(r.momentum().begin(), r.momentum().end());
   out.digest = r.digest();
@@ -185,7 +185,7 @@ TEST_CASE("vote log: a tampered logged packet or a missing result stops the repl
       const auto* b = static_cast<const std::uint8_t*>(c.getBlob());
       std::vector<std::uint8_t> blob(b, b + c.getBytes());
       q.reset();
-      const codec::PacketView v = logged_packet_view(blob, 21);
+      const codec::PacketView v = core::logged_packet_view(blob, 21);
       // Coordinate 500's sign bit (the high byte of a little-endian float): still a valid packet.
       const std::size_t at = static_cast<std::size_t>(v.payload.data() - blob.data()) + 4 * 500 + 3;
       blob[at] ^= 0x80;
@@ -196,7 +196,7 @@ TEST_CASE("vote log: a tampered logged packet or a missing result stops the repl
     try {
       resume(db, Kind::fedavg);
       FAIL("the replay accepted a tampered packet");
-    } catch (const ReplayError& e) {
+    } catch (const core::ReplayError& e) {
       INFO(e.what());
       CHECK(std::string(e.what()).find("round 21") != std::string::npos);
       CHECK(std::string(e.what()).find("digest") != std::string::npos);
@@ -207,7 +207,7 @@ TEST_CASE("vote log: a tampered logged packet or a missing result stops the repl
     try {
       resume(db, Kind::fedavg);
       FAIL("the replay accepted garbage");
-    } catch (const ReplayError& e) {
+    } catch (const core::ReplayError& e) {
       INFO(e.what());
       CHECK(std::string(e.what()).find("round 22") != std::string::npos);
     }
@@ -217,7 +217,7 @@ TEST_CASE("vote log: a tampered logged packet or a missing result stops the repl
     try {
       resume(db, Kind::fedavg);
       FAIL("the replay skipped a round");
-    } catch (const ReplayError& e) {
+    } catch (const core::ReplayError& e) {
       INFO(e.what());
       CHECK(std::string(e.what()).find("round 20") != std::string::npos);
     }

@@ -7,7 +7,7 @@
 
 #include <SQLiteCpp/Database.h>
 
-#include "coordinator/replay.h"
+#include "core/replica/replay.h"
 #include "coordinator/round_log.h"
 #include "core/codec/step.h"
 #include "core/model/model.h"
@@ -96,7 +96,7 @@ TEST_CASE("e2e: the guarded step rolls back steps that raise the loss and keeps 
   REQUIRE(codec::model_digest(p->checkpoint.params, basis) == p->checkpoint.digest);
   std::vector<float> x = p->checkpoint.params;
   core::Replica replica(x, basis);
-  CHECK(coord::replay_results(replica, p->checkpoint.round, p->last_round, p->results, f.db) == 21);
+  CHECK(core::replay_results(replica, p->checkpoint.round, p->last_round, p->results, f.db) == 21);
   CHECK(coord::digest_hex(replica.digest()) == query_text(f.db, "SELECT model_digest FROM rounds WHERE round=23"));
 }
 

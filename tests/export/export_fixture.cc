@@ -6,15 +6,19 @@
 #include <span>
 #include <stdexcept>
 
+#include <flatbuffers/flatbuffers.h>
 #include <nlohmann/json.hpp>
 
 #include "coordinator/config.h"
 #include "coordinator/round_log.h"
 #include "core/codec/step.h"
+#include "core/codec/wire_packet.h"
 #include "core/data/dataset.h"
 #include "core/data/moments.h"
 #include "core/model/model.h"
 #include "core/model/spec.h"
+#include "core/replica/replay.h"
+#include "core/replica/replica.h"
 #include "tests/e2e/process.h"
 
 namespace signfed::test {
@@ -71,21 +75,36 @@ ExportRun write_run(const std::string& db, const std::string& model_name, bool s
   ExportRun run;
   run.db = db;
   run.run_id = log.begin_run(coord::to_json(c).dump(), 3, "export test");
+  const std::uint64_t basis = codec::architecture_basis(m->spec());
+  core::Replica replica(m->params(), basis);  // steps through the code the coordinator and --resume use
+  std::vector<float> mean(grad.size());
   for (std::uint32_t round = 0; round < 3; ++round) {
-    for (std::size_t step = 0; step < 10; ++step) {  // a few SGD steps, so that biases and weights moved
+    // One step of 0.05 along the mean gradient of 10 minibatches (so biases and weights moved).
+    std::fill(mean.begin(), mean.end(), 0.0f);
+    for (std::size_t step = 0; step < 10; ++step) {
       const std::size_t first = ((round * 10 + step) * batch) % (train.rows - batch);
       st.apply(std::span(train.features).subspan(first * in, batch * in), xb);
       m->loss_and_grad(xb, std::span(train.labels).subspan(first, batch), batch, grad);
-      for (std::size_t i = 0; i < grad.size(); ++i) m->params()[i] -= 0.05f * grad[i];
+      for (std::size_t i = 0; i < grad.size(); ++i) mean[i] += grad[i] / 10.0f;
     }
+    flatbuffers::FlatBufferBuilder fbb;
+    fbb.Finish(codec::build_packet(fbb, codec::encode_float32(mean)));
+    coord::ResultRow result;
+    result.round = round;
+    result.packet.assign(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
+    result.step = 0.05f;
+    result.applied = true;
+    replica.apply(core::logged_packet_view(result.packet, round), result.step, 0.0f);
     coord::RoundRow row;
     row.round = round;
-    row.model_digest = codec::model_digest(m->params(), codec::architecture_basis(m->spec()));
+    row.model_digest = replica.digest();
+    result.digest = row.model_digest;
+    run.digests.push_back(row.model_digest);
     coord::Checkpoint ck;
     ck.round = round;
     ck.digest = row.model_digest;
     ck.params.assign(m->params().begin(), m->params().end());
-    log.commit_round(run.run_id, row, {}, ck, /*keep=*/round == 0);
+    log.commit_round(run.run_id, row, {}, &result, round == 1 ? nullptr : &ck, /*keep=*/round == 0, {});
   }
   log.end_run(run.run_id, "completed");
 

@@ -5,7 +5,10 @@
 
 #include <SQLiteCpp/Database.h>
 
+#include <filesystem>
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include "tests/e2e/process.h"
 #include "tests/export/export_fixture.h"
@@ -37,30 +40,45 @@ TEST_CASE("export npz: a numpy forward pass over the cnn's arrays (signfed's HWC
   check_npz("cnn");
 }
 
-TEST_CASE("export: the latest run and round by default, --round picks a kept round, others are errors") {
+TEST_CASE("export: the latest run and round by default, --round any logged round (replayed from the vote log)") {
   TempDir dir;
   const std::string db = dir.path + "/run.sqlite", onnx = dir.path + "/m.onnx";
   write_run(db, "mlp:784-16-10", false, 1);
-  write_run(db, "mlp:784-8-10", false, 1);  // run 2
+  const ExportRun two = write_run(db, "mlp:784-8-10", false, 1);  // run 2
   std::string out;
   int n = 0;
   const auto run = [&](std::vector<std::string> args) {
     return run_export(args, &out, dir.path + "/export-" + std::to_string(n++) + ".log");
   };
+  const auto digest = [&](std::size_t round) { return fmt::format("digest {:016x}", two.digests.at(round)); };
 
   REQUIRE_MESSAGE(run({db, "-o", onnx}) == 0, out);
   CHECK_MESSAGE(has(out, "run 2 round 2, model mlp:784-8-10"), out);
+  CHECK_MESSAGE(has(out, digest(2)), out);
   REQUIRE_MESSAGE(run({db, "--run", "1", "--round", "0", "-o", onnx, "--format", "onnx"}) == 0, out);
   CHECK_MESSAGE(has(out, "run 1 round 0, model mlp:784-16-10"), out);
+  // Round 1 has no checkpoint: round 0's, with round 1's logged result replayed onto it.
+  REQUIRE_MESSAGE(run({db, "--round", "1", "-o", onnx}) == 0, out);
+  CHECK_MESSAGE(has(out, "run 2 round 1, model mlp:784-8-10"), out);
+  CHECK_MESSAGE(has(out, digest(1)), out);
 
   CHECK(run({db, "--run", "9", "-o", onnx}) == 1);
   CHECK_MESSAGE(has(out, "has no run 9; its runs: 1, 2"), out);
-  CHECK(run({db, "--round", "1", "-o", onnx}) == 1);  // pruned: only rounds 0 and 2 keep parameters
-  CHECK_MESSAGE(has(out, "no stored parameters for round 1; rounds with parameters: 0, 2"), out);
   CHECK(run({db, "--round", "7", "-o", onnx}) == 1);
-  CHECK_MESSAGE(has(out, "rounds with parameters: 0, 2"), out);
+  CHECK_MESSAGE(has(out, "has no model for round 7: export a round from 0 to 2"), out);
   CHECK(run({db, "--round", "x", "-o", onnx}) != 0);
   CHECK_MESSAGE(has(out, "--round"), out);
+
+  // A damaged vote log: the replay stops at the round, nothing is written.
+  {
+    SQLite::Database d(db, SQLite::OPEN_READWRITE);
+    d.exec("UPDATE results SET step = step * 2 WHERE run_id = 2 AND round = 1");
+  }
+  std::filesystem::remove(onnx);
+  CHECK(run({db, "--round", "1", "-o", onnx}) == 1);
+  CHECK_MESSAGE(has(out, "cannot replay round 1"), out);
+  CHECK_MESSAGE(has(out, "the round log is damaged"), out);
+  CHECK_FALSE(std::filesystem::exists(onnx));
 }
 
 TEST_CASE("export: missing, foreign and corrupt files, unknown formats and unwritable outputs say what is wrong") {

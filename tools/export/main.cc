@@ -54,13 +54,13 @@ int main(int argc, char** argv) {
       "        the run's input standardisation is part of the graph (feed raw features in [0, 1]).\n"
       "  npz:  one float32 array per tensor in signfed's layout (dense_0.weight, conv2d_0.bias, ...), input_mean,\n"
       "        input_std and the architecture as JSON, for numpy.load.\n"
-      "The stored parameters are checked against their logged digest before anything is written.\n"
+      "The stored parameters, and every replayed round, are checked against their logged digest before anything is written.\n"
       "Layouts: docs/export.md. Example: signfed-export run.sqlite -o model.onnx"};
   app.add_option("database", db, "the run's SQLite round log")->required();
   app.add_option("--run", run, "run_id to export (default: the latest run in the file)");
   app.add_option("--round", round,
-                 "export the model after this round (default: the latest round with stored parameters; the coordinator "
-                 "keeps every --checkpoint-every-th round and the last)");
+                 "export the model after this round (default: the latest logged round): the nearest checkpoint at or "
+                 "before it, with the vote log's results replayed onto it");
   app.add_option("-o,--output", out, "file to write (replaced if it exists)")->required();
   app.add_option("--format", format, "onnx or npz (default: npz if the output ends in .npz, else onnx)");
   CLI11_PARSE(app, argc, argv);

@@ -15,12 +15,25 @@
 #include <memory>
 
 #include "core/codec/step.h"
+#include "core/replica/replay.h"
+#include "core/replica/replica.h"
 #include "core/model/model.h"
 
 namespace signfed::exporter {
 namespace {
 
 std::string hex(std::uint64_t d) { return fmt::format("{:016x}", d); }
+
+// A little-endian float32 BLOB (NULL: empty).
+std::vector<float> float_blob(const SQLite::Column& blob, const std::string& where, std::int64_t round,
+                              const char* what) {
+  if (blob.getBytes() % sizeof(float) != 0)
+    throw ExportError(fmt::format("{} round {}: {} BLOB of {} bytes is not float32 values: the file is corrupt", where,
+                                  round, what, blob.getBytes()));
+  std::vector<float> v(static_cast<std::size_t>(blob.getBytes()) / sizeof(float));
+  if (!v.empty()) std::memcpy(v.data(), blob.getBlob(), v.size() * sizeof(float));
+  return v;
+}
 
 std::vector<std::int64_t> column_ints(SQLite::Database& db, const std::string& sql, std::optional<std::int64_t> arg = {}) {
   SQLite::Statement q(db, sql);
@@ -119,31 +132,70 @@ RunSource read_run(const std::string& path, std::optional<std::int64_t> run, std
       src.input = {{mean}, {sd}};
     }
 
+    // The model after round R: the nearest checkpoint at or before R, then the
+    // vote log's results up to R replayed onto it (core/replica/replay.h).
     const std::vector<std::int64_t> kept =
         column_ints(d, "SELECT round FROM checkpoints WHERE run_id=? ORDER BY round", src.run_id);
     if (kept.empty())
       throw ExportError(fmt::format("{} has no stored parameters (no round completed): nothing to export", where));
-    src.round = round.value_or(kept.back());
-    if (std::find(kept.begin(), kept.end(), src.round) == kept.end())
-      throw ExportError(fmt::format(
-          "{} has no stored parameters for round {}; rounds with parameters: {} (the coordinator keeps every "
-          "--checkpoint-every-th round and the last)", where, src.round, fmt::join(kept, ", ")));
+    const bool vote_log =
+        column_ints(d, "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='results'").front() > 0;
+    const std::int64_t last_logged =
+        vote_log ? std::max(kept.back(), column_ints(d, "SELECT COALESCE(MAX(round), -1) FROM results WHERE run_id=?",
+                                                     src.run_id).front())
+                 : kept.back();
+    src.round = round.value_or(last_logged);
+    const auto base = std::find_if(kept.rbegin(), kept.rend(), [&](std::int64_t r) { return r <= src.round; });
+    if (src.round > last_logged || base == kept.rend() || (!vote_log && *base != src.round)) {
+      if (vote_log)
+        throw ExportError(fmt::format("{} has no model for round {}: export a round from {} to {} (the logged rounds "
+                                      "from the first checkpoint on)", where, src.round, kept.front(), last_logged));
+      throw ExportError(fmt::format("{} has no stored parameters for round {}; rounds with parameters: {} (a log "
+                                    "written before the vote log keeps only every --checkpoint-every-th round and the "
+                                    "last)", where, src.round, fmt::join(kept, ", ")));
+    }
 
-    SQLite::Statement p(d, "SELECT digest, params FROM checkpoints WHERE run_id=? AND round=?");
+    SQLite::Statement p(d, "SELECT digest, params, momentum FROM checkpoints WHERE run_id=? AND round=?");
     p.bind(1, src.run_id);
-    p.bind(2, src.round);
+    p.bind(2, *base);
     p.executeStep();
     const std::string logged = p.getColumn(0).getString();
-    const SQLite::Column blob = p.getColumn(1);
-    if (blob.getBytes() % sizeof(float) != 0)
-      throw ExportError(fmt::format("{} round {}: parameter BLOB of {} bytes is not float32 values: the file is corrupt",
-                                    where, src.round, blob.getBytes()));
-    src.params.resize(static_cast<std::size_t>(blob.getBytes()) / sizeof(float));
-    if (!src.params.empty()) std::memcpy(src.params.data(), blob.getBlob(), src.params.size() * sizeof(float));
-    src.digest = codec::model_digest(src.params, codec::architecture_basis(model::make_model(src.model, 0)->spec()));
+    src.params = float_blob(p.getColumn(1), where, *base, "parameter");
+    const std::vector<float> momentum = float_blob(p.getColumn(2), where, *base, "momentum");
+    const std::uint64_t basis = codec::architecture_basis(model::make_model(src.model, 0)->spec());
+    src.digest = codec::model_digest(src.params, basis);
     if (hex(src.digest) != logged)
       throw ExportError(fmt::format("{} round {}: stored parameters hash to {} but the log says {}: the file is corrupt "
-                                    "(export another round with --round)", where, src.round, hex(src.digest), logged));
+                                    "(export another round with --round)", where, *base, hex(src.digest), logged));
+    if (*base < src.round) {
+      std::vector<core::LoggedResult> results;
+      SQLite::Statement q(d, "SELECT round, packet, step, momentum, applied, digest FROM results "
+                             "WHERE run_id=? AND round>? AND round<=? ORDER BY round");
+      q.bind(1, src.run_id);
+      q.bind(2, *base);
+      q.bind(3, src.round);
+      while (q.executeStep()) {
+        core::LoggedResult r;
+        r.round = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
+        const SQLite::Column blob = q.getColumn(1);
+        const auto* b = static_cast<const std::uint8_t*>(blob.getBlob());
+        r.packet.assign(b, b + blob.getBytes());
+        r.step = static_cast<float>(q.getColumn(2).getDouble());
+        r.momentum = static_cast<float>(q.getColumn(3).getDouble());
+        r.applied = q.getColumn(4).getInt64() != 0;
+        r.digest = std::stoull(q.getColumn(5).getString(), nullptr, 16);
+        results.push_back(std::move(r));
+      }
+      try {
+        core::Replica replica(src.params, basis);  // replays in place into src.params
+        if (momentum.size() == src.params.size()) replica.assign(std::vector<float>(src.params), momentum);
+        core::replay_results(replica, *base, src.round, results, where);
+        src.digest = replica.digest();
+      } catch (const std::exception& e) {
+        throw ExportError(fmt::format("{}: the round log is damaged (export a checkpointed round: {})", e.what(),
+                                      fmt::join(kept, ", ")));
+      }
+    }
   } catch (const SQLite::Exception& e) {
     throw ExportError(fmt::format("{}: {} (is another process rewriting it? is it a signfed round log?)", path, e.what()));
   }

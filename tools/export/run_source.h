@@ -5,10 +5,11 @@
 // run used --input-stats federated) and one row of checkpoints (params: little-endian float32 BLOB,
 // digest: FNV-1a hex, codec::model_digest).
 //
-// The coordinator keeps a checkpoint for every --checkpoint-every-th round and
-// the run's last round; the latest round's checkpoint is kept until the next
-// round commits. So a finished run has its last round and every
-// checkpoint_every-th one; the others have none.
+// The model after any logged round R: the nearest checkpoint at or before R
+// (checkpoints: every --checkpoint-every-th round, the run's first commit and
+// last round), then the vote log's results (table results) up to R replayed
+// onto it with core/replica/replay.h, each round's digest checked. Logs
+// written before the vote log have only the checkpointed rounds.
 //
 // Opens the file read-only (never creates or changes it). Errors throw
 // ExportError with a message naming the file and saying what to do.
@@ -49,7 +50,7 @@ struct RunSource {
 };
 
 // run: nullopt = the latest run (highest run_id). round: nullopt = the latest
-// round of that run with stored parameters. Throws ExportError when the file
+// logged round of that run. Throws ExportError when the file
 // is missing or not a signfed round log, the run or round does not exist or
 // has no stored parameters (the message lists those that do), the config
 // lacks a field, or the parameters do not match their digest.
