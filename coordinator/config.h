@@ -113,7 +113,9 @@ struct CoordinatorConfig {
   // (CSV, .npz, .npy + test_labels, IDX + test_labels; core/data/local_data.h)
   // instead of the IDX test split in data_dir.
   std::string test_file, test_labels;
-  std::uint32_t checkpoint_every = 10;
+  // A full model checkpoint every N rounds (and at the first commit and the
+  // last round); the vote log holds every round between them.
+  std::uint32_t checkpoint_every = 100;
 
   // delta^t for round t under the schedule.
   float step_at(std::uint32_t round) const;

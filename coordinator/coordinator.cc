@@ -324,10 +324,12 @@ bool Coordinator::finish_round(std::uint32_t round) {
   result_.applied = result_.applied && row.guard_kept.value_or(true);
   result_.digest = digest_;
   // A full checkpoint only every --checkpoint-every rounds, at the last round,
-  // and at the run's first commit (the base the first replay starts from).
-  const bool keep = last || (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
+  // and at the run's first commit; all are kept: with the vote log between
+  // them they rebuild any round (--resume, signfed-export --round).
+  const bool keep = last || !checkpointed_ ||
+                    (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
   std::optional<Checkpoint> ck;
-  if (keep || !checkpointed_) {
+  if (keep) {
     ck.emplace();
     ck->round = round;
     ck->digest = digest_;

@@ -75,7 +75,10 @@ int main(int argc, char** argv) {
   coord::TrainingText text;
   coord::add_training_options(app, cfg, text, "Training", "Stragglers");
   app.add_option("--data", cfg.data_dir, "directory with the IDX test files (default: Debian's Fashion-MNIST)");
-  app.add_option("--checkpoint-every", cfg.checkpoint_every, "keep a model checkpoint every N rounds");
+  app.add_option("--checkpoint-every", cfg.checkpoint_every,
+                 "write a full model checkpoint every N rounds (and at the first and last round); the vote log holds "
+                 "each round's result between them, replayed by --resume and signfed-export --round")
+      ->capture_default_str();
   app.add_option("--progress-every", cfg.progress_every, "print a progress line every N rounds (0: automatic)");
   app.add_flag("--quiet", cfg.quiet, "no progress output");
   bool insecure = false;
