@@ -19,6 +19,7 @@
 #include "net/memory_transport.h"
 #include "schema/wire.h"
 #include "tests/e2e/process.h"
+#include "tests/support/coordinator_rig.h"
 #include "tests/support/wire_messages.h"
 
 using namespace signfed;
@@ -43,32 +44,21 @@ Bytes report(std::uint32_t round, std::uint32_t client, double loss_sum, std::ui
 
 // Clients a (key KA, 100 samples), b (KB, 300) and c (KC, 100) on peers p0..p2,
 // ids 0..2; --eval-every 2 over `rounds` rounds, no central test set.
-struct Rig {
-  TempDir dir;
-  std::string db = dir.path + "/run.sqlite";
-  net::MemoryTransport* transport = nullptr;
-  std::unique_ptr<coord::Coordinator> c;
-  explicit Rig(std::uint32_t rounds = 100) {
-    coord::CoordinatorConfig cfg;
-    cfg.db_path = db;
-    cfg.quiet = true;
-    cfg.model = "mlp:8-4-2";
-    cfg.eval_every = 2;
-    cfg.central_test = false;
-    cfg.rounds = rounds;
-    auto clk = std::make_unique<net::ManualClock>();
-    auto t = std::make_unique<net::MemoryTransport>(*clk);
-    transport = t.get();
-    transport->allow("KA");
-    transport->allow("KB");
-    transport->allow("KC");
-    c = std::make_unique<coord::Coordinator>(cfg, std::move(t), std::move(clk));
-    c->open_for_test();
+coord::CoordinatorConfig eval_config(std::uint32_t rounds) {
+  coord::CoordinatorConfig cfg;
+  cfg.model = "mlp:8-4-2";
+  cfg.eval_every = 2;
+  cfg.central_test = false;
+  cfg.rounds = rounds;
+  return cfg;
+}
+
+struct Rig : CoordinatorRig {
+  explicit Rig(std::uint32_t rounds = 100) : CoordinatorRig(eval_config(rounds), {"KA", "KB", "KC"}) {
     from("p0", join("a", 100), "KA");
     from("p1", join("b", 300), "KB");
     from("p2", join("c", 100), "KC");
   }
-  void from(const std::string& peer, const Bytes& b, const std::string& key) { c->handle_frame(peer, b, key); }
   void a(const Bytes& b) { from("p0", b, "KA"); }
   void b(const Bytes& m) { from("p1", m, "KB"); }
   void cc(const Bytes& m) { from("p2", m, "KC"); }
@@ -80,27 +70,12 @@ struct Rig {
     cc(update(round, 2));
     c->finish_round_for_test();
   }
-  double q(const std::string& sql) { return query_number(db, sql); }
-  std::vector<wire::ErrorCode> errors(const std::string& peer) const {
-    std::vector<wire::ErrorCode> out;
-    for (const auto& f : transport->sent()) {
-      if (f.peer != peer) continue;
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
-      if (e->body_type() == wire::Body::Error) out.push_back(e->body_as_Error()->code());
-    }
-    return out;
-  }
   // The evaluate flag of every VoteResult sent to p0, by round.
   std::vector<std::uint32_t> eval_rounds() const {
     std::vector<std::uint32_t> out;
-    for (const auto& f : transport->sent()) {
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      if (f.peer == "p0" && e && e->body_type() == wire::Body::VoteResult && e->body_as_VoteResult()->evaluate())
+    for (const wire::Envelope* e : received("p0"))
+      if (e->body_type() == wire::Body::VoteResult && e->body_as_VoteResult()->evaluate())
         out.push_back(e->body_as_VoteResult()->round());
-    }
     return out;
   }
 };

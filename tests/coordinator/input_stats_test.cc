@@ -21,6 +21,7 @@
 #include "net/memory_transport.h"
 #include "schema/wire.h"
 #include "tests/e2e/process.h"
+#include "tests/support/coordinator_rig.h"
 #include "tests/support/wire_messages.h"
 
 using namespace signfed;
@@ -70,48 +71,25 @@ struct Stats {
 };
 
 // A federated run of mlp:3-4-2 over MemoryTransport; keys KA, KB, KC, KD on peers p0..p3.
-struct Rig {
-  TempDir dir;
-  std::string db = dir.path + "/run.sqlite";
-  net::MemoryTransport* transport = nullptr;
-  net::ManualClock* clock = nullptr;
-  std::unique_ptr<coord::Coordinator> c;
-  explicit Rig(bool resume = false, const std::string& reuse_db = {}) {
-    if (!reuse_db.empty()) db = reuse_db;
-    coord::CoordinatorConfig cfg;
-    cfg.db_path = db;
-    cfg.quiet = true;
-    cfg.model = "mlp:3-4-2";
-    cfg.eval_every = 0;
-    cfg.central_test = false;
-    cfg.rounds = 10;
-    cfg.input_stats = coord::CoordinatorConfig::InputStats::federated;
-    cfg.resume = resume;
-    auto clk = std::make_unique<net::ManualClock>();
-    clock = clk.get();
-    auto t = std::make_unique<net::MemoryTransport>(*clk);
-    transport = t.get();
-    for (const char* k : {"KA", "KB", "KC", "KD"}) transport->allow(k);
-    c = std::make_unique<coord::Coordinator>(cfg, std::move(t), std::move(clk));
-    c->open_for_test();
-  }
-  void from(const std::string& peer, const Bytes& b, const std::string& key) { c->handle_frame(peer, b, key); }
+coord::CoordinatorConfig stats_config(bool resume) {
+  coord::CoordinatorConfig cfg;
+  cfg.model = "mlp:3-4-2";
+  cfg.eval_every = 0;
+  cfg.central_test = false;
+  cfg.rounds = 10;
+  cfg.input_stats = coord::CoordinatorConfig::InputStats::federated;
+  cfg.resume = resume;
+  return cfg;
+}
+
+struct Rig : CoordinatorRig {
+  explicit Rig(bool resume = false, const std::string& reuse_db = {})
+      : CoordinatorRig(stats_config(resume), {"KA", "KB", "KC", "KD"}, reuse_db) {}
   void join(char who, const Moments& m, std::uint64_t samples = 10) {
     static const char* const kNames[] = {"a", "b", "c", "d"}, *const kPeers[] = {"p0", "p1", "p2", "p3"},
                              *const kKeys[] = {"KA", "KB", "KC", "KD"};
     const int i = who - 'a';
     from(kPeers[i], join_with(kNames[i], samples, m), kKeys[i]);
-  }
-  std::vector<const wire::Envelope*> received(const std::string& peer) const {
-    std::vector<const wire::Envelope*> out;
-    for (const auto& f : transport->sent()) {
-      if (f.peer != peer) continue;
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
-      out.push_back(e);
-    }
-    return out;
   }
   std::vector<wire::Body> kinds(const std::string& peer) const {
     std::vector<wire::Body> out;

@@ -14,6 +14,7 @@
 
 #include "core/codec/packet.h"
 #include "core/codec/wire_packet.h"
+#include "tests/support/coordinator_rig.h"
 #include "tests/support/wire_messages.h"
 #include "coordinator/coordinator.h"
 #include "net/memory_transport.h"
@@ -41,49 +42,25 @@ Bytes update(std::uint32_t round, std::uint32_t client) {
   return update_message(round, client, codec::make_dense_packet(kDim, Bytes((kDim + 7) / 8, 0x15), 1.0f));
 }
 
-struct Rig {
-  TempDir dir;
-  std::string db = dir.path + "/run.sqlite";
-  net::ManualClock* clock = nullptr;
-  net::MemoryTransport* transport = nullptr;
-  std::unique_ptr<coord::Coordinator> c;
-  explicit Rig(std::uint32_t max_clients = 100000, const std::string& resume_db = {}) {
-    coord::CoordinatorConfig cfg;
-    if (!resume_db.empty()) db = resume_db;
-    cfg.resume = !resume_db.empty();
-    cfg.db_path = db;
-    cfg.quiet = true;
-    cfg.model = "mlp:8-4-2";
-    cfg.eval_every = 0;
-    cfg.rounds = 100;
-    cfg.max_clients = max_clients;
-    auto clk = std::make_unique<net::ManualClock>();
-    auto t = std::make_unique<net::MemoryTransport>(*clk);
-    clock = clk.get();
-    transport = t.get();
-    c = std::make_unique<coord::Coordinator>(cfg, std::move(t), std::move(clk));
-    c->open_for_test();
-  }
-  void from(const std::string& peer, const Bytes& b, const std::string& key = {}) { c->handle_frame(peer, b, key); }
-  double q(const std::string& sql) { return query_number(db, sql); }
+coord::CoordinatorConfig hostile_config(std::uint32_t max_clients, bool resume) {
+  coord::CoordinatorConfig cfg;
+  cfg.resume = resume;
+  cfg.model = "mlp:8-4-2";
+  cfg.eval_every = 0;
+  cfg.rounds = 100;
+  cfg.max_clients = max_clients;
+  return cfg;
+}
+
+struct Rig : CoordinatorRig {
+  explicit Rig(std::uint32_t max_clients = 100000, const std::string& resume_db = {})
+      : CoordinatorRig(hostile_config(max_clients, !resume_db.empty()), {}, resume_db) {}
   // Each query's number equals its expected value.
   void expect(std::initializer_list<std::pair<const char*, double>> checks) {
     for (const auto& [sql, want] : checks) {
       CAPTURE(sql);
       CHECK(q(sql) == want);
     }
-  }
-  // The Error replies sent to peer so far, in order.
-  std::vector<wire::ErrorCode> errors(const std::string& peer) const {
-    std::vector<wire::ErrorCode> out;
-    for (const auto& f : transport->sent()) {
-      if (f.peer != peer) continue;
-      std::string why;
-      const wire::Envelope* e = wire::verify_envelope(f.bytes, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
-      if (e->body_type() == wire::Body::Error) out.push_back(e->body_as_Error()->code());
-    }
-    return out;
   }
   std::size_t count(const std::string& peer, wire::ErrorCode code) const {
     const auto e = errors(peer);
