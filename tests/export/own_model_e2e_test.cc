@@ -66,6 +66,33 @@ std::unique_ptr<Process> start_board(Federation& f, int i, const std::string& da
                                    f.dir.path + "/" + name + ".log");
 }
 
+// Starts boards 0..n-1 on f's board-<i>.csv files, waits for the coordinator to
+// finish, and checks every board ended with the coordinator's model.
+void run_boards(Federation& f, int n) {
+  std::vector<std::unique_ptr<Process>> edges;
+  for (int b = 0; b < n; ++b) edges.push_back(start_board(f, b, f.dir.path + "/board-" + std::to_string(b) + ".csv"));
+  f.require_coordinator_success(300);
+  for (auto& e : edges) {
+    INFO(e->output());
+    CHECK(e->wait(60) == 0);
+    CHECK(e->output().find("matches the coordinator") != std::string::npos);
+  }
+}
+
+// Exports f's run to <name>.onnx and returns the max abs difference between
+// OpenCV's logits on run.x (raw rows) and `logits`, signfed's on the same rows.
+double onnx_vs_signfed(Federation& f, const std::string& name, ExportRun run) {
+  const std::string onnx = f.dir.path + "/" + name + ".onnx";
+  std::string out;
+  REQUIRE_MESSAGE(run_export({f.db, "-o", onnx}, &out, f.dir.path + "/export.log") == 0, out);
+  run.db = f.db;
+  double diff = -1;
+  const int rc = run_check("onnx", onnx, run, f.dir.path, &out, &diff);
+  INFO(out);
+  REQUIRE(rc == 0);
+  return diff;
+}
+
 }  // namespace
 
 TEST_CASE("e2e: sklearn digits on 3 boards (non-IID CSV files) - a conv net model file - federated eval - ONNX equals signfed") {
@@ -104,14 +131,7 @@ TEST_CASE("e2e: sklearn digits on 3 boards (non-IID CSV files) - a conv net mode
   f.start_coordinator(3, {"--model", model_file, "--rounds", "400", "--method", "signsgd", "--lr", "0.003",
                           "--batch", "32", "--eval-every", "100", "--no-test", "--no-standardise", "--round-timeout",
                           "20000"});
-  std::vector<std::unique_ptr<Process>> edges;
-  for (int b = 0; b < 3; ++b) edges.push_back(start_board(f, b, f.dir.path + "/board-" + std::to_string(b) + ".csv"));
-  f.require_coordinator_success(300);
-  for (auto& e : edges) {
-    INFO(e->output());
-    CHECK(e->wait(60) == 0);
-    CHECK(e->output().find("matches the coordinator") != std::string::npos);
-  }
+  run_boards(f, 3);
 
   // Federated evaluation: every board reported on its hold-out, weighted by samples.
   CHECK(query_number(f.db, "SELECT COUNT(*) FROM client_evals WHERE round = 399") == 3);
@@ -123,22 +143,15 @@ TEST_CASE("e2e: sklearn digits on 3 boards (non-IID CSV files) - a conv net mode
   CHECK(worst >= 0.75);  // measured 0.80
 
   // Export the final model; OpenCV's logits on the 297 unseen digits equal signfed's.
-  const std::string onnx = f.dir.path + "/digits.onnx";
-  std::string out;
-  REQUIRE_MESSAGE(run_export({f.db, "-o", onnx}, &out, f.dir.path + "/export.log") == 0, out);
   std::unique_ptr<model::Model> m = trained_model(f.db, model::load_model_argument(model_file));
   ExportRun run;
-  run.db = f.db;
   run.n = aside.size();
   run.features = 64;
   run.classes = 10;
   for (std::size_t r : aside)
     for (std::size_t p = 0; p < 64; ++p) run.x.push_back(digits.features[r * 64 + p] / 16.0f);
   run.logits = model_logits(*m, run.x, run.n);
-  double diff = -1;
-  const int rc = run_check("onnx", onnx, run, f.dir.path, &out, &diff);
-  INFO(out);
-  REQUIRE(rc == 0);
+  const double diff = onnx_vs_signfed(f, "digits", run);
   MESSAGE("digits: OpenCV on the ONNX export vs signfed, max abs logit difference " << diff);
   CHECK(diff >= 0.0);
   CHECK(diff <= 1e-4);
@@ -170,23 +183,13 @@ TEST_CASE("e2e: sklearn breast cancer on 3 boards - an MLP model file - federate
   f.start_coordinator(3, {"--model", model_file, "--rounds", "100", "--method", "signsgd", "--lr", "0.002", "--batch",
                           "16", "--eval-every", "50", "--no-test", "--input-stats", "federated", "--round-timeout",
                           "20000"});
-  std::vector<std::unique_ptr<Process>> edges;
-  for (int b = 0; b < 3; ++b) edges.push_back(start_board(f, b, f.dir.path + "/board-" + std::to_string(b) + ".csv"));
-  f.require_coordinator_success(300);
-  for (auto& e : edges) {
-    INFO(e->output());
-    CHECK(e->wait(60) == 0);
-    CHECK(e->output().find("matches the coordinator") != std::string::npos);
-  }
+  run_boards(f, 3);
   const double fed = query_number(f.db, "SELECT fed_accuracy FROM rounds WHERE round = 99");
   MESSAGE("breast cancer: federated hold-out accuracy " << fed);
   CHECK(fed >= 0.9);
 
   // The export folds the per-feature standardisation into the graph: OpenCV on
   // raw rows gives signfed's logits on the same rows standardised as the boards do.
-  const std::string onnx = f.dir.path + "/cancer.onnx";
-  std::string out;
-  REQUIRE_MESSAGE(run_export({f.db, "-o", onnx}, &out, f.dir.path + "/export.log") == 0, out);
   const nlohmann::json config = nlohmann::json::parse(query_text(f.db, "SELECT config FROM runs"));
   const auto mean = config.at("input_mean_per_feature").get<std::vector<float>>();
   const auto stdev = config.at("input_std_per_feature").get<std::vector<float>>();
@@ -203,10 +206,7 @@ TEST_CASE("e2e: sklearn breast cancer on 3 boards - an MLP model file - federate
       standardised.push_back((cancer.features[r * 30 + j] - mean[j]) / stdev[j]);
     }
   run.logits = model_logits(*m, standardised, run.n);
-  double diff = -1;
-  const int rc = run_check("onnx", onnx, run, f.dir.path, &out, &diff);
-  INFO(out);
-  REQUIRE(rc == 0);
+  const double diff = onnx_vs_signfed(f, "cancer", run);
   MESSAGE("breast cancer: OpenCV on the ONNX export vs signfed, max abs logit difference " << diff);
   CHECK(diff >= 0.0);
   CHECK(diff <= 1e-4);
