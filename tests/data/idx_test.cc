@@ -13,7 +13,7 @@
 namespace {
 
 using namespace signfed::data;
-using namespace signfed::data::testing;  // idx_bytes, TempDir, write_file, have_fashion_mnist
+using namespace signfed::data::testing;  // idx_bytes, TempDir, write_file, require_fashion_mnist
 
 constexpr std::uint32_t kImages = 0x00000803;
 constexpr std::uint32_t kLabels = 0x00000801;
@@ -181,7 +181,7 @@ TEST_CASE("idx: missing files name the Debian package") {
 }
 
 TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
-  if (!have_fashion_mnist()) return;
+  require_fashion_mnist();
   const std::string dir(kFashionMnistDir);
   const auto t0 = std::chrono::steady_clock::now();
   const Dataset train = load_fashion_mnist(dir, Split::train);
@@ -205,7 +205,7 @@ TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
 }
 
 TEST_CASE("idx: a row selector keeps exactly the selected rows, as the full load has them") {
-  if (!have_fashion_mnist()) return;
+  require_fashion_mnist();
   const std::string dir(kFashionMnistDir);
   const Dataset full = load_fashion_mnist(dir, Split::test);
   const auto spec = parse_partition("class1", 10, 3);

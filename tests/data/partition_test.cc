@@ -15,7 +15,7 @@
 namespace {
 
 using namespace signfed::data;
-using signfed::data::testing::have_fashion_mnist;
+using signfed::data::testing::require_fashion_mnist;
 using Parts = std::vector<std::vector<std::uint32_t>>;
 
 constexpr std::size_t kClasses = 10;
@@ -316,7 +316,7 @@ TEST_CASE("partition: describe_partition prints one line per client") {
 }
 
 TEST_CASE("partition: 100 clients on real Fashion-MNIST labels") {
-  if (!have_fashion_mnist()) return;
+  require_fashion_mnist();
   const std::string dir(kFashionMnistDir);
   const auto ds = load_fashion_mnist(dir, Split::train);
   for (const char* text : {"iid", "class1", "shards:2", "dirichlet:0.1", "dirichlet:0.5", "quantity:1", "halves"}) {

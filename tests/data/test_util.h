@@ -114,12 +114,11 @@ std::string data_error_of(F f) {
   return {};
 }
 
-// True if Debian's Fashion-MNIST (kFashionMnistDir) is installed; otherwise
-// the calling test case should return, and a message says it was skipped.
-inline bool have_fashion_mnist() {
-  if (std::filesystem::is_directory(kFashionMnistDir)) return true;
-  MESSAGE("skipped: " << kFashionMnistDir << " missing (apt-get install dataset-fashion-mnist)");
-  return false;
+// Fails the calling test case unless Debian's Fashion-MNIST (kFashionMnistDir)
+// is installed: a missing dataset is a broken setup, never a pass.
+inline void require_fashion_mnist() {
+  REQUIRE_MESSAGE(std::filesystem::is_directory(kFashionMnistDir),
+                  kFashionMnistDir << " is missing: apt-get install dataset-fashion-mnist (tools/install-deps.sh --test)");
 }
 
 }  // namespace signfed::data::testing
