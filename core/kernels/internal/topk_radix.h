@@ -35,7 +35,8 @@ namespace signfed::kernels {
 // write up to kTopkSlack slots past its returned count in cand; emit writes
 // exactly k indices and never past out[k - 1].
 struct TopkPasses {
-  // hist: 4 x 2048 zeroed counters; any of the four may take any key.
+  // hist: 4 zeroed copies of 2048 counters, kTopkHistStride words apart; any
+  // of the four may take any key.
   void (*histogram_high)(const float* g, std::size_t n, std::uint32_t* hist);
   // Indices i (ascending) with key(g[i]) >> 20 == bucket.
   std::size_t (*collect_bucket)(const float* g, std::size_t n, std::uint32_t bucket, std::uint32_t* cand);
@@ -52,8 +53,28 @@ namespace {
 constexpr int kTopkShift1 = 20;                       // digit 1: key bits 30..20
 constexpr std::size_t kTopkBins1 = std::size_t{1} << 11;
 constexpr std::size_t kTopkBins2 = std::size_t{1} << 10;  // digits 2, 3: bits 19..10, 9..0
-constexpr std::size_t kTopkHistWords = 4 * kTopkBins1;    // four interleaved histograms
-constexpr std::size_t kTopkSlack = 8;                     // vector over-write room in cand
+// The four histogram copies are kTopkHistStride words apart: 2048 bins plus
+// 16 words (64 bytes), so copy c's bin b sits 64*c bytes past copy 0's modulo
+// 4096. With a stride of exactly 8 KiB all four copies of a bin share address
+// bits 0..11: on cores that first match loads to older stores by those bits
+// (Intel's "4K aliasing"), each increment's load waits on the store just
+// issued to the same bin of the neighbouring copy — the common case, since
+// gradients cluster in a few bins — and all four sit in one L1 set.
+constexpr std::size_t kTopkHistStride = kTopkBins1 + 16;
+constexpr std::size_t kTopkHistWords = 4 * kTopkHistStride;  // four interleaved histograms
+constexpr std::size_t kTopkSlack = 8;                        // vector over-write room in cand
+// Scratch layout (uint32 words): [align pad][4 histograms][cand gap][cand...].
+// hist starts on a 64-byte line (pad <= 15 words); cand starts kTopkCandGap
+// words after the histograms, so cand's stores are never at the same offset
+// modulo 4096 as hist[0] (kTopkHistWords + kTopkCandGap is not a multiple of
+// 1024 words).
+constexpr std::size_t kTopkAlignWords = 16;
+constexpr std::size_t kTopkCandGap = 48;
+constexpr std::size_t kTopkScratchFixed = kTopkAlignWords + kTopkHistWords + kTopkCandGap + kTopkSlack;
+// The layout rules above, checked (4096 bytes = 1024 words; 64 bytes = 16 words).
+static_assert(kTopkHistStride % 16 == 0, "each histogram copy starts on a 64-byte line");
+static_assert(kTopkHistStride % 1024 != 0, "copies of a bin never 4K-alias each other");
+static_assert((kTopkHistWords + kTopkCandGap) % 1024 != 0, "cand[0] does not 4K-alias hist[0]");
 
 inline std::uint32_t topk_key(float x) { return std::bit_cast<std::uint32_t>(x) & 0x7fffffffu; }
 
@@ -64,10 +85,10 @@ struct ScalarTopkPasses {
     // values share a bin (gradients cluster in a few exponents).
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-      ++hist[0 * kTopkBins1 + (topk_key(g[i + 0]) >> kTopkShift1)];
-      ++hist[1 * kTopkBins1 + (topk_key(g[i + 1]) >> kTopkShift1)];
-      ++hist[2 * kTopkBins1 + (topk_key(g[i + 2]) >> kTopkShift1)];
-      ++hist[3 * kTopkBins1 + (topk_key(g[i + 3]) >> kTopkShift1)];
+      ++hist[0 * kTopkHistStride + (topk_key(g[i + 0]) >> kTopkShift1)];
+      ++hist[1 * kTopkHistStride + (topk_key(g[i + 1]) >> kTopkShift1)];
+      ++hist[2 * kTopkHistStride + (topk_key(g[i + 2]) >> kTopkShift1)];
+      ++hist[3 * kTopkHistStride + (topk_key(g[i + 3]) >> kTopkShift1)];
     }
     for (; i < n; ++i) ++hist[topk_key(g[i]) >> kTopkShift1];
   }
