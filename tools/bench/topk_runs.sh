@@ -7,9 +7,10 @@
 # keeps the minimum over repetitions, so a slow process here is slow on every
 # repetition: an address-dependent effect, not noise.
 #
-# Usage: tools/bench/topk_runs.sh [--busy] [--runs R] [--full] [--all] [--build DIR]
+# Usage: tools/bench/topk_runs.sh [--busy] [--no-aslr] [--runs R] [--full] [--all] [--build DIR]
 #   --busy   keep the other core busy (a shell loop pinned to CPU 1, the
 #            bench pinned to CPU 0) for the whole measurement
+#   --no-aslr  run the bench under setarch -R (the issue's comparison)
 #   --runs R processes (default 20)
 #   --full   all bench sizes (N = 101,770, 10^6, 10^7) instead of --quick
 #   --all    every kernel variant, not only the one best_sign_kernels() picks
@@ -17,21 +18,22 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build/release
-runs=20 busy=0 size=--quick all=0
+runs=20 busy=0 size=--quick all=0 noaslr=0
 while (($#)); do
   case $1 in
     --busy) busy=1 ;;
+    --no-aslr) noaslr=1 ;;
     --runs) runs=$2; shift ;;
     --full) size= ;;
     --all) all=1 ;;
     --build) build=$2; shift ;;
-    *) echo "usage: $0 [--busy] [--runs R] [--full] [--all] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--busy] [--no-aslr] [--runs R] [--full] [--all] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 bench=$build/tools/bench/signfed-bench
 [[ -x $bench ]] || { echo "topk_runs: no $bench (build target signfed-bench)" >&2; exit 1; }
-[[ $(cat /proc/sys/kernel/randomize_va_space) != 0 ]] || echo "topk_runs: warning: ASLR is off" >&2
+[[ $(cat /proc/sys/kernel/randomize_va_space) != 0 ]] || echo "topk_runs: warning: ASLR is off system-wide" >&2
 
 out=$(mktemp -d)
 busy_pid=
@@ -46,6 +48,7 @@ if ((busy)); then
   busy_pid=$!
   pin=(taskset -c 0)
 fi
+((noaslr)) && pin+=(setarch "$(uname -m)" -R)
 
 for ((r = 0; r < runs; r++)); do
   "${pin[@]}" "$bench" $size -g topk --json "$out/run-$r.json" >/dev/null
@@ -54,7 +57,7 @@ for ((r = 0; r < runs; r++)); do
     >>"$out/rows.txt"
 done
 
-echo "top-k over $runs fresh processes$( ((busy)) && echo ', other core busy'); per process: min over repetitions"
+echo "top-k over $runs fresh processes$( ((busy)) && echo ', other core busy')$( ((noaslr)) && echo ', ASLR off'); per process: min over repetitions"
 awk -v all="$all" '
   all == 1 || $4 == "true" {
     key = $1 " " $2 " " $3 ($4 == "true" ? "*" : "")
