@@ -53,27 +53,24 @@ namespace {
 constexpr int kTopkShift1 = 20;                       // digit 1: key bits 30..20
 constexpr std::size_t kTopkBins1 = std::size_t{1} << 11;
 constexpr std::size_t kTopkBins2 = std::size_t{1} << 10;  // digits 2, 3: bits 19..10, 9..0
-// The four histogram copies are kTopkHistStride words apart: 2048 bins plus
-// 16 words (64 bytes), so copy c's bin b sits 64*c bytes past copy 0's modulo
-// 4096. With a stride of exactly 8 KiB all four copies of a bin share address
-// bits 0..11: on cores that first match loads to older stores by those bits
-// (Intel's "4K aliasing"), each increment's load waits on the store just
-// issued to the same bin of the neighbouring copy — the common case, since
-// gradients cluster in a few bins — and all four sit in one L1 set.
-constexpr std::size_t kTopkHistStride = kTopkBins1 + 16;
+// The four histogram copies are kTopkHistStride words (8 KiB) apart, so copy
+// c's bin b shares address bits 0..11 with every other copy's bin b. Measured
+// on AMD EPYC (docs/perf-topk.md): staggering the copies by 64..256 B was
+// 5-10 % slower (bins a few apart, all hot for clustered gradients, then share
+// those bits instead) and by 1 KiB no faster; 8 KiB it stays.
+constexpr std::size_t kTopkHistStride = kTopkBins1;
 constexpr std::size_t kTopkHistWords = 4 * kTopkHistStride;  // four interleaved histograms
 constexpr std::size_t kTopkSlack = 8;                        // vector over-write room in cand
 // Scratch layout (uint32 words): [align pad][4 histograms][cand gap][cand...].
-// hist starts on a 64-byte line (pad <= 15 words); cand starts kTopkCandGap
-// words after the histograms, so cand's stores are never at the same offset
-// modulo 4096 as hist[0] (kTopkHistWords + kTopkCandGap is not a multiple of
-// 1024 words).
+// hist starts on a 64-byte line whatever address the allocator returned
+// (pad <= 15 words), so which bins share a cache line is fixed, not a
+// property of the heap; cand starts kTopkCandGap words after the histograms,
+// so cand's stores are not at hist[0]'s offset modulo 4096.
 constexpr std::size_t kTopkAlignWords = 16;
 constexpr std::size_t kTopkCandGap = 48;
 constexpr std::size_t kTopkScratchFixed = kTopkAlignWords + kTopkHistWords + kTopkCandGap + kTopkSlack;
 // The layout rules above, checked (4096 bytes = 1024 words; 64 bytes = 16 words).
 static_assert(kTopkHistStride % 16 == 0, "each histogram copy starts on a 64-byte line");
-static_assert(kTopkHistStride % 1024 != 0, "copies of a bin never 4K-alias each other");
 static_assert((kTopkHistWords + kTopkCandGap) % 1024 != 0, "cand[0] does not 4K-alias hist[0]");
 
 inline std::uint32_t topk_key(float x) { return std::bit_cast<std::uint32_t>(x) & 0x7fffffffu; }
