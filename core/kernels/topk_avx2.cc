@@ -41,7 +41,7 @@ struct Avx2TopkPasses {
     alignas(32) std::uint32_t d[8];
     for (; i + 8 <= n; i += 8) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(d), _mm256_srli_epi32(keys8(g + i), kTopkShift1));
-      for (std::size_t l = 0; l < 8; ++l) ++hist[(l % 4) * kTopkHistStride + d[l]];
+      for (std::size_t l = 0; l < 8; ++l) ++hist[(l % 4) * kTopkBins1 + d[l]];
     }
     for (; i < n; ++i) ++hist[topk_key(g[i]) >> kTopkShift1];
   }

@@ -1,6 +1,5 @@
 // Radix-select top-k driver (baseline flags) and the portable variant.
 #include <algorithm>
-#include <cstdint>
 
 #include "core/kernels/internal/topk_radix.h"
 
@@ -15,19 +14,15 @@ std::size_t select_topk_radix(std::span<const float> g, std::size_t k, std::span
     for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint32_t>(i);
     return k;
   }
-  if (scratch.size() < kTopkScratchFixed + n) scratch.resize(kTopkScratchFixed + n);
-  // The layout is fixed relative to a 64-byte line, not to wherever the
-  // allocator put scratch (see kTopkHistStride, kTopkCandGap).
-  const auto addr = reinterpret_cast<std::uintptr_t>(scratch.data());
-  const std::size_t pad = ((64 - addr % 64) % 64) / sizeof(std::uint32_t);
-  std::uint32_t* hist = scratch.data() + pad;
-  std::uint32_t* cand = hist + kTopkHistWords + kTopkCandGap;
+  if (scratch.size() < kTopkHistWords + n + kTopkSlack) scratch.resize(kTopkHistWords + n + kTopkSlack);
+  std::uint32_t* hist = scratch.data();
+  std::uint32_t* cand = hist + kTopkHistWords;
 
   // Pass 1: top digit over everything.
   std::fill(hist, hist + kTopkHistWords, 0u);
   passes.histogram_high(g.data(), n, hist);
   for (std::size_t b = 0; b < kTopkBins1; ++b)
-    hist[b] += hist[kTopkHistStride + b] + hist[2 * kTopkHistStride + b] + hist[3 * kTopkHistStride + b];
+    hist[b] += hist[kTopkBins1 + b] + hist[2 * kTopkBins1 + b] + hist[3 * kTopkBins1 + b];
   std::size_t above = 0;
   const std::uint32_t b1 = topk_find_bin(hist, kTopkBins1, k, above);
   std::size_t rank = k - above;  // rank of the threshold inside its bucket, >= 1

@@ -35,8 +35,7 @@ namespace signfed::kernels {
 // write up to kTopkSlack slots past its returned count in cand; emit writes
 // exactly k indices and never past out[k - 1].
 struct TopkPasses {
-  // hist: 4 zeroed copies of 2048 counters, kTopkHistStride words apart; any
-  // of the four may take any key.
+  // hist: 4 x 2048 zeroed counters; any of the four may take any key.
   void (*histogram_high)(const float* g, std::size_t n, std::uint32_t* hist);
   // Indices i (ascending) with key(g[i]) >> 20 == bucket.
   std::size_t (*collect_bucket)(const float* g, std::size_t n, std::uint32_t bucket, std::uint32_t* cand);
@@ -53,25 +52,8 @@ namespace {
 constexpr int kTopkShift1 = 20;                       // digit 1: key bits 30..20
 constexpr std::size_t kTopkBins1 = std::size_t{1} << 11;
 constexpr std::size_t kTopkBins2 = std::size_t{1} << 10;  // digits 2, 3: bits 19..10, 9..0
-// The four histogram copies are kTopkHistStride words (8 KiB) apart, so copy
-// c's bin b shares address bits 0..11 with every other copy's bin b. Measured
-// on AMD EPYC (docs/perf-topk.md): staggering the copies by 64..256 B was
-// 5-10 % slower (bins a few apart, all hot for clustered gradients, then share
-// those bits instead) and by 1 KiB no faster; 8 KiB it stays.
-constexpr std::size_t kTopkHistStride = kTopkBins1;
-constexpr std::size_t kTopkHistWords = 4 * kTopkHistStride;  // four interleaved histograms
-constexpr std::size_t kTopkSlack = 8;                        // vector over-write room in cand
-// Scratch layout (uint32 words): [align pad][4 histograms][cand gap][cand...].
-// hist starts on a 64-byte line whatever address the allocator returned
-// (pad <= 15 words), so which bins share a cache line is fixed, not a
-// property of the heap; cand starts kTopkCandGap words after the histograms,
-// so cand's stores are not at hist[0]'s offset modulo 4096.
-constexpr std::size_t kTopkAlignWords = 16;
-constexpr std::size_t kTopkCandGap = 48;
-constexpr std::size_t kTopkScratchFixed = kTopkAlignWords + kTopkHistWords + kTopkCandGap + kTopkSlack;
-// The layout rules above, checked (4096 bytes = 1024 words; 64 bytes = 16 words).
-static_assert(kTopkHistStride % 16 == 0, "each histogram copy starts on a 64-byte line");
-static_assert((kTopkHistWords + kTopkCandGap) % 1024 != 0, "cand[0] does not 4K-alias hist[0]");
+constexpr std::size_t kTopkHistWords = 4 * kTopkBins1;    // four interleaved histograms
+constexpr std::size_t kTopkSlack = 8;                     // vector over-write room in cand
 
 inline std::uint32_t topk_key(float x) { return std::bit_cast<std::uint32_t>(x) & 0x7fffffffu; }
 
@@ -82,10 +64,10 @@ struct ScalarTopkPasses {
     // values share a bin (gradients cluster in a few exponents).
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-      ++hist[0 * kTopkHistStride + (topk_key(g[i + 0]) >> kTopkShift1)];
-      ++hist[1 * kTopkHistStride + (topk_key(g[i + 1]) >> kTopkShift1)];
-      ++hist[2 * kTopkHistStride + (topk_key(g[i + 2]) >> kTopkShift1)];
-      ++hist[3 * kTopkHistStride + (topk_key(g[i + 3]) >> kTopkShift1)];
+      ++hist[0 * kTopkBins1 + (topk_key(g[i + 0]) >> kTopkShift1)];
+      ++hist[1 * kTopkBins1 + (topk_key(g[i + 1]) >> kTopkShift1)];
+      ++hist[2 * kTopkBins1 + (topk_key(g[i + 2]) >> kTopkShift1)];
+      ++hist[3 * kTopkBins1 + (topk_key(g[i + 3]) >> kTopkShift1)];
     }
     for (; i < n; ++i) ++hist[topk_key(g[i]) >> kTopkShift1];
   }
