@@ -8,6 +8,8 @@ void bench_pack(const BenchConfig& config, std::vector<BenchResult>& results);
 void bench_unpack(const BenchConfig& config, std::vector<BenchResult>& results);
 void bench_vote(const BenchConfig& config, std::vector<BenchResult>& results);
 void bench_topk(const BenchConfig& config, std::vector<BenchResult>& results);
+// bench_topk_layout.cc
+void bench_topk_layout(const BenchConfig& config, std::vector<BenchResult>& results);
 // bench_codec.cc
 void bench_sparse_codec(const BenchConfig& config, std::vector<BenchResult>& results);
 
@@ -18,6 +20,10 @@ std::span<const BenchGroup> bench_groups() {
       {"vote", "dense majority vote, M = 10 and 100, vs memcpy of the M*N/8 packet bytes (target <= 2.0x)",
        bench_vote},
       {"topk", "top-k by |g|, K = 1% and 10%, vs std::nth_element on |g| (target >= 3x faster)", bench_topk},
+      {"topk-layout",
+       "top-k at every 64 B offset of the input in a page and of the stack: slowest vs fastest offset "
+       "(first size only; target <= 1.5x)",
+       bench_topk_layout},
       {"sparse", "TopKSign packet encode/decode (Rice gap code), bits per entry vs the paper's K + K log2(N/K)",
        bench_sparse_codec},
   };
