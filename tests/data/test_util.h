@@ -122,4 +122,11 @@ inline bool have_fashion_mnist() {
   return false;
 }
 
+// Every feature of ds as the float a model sees (scaled bytes or stored floats).
+inline std::vector<float> floats_of(const Dataset& ds) {
+  Dataset copy = ds;
+  widen(copy);
+  return copy.features;
+}
+
 }  // namespace signfed::data::testing
