@@ -172,6 +172,9 @@ void Coordinator::open_run() {
                                         "classes",
                                         cfg_.test_file.empty() ? data_dir : cfg_.test_file, test.cols, test.classes,
                                         model_->input_size(), model_->num_classes()));
+    // The central test set is evaluated as one contiguous float batch: it is
+    // kept as floats (widened from bytes), not gathered per batch as the edge does.
+    data::widen(test);
     if (!input_stats_pending()) inputs_.apply(test.features, test.features);  // the clients' transform, once
     test_ = std::make_shared<const data::Dataset>(std::move(test));
   }

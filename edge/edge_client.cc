@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -132,19 +134,30 @@ bool EdgeClient::on_readable() {
   // Drain what is queued first: a client that was busy (a straggler) may find
   // tasks for rounds whose result is already here. Computing those would only
   // add to its backlog, so such stale tasks are skipped.
-  const std::vector<zmq::message_t> batch = session_->receive();
+  const std::span<const zmq::message_t> batch = session_->receive();
   std::optional<std::uint32_t> latest_result;
-  std::vector<wire::AlignedFrame> frames;
-  frames.reserve(batch.size());
-  for (const zmq::message_t& m : batch) frames.emplace_back(std::span{static_cast<const std::uint8_t*>(m.data()), m.size()});
-  for (const wire::AlignedFrame& f : frames) {
+  // 8-byte aligned views of the frames (FlatBuffers reads scalars in place;
+  // see wire::AlignedFrame), copied into buffers kept between calls.
+  if (aligned_.size() < batch.size()) aligned_.resize(batch.size());
+  frames_.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto* data = static_cast<const std::uint8_t*>(batch[i].data());
+    const std::size_t size = batch[i].size();
+    if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) == 0) {
+      frames_.emplace_back(data, size);
+    } else {
+      aligned_[i].resize((size + 7) / 8);
+      if (size > 0) std::memcpy(aligned_[i].data(), data, size);
+      frames_.emplace_back(reinterpret_cast<const std::uint8_t*>(aligned_[i].data()), size);
+    }
+  }
+  for (const std::span<const std::uint8_t> f : frames_) {
     std::string why;
-    const auto* env = wire::verify_envelope(f.bytes(), &why);
+    const auto* env = wire::verify_envelope(f, &why);
     if (env && env->body_type() == Body::VoteResult)
       latest_result = std::max(latest_result.value_or(0), env->body_as_VoteResult()->round());
   }
-  for (const wire::AlignedFrame& f : frames) {
-    const std::span<const std::uint8_t> frame = f.bytes();
+  for (const std::span<const std::uint8_t> frame : frames_) {
     try {
       if (latest_result) {
         std::string why;
@@ -356,9 +369,9 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   mc.momentum = p.momentum();
   mc.tie_rule = p.tie_rule();
   const std::uint64_t base_seed = data::mix_seed(cfg_.data_seed, cfg_.client_index, round);
-  codec::SignPacket pk;
+  codec::SignPacket& pk = packet_;  // its payload keeps its storage between rounds
   try {
-    pk = encoder_->encode(trainer_->update(), mc, data::mix_seed(base_seed, 0xc0de));
+    encoder_->encode_into(trainer_->update(), mc, data::mix_seed(base_seed, 0xc0de), pk);
   } catch (const codec::CodecError& e) {
     log_.say("round {}: cannot send an update: {}", round, e.what());
     fb::FlatBufferBuilder fbb(256);
@@ -373,7 +386,8 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
     log_.say("round {}: local work took {:.0f} ms, longer than the {} ms deadline; the update will count as late", round,
              ms, deadline_ms);
   const std::uint32_t samples = w.batch * w.steps;
-  fb::FlatBufferBuilder fbb(pk.payload.size() + 256);
+  fb::FlatBufferBuilder& fbb = out_;  // reused: its buffer grows to the largest update once
+  fbb.Clear();
   auto wp = codec::build_packet(fbb, pk);
   const float vms =
       cfg_.virtual_latency_ms ? static_cast<float>(cfg_.virtual_latency_ms(round, samples, pk.payload.size())) : -1.0f;
@@ -398,7 +412,7 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     // A round without counted updates moves nothing: the coordinator applies
     // nothing, so neither may a replica (zero signs with mu = 0 would reset
     // the momentum buffer of signum/s3gd/randk; S3GD-MV eq. (25)).
-    if (v.voters() > 0) replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum());
+    if (v.voters() > 0) replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum(), decode_buffers_);
   } catch (const codec::CodecError& e) {
     log_.say("round {}: bad vote result ({}); will resync", v.round(), e.what());
     sync_ = Sync::resyncing;
@@ -416,7 +430,8 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
   if (session_->last_update_round() == v.round()) {
     // Safaryan Alg. 1 Option 2: losses before and after the step on a fixed local batch.
     const LocalTrainer::GuardLosses g = trainer_->guard_losses(replica_->saved_params());
-    fb::FlatBufferBuilder fbb(64);
+    fb::FlatBufferBuilder& fbb = out_;
+    fbb.Clear();
     session_->send(wire::finish_envelope(fbb, wire::CreateGuardReport(fbb, v.round(), session_->client_id().value_or(0),
                                                                       static_cast<float>(g.before),
                                                                       static_cast<float>(g.after))));
@@ -440,7 +455,8 @@ void EdgeClient::send_eval_report(std::uint32_t round) {
   if (s.samples > 0)
     log_.say("round {}: hold-out loss {:.4f}, accuracy {:.2f}% ({} samples)", round, s.loss_sum / s.samples,
              100.0 * s.correct / s.samples, s.samples);
-  fb::FlatBufferBuilder fbb(96);
+  fb::FlatBufferBuilder& fbb = out_;
+  fbb.Clear();
   session_->send(wire::finish_envelope(
       fbb, wire::CreateEvalReport(fbb, round, session_->client_id().value_or(0), s.loss_sum, s.correct, s.samples)));
 }

@@ -161,6 +161,15 @@ class EdgeClient {
   bool inputs_pending_ = false;
   data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join
   std::vector<float> eval_scratch_;         // the standardised hold-out
+  // The round's buffers, kept so that a steady-state round allocates nothing
+  // (tests/edge/edge_loop_alloc_test.cc): aligned copies of received frames
+  // and the views of them, the packet we send and the builder it is framed
+  // in, and the decoded vote result.
+  std::vector<std::vector<std::uint64_t>> aligned_;
+  std::vector<std::span<const std::uint8_t>> frames_;
+  codec::SignPacket packet_;
+  flatbuffers::FlatBufferBuilder out_{1024};
+  core::Replica::DecodeBuffers decode_buffers_;
   std::uint32_t rounds_applied_ = 0;
 };
 

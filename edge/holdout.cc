@@ -17,18 +17,7 @@ LocalHoldout hold_out(Shard shard, double fraction, std::uint64_t seed) {
   }
   // The shard's own rows as a dataset: the hold-out is drawn from them alone.
   const data::Dataset& src = *shard.data;
-  data::Dataset mine;
-  mine.rows = shard.rows.size();
-  mine.cols = src.cols;
-  mine.classes = src.classes;
-  mine.sample_shape = src.sample_shape;
-  mine.features.reserve(mine.rows * mine.cols);
-  mine.labels.reserve(mine.rows);
-  for (std::uint32_t r : shard.rows) {
-    const auto row = std::span(src.features).subspan(static_cast<std::size_t>(r) * src.cols, src.cols);
-    mine.features.insert(mine.features.end(), row.begin(), row.end());
-    mine.labels.push_back(src.labels[r]);
-  }
+  const data::Dataset mine = data::select_rows(src, shard.rows);  // in src's storage form
   data::HoldoutSplit split = data::split_holdout(mine, fraction, seed);
   out.holdout = std::move(split.holdout);
   out.train.rows.resize(split.train.rows);
@@ -41,8 +30,12 @@ HoldoutScore score_holdout(model::Model& model, const data::Dataset& holdout, co
                            std::vector<float>& scratch) {
   HoldoutScore s;
   if (holdout.rows == 0) return s;
-  scratch.resize(holdout.features.size());
-  inputs.apply(holdout.features, scratch);
+  scratch.resize(holdout.rows * holdout.cols);  // the same size every round: no allocation after the first
+  for (std::size_t r = 0; r < holdout.rows; ++r) {
+    const std::span<float> row = std::span(scratch).subspan(r * holdout.cols, holdout.cols);
+    holdout.row(r, row);
+    inputs.apply(row, row);  // in place: apply() allows in == out
+  }
   const model::EvalResult e = model.evaluate(scratch, holdout.labels, holdout.rows);
   const double n = static_cast<double>(holdout.rows);
   s.samples = holdout.rows;

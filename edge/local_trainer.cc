@@ -55,7 +55,8 @@ LocalTrainer::LocalTrainer(Shard shard, std::unique_ptr<model::Model> model, std
   const std::size_t n = model_->num_params();
   grad_.assign(n, 0.0f);
   update_.assign(n, 0.0f);
-  saved_.assign(n, 0.0f);
+  // saved_ is sized by the first fedavg round or guard (an edge running
+  // signsgd never needs those n floats).
   // The guard's fixed batch of 64 local samples.
   data::Rng rng(data::mix_seed(data_seed, client_index, 0xf17ed));
   guard_rows_.resize(64);
@@ -82,8 +83,12 @@ double LocalTrainer::rows_gradient(std::span<const std::uint32_t> positions) {
   ybuf_.resize(batch);
   for (std::size_t b = 0; b < batch; ++b) {
     const std::uint32_t s = shard_.rows[positions[b]];
-    const std::span<const float> row(d.features.data() + std::size_t{s} * cols, cols);
-    inputs_.apply(row, std::span(xbuf_).subspan(b * cols, cols));  // the run's transform, from Welcome
+    // Gather (bytes scaled by byte_values(), or floats as stored), then the
+    // run's transform from Welcome, in place: the same floats as when the
+    // dataset was kept as floats.
+    const std::span<float> x = std::span(xbuf_).subspan(b * cols, cols);
+    d.row(s, x);
+    inputs_.apply(x, x);
     ybuf_[b] = d.labels[s];
   }
   return model_->loss_and_grad(std::span(xbuf_).first(batch * cols), std::span(ybuf_).first(batch), batch, grad_);
@@ -106,6 +111,7 @@ double LocalTrainer::compute(const LocalWork& w) {
   if (w.fedavg) {
     // McMahan et al. 2017: local SGD at the task's local rate on a copy; the
     // update is the pseudo-gradient x_start - x_local (the server steps by its own rate).
+    saved_.resize(x.size());  // allocates in the first fedavg round only
     std::copy(x.begin(), x.end(), saved_.begin());
     for (std::uint32_t s = 0; s < steps; ++s) {
       loss += minibatch_gradient(first_batch + s, batch);
@@ -128,6 +134,7 @@ LocalTrainer::GuardLosses LocalTrainer::guard_losses(std::span<const float> befo
   GuardLosses g;
   g.after = rows_gradient(guard_rows_);
   const std::span<float> x = model_->params();
+  saved_.resize(x.size());  // allocates in the first guarded round only
   std::copy(x.begin(), x.end(), saved_.begin());
   std::copy(before.begin(), before.end(), x.begin());
   g.before = rows_gradient(guard_rows_);

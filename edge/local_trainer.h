@@ -2,8 +2,12 @@
 // sequence (core/data/sampler.h), the model, and the round's update vector.
 //
 // Memory: every buffer is owned here and sized at construction or on the
-// first round of a given batch size; compute() and guard_losses() then
-// allocate nothing (tests/edge/local_trainer_test.cc counts malloc calls).
+// first round of a given batch size (the fedavg/guard copy of the parameters:
+// on the first round that needs it); compute() and guard_losses() then
+// allocate nothing of ours (tests/edge/local_trainer_test.cc counts malloc
+// calls). The shard's features stay in their stored type (bytes for images,
+// data/dataset.h) and are scaled into a float batch as each minibatch is
+// gathered.
 // The caller reads the update through update(), valid until the next call.
 //
 // Not thread-safe; one trainer per client. Many trainers may share one

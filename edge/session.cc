@@ -60,15 +60,18 @@ void Session::start(std::vector<std::uint8_t> join) {
   last_heard_ = last_beat_ = last_join_;
 }
 
-std::vector<zmq::message_t> Session::receive() {
-  std::vector<zmq::message_t> batch;
-  zmq::message_t msg;
-  while (batch.size() < 4096 && dealer_.recv(msg, zmq::recv_flags::dontwait)) batch.push_back(std::move(msg));
-  if (!batch.empty()) {
+std::span<const zmq::message_t> Session::receive() {
+  std::size_t n = 0;
+  while (n < 4096) {
+    if (n == inbox_.size()) inbox_.emplace_back();  // only when a batch is larger than every earlier one
+    if (!dealer_.recv(inbox_[n], zmq::recv_flags::dontwait)) break;
+    ++n;
+  }
+  if (n > 0) {
     last_heard_ = clock_.now_s();
     warned_silent_ = false;
   }
-  return batch;
+  return {inbox_.data(), n};
 }
 
 void Session::welcomed(std::uint32_t client_id) {

@@ -63,8 +63,10 @@ class Session {
   // Sends `join` (a finished Join envelope, kept for re-sends) and starts the timers.
   void start(std::vector<std::uint8_t> join);
   // Drains up to 4096 queued frames (without blocking); any frame counts as
-  // word from the coordinator.
-  std::vector<zmq::message_t> receive();
+  // word from the coordinator. The frames live in the session, valid until the
+  // next receive(); their message objects are reused, so a steady stream of
+  // rounds allocates nothing here (libzmq's own buffers aside).
+  std::span<const zmq::message_t> receive();
   // Heartbeats, join retries, rejoin on silence, give-up, the CURVE monitor
   // and the stop token; call at least every heartbeat interval. Returns false
   // once finished.
@@ -97,6 +99,7 @@ class Session {
   zmq::socket_t dealer_;
   std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
   std::vector<std::uint8_t> join_;
+  std::vector<zmq::message_t> inbox_;  // receive()'s frames; grows to the largest batch seen
   State state_ = State::idle;
   std::optional<std::uint32_t> client_id_;
   std::optional<std::uint32_t> last_update_round_;

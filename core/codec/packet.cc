@@ -62,30 +62,6 @@ unsigned best_rice_k(std::uint32_t dim, std::span<const std::uint32_t> idx) {
   return best;
 }
 
-// Rice cost of a list of values under parameter k.
-std::uint64_t rice_cost(std::span<const std::uint32_t> v, unsigned k) {
-  std::uint64_t bits = 0;
-  for (std::uint32_t x : v) bits += (x >> k) + 1 + k;
-  return bits;
-}
-
-// The Rice parameter (0..31) that codes v in the fewest bits, searched around
-// the geometric-mean optimum log2(ln 2 * mean).
-unsigned best_k_for(std::span<const std::uint32_t> v) {
-  if (v.empty()) return 0;
-  double sum = 0.0;
-  for (std::uint32_t x : v) sum += x;
-  const double mean = std::max(1.0, sum / static_cast<double>(v.size()));
-  const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean * 0.6931471805599453))));
-  unsigned best = 0;
-  std::uint64_t best_bits = UINT64_MAX;
-  for (int k = std::max(0, guess - 2); k <= std::min(31, guess + 2); ++k) {
-    const std::uint64_t b = rice_cost(v, static_cast<unsigned>(k));
-    if (b < best_bits) best_bits = b, best = static_cast<unsigned>(k);
-  }
-  return best;
-}
-
 // n <= 57 bits of b starting at bit `pos` (LSB first); bytes past the end read as 0.
 std::uint64_t load_bits(std::span<const std::uint8_t> b, std::uint64_t pos, unsigned n) {
   const std::size_t byte = static_cast<std::size_t>(pos >> 3);
@@ -135,10 +111,14 @@ std::uint32_t next_clear(std::span<const std::uint8_t> b, std::uint32_t dim, std
 
 TernarySigns TernarySigns::zeros(std::uint32_t dim) {
   TernarySigns t;
-  t.dim = dim;
-  t.support.assign(packed_bytes(dim), 0);
-  t.negative.assign(packed_bytes(dim), 0);
+  zeros_into(dim, t);
   return t;
+}
+
+void zeros_into(std::uint32_t dim, TernarySigns& t) {
+  t.dim = dim;
+  t.support.assign(packed_bytes(dim), 0);  // assign keeps the capacity: no allocation once sized
+  t.negative.assign(packed_bytes(dim), 0);
 }
 
 std::uint64_t TernarySigns::nnz() const { return popcount_bytes(support); }
@@ -174,6 +154,13 @@ SignPacket encode_sparse(std::uint32_t dim, std::span<const std::uint32_t> idx, 
 
 SignPacket encode_sparse(const SparseSigns& s) {
   SignPacket p;
+  encode_sparse_into(s, p);
+  return p;
+}
+
+void encode_sparse_into(const SparseSigns& s, SignPacket& p) {
+  static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.payload.clear();
   p.encoding = Encoding::sparse_sign;
   p.dim = s.dim;
   p.nnz = static_cast<std::uint32_t>(s.index.size());
@@ -183,21 +170,31 @@ SignPacket encode_sparse(const SparseSigns& s) {
   for (std::size_t j = 0; j < s.index.size(); ++j) w.put_rice(j == 0 ? s.index[j] : s.index[j] - s.index[j - 1] - 1, k);
   for (std::uint8_t neg : s.negative) w.put(neg ? 1u : 0u, 1);
   w.flush();
-  return p;
 }
 
 SignPacket encode_float32(std::span<const float> x) {
   SignPacket p;
+  encode_float32_into(x, p);
+  return p;
+}
+
+void encode_float32_into(std::span<const float> x, SignPacket& p) {
+  static_cast<PacketHeader&>(p) = PacketHeader{};
   p.encoding = Encoding::float32;
   p.dim = static_cast<std::uint32_t>(x.size());
   p.nnz = p.dim;
   p.payload.resize(x.size() * sizeof(float));
   if (!x.empty()) std::memcpy(p.payload.data(), x.data(), p.payload.size());
-  return p;
 }
 
 TernarySigns ternary_signs(std::span<const float> x) {
-  TernarySigns t = TernarySigns::zeros(static_cast<std::uint32_t>(x.size()));
+  TernarySigns t;
+  ternary_signs_into(x, t);
+  return t;
+}
+
+void ternary_signs_into(std::span<const float> x, TernarySigns& t) {
+  zeros_into(static_cast<std::uint32_t>(x.size()), t);
   for (std::uint32_t i = 0; i < x.size(); ++i) {
     const std::uint8_t bit = static_cast<std::uint8_t>(1u << (i & 7));
     if (x[i] > 0.0f) {
@@ -207,58 +204,106 @@ TernarySigns ternary_signs(std::span<const float> x) {
       t.negative[i >> 3] |= bit;
     }
   }
-  return t;
 }
 
 SignPacket encode_runs(const TernarySigns& t) {
-  // Alternating runs: moving (may be empty first), zero, moving, ... summing
-  // to dim; every run after the first is >= 1 and coded as length - 1.
-  std::vector<std::uint32_t> starts, lengths;  // the moving runs
-  std::vector<std::uint32_t> moving, zero;     // the coded values
-  std::uint32_t i = 0;
-  bool first = true;
-  while (i < t.dim) {
-    const std::uint32_t j = next_clear(t.support, t.dim, i);  // end of the moving run
-    if (first || j > i) moving.push_back(first ? j - i : j - i - 1);
-    if (j > i) starts.push_back(i), lengths.push_back(j - i);
-    first = false;
-    if (j >= t.dim) break;
-    const std::uint32_t k = next_set(t.support, t.dim, j);
-    zero.push_back(k - j - 1);
-    i = k;
-  }
-  const unsigned km = best_k_for(moving), kz = best_k_for(zero);
   SignPacket p;
-  p.encoding = Encoding::runs_sign;
-  p.dim = t.dim;
-  p.nnz = static_cast<std::uint32_t>(t.nnz());
-  p.payload.reserve(p.nnz / 8 + (rice_cost(moving, km) + rice_cost(zero, kz)) / 8 + 4);
-  BitWriter w(p.payload);
-  w.put(km, 5);
-  w.put(kz, 5);
-  for (std::size_t r = 0; r < moving.size() || r < zero.size(); ++r) {
-    if (r < moving.size()) w.put_rice(moving[r], km);
-    if (r < zero.size()) w.put_rice(zero[r], kz);
-  }
-  // The sign bits of the moving coordinates, in order, 32 at a time.
-  for (std::size_t r = 0; r < starts.size(); ++r)
-    for (std::uint32_t off = 0; off < lengths[r]; off += 32) {
-      const unsigned n = std::min<std::uint32_t>(32, lengths[r] - off);
-      w.put(static_cast<std::uint32_t>(load_bits(t.negative, std::uint64_t{starts[r]} + off, n)), n);
-    }
-  w.flush();
+  encode_runs_into(t, p);
   return p;
 }
 
 namespace {
 
-// Decodes a runs_sign payload into t (validating everything).
+// Calls f(moving, code, start, length) for each run of t's support in order:
+// moving (the first may be empty), zero, moving, ... summing to dim; a run's
+// code is its length, minus 1 after the first run (every later run is >= 1).
+template <class F>
+void for_each_run(const TernarySigns& t, F&& f) {
+  std::uint32_t i = 0;
+  bool first = true;
+  while (i < t.dim) {
+    const std::uint32_t j = next_clear(t.support, t.dim, i);  // end of the moving run
+    if (first || j > i) f(true, first ? j - i : j - i - 1, i, j - i);
+    first = false;
+    if (j >= t.dim) break;
+    const std::uint32_t k = next_set(t.support, t.dim, j);
+    f(false, k - j - 1, j, k - j);
+    i = k;
+  }
+}
+
+// What choosing a Rice parameter needs of a list of codes, gathered in one pass
+// without keeping the list: its count, sum and, for every k, sum of (v >> k).
+struct CodeStats {
+  std::uint64_t n = 0;
+  double sum = 0.0;  // exact: integers far below 2^53
+  std::uint64_t shifted[32] = {};
+  void add(std::uint32_t v) {
+    ++n;
+    sum += v;
+    for (unsigned k = 0; k < 32; ++k) shifted[k] += v >> k;
+  }
+  // Bits of the Rice code of every value under parameter k.
+  std::uint64_t cost(unsigned k) const { return shifted[k] + n * (1 + k); }
+  // The k (0..31) that codes the list in the fewest bits, searched around
+  // the geometric-mean optimum log2(ln 2 * mean); the first on a tie.
+  unsigned best_k() const {
+    if (n == 0) return 0;
+    const double mean = std::max(1.0, sum / static_cast<double>(n));
+    const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean * 0.6931471805599453))));
+    unsigned best = 0;
+    std::uint64_t best_bits = UINT64_MAX;
+    for (int k = std::max(0, guess - 2); k <= std::min(31, guess + 2); ++k) {
+      const std::uint64_t b = cost(static_cast<unsigned>(k));
+      if (b < best_bits) best_bits = b, best = static_cast<unsigned>(k);
+    }
+    return best;
+  }
+};
+
+}  // namespace
+
+void encode_runs_into(const TernarySigns& t, SignPacket& p) {
+  // Three walks over the support bitmap, no list of runs kept (so nothing to
+  // grow): the codes' statistics, the codes, the sign bits.
+  CodeStats moving, zero;
+  for_each_run(t, [&](bool is_moving, std::uint32_t code, std::uint32_t, std::uint32_t) {
+    (is_moving ? moving : zero).add(code);
+  });
+  const unsigned km = moving.best_k(), kz = zero.best_k();
+  static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.payload.clear();
+  p.encoding = Encoding::runs_sign;
+  p.dim = t.dim;
+  p.nnz = static_cast<std::uint32_t>(t.nnz());
+  p.payload.reserve(p.nnz / 8 + (moving.cost(km) + zero.cost(kz)) / 8 + 4);
+  BitWriter w(p.payload);
+  w.put(km, 5);
+  w.put(kz, 5);
+  for_each_run(t, [&](bool is_moving, std::uint32_t code, std::uint32_t, std::uint32_t) {
+    w.put_rice(code, is_moving ? km : kz);
+  });
+  // The sign bits of the moving coordinates, in order, 32 at a time.
+  for_each_run(t, [&](bool is_moving, std::uint32_t, std::uint32_t start, std::uint32_t length) {
+    if (!is_moving) return;
+    for (std::uint32_t off = 0; off < length; off += 32) {
+      const unsigned n = std::min<std::uint32_t>(32, length - off);
+      w.put(static_cast<std::uint32_t>(load_bits(t.negative, std::uint64_t{start} + off, n)), n);
+    }
+  });
+  w.flush();
+}
+
+namespace {
+
+// Decodes a runs_sign payload into t (validating everything). The moving runs
+// are the maximal runs of t.support's set bits: the sign bits are scattered
+// by walking it again rather than from a list of runs (nothing to grow).
 void decode_runs_into(const PacketView& p, TernarySigns& t) {
   if (p.nnz > p.dim) fail("runs_sign packet: nnz exceeds dim");
   BitReader r(p.payload);
   const unsigned km = r.get(5), kz = r.get(5);
   if (!r.ok()) fail("runs_sign packet: truncated header");
-  std::vector<std::uint32_t> starts, lengths;
   std::uint64_t pos = 0, moving = 0;
   bool first = true, in_moving = true;
   while (pos < p.dim) {
@@ -268,8 +313,6 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
     if (pos + len > p.dim) fail("runs_sign packet: runs exceed dim");
     if (in_moving && len > 0) {
       set_range(t.support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
-      starts.push_back(static_cast<std::uint32_t>(pos));
-      lengths.push_back(static_cast<std::uint32_t>(len));
       moving += len;
     }
     pos += len;
@@ -285,46 +328,74 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
   if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("runs_sign packet: nonzero pad bits");
   // Scatter the sign bits into the moving runs, up to 57 bits at a time.
   std::uint64_t src = signs_at;
-  for (std::size_t k = 0; k < starts.size(); ++k)
-    for (std::uint32_t off = 0; off < lengths[k];) {
-      const unsigned n = std::min<std::uint32_t>(57, lengths[k] - off);
-      or_bits(t.negative, std::uint64_t{starts[k]} + off, load_bits(p.payload, src, n), n);
+  for (std::uint32_t start = next_set(t.support, p.dim, 0); start < p.dim;) {
+    const std::uint32_t end = next_clear(t.support, p.dim, start);
+    for (std::uint32_t off = 0; off < end - start;) {
+      const unsigned n = std::min<std::uint32_t>(57, end - start - off);
+      or_bits(t.negative, std::uint64_t{start} + off, load_bits(p.payload, src, n), n);
       src += n;
       off += n;
     }
+    start = end < p.dim ? next_set(t.support, p.dim, end) : p.dim;
+  }
 }
 
 }  // namespace
 
 SignPacket encode_ternary_best(const TernarySigns& t) {
+  CodecScratch s;
+  SignPacket p;
+  encode_ternary_best_into(t, s, p);
+  return p;
+}
+
+void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket& out) {
   const std::uint64_t nnz = t.nnz();
   if (nnz == t.dim) {
     // Every coordinate moves: the negative bitmap alone is the dense sign packet.
-    return make_dense_packet(t.dim, t.negative, 1.0f);
+    static_cast<PacketHeader&>(out) = PacketHeader{};
+    out.encoding = Encoding::dense_sign;
+    out.dim = t.dim;
+    out.nnz = t.dim;
+    out.payload.assign(t.negative.begin(), t.negative.end());
+    return;
   }
-  SignPacket runs = encode_runs(t);
+  SignPacket& runs = s.candidate;
+  // Room, once, for any coding of this dim either buffer may hold (they swap
+  // roles): an accepted packet is at most 2 bitmaps; a runs_sign candidate
+  // codes at most ~4 bits per coordinate.
+  const std::size_t room = 4 * packed_bytes(t.dim) + 64;
+  if (runs.payload.capacity() < room) runs.payload.reserve(room);
+  if (out.payload.capacity() < room) out.payload.reserve(room);
+  encode_runs_into(t, runs);
   // A sparse entry costs at least 2 bits (gap terminator + sign): skip it when that cannot win.
-  if (2 * nnz >= std::uint64_t{runs.payload.size()} * 8 && runs.payload.size() <= 2 * packed_bytes(t.dim)) return runs;
-  SparseSigns s;
-  s.dim = t.dim;
-  s.index.reserve(nnz);
-  s.negative.reserve(nnz);
+  if (2 * nnz >= std::uint64_t{runs.payload.size()} * 8 && runs.payload.size() <= 2 * packed_bytes(t.dim)) {
+    std::swap(out, runs);  // moves the vectors: both keep their storage for the next call
+    return;
+  }
+  SparseSigns& sp = s.sparse;
+  sp.dim = t.dim;
+  sp.index.clear();
+  sp.negative.clear();
+  if (sp.index.capacity() < nnz) {  // once: room for any nnz of this dim, so no later round grows them
+    sp.index.reserve(t.dim);
+    sp.negative.reserve(t.dim);
+  }
   for (std::uint32_t i = 0; i < t.dim; ++i) {
     if ((t.support[i >> 3] >> (i & 7)) & 1u) {
-      s.index.push_back(i);
-      s.negative.push_back((t.negative[i >> 3] >> (i & 7)) & 1u);
+      sp.index.push_back(i);
+      sp.negative.push_back((t.negative[i >> 3] >> (i & 7)) & 1u);
     }
   }
-  SignPacket sparse = encode_sparse(s);
-  if (runs.payload.size() < sparse.payload.size()) sparse = std::move(runs);
-  if (sparse.payload.size() <= 2 * packed_bytes(t.dim)) return sparse;
-  SignPacket p;
-  p.encoding = Encoding::ternary;
-  p.dim = t.dim;
-  p.nnz = static_cast<std::uint32_t>(nnz);
-  p.payload = t.support;
-  p.payload.insert(p.payload.end(), t.negative.begin(), t.negative.end());
-  return p;
+  encode_sparse_into(sp, out);
+  if (runs.payload.size() < out.payload.size()) std::swap(out, runs);
+  if (out.payload.size() <= 2 * packed_bytes(t.dim)) return;
+  static_cast<PacketHeader&>(out) = PacketHeader{};
+  out.encoding = Encoding::ternary;
+  out.dim = t.dim;
+  out.nnz = static_cast<std::uint32_t>(nnz);
+  out.payload.assign(t.support.begin(), t.support.end());
+  out.payload.insert(out.payload.end(), t.negative.begin(), t.negative.end());
 }
 
 void validate(const PacketView& p, std::uint32_t expected_dim) {
@@ -377,13 +448,18 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
 }
 
 SparseSigns decode_sparse(const PacketView& p) {
+  SparseSigns s;
+  decode_sparse_into(p, s);
+  return s;
+}
+
+void decode_sparse_into(const PacketView& p, SparseSigns& s) {
   if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
   if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
   if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
   // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
   // an impossible nnz before allocating for it.
   if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
-  SparseSigns s;
   s.dim = p.dim;
   s.index.resize(p.nnz);
   s.negative.resize(p.nnz);
@@ -403,40 +479,47 @@ SparseSigns decode_sparse(const PacketView& p) {
   if ((used + 7) / 8 != p.payload.size())
     fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
   if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
-  return s;
 }
 
 TernarySigns decode_ternary(const PacketView& p) {
+  CodecScratch s;
+  TernarySigns t;
+  decode_ternary_into(p, s, t);
+  return t;
+}
+
+void decode_ternary_into(const PacketView& p, CodecScratch& scratch, TernarySigns& t) {
   // The variable-length codings validate while they decode; the rest first.
   if (p.encoding == Encoding::sparse_sign || p.encoding == Encoding::runs_sign) {
     if (!std::isfinite(p.scale)) fail("packet scale is not finite");
   } else {
     validate(p, 0);
   }
-  TernarySigns t = TernarySigns::zeros(p.dim);
+  zeros_into(p.dim, t);
   const std::size_t nb = packed_bytes(p.dim);
   switch (p.encoding) {
     case Encoding::dense_sign:
       std::fill(t.support.begin(), t.support.end(), 0xFF);
       if (p.dim % 8 != 0 && nb > 0) t.support.back() = static_cast<std::uint8_t>((1u << (p.dim % 8)) - 1);
       std::copy(p.payload.begin(), p.payload.end(), t.negative.begin());
-      return t;
+      return;
     case Encoding::ternary:
       std::copy(p.payload.begin(), p.payload.begin() + static_cast<std::ptrdiff_t>(nb), t.support.begin());
       std::copy(p.payload.begin() + static_cast<std::ptrdiff_t>(nb), p.payload.end(), t.negative.begin());
-      return t;
+      return;
     case Encoding::sparse_sign: {
-      const SparseSigns s = decode_sparse(p);
+      SparseSigns& s = scratch.sparse;
+      decode_sparse_into(p, s);
       for (std::size_t j = 0; j < s.index.size(); ++j) {
         const std::uint32_t i = s.index[j];
         t.support[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
         if (s.negative[j]) t.negative[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7));
       }
-      return t;
+      return;
     }
     case Encoding::runs_sign:
       decode_runs_into(p, t);
-      return t;
+      return;
     case Encoding::float32:
       break;
   }
@@ -444,11 +527,16 @@ TernarySigns decode_ternary(const PacketView& p) {
 }
 
 std::vector<float> decode_float32(const PacketView& p) {
+  std::vector<float> x;
+  decode_float32_into(p, x);
+  return x;
+}
+
+void decode_float32_into(const PacketView& p, std::vector<float>& x) {
   if (p.encoding != Encoding::float32) fail("expected a float32 packet");
   validate(p, 0);
-  std::vector<float> x(p.dim);
+  x.resize(p.dim);
   if (p.dim > 0) std::memcpy(x.data(), p.payload.data(), std::size_t{p.dim} * 4);
-  return x;
 }
 
 double paper_sparse_bits(std::uint64_t n, std::uint64_t k) {

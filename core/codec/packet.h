@@ -96,6 +96,26 @@ SparseSigns decode_sparse(const PacketView& p);
 TernarySigns decode_ternary(const PacketView& p);      // any sign encoding -> ternary
 std::vector<float> decode_float32(const PacketView& p);
 
+// ---- the same, into caller-owned buffers ----------------------------------
+// Each owning form above is built on its _into form, so the two give the same
+// bits. Buffers keep their capacity between calls: once sized by the first
+// rounds, an edge client encodes its update and decodes the vote result
+// without allocating (a payload larger than every earlier one still grows its
+// vector). Not thread-safe: one scratch per caller.
+struct CodecScratch {
+  SparseSigns sparse;    // sparse_sign entries (room for dim of them once used)
+  SignPacket candidate;  // encode_ternary_best's runs_sign coding
+};
+void zeros_into(std::uint32_t dim, TernarySigns& out);
+void ternary_signs_into(std::span<const float> x, TernarySigns& out);
+void encode_sparse_into(const SparseSigns& s, SignPacket& out);
+void encode_float32_into(std::span<const float> x, SignPacket& out);
+void encode_runs_into(const TernarySigns& t, SignPacket& out);
+void encode_ternary_best_into(const TernarySigns& t, CodecScratch& scratch, SignPacket& out);
+void decode_sparse_into(const PacketView& p, SparseSigns& out);
+void decode_ternary_into(const PacketView& p, CodecScratch& scratch, TernarySigns& out);
+void decode_float32_into(const PacketView& p, std::vector<float>& out);
+
 // ---- sizes ---------------------------------------------------------------
 // Bits the S3GD-MV paper charges for K of N coordinates: K + K*log2(N/K) (Table 2).
 double paper_sparse_bits(std::uint64_t n, std::uint64_t k);

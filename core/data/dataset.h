@@ -4,9 +4,11 @@
 // clients in one process (simulation): hold it by std::shared_ptr<const Dataset>.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -22,17 +24,56 @@ class DataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The float a stored byte stands for: v / 255 in float arithmetic (correctly
+// rounded, the same on every ISA), so byte 255 is exactly 1.0f. Every loader
+// and every gather uses this one table: the value a model sees is the same
+// whether the dataset keeps bytes or floats.
+const std::array<float, 256>& byte_values();
+
+// A dataset's features are kept in the type they were stored in (issue 13
+// item 5: a board holds 1 byte per pixel, not 4):
+//  * bytes (IDX images, uint8 .npy/.npz): `bytes` holds rows*cols values,
+//    `features` is empty; the float value of byte v is byte_values()[v], in
+//    [0, 1];
+//  * floats (CSV, float32/float64 arrays, or a widened dataset): `features`
+//    holds rows*cols values as stored, `bytes` is empty.
+// Both row-major. Read a row as floats with row(); widen() converts a whole
+// dataset to floats (the coordinator's test set, which is evaluated in one
+// contiguous batch).
 struct Dataset {
   std::size_t rows = 0;       // samples
   std::size_t cols = 0;       // features per sample (28*28 = 784 for MNIST-like)
   std::size_t classes = 0;    // 1 + max label
-  std::vector<float> features;       // rows*cols, row-major; pixels (uint8) scaled to [0,1], floats as stored
+  std::vector<float> features;       // rows*cols, row-major, when stored as floats
+  std::vector<std::uint8_t> bytes;   // rows*cols, row-major, when stored as bytes
   std::vector<std::uint8_t> labels;  // rows, each < classes
   // Shape of one sample before flattening, C order (product == cols): {28, 28}
   // for IDX images, shape[1:] of a .npy. Empty means {cols} (CSV rows), so a
   // model check can name the data's shape next to the model's.
   std::vector<std::size_t> sample_shape;
+
+  // True when the features are kept as bytes (see above).
+  bool stored_as_bytes() const { return !bytes.empty(); }
+  // Writes the float values of row r (< rows) into out (size cols): scaled
+  // bytes or the stored floats. Allocates nothing.
+  void row(std::size_t r, std::span<float> out) const {
+    const std::size_t off = r * cols;
+    if (stored_as_bytes()) {
+      const std::array<float, 256>& v = byte_values();
+      const std::uint8_t* src = bytes.data() + off;
+      for (std::size_t c = 0; c < cols; ++c) out[c] = v[src[c]];
+    } else {
+      const float* src = features.data() + off;
+      for (std::size_t c = 0; c < cols; ++c) out[c] = src[c];
+    }
+  }
 };
+
+// Converts a bytes dataset to floats in place (features = the scaled bytes,
+// bytes freed); a floats dataset is left as it is.
+void widen(Dataset& ds);
+// The rows `rows` (each < ds.rows) of ds, in that order, in ds's storage form.
+Dataset select_rows(const Dataset& ds, std::span<const std::uint32_t> rows);
 
 // Chooses which rows to keep, from all labels and the class count; returns
 // sorted row indices. Used to load only a client's shard.

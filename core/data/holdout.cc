@@ -15,22 +15,7 @@ namespace {
 // partition or sampler streams drawn from the same --data-seed.
 constexpr std::uint64_t kHoldoutStream = 0x401d;
 
-Dataset rows_of(const Dataset& ds, const std::vector<std::uint32_t>& rows) {
-  Dataset out;
-  out.rows = rows.size();
-  out.cols = ds.cols;
-  out.classes = ds.classes;
-  out.sample_shape = ds.sample_shape;
-  out.features.reserve(rows.size() * ds.cols);
-  out.labels.reserve(rows.size());
-  for (const std::uint32_t r : rows) {
-    const auto first = ds.features.begin() + static_cast<std::ptrdiff_t>(std::size_t{r} * ds.cols);
-    out.features.insert(out.features.end(), first, first + static_cast<std::ptrdiff_t>(ds.cols));
-    out.labels.push_back(ds.labels[r]);
-  }
-  return out;
-}
-
+Dataset rows_of(const Dataset& ds, const std::vector<std::uint32_t>& rows) { return select_rows(ds, rows); }
 }  // namespace
 
 HoldoutSplit split_holdout(const Dataset& ds, double fraction, std::uint64_t seed) {

@@ -173,12 +173,9 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   ds.sample_shape.assign(image_dims.begin() + 1, image_dims.end());
   ds.classes = classes;
   ds.rows = select ? keep.size() : rows;
-  ds.features.reserve(ds.rows * cols);
+  // Pixels stay bytes (1 byte each; byte_values() scales them when a batch is gathered).
+  ds.bytes.reserve(ds.rows * cols);
   ds.labels.reserve(ds.rows);
-
-  // Table of correctly rounded v/255 values: exact [0,1] scaling, same on every ISA.
-  std::array<float, 256> scale{};
-  for (std::size_t v = 0; v < scale.size(); ++v) scale[v] = static_cast<float>(v) / 255.0F;
 
   // Stream the pixels a block of rows at a time and keep only the selected
   // rows: a client holding a 6,000-sample shard never has the whole set in memory.
@@ -198,7 +195,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
         ++next_keep;
       }
       const std::uint8_t* px = block.data() + (r - r0) * cols;
-      for (std::size_t c = 0; c < cols; ++c) ds.features.push_back(scale[px[c]]);
+      ds.bytes.insert(ds.bytes.end(), px, px + cols);
       ds.labels.push_back(all_labels[r]);
     }
   }

@@ -5,8 +5,9 @@
 // message names the file (and line/column, array or sample where there is
 // one) and says what to do. Labels are integers 0..255 everywhere (uint8);
 // classes = 1 + the largest label. Features:
-//  * uint8 (IDX pixels, uint8 .npy arrays): scaled to [0, 1] as v / 255;
-//  * everything else (CSV numbers, float32/float64 arrays): kept as they are
+//  * uint8 (IDX pixels, uint8 .npy arrays): kept as bytes (Dataset::bytes),
+//    read as floats in [0, 1] as v / 255 (data::byte_values());
+//  * everything else (CSV numbers, float32/float64 arrays): kept as floats
 //    (float64 rounded to the nearest float), standardise them with federated
 //    moments (core/data/moments.h). NaN and infinities are refused.
 // Thread-safety: the loaders share no state; call them from any thread.

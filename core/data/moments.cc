@@ -1,6 +1,7 @@
 #include "core/data/moments.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -21,9 +22,12 @@ float std_or_one(double sum, double sum_sq, double n) {
 }  // namespace
 
 namespace {
-void add_row(FeatureMoments& m, const float* x, std::size_t cols) {
-  for (std::size_t j = 0; j < cols; ++j) {
-    const double v = x[j];
+// Adds row r's float values (scaled bytes or stored floats) to the sums.
+void add_row(FeatureMoments& m, const Dataset& ds, std::size_t r) {
+  const std::size_t off = r * ds.cols;
+  const std::array<float, 256>& bv = byte_values();
+  for (std::size_t j = 0; j < ds.cols; ++j) {
+    const double v = ds.stored_as_bytes() ? bv[ds.bytes[off + j]] : ds.features[off + j];
     m.sum[j] += v;
     m.sum_sq[j] += v * v;
   }
@@ -35,7 +39,7 @@ FeatureMoments feature_moments(const Dataset& ds) {
   m.count = ds.rows;
   m.sum.assign(ds.cols, 0.0);
   m.sum_sq.assign(ds.cols, 0.0);
-  for (std::size_t r = 0; r < ds.rows; ++r) add_row(m, ds.features.data() + r * ds.cols, ds.cols);
+  for (std::size_t r = 0; r < ds.rows; ++r) add_row(m, ds, r);
   return m;
 }
 
@@ -46,7 +50,7 @@ FeatureMoments feature_moments(const Dataset& ds, std::span<const std::uint32_t>
   m.sum_sq.assign(ds.cols, 0.0);
   for (std::uint32_t r : rows) {
     if (r >= ds.rows) throw DataError("moments: row " + std::to_string(r) + " of " + std::to_string(ds.rows));
-    add_row(m, ds.features.data() + std::size_t{r} * ds.cols, ds.cols);
+    add_row(m, ds, r);
   }
   return m;
 }

@@ -163,14 +163,12 @@ void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
   ds.cols = x.count() / ds.rows;
   if (ds.cols == 0) throw DataError(name + ": features of shape " + shape_text(x.shape) + " have no values per sample");
   const std::size_t n = x.count();
-  ds.features.resize(n);
   const char* p = x.data.data();
-  if (x.kind == 'u' && x.itemsize == 1) {
-    std::array<float, 256> scale{};  // correctly rounded v/255, as the IDX loader
-    for (std::size_t v = 0; v < scale.size(); ++v) scale[v] = static_cast<float>(v) / 255.0F;
-    for (std::size_t i = 0; i < n; ++i) ds.features[i] = scale[static_cast<unsigned char>(p[i])];
+  if (x.kind == 'u' && x.itemsize == 1) {  // kept as bytes, scaled by byte_values() when gathered
+    ds.bytes.assign(reinterpret_cast<const std::uint8_t*>(p), reinterpret_cast<const std::uint8_t*>(p) + n);
     return;
   }
+  ds.features.resize(n);
   if (x.kind == 'f' && (x.itemsize == 4 || x.itemsize == 8)) {
     for (std::size_t i = 0; i < n; ++i) {
       float v = 0.0F;

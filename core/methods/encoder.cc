@@ -30,7 +30,29 @@ codec::SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodCo
     throw codec::CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " +
                             std::to_string(state_.dim));
   internal::check_finite(g);
+  if (state_.work.size() != state_.dim) state_.work.assign(state_.dim, 0.0f);  // once
   return internal::encode_update(state_, g, cfg, seed);
+}
+
+void UpdateEncoder::encode_into(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed,
+                                codec::SignPacket& out) {
+  if (g.size() != state_.dim)
+    throw codec::CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " +
+                            std::to_string(state_.dim));
+  internal::check_finite(g);
+  switch (cfg.method) {
+    case Method::signsgd:
+    case Method::signum:  // internal::encode_signs, into our buffers
+      codec::ternary_signs_into(g, signs_);
+      codec::encode_ternary_best_into(signs_, scratch_, out);
+      return;
+    case Method::fedsgd:
+    case Method::fedavg: codec::encode_float32_into(g, out); return;
+    default:
+      if (state_.work.size() != state_.dim) state_.work.assign(state_.dim, 0.0f);  // once
+      out = internal::encode_update(state_, g, cfg, seed);
+      return;
+  }
 }
 
 }  // namespace signfed::methods

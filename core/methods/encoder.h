@@ -3,7 +3,8 @@
 //
 // UpdateEncoder owns the per-client state the methods need across rounds (the
 // error-compensation memory of s3gd and efsign) and its scratch buffers, so a
-// steady-state encode allocates only the returned packet. Not thread-safe; one
+// steady-state encode allocates only the returned packet (encode_into: not even
+// that, for the methods it names). Not thread-safe; one
 // encoder per client.
 #pragma once
 
@@ -21,11 +22,13 @@ namespace signfed::methods {
 // What an encoder keeps between rounds and reuses within one; the method
 // files (internal/encode.h) read and write it.
 struct EncoderState {
-  EncoderState(std::size_t dim, const kernels::SignKernels& k) : dim(dim), kernels(k), error(dim, 0.0f), work(dim, 0.0f) {}
+  // `work` is sized by the first encode of a method that uses it (not by
+  // signsgd, signum, fedsgd, fedavg: dim floats an edge board need not hold).
+  EncoderState(std::size_t dim, const kernels::SignKernels& k) : dim(dim), kernels(k), error(dim, 0.0f) {}
   std::size_t dim;
   const kernels::SignKernels& kernels;
   std::vector<float> error;              // error memory e (S3GD-MV eq. (6)) / EF residual
-  std::vector<float> work;               // dim floats of scratch
+  std::vector<float> work;               // dim floats of scratch (empty until a method needs it)
   std::vector<std::uint32_t> index;      // selected coordinates
   std::vector<std::uint32_t> scratch;    // top-k kernel scratch
 };
@@ -38,6 +41,12 @@ class UpdateEncoder {
   // x_start - x_local), under cfg. `seed` drives randk and stochsign draws.
   // Throws codec::CodecError if g has a NaN or Inf (naming the coordinate).
   codec::SignPacket encode(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed);
+  // The same packet (same bits), into `out`, whose payload keeps its storage
+  // between calls: signsgd, signum, fedsgd and fedavg then allocate nothing
+  // once the first rounds have sized the buffers (an edge round allocates
+  // nothing: tests/edge/edge_loop_alloc_test.cc). The other methods still
+  // build a fresh packet (one allocation or more per call).
+  void encode_into(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed, codec::SignPacket& out);
 
   // Error-compensation memory e (S3GD-MV eq. (6)) / EF residual; zeros until used.
   std::span<const float> error_memory() const { return state_.error; }
@@ -45,6 +54,8 @@ class UpdateEncoder {
 
  private:
   EncoderState state_;
+  codec::TernarySigns signs_;  // encode_into's sign vector and coding scratch
+  codec::CodecScratch scratch_;
 };
 
 }  // namespace signfed::methods

@@ -12,11 +12,22 @@ namespace signfed::core {
 std::uint64_t Replica::digest() const { return codec::model_digest(params_, basis_); }
 
 void Replica::apply(const codec::PacketView& result, float step, float mu) {
-  codec::validate(result, static_cast<std::uint32_t>(params_.size()));
+  DecodeBuffers buffers;
+  apply(result, step, mu, buffers);
+}
+
+void Replica::apply(const codec::PacketView& result, float step, float mu, DecodeBuffers& b) {
+  // The decoders validate what they decode (codec::validate would decode a
+  // runs packet a second time, into a buffer of its own).
+  if (result.dim != params_.size())
+    throw codec::CodecError("packet has " + std::to_string(result.dim) + " coordinates, expected " +
+                            std::to_string(params_.size()));
   if (result.encoding == wire::Encoding::float32) {
-    apply_mean(codec::decode_float32(result), step);
+    codec::decode_float32_into(result, b.mean);
+    apply_mean(b.mean, step);
   } else {
-    apply_signs(codec::decode_ternary(result), step, mu);
+    codec::decode_ternary_into(result, b.scratch, b.signs);
+    apply_signs(b.signs, step, mu);
   }
 }
 

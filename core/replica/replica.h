@@ -42,6 +42,14 @@ class Replica {
   // The packet is validated against size() first; on codec::CodecError the
   // replica is unchanged.
   void apply(const codec::PacketView& result, float step, float mu);
+  // The same, decoding into buffers the caller keeps between rounds (no
+  // allocation once they are sized: the edge's per-round loop).
+  struct DecodeBuffers {
+    codec::CodecScratch scratch;
+    codec::TernarySigns signs;
+    std::vector<float> mean;
+  };
+  void apply(const codec::PacketView& result, float step, float mu, DecodeBuffers& buffers);
   void apply_signs(const codec::TernarySigns& s, float step, float mu);
   void apply_mean(std::span<const float> u, float step);
 

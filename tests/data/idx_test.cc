@@ -69,10 +69,19 @@ TEST_CASE("idx: round trip through gzip and raw files") {
       CHECK(ds.classes == 8);
       CHECK(ds.labels == kLabels5);
       const auto p = pixels5();
-      REQUIRE(ds.features.size() == p.size());
-      for (std::size_t i = 0; i < p.size(); ++i) REQUIRE(ds.features[i] == static_cast<float>(p[i]) / 255.0F);
-      CHECK(ds.features[0] == 0.0F);
-      CHECK(ds.features[7] == 1.0F);
+      // Kept as stored (1 byte a pixel), read as v / 255.
+      REQUIRE(ds.stored_as_bytes());
+      CHECK(ds.features.empty());
+      CHECK(ds.bytes == p);
+      std::vector<float> row(ds.cols);
+      for (std::size_t r = 0; r < ds.rows; ++r) {
+        ds.row(r, row);
+        for (std::size_t c = 0; c < ds.cols; ++c) REQUIRE(row[c] == static_cast<float>(p[r * ds.cols + c]) / 255.0F);
+      }
+      const std::vector<float> f = floats_of(ds);
+      REQUIRE(f.size() == p.size());
+      CHECK(f[0] == 0.0F);
+      CHECK(f[7] == 1.0F);
     }
   }
 }
@@ -90,7 +99,7 @@ TEST_CASE("idx: load_fashion_mnist finds .gz and uncompressed names") {
   CHECK(test.rows == 2);
   CHECK(test.cols == 4);
   CHECK(test.classes == 10);
-  CHECK(test.features.back() == 1.0F);
+  CHECK(floats_of(test).back() == 1.0F);
 }
 
 TEST_CASE("idx: bad magic is reported") {
@@ -193,11 +202,11 @@ TEST_CASE("idx: real Fashion-MNIST from the Debian package") {
     CHECK(ds->rows == n);
     CHECK(ds->cols == 784);
     CHECK(ds->classes == 10);
-    REQUIRE(ds->features.size() == n * 784);
+    REQUIRE(ds->bytes.size() == n * 784);
     REQUIRE(ds->labels.size() == n);
-    const auto [lo, hi] = std::minmax_element(ds->features.begin(), ds->features.end());
-    CHECK(*lo == 0.0F);
-    CHECK(*hi == 1.0F);
+    const auto [lo, hi] = std::minmax_element(ds->bytes.begin(), ds->bytes.end());
+    CHECK(*lo == 0);
+    CHECK(*hi == 255);
     std::vector<std::size_t> counts(10);
     for (const auto l : ds->labels) ++counts[l];
     for (const auto c : counts) CHECK(c == n / 10);
@@ -223,9 +232,9 @@ TEST_CASE("idx: a row selector keeps exactly the selected rows, as the full load
   for (std::size_t j = 0; j < shard.rows; ++j) {
     const std::uint32_t r = parts[4][j];
     CHECK(shard.labels[j] == full.labels[r]);
-    REQUIRE(std::equal(shard.features.begin() + static_cast<std::ptrdiff_t>(j * 784),
-                       shard.features.begin() + static_cast<std::ptrdiff_t>((j + 1) * 784),
-                       full.features.begin() + static_cast<std::ptrdiff_t>(r * 784)));
+    REQUIRE(std::equal(shard.bytes.begin() + static_cast<std::ptrdiff_t>(j * 784),
+                       shard.bytes.begin() + static_cast<std::ptrdiff_t>((j + 1) * 784),
+                       full.bytes.begin() + static_cast<std::ptrdiff_t>(r * 784)));
   }
   CHECK_THROWS_AS(load_fashion_mnist(dir, Split::test,
                                      [](const std::vector<std::uint8_t>&, std::size_t) {

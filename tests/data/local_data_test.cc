@@ -54,7 +54,7 @@ TEST_CASE("load_local_data: the format comes from the file name") {
         std::vector<std::uint8_t>{6});
   const Dataset idx = load_local_data({.path = dir.file("train-images-idx3-ubyte.gz"),
                                        .labels_path = dir.file("train-labels-idx1-ubyte")});
-  CHECK(idx.features == std::vector<float>{0.0F, 1.0F});
+  CHECK(floats_of(idx) == std::vector<float>{0.0F, 1.0F});
   CHECK(idx.sample_shape == std::vector<std::size_t>{1, 2});
   CHECK(idx.labels == std::vector<std::uint8_t>{7});
 }
@@ -115,11 +115,14 @@ TEST_CASE("numpy-written .npy, .npz (savez) and .npz (savez_compressed)") {
     CHECK(ds.cols == 6);
     CHECK(ds.sample_shape == std::vector<std::size_t>{2, 3});
     CHECK(ds.classes == 4);
-    CHECK(ds.features == expected);
+    CHECK(floats_of(ds) == expected);
     CHECK(ds.labels == labels);
   }
   const Dataset u8 = load_npy(d + "/u8.npy", d + "/y.npy");
-  for (std::size_t i = 0; i < u8.features.size(); ++i) CHECK(u8.features[i] == static_cast<float>(i) / 255.0F);
+  REQUIRE(u8.stored_as_bytes());  // uint8 arrays stay bytes
+  const std::vector<float> u8f = floats_of(u8);
+  REQUIRE(u8f.size() == 24);
+  for (std::size_t i = 0; i < u8f.size(); ++i) CHECK(u8f[i] == static_cast<float>(i) / 255.0F);
   CHECK(contains(data_error_of([&] { load_npy(d + "/f.npy", d + "/y.npy"); }), "fortran_order is True"));
   CHECK(contains(data_error_of([&] { load_npy(d + "/be.npy", d + "/y.npy"); }), "dtype '>f4' is big-endian"));
 }

@@ -78,7 +78,8 @@ TEST_CASE("npy: float64 kept, uint8 scaled to [0,1], every integer label dtype, 
   SUBCASE("uint8 (2, 2), format 3.0") {
     const Dataset ds = load_npy(write_npy(dir, "x.npy", npy_bytes("|u1", "(2, 2)", {0, 255, 51, 1}, false, 3)),
                                 write_npy(dir, "y.npy", npy_bytes("<u2", "(2,)", le_bytes(std::vector<std::uint16_t>{0, 3}))));
-    CHECK(ds.features == std::vector<float>{0.0F, 1.0F, 0.2F, 1.0F / 255.0F});
+    CHECK(ds.bytes == std::vector<std::uint8_t>{0, 255, 51, 1});  // kept as stored
+    CHECK(signfed::data::testing::floats_of(ds) == std::vector<float>{0.0F, 1.0F, 0.2F, 1.0F / 255.0F});
     CHECK(ds.labels == std::vector<std::uint8_t>{0, 3});
   }
   SUBCASE("1-d features: one per sample") {

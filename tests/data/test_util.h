@@ -121,4 +121,11 @@ inline void require_fashion_mnist() {
                   kFashionMnistDir << " is missing: apt-get install dataset-fashion-mnist (tools/install-deps.sh --test)");
 }
 
+// Every feature of ds as the float a model sees (scaled bytes or stored floats).
+inline std::vector<float> floats_of(const Dataset& ds) {
+  Dataset copy = ds;
+  widen(copy);
+  return copy.features;
+}
+
 }  // namespace signfed::data::testing

@@ -59,14 +59,16 @@ ExportRun write_run(const std::string& db, const std::string& model_name, bool s
   c.input_std = standardise && !per_feature ? 0.3530f : 1.0f;
   data::Standardisation st{standardise, c.input_mean, c.input_std};
 
-  const data::Dataset train = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::train);
+  data::Dataset train = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::train);
+  data::widen(train);  // pixels as floats, read in contiguous batches below
   if (standardise && per_feature) {  // as the coordinator does from the clients' moments
     st = data::standardisation_from(data::feature_moments(train), data::MomentPooling::per_feature);
     c.input_stats = coord::CoordinatorConfig::InputStats::federated;
     c.input_mean_per_feature = st.feature_mean;
     c.input_std_per_feature = st.feature_std;
   }
-  const data::Dataset test = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::test);
+  data::Dataset test = data::load_fashion_mnist(data::kFashionMnistDir, data::Split::test);
+  data::widen(test);
   std::unique_ptr<model::Model> m = model::make_model(c.model, c.seed, c.init);
   const std::size_t in = m->input_size(), batch = 32;
   std::vector<float> grad(m->num_params()), xb(batch * in);

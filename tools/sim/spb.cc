@@ -230,8 +230,9 @@ double SpbProbe::gradient(std::span<const std::uint32_t> rows, std::span<float> 
     for (std::size_t i = 0; i < b; ++i) {
       const std::uint32_t s = rows[off + i];
       // The clients' inputs: standardised rows (a copy when disabled).
-      standardisation_.apply(std::span<const float>(train_->features.data() + std::size_t{s} * cols, cols),
-                             std::span<float>(xbuf_.data() + i * cols, cols));
+      const std::span<float> x(xbuf_.data() + i * cols, cols);
+      train_->row(s, x);  // scaled bytes or stored floats
+      standardisation_.apply(x, x);
       ybuf_[i] = train_->labels[s];
     }
     loss += model_->loss_and_grad(xbuf_, ybuf_, b, chunk_) * static_cast<double>(b);
