@@ -21,9 +21,10 @@
 //   "avx512"    x86: the same with -mavx512f, used if CPUID says AVX-512F.
 // Numerics: every variant computes the same sums in a different order and
 // with or without FMA, so they are not bit-equal. tests/model/train_kernels_test
-// holds each to the reference within |a - r| <= K * 2^-22 * sum_k |w_k x_k|
+// holds each to the reference within |a - r| <= (K+1) * 2^-22 * sum_k |w_k x_k|
 // (K terms per dot product; two float dot products each within K*u*sum|.|
-// of the exact one, u = 2^-24, Higham 3.1; FMA only removes roundings).
+// of the exact one, u = 2^-24, Higham 3.1; FMA only removes roundings; the
+// extra factor 2 covers sum|.| itself being computed in float).
 //
 // Selection: the fastest variant the CPU supports, unless the environment
 // variable SIGNFED_TRAIN_KERNELS names one (read once, at first use). An
