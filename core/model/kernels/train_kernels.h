@@ -11,8 +11,9 @@
 // Variants (name: how built):
 //   "scalar"    plain loops, the reference: each dot product accumulated in
 //               float, in index order, no FMA (-ffp-contract=off).
-//   "sse2"      x86-64: Eigen at the baseline ISA. This is the path the
-//               golden digests (tests/golden) were recorded with.
+//   "sse2"      x86-64: Eigen at the baseline ISA (SSE2, unless the whole
+//               build sets -march). This is the path the golden digests
+//               (tests/golden) were recorded with: the code before dispatch.
 //   "neon"      AArch64: Eigen at the baseline ISA (NEON, with FMA).
 //   "portable"  other targets (armhf): Eigen at the baseline ISA.
 //   "avx2"      x86: Eigen compiled with -mavx2 -mfma in its own translation
