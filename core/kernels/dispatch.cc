@@ -3,14 +3,8 @@
 // of them run is decided once, at first use, from the CPU.
 #include <array>
 
+#include "core/kernels/cpu_features.h"
 #include "core/kernels/internal/ukernels.h"
-
-#if defined(SIGNFED_KERNELS_NEON) && defined(__arm__)
-#include <sys/auxv.h>  // getauxval; glibc's <bits/hwcap.h> gives HWCAP_ARM_NEON
-#ifndef HWCAP_ARM_NEON
-#define HWCAP_ARM_NEON (1u << 12)  // Linux ARM ABI value
-#endif
-#endif
 
 namespace signfed::kernels {
 namespace {
@@ -44,19 +38,15 @@ Supported detect() {
   Supported s;
   s.add(kScalar);  // reference first
   s.add(kPortable);
+  [[maybe_unused]] const CpuFeatures& cpu = cpu_features();
 #if defined(SIGNFED_KERNELS_X86)
   s.add(kSse2);  // baseline on x86-64
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+  const bool avx2 = cpu.avx2 && cpu.popcnt;
   if (avx2) s.add(kAvx2);
-  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) s.add(kAvx512);
+  if (avx2 && cpu.avx512f && cpu.avx512vpopcntdq) s.add(kAvx512);
 #endif
 #if defined(SIGNFED_KERNELS_NEON)
-#if defined(__arm__)
-  if (getauxval(AT_HWCAP) & HWCAP_ARM_NEON) s.add(kNeon);  // optional on 32-bit ARM
-#else
-  s.add(kNeon);  // baseline on AArch64
-#endif
+  if (cpu.neon) s.add(kNeon);  // baseline on AArch64, optional on 32-bit ARM
 #endif
   return s;
 }

@@ -1,77 +1,23 @@
 #include "core/model/internal/layers.h"
 
-#include <Eigen/Core>
-#include <algorithm>
-#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "core/model/kernels/train_kernels.h"
+
 namespace signfed::model::detail {
-namespace {
 
-using Eigen::Dynamic;
-using ColMat = Eigen::Matrix<float, Dynamic, Dynamic, Eigen::ColMajor>;
-using RowMat = Eigen::Matrix<float, Dynamic, Dynamic, Eigen::RowMajor>;
-using Idx = Eigen::Index;
-
-Idx ix(std::size_t n) { return static_cast<Idx>(n); }
-
-constexpr std::size_t kTileFloats = 256;
-
-}  // namespace
-
+// The GEMMs and their epilogues run on the variant chosen at start-up
+// (core/model/kernels/train_kernels.h: ISA, SIGNFED_TRAIN_KERNELS).
 void dense_forward(const float* w, const float* b, std::size_t in, std::size_t out, const float* x,
                    std::size_t batch, float* z, bool relu) {
-  Eigen::Map<const RowMat> W(w, ix(out), ix(in));
-  Eigen::Map<const ColMat> X(x, ix(in), ix(batch));
-  Eigen::Map<ColMat> Z(z, ix(out), ix(batch));
-  Z.noalias() = W * X;
-  // Bias and ReLU in one pass over the output while it is still in cache.
-  float* const end = z + out * batch;
-  if (out <= kTileFloats / 8) {
-    // Narrow layers (conv channels): a column is too short to vectorise, so
-    // run over a tile of whole columns with the bias repeated across it.
-    std::array<float, kTileFloats> bias;
-    const std::size_t tile = kTileFloats / out * out;
-    for (std::size_t t = 0; t < tile; ++t) bias[t] = b[t % out];
-    for (float* p = z; p < end; p += tile) {
-      const std::size_t n = std::min<std::size_t>(tile, static_cast<std::size_t>(end - p));
-      if (relu) {
-        for (std::size_t t = 0; t < n; ++t) p[t] = std::max(p[t] + bias[t], 0.0f);
-      } else {
-        for (std::size_t t = 0; t < n; ++t) p[t] += bias[t];
-      }
-    }
-    return;
-  }
-  for (float* col = z; col < end; col += out) {
-    if (relu) {
-      for (std::size_t i = 0; i < out; ++i) col[i] = std::max(col[i] + b[i], 0.0f);
-    } else {
-      for (std::size_t i = 0; i < out; ++i) col[i] += b[i];
-    }
-  }
+  kernels::active_train_kernels().dense_forward(w, b, in, out, x, batch, z, relu);
 }
 
 void dense_backward(const float* w, std::size_t in, std::size_t out, const float* x, const float* dz,
                     std::size_t batch, float* dw, float* db, float* dx) {
-  Eigen::Map<const ColMat> X(x, ix(in), ix(batch));
-  Eigen::Map<const ColMat> dZ(dz, ix(out), ix(batch));
-  Eigen::Map<RowMat> dW(dw, ix(out), ix(in));
-  // Row-major dW (out x in) is the column-major in x out matrix X dZ^T, which
-  // Eigen computes without transposing the destination.
-  dW.noalias() = dZ * X.transpose();
-  std::fill(db, db + out, 0.0f);
-  for (std::size_t j = 0; j < batch; ++j) {
-    const float* col = dz + j * out;
-    for (std::size_t i = 0; i < out; ++i) db[i] += col[i];
-  }
-  if (dx != nullptr) {
-    Eigen::Map<const RowMat> W(w, ix(out), ix(in));
-    Eigen::Map<ColMat> dX(dx, ix(in), ix(batch));
-    dX.noalias() = W.transpose() * dZ;
-  }
+  kernels::active_train_kernels().dense_backward(w, in, out, x, dz, batch, dw, db, dx);
 }
 
 void relu_backward(float* d, const float* a, std::size_t n) noexcept {

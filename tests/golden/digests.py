@@ -56,12 +56,20 @@ CASES = {
 }
 
 
+# The training-step kernels are chosen from the CPU at start-up (AVX2+FMA,
+# AVX-512, ...: different roundings). The digests were recorded with the SSE2
+# Eigen path, which every x86-64 CPU runs: pin it, for recording and checking,
+# so the digests do not depend on the machine (core/model/kernels/train_kernels.h).
+TRAIN_KERNELS = "sse2"
+
+
 def run_case(sim, name, args, work):
     db = os.path.join(work, name + ".sqlite")
     cmd = [sim] + BASE + args + ["--db", db]
     if "--processes" in args:
         cmd += ["--log-dir", os.path.join(work, name + "-logs")]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, SIGNFED_TRAIN_KERNELS=TRAIN_KERNELS)  # inherited by --processes' edges
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: signfed-sim exited {proc.returncode}\n{' '.join(cmd)}\n{proc.stderr[-2000:]}")
     with sqlite3.connect(db) as con:

@@ -4,6 +4,10 @@
 // as a row-major (batch x feature) array: one sample is contiguous. Weights are
 // row-major [out x in] views into the model's flat parameter vector. No
 // function here allocates; callers pass model-owned scratch.
+//
+// dense_forward / dense_backward run on the training-kernel variant chosen
+// once at start-up (core/model/kernels/train_kernels.h: scalar reference,
+// baseline Eigen, AVX2+FMA or AVX-512 Eigen; SIGNFED_TRAIN_KERNELS overrides).
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,8 @@
 // forward, backward, gradient written flat) per model, single-threaded.
 //
 // Output, one line per model (parsed by compare_torch.sh):
-//   signfed <spec> batch=<B> us_per_step=<median> min_us=<min> steps=<total>
+//   signfed <spec> batch=<B> us_per_step=<median> min_us=<min> steps=<total> params=<n> kernels=<variant>
+// kernels: the training-kernel variant in use (train_kernels.h; SIGNFED_TRAIN_KERNELS overrides it).
 // The median over repetitions is reported because the machine may be shared.
 #include <Eigen/Core>
 #include <algorithm>
@@ -16,6 +17,7 @@
 
 #include <fmt/core.h>
 
+#include "core/model/kernels/train_kernels.h"
 #include "core/model/model.h"
 
 namespace {
@@ -106,8 +108,9 @@ int main(int argc, char** argv) {
       us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / static_cast<double>(steps));
     }
     std::sort(us.begin(), us.end());
-    fmt::print("signfed {} batch={} us_per_step={:.1f} min_us={:.1f} steps={} params={}\n", model->spec(), opt.batch,
-               us[us.size() / 2], us.front(), steps * static_cast<std::size_t>(opt.reps), model->num_params());
+    fmt::print("signfed {} batch={} us_per_step={:.1f} min_us={:.1f} steps={} params={} kernels={}\n", model->spec(),
+               opt.batch, us[us.size() / 2], us.front(), steps * static_cast<std::size_t>(opt.reps), model->num_params(),
+               signfed::model::kernels::active_train_kernels().name);
     std::fflush(stdout);
   }
   return 0;

@@ -22,6 +22,22 @@ except ImportError:
     sys.exit(3)
 
 
+def blas_libraries():
+    """The BLAS/LAPACK shared objects this process has mapped (after importing
+    torch): which library PyTorch actually calls, not which one was asked for."""
+    libs = set()
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                name = path.rsplit("/", 1)[-1]
+                if path.startswith("/") and ("blas" in name or "lapack" in name or "mkl" in name):
+                    libs.add(path)
+    except OSError:
+        pass
+    return sorted(libs)
+
+
 def mlp():
     return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 
@@ -49,6 +65,8 @@ def main():
 
     torch.set_num_threads(1)
     torch.manual_seed(1)
+    torch.mm(torch.rand(64, 64), torch.rand(64, 64))  # loads the BLAS if torch defers it
+    print("torch-blas %s" % " ".join(blas_libraries() or ["(none mapped)"]), flush=True)
     for name in args.model or ["mlp", "cnn"]:
         spec, build, shape = MODELS[name]
         model = build()
