@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/codec/internal/bit_count.h"
 #include "core/codec/internal/bit_stream.h"
 #include "core/kernels/sign_kernels.h"
 
@@ -18,11 +19,7 @@ using kernels::packed_bytes;
 
 [[noreturn]] void fail(const std::string& what) { throw CodecError(what); }
 
-std::uint64_t popcount_bytes(std::span<const std::uint8_t> b) {
-  std::uint64_t n = 0;
-  for (std::uint8_t x : b) n += static_cast<unsigned>(std::popcount(x));
-  return n;
-}
+using internal::popcount_bytes;
 
 // Bits past dim in the last byte must be zero: one canonical coding per vector.
 void check_pad_bits(std::span<const std::uint8_t> bits, std::uint32_t dim, const char* what) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "core/codec/internal/bit_count.h"
 #include "core/data/rng.h"
 
 namespace signfed::methods {
@@ -16,6 +17,28 @@ using kernels::packed_bytes;
 
 void set_bit(std::vector<std::uint8_t>& b, std::uint32_t i) { b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7)); }
 bool get_bit(std::span<const std::uint8_t> b, std::uint32_t i) { return (b[i >> 3] >> (i & 7)) & 1u; }
+
+// How a voter's support bitmap is given to agreement_of.
+enum class Support { all, given, not_up };  // not_up: the bitmap is up = negative | ~support
+
+// A voter's agreement with the vote (agreement_with_vote), 64 coordinates a step.
+double agreement_of(Support how, std::span<const std::uint8_t> support, std::span<const std::uint8_t> negative,
+                    const codec::TernarySigns& vote) {
+  using codec::internal::load_word;
+  using codec::internal::popcount64;
+  std::uint64_t cast = 0, matched = 0;
+  for (std::size_t w = 0; w < codec::internal::words_of(vote.support.size()); ++w) {
+    const std::uint64_t neg = load_word(negative, w);
+    // neg is inside the support, so support = ~up | neg; pad bits of the vote's support are 0.
+    const std::uint64_t sup = how == Support::all     ? ~std::uint64_t{0}
+                              : how == Support::given ? load_word(support, w)
+                                                      : ~load_word(support, w) | neg;
+    const std::uint64_t both = load_word(vote.support, w) & sup;
+    cast += codec::internal::popcount64(both);
+    matched += popcount64(both & ~(load_word(vote.negative, w) ^ neg));
+  }
+  return cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0;
+}
 
 int margin_bin(std::int64_t abs_sum, std::int64_t votes) {
   if (votes <= 0) return 0;
@@ -99,6 +122,15 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
     }
   }
   out.stats.moved = out.signs.nnz();
+  out.agreement.reserve(packets.size());
+  for (std::size_t j = 0, k = 0; j < packets.size(); ++j) {
+    if (packets[j].encoding == wire::Encoding::dense_sign) {
+      out.agreement.push_back(agreement_of(Support::all, {}, packets[j].payload, out.signs));
+    } else {
+      out.agreement.push_back(agreement_of(Support::not_up, owned[k], owned[k + 1], out.signs));
+      k += 2;
+    }
+  }
   return out;
 }
 
@@ -106,16 +138,19 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
                                  wire::TieRule tie_rule, std::uint64_t tie_seed) {
   std::vector<std::int32_t> sum(dim, 0);
   std::vector<std::int32_t> votes(dim, 0);
+  // Each packet decoded once, kept for the agreement below.
+  std::vector<codec::SparseSigns> sparse;
+  std::vector<codec::TernarySigns> ternary;
   for (const auto& p : packets) {
     if (p.dim != dim) throw CodecError("vote packet has the wrong dimension");
     if (p.encoding == wire::Encoding::sparse_sign) {
-      const codec::SparseSigns s = codec::decode_sparse(p);
+      const codec::SparseSigns& s = sparse.emplace_back(codec::decode_sparse(p));
       for (std::size_t j = 0; j < s.index.size(); ++j) {
         sum[s.index[j]] += s.negative[j] ? -1 : 1;
         ++votes[s.index[j]];
       }
     } else {
-      const codec::TernarySigns t = codec::decode_ternary(p);
+      const codec::TernarySigns& t = ternary.emplace_back(codec::decode_ternary(p));
       for (std::uint32_t i = 0; i < dim; ++i) {
         const int v = t.at(i);
         if (v == 0) continue;
@@ -146,6 +181,23 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
     }
   }
   out.stats.moved = out.signs.nnz();
+  out.agreement.reserve(packets.size());
+  std::size_t si = 0, ti = 0;
+  for (const auto& p : packets) {
+    if (p.encoding != wire::Encoding::sparse_sign) {
+      const codec::TernarySigns& t = ternary[ti++];
+      out.agreement.push_back(agreement_of(Support::given, t.support, t.negative, out.signs));
+      continue;
+    }
+    const codec::SparseSigns& s = sparse[si++];
+    std::uint64_t cast = 0, matched = 0;
+    for (std::size_t j = 0; j < s.index.size(); ++j) {
+      if (!get_bit(out.signs.support, s.index[j])) continue;
+      ++cast;
+      matched += get_bit(out.signs.negative, s.index[j]) == (s.negative[j] != 0);
+    }
+    out.agreement.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
+  }
   return out;
 }
 
@@ -273,18 +325,16 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
 std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote) {
   std::vector<double> agree;
   agree.reserve(packets.size());
-  const std::size_t nb = packed_bytes(vote.dim);
   for (const auto& p : packets) {
     // Bitmap arithmetic: a vote was cast where both supports overlap, and
     // matched where, in addition, the sign bits are equal.
-    const codec::TernarySigns t = codec::decode_ternary(p);
-    std::uint64_t cast = 0, matched = 0;
-    for (std::size_t b = 0; b < nb; ++b) {
-      const unsigned both = vote.support[b] & t.support[b];
-      cast += static_cast<unsigned>(std::popcount(both));
-      matched += static_cast<unsigned>(std::popcount(both & ~(vote.negative[b] ^ t.negative[b]) & 0xFFu));
+    if (p.encoding == wire::Encoding::dense_sign) {  // every coordinate votes: the payload is the sign bitmap
+      codec::validate(p, vote.dim);
+      agree.push_back(agreement_of(Support::all, {}, p.payload, vote));
+      continue;
     }
-    agree.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
+    const codec::TernarySigns t = codec::decode_ternary(p);
+    agree.push_back(agreement_of(Support::given, t.support, t.negative, vote));
   }
   return agree;
 }
