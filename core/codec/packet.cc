@@ -87,7 +87,9 @@ unsigned best_k_for(std::span<const std::uint32_t> v) {
 std::uint64_t load_bits(std::span<const std::uint8_t> b, std::uint64_t pos, unsigned n) {
   const std::size_t byte = static_cast<std::size_t>(pos >> 3);
   std::uint64_t w = 0;
-  if (byte < b.size()) std::memcpy(&w, b.data() + byte, std::min<std::size_t>(8, b.size() - byte));
+  // A fixed-size copy is one load; a variable-size one is a call to memcpy per read.
+  if (byte + 8 <= b.size()) std::memcpy(&w, b.data() + byte, 8);
+  else if (byte < b.size()) std::memcpy(&w, b.data() + byte, b.size() - byte);
   return (w >> (pos & 7)) & ((std::uint64_t{1} << n) - 1);
 }
 
@@ -394,7 +396,11 @@ SparseSigns decode_sparse(const PacketView& p) {
     s.index[j] = static_cast<std::uint32_t>(i);
     next = i + 1;
   }
-  for (std::uint32_t j = 0; j < p.nnz; ++j) s.negative[j] = static_cast<std::uint8_t>(r.get(1));
+  for (std::uint32_t j = 0; j < p.nnz; j += 32) {  // the sign bits, 32 a read
+    const unsigned n = std::min<std::uint32_t>(32, p.nnz - j);
+    const std::uint32_t bits = r.get(n);
+    for (unsigned b = 0; b < n; ++b) s.negative[j + b] = static_cast<std::uint8_t>((bits >> b) & 1u);
+  }
   if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
   const std::uint64_t used = r.position();
   if ((used + 7) / 8 != p.payload.size())

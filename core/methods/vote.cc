@@ -136,8 +136,12 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
 
 VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std::uint32_t dim,
                                  wire::TieRule tie_rule, std::uint64_t tie_seed) {
-  std::vector<std::int32_t> sum(dim, 0);
-  std::vector<std::int32_t> votes(dim, 0);
+  // Per coordinate the sum of the signs and the votes cast, side by side (one
+  // cache line per scattered update).
+  struct Tally {
+    std::int32_t sum = 0, votes = 0;
+  };
+  std::vector<Tally> tally(dim);
   // Each packet decoded once, kept for the agreement below.
   std::vector<codec::SparseSigns> sparse;
   std::vector<codec::TernarySigns> ternary;
@@ -146,30 +150,44 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
     if (p.encoding == wire::Encoding::sparse_sign) {
       const codec::SparseSigns& s = sparse.emplace_back(codec::decode_sparse(p));
       for (std::size_t j = 0; j < s.index.size(); ++j) {
-        sum[s.index[j]] += s.negative[j] ? -1 : 1;
-        ++votes[s.index[j]];
+        Tally& t = tally[s.index[j]];
+        t.sum += s.negative[j] ? -1 : 1;
+        ++t.votes;
       }
     } else {
       const codec::TernarySigns& t = ternary.emplace_back(codec::decode_ternary(p));
       for (std::uint32_t i = 0; i < dim; ++i) {
         const int v = t.at(i);
         if (v == 0) continue;
-        sum[i] += v;
-        ++votes[i];
+        tally[i].sum += v;
+        ++tally[i].votes;
       }
     }
+  }
+  // margin_bin(|sum|, votes) looked up instead of divided, for the votes of up to kTable voters.
+  constexpr std::size_t kTable = 256;
+  const std::size_t m = packets.size();
+  std::vector<std::uint8_t> bins;
+  if (m <= kTable) {
+    bins.resize((m + 1) * (m + 1));
+    for (std::size_t v = 1; v <= m; ++v)
+      for (std::size_t a = 0; a <= v; ++a)
+        bins[v * (m + 1) + a] = static_cast<std::uint8_t>(margin_bin(static_cast<std::int64_t>(a), static_cast<std::int64_t>(v)));
   }
   VoteOutcome out;
   out.signs = codec::TernarySigns::zeros(dim);
   out.stats.voters = static_cast<std::uint32_t>(packets.size());
   data::Rng coin(tie_seed);
   for (std::uint32_t i = 0; i < dim; ++i) {
-    if (votes[i] == 0) continue;  // outside the union of supports: stays 0
+    const auto [sum, votes] = tally[i];
+    if (votes == 0) continue;  // outside the union of supports: stays 0
     ++out.stats.considered;
-    ++out.stats.margin_hist[margin_bin(std::abs(sum[i]), votes[i])];
-    if (sum[i] > 0) {
+    const std::int32_t abs_sum = std::abs(sum);
+    ++out.stats.margin_hist[bins.empty() ? margin_bin(abs_sum, votes)
+                                         : bins[static_cast<std::size_t>(votes) * (m + 1) + static_cast<std::size_t>(abs_sum)]];
+    if (sum > 0) {
       set_bit(out.signs.support, i);
-    } else if (sum[i] < 0) {
+    } else if (sum < 0) {
       set_bit(out.signs.support, i);
       set_bit(out.signs.negative, i);
     } else {
