@@ -343,6 +343,15 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       if (p.payload.size() != std::size_t{p.dim} * 4)
         fail("float32 packet: payload is " + std::to_string(p.payload.size()) + " bytes, expected " +
              std::to_string(std::size_t{p.dim} * 4));
+      // Branch-free over the exponent bits (all ones: Inf or NaN), so it
+      // vectorises; the offending coordinate is looked for only on failure.
+      std::uint32_t any = 0;
+      for (std::size_t i = 0; i < p.dim; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, p.payload.data() + 4 * i, 4);
+        any |= static_cast<std::uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+      }
+      if (any == 0) return;
       for (std::size_t i = 0; i < p.dim; ++i) {
         float v;
         std::memcpy(&v, p.payload.data() + 4 * i, 4);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/codec/internal/bit_count.h"
 #include "core/data/rng.h"
@@ -325,8 +326,13 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
       const double wf = w * clip_factor(x, opt.clip);
       for (std::uint32_t i = 0; i < dim; ++i) acc[i] += wf * static_cast<double>(x[i]);
     } else if (p.encoding == wire::Encoding::float32) {
-      const std::vector<float> x = codec::decode_float32(p);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += w * static_cast<double>(x[i]);
+      // Straight from the payload once validated (decode_float32 would copy it first).
+      codec::validate(p, dim);
+      for (std::uint32_t i = 0; i < dim; ++i) {
+        float x;
+        std::memcpy(&x, p.payload.data() + std::size_t{4} * i, 4);
+        acc[i] += w * static_cast<double>(x);
+      }
     } else {
       const codec::TernarySigns t = codec::decode_ternary(p);
       const double ws = w * static_cast<double>(p.scale);

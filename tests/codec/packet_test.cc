@@ -93,6 +93,12 @@ TEST_CASE("codec: float32 packet round trip and non-finite rejection") {
   bad[17] = std::nanf("");
   CHECK_THROWS_WITH_AS(codec::validate(codec::encode_float32(bad).view(), 1000), doctest::Contains("coordinate 17"),
                        CodecError);
+  auto inf = x;  // the other non-finite values, at the last coordinate (the branch-free check's tail)
+  for (float v : {INFINITY, -INFINITY}) {
+    inf[999] = v;
+    CHECK_THROWS_WITH_AS(codec::validate(codec::encode_float32(inf).view(), 1000), doctest::Contains("coordinate 999"),
+                         CodecError);
+  }
 }
 
 TEST_CASE("codec: decoders reject malformed packets") {
