@@ -98,6 +98,13 @@ void or_bits(std::span<std::uint8_t> b, std::uint64_t pos, std::uint64_t v, unsi
   const std::size_t byte = static_cast<std::size_t>(pos >> 3);
   const unsigned shift = static_cast<unsigned>(pos & 7);
   const std::uint64_t w = v << shift;
+  if (byte + 8 <= b.size()) {  // one 64-bit read-modify-write (shift + n <= 64)
+    std::uint64_t cur;
+    std::memcpy(&cur, b.data() + byte, 8);
+    cur |= w;
+    std::memcpy(b.data() + byte, &cur, 8);
+    return;
+  }
   for (unsigned k = 0; k * 8 < shift + n; ++k) b[byte + k] |= static_cast<std::uint8_t>(w >> (8 * k));
 }
 
