@@ -402,10 +402,33 @@ SparseSigns decode_sparse(const PacketView& p) {
   s.dim = p.dim;
   s.index.resize(p.nnz);
   s.negative.resize(p.nnz);
-  BitReader r(p.payload);
   const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
   std::uint64_t next = 0;  // smallest index the next entry may take
-  for (std::uint32_t j = 0; j < p.nnz; ++j) {
+  // Fast loop while 8 bytes are left to load: each code (q ones, a zero, k
+  // bits) read from one 64-bit window held in registers; the rest, and any
+  // code longer than the window, through the BitReader.
+  const std::uint8_t* in = p.payload.data();
+  const std::size_t size = p.payload.size();
+  const unsigned k = p.rice_k;
+  const std::uint64_t low = (std::uint64_t{1} << k) - 1;
+  std::uint64_t pos = 0;
+  std::uint32_t j = 0;
+  for (; j < p.nnz && (pos >> 3) + 8 <= size; ++j) {
+    std::uint64_t w;
+    std::memcpy(&w, in + (pos >> 3), 8);
+    w >>= pos & 7;  // at least 57 valid bits
+    const unsigned ones = static_cast<unsigned>(std::countr_one(w));
+    if (ones + 1 + k > 57) break;
+    if (ones > max_q) fail("sparse_sign packet: truncated or malformed index code");
+    const std::uint64_t i = next + ((std::uint64_t{ones} << k) | ((w >> (ones + 1)) & low));
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    s.index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+    pos += ones + 1 + k;
+  }
+  BitReader r(p.payload);
+  r.seek(pos);
+  for (; j < p.nnz; ++j) {
     const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
     if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
     if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");

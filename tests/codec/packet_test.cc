@@ -297,3 +297,20 @@ TEST_CASE("codec: sign(0) = 0: exact zeros (and -0.0) abstain") {
   CHECK(t.at(4) == 1);
   CHECK(t.nnz() == 3);
 }
+
+TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long packet (the 64-bit fast loop)") {
+  // Every 20th of 10,000 coordinates: short codes, so the entry that crosses a
+  // smaller dim is decoded with some 190 bytes still ahead, where the fast loop reads.
+  codec::SparseSigns s;
+  s.dim = 10000;
+  for (std::uint32_t i = 0; i < s.dim; i += 20) s.index.push_back(i);
+  s.negative.assign(s.index.size(), 1);
+  const codec::SignPacket p = codec::encode_sparse(s);
+  CHECK(codec::decode_sparse(p.view()).index == s.index);
+  codec::PacketView v = p.view();
+  for (std::uint32_t dim : {5000u, 5001u}) {  // index 5000 is dim, then dim - 1 ... and 5020 beyond it
+    v.dim = dim;
+    CAPTURE(dim);
+    CHECK_THROWS_WITH_AS(codec::decode_sparse(v), doctest::Contains("out of range"), CodecError);
+  }
+}

@@ -109,6 +109,8 @@ class BitReader {
   }
   bool ok() const { return ok_; }
   std::uint64_t position() const { return pos_; }
+  // Continues at bit `pos` (<= the input's size in bits: a caller that read up to there itself).
+  void seek(std::uint64_t pos) { pos_ = pos; }
 
  private:
   std::uint32_t fail() {
