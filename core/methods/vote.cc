@@ -78,11 +78,13 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
   std::vector<std::vector<std::uint8_t>> owned;  // decoded copies of non-dense packets
   owned.reserve(2 * packets.size());
   std::vector<std::uint8_t> any_vote(nb, 0);     // coordinates at least one voter voted on
+  bool dense_voter = false;                      // then every coordinate was voted on
   for (const auto& p : packets) {
     if (p.encoding == wire::Encoding::dense_sign) {
       codec::validate(p, dim);
       for (std::size_t k = 0; k < copies; ++k) voters.push_back(p.payload.data());
-      std::fill(any_vote.begin(), any_vote.end(), 0xFF);
+      if (!dense_voter) std::fill(any_vote.begin(), any_vote.end(), 0xFF);  // once, not per packet
+      dense_voter = true;
       continue;
     }
     codec::TernarySigns t = codec::decode_ternary(p);
