@@ -258,8 +258,9 @@ SignPacket encode_runs(const TernarySigns& t) {
 
 namespace {
 
-// Decodes a runs_sign payload into t (validating everything).
-void decode_runs_into(const PacketView& p, TernarySigns& t) {
+// Decodes a runs_sign payload into *t (validating everything), or, with
+// t == nullptr, only checks it (validate(): the runs are parsed, nothing is set).
+void decode_runs_into(const PacketView& p, TernarySigns* t) {
   if (p.nnz > p.dim) fail("runs_sign packet: nnz exceeds dim");
   BitReader r(p.payload);
   const unsigned km = r.get(5), kz = r.get(5);
@@ -273,9 +274,11 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
     if (!r.ok()) fail("runs_sign packet: truncated or malformed run code");
     if (pos + len > p.dim) fail("runs_sign packet: runs exceed dim");
     if (in_moving && len > 0) {
-      set_range(t.support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
-      starts.push_back(static_cast<std::uint32_t>(pos));
-      lengths.push_back(static_cast<std::uint32_t>(len));
+      if (t) {
+        set_range(t->support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
+        starts.push_back(static_cast<std::uint32_t>(pos));
+        lengths.push_back(static_cast<std::uint32_t>(len));
+      }
       moving += len;
     }
     pos += len;
@@ -289,12 +292,13 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
   if ((used + 7) / 8 != p.payload.size())
     fail("runs_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
   if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("runs_sign packet: nonzero pad bits");
+  if (!t) return;
   // Scatter the sign bits into the moving runs, up to 57 bits at a time.
   std::uint64_t src = signs_at;
   for (std::size_t k = 0; k < starts.size(); ++k)
     for (std::uint32_t off = 0; off < lengths[k];) {
       const unsigned n = std::min<std::uint32_t>(57, lengths[k] - off);
-      or_bits(t.negative, std::uint64_t{starts[k]} + off, load_bits(p.payload, src, n), n);
+      or_bits(t->negative, std::uint64_t{starts[k]} + off, load_bits(p.payload, src, n), n);
       src += n;
       off += n;
     }
@@ -332,6 +336,73 @@ SignPacket encode_ternary_best(const TernarySigns& t) {
   p.payload.insert(p.payload.end(), t.negative.begin(), t.negative.end());
   return p;
 }
+
+namespace {
+
+// Decodes a sparse_sign payload into *s, or, with s == nullptr, only checks
+// it (validate(): no allocation, no stores; the sign bits are counted, not read).
+void walk_sparse(const PacketView& p, SparseSigns* s) {
+  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
+  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
+  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
+  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
+  // an impossible nnz before allocating for it.
+  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
+  if (s) {
+    s->dim = p.dim;
+    s->index.resize(p.nnz);
+    s->negative.resize(p.nnz);
+  }
+  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
+  std::uint64_t next = 0;  // smallest index the next entry may take
+  // Fast loop while 8 bytes are left to load: each code (q ones, a zero, k
+  // bits) read from one 64-bit window held in registers; the rest, and any
+  // code longer than the window, through the BitReader.
+  const std::uint8_t* in = p.payload.data();
+  const std::size_t size = p.payload.size();
+  const unsigned k = p.rice_k;
+  const std::uint64_t low = (std::uint64_t{1} << k) - 1;
+  std::uint64_t pos = 0;
+  std::uint32_t j = 0;
+  for (; j < p.nnz && (pos >> 3) + 8 <= size; ++j) {
+    std::uint64_t w;
+    std::memcpy(&w, in + (pos >> 3), 8);
+    w >>= pos & 7;  // at least 57 valid bits
+    const unsigned ones = static_cast<unsigned>(std::countr_one(w));
+    if (ones + 1 + k > 57) break;
+    if (ones > max_q) fail("sparse_sign packet: truncated or malformed index code");
+    const std::uint64_t i = next + ((std::uint64_t{ones} << k) | ((w >> (ones + 1)) & low));
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+    pos += ones + 1 + k;
+  }
+  BitReader r(p.payload);
+  r.seek(pos);
+  for (; j < p.nnz; ++j) {
+    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
+    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+  }
+  if (!s) {
+    if (r.position() + p.nnz > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated sign bits");
+    r.seek(r.position() + p.nnz);
+  }
+  for (std::uint32_t j = 0; s && j < p.nnz; j += 32) {  // the sign bits, 32 a read
+    const unsigned n = std::min<std::uint32_t>(32, p.nnz - j);
+    const std::uint32_t bits = r.get(n);
+    for (unsigned b = 0; b < n; ++b) s->negative[j + b] = static_cast<std::uint8_t>((bits >> b) & 1u);
+  }
+  if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
+  const std::uint64_t used = r.position();
+  if ((used + 7) / 8 != p.payload.size())
+    fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
+}
+
+}  // namespace
 
 void validate(const PacketView& p, std::uint32_t expected_dim) {
   if (expected_dim != 0 && p.dim != expected_dim)
@@ -380,11 +451,10 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       return;
     }
     case Encoding::sparse_sign:
-      (void)decode_sparse(p);  // decoding is the check
+      walk_sparse(p, nullptr);  // decoding is the check (without storing)
       return;
     case Encoding::runs_sign: {
-      TernarySigns t = TernarySigns::zeros(p.dim);
-      decode_runs_into(p, t);  // decoding is the check
+      decode_runs_into(p, nullptr);  // decoding is the check (without storing)
       return;
     }
   }
@@ -392,59 +462,8 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
 }
 
 SparseSigns decode_sparse(const PacketView& p) {
-  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
-  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
-  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
-  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
-  // an impossible nnz before allocating for it.
-  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
   SparseSigns s;
-  s.dim = p.dim;
-  s.index.resize(p.nnz);
-  s.negative.resize(p.nnz);
-  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
-  std::uint64_t next = 0;  // smallest index the next entry may take
-  // Fast loop while 8 bytes are left to load: each code (q ones, a zero, k
-  // bits) read from one 64-bit window held in registers; the rest, and any
-  // code longer than the window, through the BitReader.
-  const std::uint8_t* in = p.payload.data();
-  const std::size_t size = p.payload.size();
-  const unsigned k = p.rice_k;
-  const std::uint64_t low = (std::uint64_t{1} << k) - 1;
-  std::uint64_t pos = 0;
-  std::uint32_t j = 0;
-  for (; j < p.nnz && (pos >> 3) + 8 <= size; ++j) {
-    std::uint64_t w;
-    std::memcpy(&w, in + (pos >> 3), 8);
-    w >>= pos & 7;  // at least 57 valid bits
-    const unsigned ones = static_cast<unsigned>(std::countr_one(w));
-    if (ones + 1 + k > 57) break;
-    if (ones > max_q) fail("sparse_sign packet: truncated or malformed index code");
-    const std::uint64_t i = next + ((std::uint64_t{ones} << k) | ((w >> (ones + 1)) & low));
-    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
-    s.index[j] = static_cast<std::uint32_t>(i);
-    next = i + 1;
-    pos += ones + 1 + k;
-  }
-  BitReader r(p.payload);
-  r.seek(pos);
-  for (; j < p.nnz; ++j) {
-    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
-    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
-    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
-    s.index[j] = static_cast<std::uint32_t>(i);
-    next = i + 1;
-  }
-  for (std::uint32_t j = 0; j < p.nnz; j += 32) {  // the sign bits, 32 a read
-    const unsigned n = std::min<std::uint32_t>(32, p.nnz - j);
-    const std::uint32_t bits = r.get(n);
-    for (unsigned b = 0; b < n; ++b) s.negative[j + b] = static_cast<std::uint8_t>((bits >> b) & 1u);
-  }
-  if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
-  const std::uint64_t used = r.position();
-  if ((used + 7) / 8 != p.payload.size())
-    fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
-  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
+  walk_sparse(p, &s);
   return s;
 }
 
@@ -477,7 +496,7 @@ TernarySigns decode_ternary(const PacketView& p) {
       return t;
     }
     case Encoding::runs_sign:
-      decode_runs_into(p, t);
+      decode_runs_into(p, &t);
       return t;
     case Encoding::float32:
       break;

@@ -312,5 +312,11 @@ TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long pack
     v.dim = dim;
     CAPTURE(dim);
     CHECK_THROWS_WITH_AS(codec::decode_sparse(v), doctest::Contains("out of range"), CodecError);
+    CHECK_THROWS_WITH_AS(codec::validate(v, dim), doctest::Contains("out of range"), CodecError);  // the check-only walk
   }
+  // validate() counts the sign bits instead of reading them: one short is refused as decode refuses it.
+  codec::PacketView cut = p.view();
+  cut.payload = cut.payload.first(cut.payload.size() - 1);
+  CHECK_THROWS_AS(codec::decode_sparse(cut), CodecError);
+  CHECK_THROWS_WITH_AS(codec::validate(cut, 10000), doctest::Contains("sign bits"), CodecError);
 }
