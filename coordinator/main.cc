@@ -1,5 +1,8 @@
 // signfed-coordinator: runs the rounds of a federated run; see --help.
 #include <sys/resource.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <atomic>
 #include <cmath>
@@ -43,8 +46,26 @@ long peak_rss_kb() {
 
 }  // namespace
 
+namespace {
+
+// Every round allocates and frees buffers of the model's size per client
+// (received packets, send queues: 407 KB each for fedsgd at the default MLP).
+// glibc serves such blocks with mmap and returns the heap's top to the kernel
+// once 128 KB+ is free, so each round paid page faults and munmap for memory
+// it needed again the next round: a third of fedsgd's coordinator CPU at M = 50
+// (docs/perf-coordinator.md). Kept instead: peak RSS is what a round needs anyway.
+void keep_round_buffers() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);   // blocks below 64 MB from the heap, reused
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);  // the heap's free top kept up to 256 MB
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace signfed;
+  keep_round_buffers();
   coord::CoordinatorConfig cfg;
 
   CLI::App app{"signfed-coordinator: runs federated sign-compressed training rounds over ZeroMQ and logs every "

@@ -8,7 +8,9 @@
 #            python3-numpy, python3-opencv and python3-sklearn for the data and export
 #            tests (numpy-written .npy/.npz, sklearn's digits and breast_cancer CSVs, OpenCV's ONNX runtime)
 #   --bench: python3-torch for the PyTorch comparisons, and libopenblas0-serial (the
-#            single-threaded OpenBLAS that tools/bench/train/compare_torch.sh points PyTorch at)
+#            single-threaded OpenBLAS that tools/bench/train/compare_torch.sh points PyTorch at);
+#            linux-perf for the coordinator's profile by phase (tools/bench/coordinator_phases.py,
+#            docs/perf-coordinator.md)
 set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
@@ -18,7 +20,7 @@ pkgs=(cmake g++ make pkg-config ca-certificates
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv python3-sklearn) ;;
-    --bench) pkgs+=(python3-torch libopenblas0-serial) ;;
+    --bench) pkgs+=(python3-torch libopenblas0-serial linux-perf) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac
 done

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/codec/internal/bit_count.h"
 #include "core/codec/internal/bit_stream.h"
 #include "core/kernels/sign_kernels.h"
 
@@ -18,11 +19,7 @@ using kernels::packed_bytes;
 
 [[noreturn]] void fail(const std::string& what) { throw CodecError(what); }
 
-std::uint64_t popcount_bytes(std::span<const std::uint8_t> b) {
-  std::uint64_t n = 0;
-  for (std::uint8_t x : b) n += static_cast<unsigned>(std::popcount(x));
-  return n;
-}
+using internal::popcount_bytes;
 
 // Bits past dim in the last byte must be zero: one canonical coding per vector.
 void check_pad_bits(std::span<const std::uint8_t> bits, std::uint32_t dim, const char* what) {
@@ -66,7 +63,9 @@ unsigned best_rice_k(std::uint32_t dim, std::span<const std::uint32_t> idx) {
 std::uint64_t load_bits(std::span<const std::uint8_t> b, std::uint64_t pos, unsigned n) {
   const std::size_t byte = static_cast<std::size_t>(pos >> 3);
   std::uint64_t w = 0;
-  if (byte < b.size()) std::memcpy(&w, b.data() + byte, std::min<std::size_t>(8, b.size() - byte));
+  // A fixed-size copy is one load; a variable-size one is a call to memcpy per read.
+  if (byte + 8 <= b.size()) std::memcpy(&w, b.data() + byte, 8);
+  else if (byte < b.size()) std::memcpy(&w, b.data() + byte, b.size() - byte);
   return (w >> (pos & 7)) & ((std::uint64_t{1} << n) - 1);
 }
 
@@ -75,6 +74,13 @@ void or_bits(std::span<std::uint8_t> b, std::uint64_t pos, std::uint64_t v, unsi
   const std::size_t byte = static_cast<std::size_t>(pos >> 3);
   const unsigned shift = static_cast<unsigned>(pos & 7);
   const std::uint64_t w = v << shift;
+  if (byte + 8 <= b.size()) {  // one 64-bit read-modify-write (shift + n <= 64)
+    std::uint64_t cur;
+    std::memcpy(&cur, b.data() + byte, 8);
+    cur |= w;
+    std::memcpy(b.data() + byte, &cur, 8);
+    return;
+  }
   for (unsigned k = 0; k * 8 < shift + n; ++k) b[byte + k] |= static_cast<std::uint8_t>(w >> (8 * k));
 }
 
@@ -296,10 +302,12 @@ void encode_runs_into(const TernarySigns& t, SignPacket& p) {
 
 namespace {
 
-// Decodes a runs_sign payload into t (validating everything). The moving runs
-// are the maximal runs of t.support's set bits: the sign bits are scattered
-// by walking it again rather than from a list of runs (nothing to grow).
-void decode_runs_into(const PacketView& p, TernarySigns& t) {
+// Decodes a runs_sign payload into *t (validating everything), or, with
+// t == nullptr, only checks it (validate(): the runs are parsed, nothing is
+// set). The moving runs are the maximal runs of t->support's set bits: the
+// sign bits are scattered by walking it again rather than from a list of runs
+// (nothing to grow).
+void decode_runs_into(const PacketView& p, TernarySigns* t) {
   if (p.nnz > p.dim) fail("runs_sign packet: nnz exceeds dim");
   BitReader r(p.payload);
   const unsigned km = r.get(5), kz = r.get(5);
@@ -312,7 +320,7 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
     if (!r.ok()) fail("runs_sign packet: truncated or malformed run code");
     if (pos + len > p.dim) fail("runs_sign packet: runs exceed dim");
     if (in_moving && len > 0) {
-      set_range(t.support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
+      if (t) set_range(t->support, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(len));
       moving += len;
     }
     pos += len;
@@ -326,17 +334,18 @@ void decode_runs_into(const PacketView& p, TernarySigns& t) {
   if ((used + 7) / 8 != p.payload.size())
     fail("runs_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
   if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("runs_sign packet: nonzero pad bits");
+  if (!t) return;
   // Scatter the sign bits into the moving runs, up to 57 bits at a time.
   std::uint64_t src = signs_at;
-  for (std::uint32_t start = next_set(t.support, p.dim, 0); start < p.dim;) {
-    const std::uint32_t end = next_clear(t.support, p.dim, start);
+  for (std::uint32_t start = next_set(t->support, p.dim, 0); start < p.dim;) {
+    const std::uint32_t end = next_clear(t->support, p.dim, start);
     for (std::uint32_t off = 0; off < end - start;) {
       const unsigned n = std::min<std::uint32_t>(57, end - start - off);
-      or_bits(t.negative, std::uint64_t{start} + off, load_bits(p.payload, src, n), n);
+      or_bits(t->negative, std::uint64_t{start} + off, load_bits(p.payload, src, n), n);
       src += n;
       off += n;
     }
-    start = end < p.dim ? next_set(t.support, p.dim, end) : p.dim;
+    start = end < p.dim ? next_set(t->support, p.dim, end) : p.dim;
   }
 }
 
@@ -398,6 +407,73 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
   out.payload.insert(out.payload.end(), t.negative.begin(), t.negative.end());
 }
 
+namespace {
+
+// Decodes a sparse_sign payload into *s, or, with s == nullptr, only checks
+// it (validate(): no allocation, no stores; the sign bits are counted, not read).
+void walk_sparse(const PacketView& p, SparseSigns* s) {
+  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
+  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
+  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
+  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
+  // an impossible nnz before allocating for it.
+  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
+  if (s) {
+    s->dim = p.dim;
+    s->index.resize(p.nnz);
+    s->negative.resize(p.nnz);
+  }
+  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
+  std::uint64_t next = 0;  // smallest index the next entry may take
+  // Fast loop while 8 bytes are left to load: each code (q ones, a zero, k
+  // bits) read from one 64-bit window held in registers; the rest, and any
+  // code longer than the window, through the BitReader.
+  const std::uint8_t* in = p.payload.data();
+  const std::size_t size = p.payload.size();
+  const unsigned k = p.rice_k;
+  const std::uint64_t low = (std::uint64_t{1} << k) - 1;
+  std::uint64_t pos = 0;
+  std::uint32_t j = 0;
+  for (; j < p.nnz && (pos >> 3) + 8 <= size; ++j) {
+    std::uint64_t w;
+    std::memcpy(&w, in + (pos >> 3), 8);
+    w >>= pos & 7;  // at least 57 valid bits
+    const unsigned ones = static_cast<unsigned>(std::countr_one(w));
+    if (ones + 1 + k > 57) break;
+    if (ones > max_q) fail("sparse_sign packet: truncated or malformed index code");
+    const std::uint64_t i = next + ((std::uint64_t{ones} << k) | ((w >> (ones + 1)) & low));
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+    pos += ones + 1 + k;
+  }
+  BitReader r(p.payload);
+  r.seek(pos);
+  for (; j < p.nnz; ++j) {
+    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
+    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+  }
+  if (!s) {
+    if (r.position() + p.nnz > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated sign bits");
+    r.seek(r.position() + p.nnz);
+  }
+  for (std::uint32_t j = 0; s && j < p.nnz; j += 32) {  // the sign bits, 32 a read
+    const unsigned n = std::min<std::uint32_t>(32, p.nnz - j);
+    const std::uint32_t bits = r.get(n);
+    for (unsigned b = 0; b < n; ++b) s->negative[j + b] = static_cast<std::uint8_t>((bits >> b) & 1u);
+  }
+  if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
+  const std::uint64_t used = r.position();
+  if ((used + 7) / 8 != p.payload.size())
+    fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
+}
+
+}  // namespace
+
 void validate(const PacketView& p, std::uint32_t expected_dim) {
   if (expected_dim != 0 && p.dim != expected_dim)
     fail("packet has " + std::to_string(p.dim) + " coordinates, expected " + std::to_string(expected_dim));
@@ -415,6 +491,15 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       if (p.payload.size() != std::size_t{p.dim} * 4)
         fail("float32 packet: payload is " + std::to_string(p.payload.size()) + " bytes, expected " +
              std::to_string(std::size_t{p.dim} * 4));
+      // Branch-free over the exponent bits (all ones: Inf or NaN), so it
+      // vectorises; the offending coordinate is looked for only on failure.
+      std::uint32_t any = 0;
+      for (std::size_t i = 0; i < p.dim; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, p.payload.data() + 4 * i, 4);
+        any |= static_cast<std::uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+      }
+      if (any == 0) return;
       for (std::size_t i = 0; i < p.dim; ++i) {
         float v;
         std::memcpy(&v, p.payload.data() + 4 * i, 4);
@@ -436,11 +521,10 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       return;
     }
     case Encoding::sparse_sign:
-      (void)decode_sparse(p);  // decoding is the check
+      walk_sparse(p, nullptr);  // decoding is the check (without storing)
       return;
     case Encoding::runs_sign: {
-      TernarySigns t = TernarySigns::zeros(p.dim);
-      decode_runs_into(p, t);  // decoding is the check
+      decode_runs_into(p, nullptr);  // decoding is the check (without storing)
       return;
     }
   }
@@ -453,33 +537,7 @@ SparseSigns decode_sparse(const PacketView& p) {
   return s;
 }
 
-void decode_sparse_into(const PacketView& p, SparseSigns& s) {
-  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
-  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
-  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
-  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
-  // an impossible nnz before allocating for it.
-  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
-  s.dim = p.dim;
-  s.index.resize(p.nnz);
-  s.negative.resize(p.nnz);
-  BitReader r(p.payload);
-  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
-  std::uint64_t next = 0;  // smallest index the next entry may take
-  for (std::uint32_t j = 0; j < p.nnz; ++j) {
-    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
-    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
-    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
-    s.index[j] = static_cast<std::uint32_t>(i);
-    next = i + 1;
-  }
-  for (std::uint32_t j = 0; j < p.nnz; ++j) s.negative[j] = static_cast<std::uint8_t>(r.get(1));
-  if (!r.ok()) fail("sparse_sign packet: truncated sign bits");
-  const std::uint64_t used = r.position();
-  if ((used + 7) / 8 != p.payload.size())
-    fail("sparse_sign packet: " + std::to_string(p.payload.size() - (used + 7) / 8) + " trailing bytes");
-  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
-}
+void decode_sparse_into(const PacketView& p, SparseSigns& s) { walk_sparse(p, &s); }
 
 TernarySigns decode_ternary(const PacketView& p) {
   CodecScratch s;
@@ -518,7 +576,7 @@ void decode_ternary_into(const PacketView& p, CodecScratch& scratch, TernarySign
       return;
     }
     case Encoding::runs_sign:
-      decode_runs_into(p, t);
+      decode_runs_into(p, &t);
       return;
     case Encoding::float32:
       break;

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
+#include "core/codec/internal/bit_count.h"
 #include "core/data/rng.h"
 
 namespace signfed::methods {
@@ -16,6 +18,28 @@ using kernels::packed_bytes;
 
 void set_bit(std::vector<std::uint8_t>& b, std::uint32_t i) { b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7)); }
 bool get_bit(std::span<const std::uint8_t> b, std::uint32_t i) { return (b[i >> 3] >> (i & 7)) & 1u; }
+
+// How a voter's support bitmap is given to agreement_of.
+enum class Support { all, given, not_up };  // not_up: the bitmap is up = negative | ~support
+
+// A voter's agreement with the vote (agreement_with_vote), 64 coordinates a step.
+double agreement_of(Support how, std::span<const std::uint8_t> support, std::span<const std::uint8_t> negative,
+                    const codec::TernarySigns& vote) {
+  using codec::internal::load_word;
+  using codec::internal::popcount64;
+  std::uint64_t cast = 0, matched = 0;
+  for (std::size_t w = 0; w < codec::internal::words_of(vote.support.size()); ++w) {
+    const std::uint64_t neg = load_word(negative, w);
+    // neg is inside the support, so support = ~up | neg; pad bits of the vote's support are 0.
+    const std::uint64_t sup = how == Support::all     ? ~std::uint64_t{0}
+                              : how == Support::given ? load_word(support, w)
+                                                      : ~load_word(support, w) | neg;
+    const std::uint64_t both = load_word(vote.support, w) & sup;
+    cast += codec::internal::popcount64(both);
+    matched += popcount64(both & ~(load_word(vote.negative, w) ^ neg));
+  }
+  return cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0;
+}
 
 int margin_bin(std::int64_t abs_sum, std::int64_t votes) {
   if (votes <= 0) return 0;
@@ -54,11 +78,13 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
   std::vector<std::vector<std::uint8_t>> owned;  // decoded copies of non-dense packets
   owned.reserve(2 * packets.size());
   std::vector<std::uint8_t> any_vote(nb, 0);     // coordinates at least one voter voted on
+  bool dense_voter = false;                      // then every coordinate was voted on
   for (const auto& p : packets) {
     if (p.encoding == wire::Encoding::dense_sign) {
       codec::validate(p, dim);
       for (std::size_t k = 0; k < copies; ++k) voters.push_back(p.payload.data());
-      std::fill(any_vote.begin(), any_vote.end(), 0xFF);
+      if (!dense_voter) std::fill(any_vote.begin(), any_vote.end(), 0xFF);  // once, not per packet
+      dense_voter = true;
       continue;
     }
     codec::TernarySigns t = codec::decode_ternary(p);
@@ -99,45 +125,77 @@ VoteOutcome majority_vote_dense(std::span<const codec::PacketView> packets, std:
     }
   }
   out.stats.moved = out.signs.nnz();
+  out.agreement.reserve(packets.size());
+  for (std::size_t j = 0, k = 0; j < packets.size(); ++j) {
+    if (packets[j].encoding == wire::Encoding::dense_sign) {
+      out.agreement.push_back(agreement_of(Support::all, {}, packets[j].payload, out.signs));
+    } else {
+      out.agreement.push_back(agreement_of(Support::not_up, owned[k], owned[k + 1], out.signs));
+      k += 2;
+    }
+  }
   return out;
 }
 
 VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std::uint32_t dim,
                                  wire::TieRule tie_rule, std::uint64_t tie_seed) {
-  std::vector<std::int32_t> sum(dim, 0);
-  std::vector<std::int32_t> votes(dim, 0);
+  // Per coordinate the sum of the signs and the votes cast, side by side (one
+  // cache line per scattered update).
+  struct Tally {
+    std::int32_t sum = 0, votes = 0;
+  };
+  std::vector<Tally> tally(dim);
+  // Each packet decoded once, kept for the agreement below.
+  std::vector<codec::SparseSigns> sparse;
+  std::vector<codec::TernarySigns> ternary;
   for (const auto& p : packets) {
     if (p.dim != dim) throw CodecError("vote packet has the wrong dimension");
     if (p.encoding == wire::Encoding::sparse_sign) {
-      const codec::SparseSigns s = codec::decode_sparse(p);
+      const codec::SparseSigns& s = sparse.emplace_back(codec::decode_sparse(p));
       for (std::size_t j = 0; j < s.index.size(); ++j) {
-        sum[s.index[j]] += s.negative[j] ? -1 : 1;
-        ++votes[s.index[j]];
+        Tally& t = tally[s.index[j]];
+        // A table, not a branch (the compiler turns the arithmetic form back into
+        // one): the signs are coin flips, and a mispredict per entry cost most of the vote.
+        static constexpr std::int32_t kSign[2] = {1, -1};
+        t.sum += kSign[s.negative[j] & 1u];
+        ++t.votes;
       }
     } else {
-      const codec::TernarySigns t = codec::decode_ternary(p);
+      const codec::TernarySigns& t = ternary.emplace_back(codec::decode_ternary(p));
       for (std::uint32_t i = 0; i < dim; ++i) {
         const int v = t.at(i);
         if (v == 0) continue;
-        sum[i] += v;
-        ++votes[i];
+        tally[i].sum += v;
+        ++tally[i].votes;
       }
     }
+  }
+  // margin_bin(|sum|, votes) looked up instead of divided, for the votes of up to kTable voters.
+  constexpr std::size_t kTable = 256;
+  const std::size_t m = packets.size();
+  std::vector<std::uint8_t> bins;
+  if (m <= kTable) {
+    bins.resize((m + 1) * (m + 1));
+    for (std::size_t v = 1; v <= m; ++v)
+      for (std::size_t a = 0; a <= v; ++a)
+        bins[v * (m + 1) + a] = static_cast<std::uint8_t>(margin_bin(static_cast<std::int64_t>(a), static_cast<std::int64_t>(v)));
   }
   VoteOutcome out;
   out.signs = codec::TernarySigns::zeros(dim);
   out.stats.voters = static_cast<std::uint32_t>(packets.size());
   data::Rng coin(tie_seed);
   for (std::uint32_t i = 0; i < dim; ++i) {
-    if (votes[i] == 0) continue;  // outside the union of supports: stays 0
+    const auto [sum, votes] = tally[i];
+    if (votes == 0) continue;  // outside the union of supports: stays 0
     ++out.stats.considered;
-    ++out.stats.margin_hist[margin_bin(std::abs(sum[i]), votes[i])];
-    if (sum[i] > 0) {
-      set_bit(out.signs.support, i);
-    } else if (sum[i] < 0) {
-      set_bit(out.signs.support, i);
-      set_bit(out.signs.negative, i);
-    } else {
+    const std::int32_t abs_sum = std::abs(sum);
+    ++out.stats.margin_hist[bins.empty() ? margin_bin(abs_sum, votes)
+                                         : bins[static_cast<std::size_t>(votes) * (m + 1) + static_cast<std::size_t>(abs_sum)]];
+    // The sign is a coin flip per coordinate: masks, not branches.
+    const auto bit = static_cast<std::uint8_t>(1u << (i & 7));
+    out.signs.support[i >> 3] |= static_cast<std::uint8_t>(bit & -static_cast<int>(sum != 0));
+    out.signs.negative[i >> 3] |= static_cast<std::uint8_t>(bit & -static_cast<int>(sum < 0));
+    if (sum == 0) {
       ++out.stats.ties;
       if (tie_rule == wire::TieRule::random) {
         set_bit(out.signs.support, i);
@@ -146,6 +204,23 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
     }
   }
   out.stats.moved = out.signs.nnz();
+  out.agreement.reserve(packets.size());
+  std::size_t si = 0, ti = 0;
+  for (const auto& p : packets) {
+    if (p.encoding != wire::Encoding::sparse_sign) {
+      const codec::TernarySigns& t = ternary[ti++];
+      out.agreement.push_back(agreement_of(Support::given, t.support, t.negative, out.signs));
+      continue;
+    }
+    const codec::SparseSigns& s = sparse[si++];
+    std::uint64_t cast = 0, matched = 0;
+    for (std::size_t j = 0; j < s.index.size(); ++j) {  // no branch: whether the vote moved is a coin flip too
+      const unsigned moved = get_bit(out.signs.support, s.index[j]);
+      cast += moved;
+      matched += moved & static_cast<unsigned>(get_bit(out.signs.negative, s.index[j]) == (s.negative[j] != 0));
+    }
+    out.agreement.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
+  }
   return out;
 }
 
@@ -255,8 +330,13 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
       const double wf = w * clip_factor(x, opt.clip);
       for (std::uint32_t i = 0; i < dim; ++i) acc[i] += wf * static_cast<double>(x[i]);
     } else if (p.encoding == wire::Encoding::float32) {
-      const std::vector<float> x = codec::decode_float32(p);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += w * static_cast<double>(x[i]);
+      // Straight from the payload once validated (decode_float32 would copy it first).
+      codec::validate(p, dim);
+      for (std::uint32_t i = 0; i < dim; ++i) {
+        float x;
+        std::memcpy(&x, p.payload.data() + std::size_t{4} * i, 4);
+        acc[i] += w * static_cast<double>(x);
+      }
     } else {
       const codec::TernarySigns t = codec::decode_ternary(p);
       const double ws = w * static_cast<double>(p.scale);
@@ -273,18 +353,16 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
 std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote) {
   std::vector<double> agree;
   agree.reserve(packets.size());
-  const std::size_t nb = packed_bytes(vote.dim);
   for (const auto& p : packets) {
     // Bitmap arithmetic: a vote was cast where both supports overlap, and
     // matched where, in addition, the sign bits are equal.
-    const codec::TernarySigns t = codec::decode_ternary(p);
-    std::uint64_t cast = 0, matched = 0;
-    for (std::size_t b = 0; b < nb; ++b) {
-      const unsigned both = vote.support[b] & t.support[b];
-      cast += static_cast<unsigned>(std::popcount(both));
-      matched += static_cast<unsigned>(std::popcount(both & ~(vote.negative[b] ^ t.negative[b]) & 0xFFu));
+    if (p.encoding == wire::Encoding::dense_sign) {  // every coordinate votes: the payload is the sign bitmap
+      codec::validate(p, vote.dim);
+      agree.push_back(agreement_of(Support::all, {}, p.payload, vote));
+      continue;
     }
-    agree.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
+    const codec::TernarySigns t = codec::decode_ternary(p);
+    agree.push_back(agreement_of(Support::given, t.support, t.negative, vote));
   }
   return agree;
 }

@@ -32,6 +32,9 @@ struct VoteStats {
 struct VoteOutcome {
   codec::TernarySigns signs;
   VoteStats stats;
+  // Per packet, in order: agreement_with_vote(packets, signs), computed from
+  // the bitmaps the vote decoded anyway (one decode per packet, not two).
+  std::vector<double> agreement;
 };
 
 // Dense majority vote (Safaryan Alg. 2 line 6): sign of the sum of the M

@@ -93,6 +93,12 @@ TEST_CASE("codec: float32 packet round trip and non-finite rejection") {
   bad[17] = std::nanf("");
   CHECK_THROWS_WITH_AS(codec::validate(codec::encode_float32(bad).view(), 1000), doctest::Contains("coordinate 17"),
                        CodecError);
+  auto inf = x;  // the other non-finite values, at the last coordinate (the branch-free check's tail)
+  for (float v : {INFINITY, -INFINITY}) {
+    inf[999] = v;
+    CHECK_THROWS_WITH_AS(codec::validate(codec::encode_float32(inf).view(), 1000), doctest::Contains("coordinate 999"),
+                         CodecError);
+  }
 }
 
 TEST_CASE("codec: decoders reject malformed packets") {
@@ -290,4 +296,27 @@ TEST_CASE("codec: sign(0) = 0: exact zeros (and -0.0) abstain") {
   CHECK(t.at(3) == 0);
   CHECK(t.at(4) == 1);
   CHECK(t.nnz() == 3);
+}
+
+TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long packet (the 64-bit fast loop)") {
+  // Every 20th of 10,000 coordinates: short codes, so the entry that crosses a
+  // smaller dim is decoded with some 190 bytes still ahead, where the fast loop reads.
+  codec::SparseSigns s;
+  s.dim = 10000;
+  for (std::uint32_t i = 0; i < s.dim; i += 20) s.index.push_back(i);
+  s.negative.assign(s.index.size(), 1);
+  const codec::SignPacket p = codec::encode_sparse(s);
+  CHECK(codec::decode_sparse(p.view()).index == s.index);
+  codec::PacketView v = p.view();
+  for (std::uint32_t dim : {5000u, 5001u}) {  // index 5000 is dim, then dim - 1 ... and 5020 beyond it
+    v.dim = dim;
+    CAPTURE(dim);
+    CHECK_THROWS_WITH_AS(codec::decode_sparse(v), doctest::Contains("out of range"), CodecError);
+    CHECK_THROWS_WITH_AS(codec::validate(v, dim), doctest::Contains("out of range"), CodecError);  // the check-only walk
+  }
+  // validate() counts the sign bits instead of reading them: one short is refused as decode refuses it.
+  codec::PacketView cut = p.view();
+  cut.payload = cut.payload.first(cut.payload.size() - 1);
+  CHECK_THROWS_AS(codec::decode_sparse(cut), CodecError);
+  CHECK_THROWS_WITH_AS(codec::validate(cut, 10000), doctest::Contains("sign bits"), CodecError);
 }

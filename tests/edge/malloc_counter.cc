@@ -76,8 +76,10 @@ void count(std::size_t bytes) {
   t_in_hook = false;
 }
 
-// Reclassifies the stacks of "ours" that pass through Eigen's internals
-// (symbol names need the executable's symbols exported: ENABLE_EXPORTS).
+// Reclassifies the stacks of "ours" that pass through Eigen's internals, under
+// its own namespace or a training kernel's renamed one (signfed_eigen_<isa>,
+// core/model/kernels) (symbol names need the executable's symbols exported:
+// ENABLE_EXPORTS).
 void classify_eigen(std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     Stack& s = g_stacks[i];
@@ -85,7 +87,9 @@ void classify_eigen(std::size_t n) {
     char** names = backtrace_symbols(s.frames, s.depth);
     if (names == nullptr) continue;
     for (int f = 0; f < s.depth; ++f)
-      if (std::strstr(names[f], "N5Eigen8internal") != nullptr) s.origin = eigen;
+      if (std::strstr(names[f], "N5Eigen8internal") != nullptr ||
+          (std::strstr(names[f], "signfed_eigen_") != nullptr && std::strstr(names[f], "8internal") != nullptr))
+        s.origin = eigen;
     std::free(names);
   }
 }

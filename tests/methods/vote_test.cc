@@ -344,3 +344,53 @@ TEST_CASE("vote: agreement flags a voter that always disagrees") {
   CHECK(agree[5] < agree[0]);
   CHECK(agree[0] + agree[5] == doctest::Approx(1.0));
 }
+
+TEST_CASE("vote: each vote's own agreement equals the per-coordinate definition, for every sign encoding") {
+  // Voters in {-1, 0, +1}^n coded as dense_sign (no zeros), runs_sign, sparse_sign
+  // and ternary; sizes around the 64-bit word the agreement counts in.
+  for (std::uint32_t n : {1u, 7u, 63u, 64u, 65u, 200u, 1031u}) {
+    data::Rng r(n);
+    std::vector<std::vector<int>> x;
+    std::vector<codec::SignPacket> packets;
+    for (int k = 0; k < 7; ++k) {
+      std::vector<float> g(n);
+      const double zero_p = k == 0 ? 0.0 : k == 1 ? 0.95 : 0.3;  // dense; sparse; runs or ternary
+      for (auto& v : g) v = r.uniform() < zero_p ? 0.0f : (r.uniform() < 0.4 ? -1.0f : 1.0f);
+      x.emplace_back();
+      for (float v : g) x.back().push_back((v > 0) - (v < 0));
+      packets.push_back(codec::encode_ternary_best(codec::ternary_signs(g)));
+    }
+    // A ternary packet by hand (encode_ternary_best picks it only when it is smallest).
+    {
+      const codec::TernarySigns t = codec::ternary_signs(std::vector<float>(n, -2.0f));
+      codec::SignPacket p;
+      p.encoding = Encoding::ternary, p.dim = n, p.nnz = n, p.payload = t.support;
+      p.payload.insert(p.payload.end(), t.negative.begin(), t.negative.end());
+      packets.push_back(p);
+      x.emplace_back(n, -1);
+    }
+    std::vector<PacketView> views;
+    for (const auto& p : packets) views.push_back(p.view());
+    auto expected = [&](const codec::TernarySigns& vote) {
+      std::vector<double> a;
+      for (const auto& v : x) {
+        int cast = 0, matched = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+          if (v[i] == 0 || vote.at(i) == 0) continue;
+          ++cast;
+          matched += v[i] == vote.at(i);
+        }
+        a.push_back(cast ? static_cast<double>(matched) / cast : 1.0);
+      }
+      return a;
+    };
+    CAPTURE(n);
+    for (TieRule tie : {TieRule::zero, TieRule::random}) {
+      const auto dense = methods::majority_vote_dense(views, n, tie, 3, kernels::best_sign_kernels());
+      CHECK(dense.agreement == expected(dense.signs));
+      CHECK(methods::agreement_with_vote(views, dense.signs) == expected(dense.signs));
+      const auto sparse = methods::majority_vote_sparse(views, n, tie, 3);
+      CHECK(sparse.agreement == expected(sparse.signs));
+    }
+  }
+}

@@ -12,6 +12,8 @@ void bench_topk(const BenchConfig& config, std::vector<BenchResult>& results);
 void bench_topk_layout(const BenchConfig& config, std::vector<BenchResult>& results);
 // bench_codec.cc
 void bench_sparse_codec(const BenchConfig& config, std::vector<BenchResult>& results);
+// bench_decode.cc
+void bench_decode(const BenchConfig& config, std::vector<BenchResult>& results);
 
 std::span<const BenchGroup> bench_groups() {
   static constexpr BenchGroup kGroups[] = {
@@ -26,6 +28,9 @@ std::span<const BenchGroup> bench_groups() {
        bench_topk_layout},
       {"sparse", "TopKSign packet encode/decode (Rice gap code), bits per entry vs the paper's K + K log2(N/K)",
        bench_sparse_codec},
+      {"decode",
+       "decoders and votes (M = 50) per received byte vs memcpy of the packet bytes (target: the dense one's ratio)",
+       bench_decode},
   };
   return kGroups;
 }

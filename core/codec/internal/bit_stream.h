@@ -72,6 +72,21 @@ class BitReader {
   // Reads a Rice(k) value; fails (ok() == false) if the quotient exceeds max_q.
   // The unary quotient is counted up to 57 bits at a time.
   std::uint32_t get_rice(unsigned k, std::uint32_t max_q) {
+    // Fast path: the whole code (q ones, a zero, k bits) inside one 64-bit load.
+    const std::size_t byte = static_cast<std::size_t>(pos_ >> 3);
+    if (ok_ && byte + 8 <= in_.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, in_.data() + byte, 8);
+      w >>= pos_ & 7;  // at least 57 valid bits
+      const unsigned ones = static_cast<unsigned>(std::countr_one(w));
+      if (ones + 1 + k <= 57) {
+        if (ones > max_q) return fail();
+        const std::uint64_t v = (std::uint64_t{ones} << k) | ((w >> (ones + 1)) & ((std::uint64_t{1} << k) - 1));
+        if (v > 0xFFFFFFFFull) return fail();
+        pos_ += ones + 1 + k;
+        return static_cast<std::uint32_t>(v);
+      }
+    }
     std::uint64_t q = 0;
     while (true) {
       if (!ok_ || pos_ >= size_) return fail();
@@ -94,6 +109,8 @@ class BitReader {
   }
   bool ok() const { return ok_; }
   std::uint64_t position() const { return pos_; }
+  // Continues at bit `pos` (<= the input's size in bits: a caller that read up to there itself).
+  void seek(std::uint64_t pos) { pos_ = pos; }
 
  private:
   std::uint32_t fail() {
@@ -104,7 +121,9 @@ class BitReader {
   std::uint64_t window(unsigned n) const {
     const std::size_t byte = static_cast<std::size_t>(pos_ >> 3);
     std::uint64_t w = 0;
-    std::memcpy(&w, in_.data() + byte, std::min<std::size_t>(8, in_.size() - byte));
+    // A fixed-size copy is one load; a variable-size one is a call to memcpy per read.
+    if (byte + 8 <= in_.size()) std::memcpy(&w, in_.data() + byte, 8);
+    else std::memcpy(&w, in_.data() + byte, in_.size() - byte);
     return (w >> (pos_ & 7)) & ((std::uint64_t{1} << n) - 1);
   }
   std::span<const std::uint8_t> in_;
