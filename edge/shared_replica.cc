@@ -62,7 +62,11 @@ std::optional<std::size_t> SharedReplica::roll_back(std::size_t from, std::uint3
 std::size_t SharedReplica::install(const core::Replica& snapshot) {
   std::lock_guard lock(mu_);
   const std::uint64_t d = snapshot.digest();
-  if (d == digests_.back()) return digests_.size() - 1;
+  // A snapshot of a state the replica has passed through (it was sent before
+  // the latest result was applied): the client holds that version, as a
+  // board would, and catches up by the recorded transitions or resyncs again.
+  for (std::size_t v = digests_.size(); v-- > 0;)
+    if (digests_[v] == d) return v;
   replica_.assign(snapshot.params(), snapshot.momentum());
   return push_version_locked();
 }

@@ -21,8 +21,8 @@
 // per round, by whichever client comes first). A client at an older version
 // (it ignored a result while resyncing, or is a crashed client's new
 // instance) is refused (nullopt) and resyncs by snapshot as a board would;
-// the snapshot replaces the shared parameters only if it differs from the
-// current version (the coordinator is the authority).
+// the snapshot replaces the shared parameters only if it equals no version
+// (the coordinator is ahead of every client: its state wins).
 //
 // Only the current version's parameters exist (and, after a guarded apply,
 // the saved ones). A client whose version is no longer current when it starts
@@ -80,8 +80,11 @@ class SharedReplica {
                                    float mu, bool guarded);
   // The guarded step of `round` refused: roll back (once) from `from`.
   std::optional<std::size_t> roll_back(std::size_t from, std::uint32_t round);
-  // A complete snapshot (parameters and momentum in `snapshot`): the version
-  // equal to it; installed as a new version only if it differs from the current one.
+  // A complete snapshot (parameters and momentum in `snapshot`): the latest
+  // version whose digest equals it (a snapshot sent before the latest result
+  // was applied names an older version; its client catches up or resyncs);
+  // installed as a new version only if no version has its digest (the
+  // coordinator is ahead of every client: its state wins).
   std::size_t install(const core::Replica& snapshot);
 
   // Copies the parameters of `version` into out (num_params floats); false if

@@ -86,12 +86,19 @@ TEST_CASE("shared replica: the guarded step saves, rolls back once, and a snapsh
   REQUIRE(shared.copy_params(*v2, p));
   core::Replica same(p, shared.basis());
   CHECK(shared.install(same) == *v2);
-  // One that differs (the coordinator is the authority): a new version holding it.
+  // A snapshot of an older version (sent before the latest result was applied) names it.
+  const codec::SignPacket r1 = signs(shared.num_params(), 4);
+  REQUIRE(shared.apply(*v2, 1, r1.view(), 0.05f, 0.0f, false) == std::optional<std::size_t>(3));
+  CHECK(shared.install(same) == *v2);
+  CHECK(shared.version() == 3);
+  // One that equals no version (the coordinator is the authority): a new version holding it.
   p[0] += 1.0f;
   core::Replica other(p, shared.basis());
-  const std::size_t v3 = shared.install(other);
-  CHECK(v3 == 3);
-  CHECK(shared.digest_at(v3) == other.digest());
+  const std::size_t v4 = shared.install(other);
+  CHECK(v4 == 4);
+  CHECK(shared.digest_at(v4) == other.digest());
+  REQUIRE(shared.copy_params(v4, p));
+  CHECK(same_bits(p, other.params()));
 }
 
 TEST_CASE("a trainer lent to two clients in turn computes each one's updates as its own trainer does") {
