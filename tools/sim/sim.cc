@@ -236,6 +236,9 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   SimResult res;
   const double t0 = mono_s();
   zmq::context_t ctx;
+  // One socket per client plus the coordinator's: above ZeroMQ's default of
+  // 1023 sockets per context, clients past the 1020th could not join.
+  ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(std::min<std::uint64_t>(cfg.clients + 64u, 1u << 20)));
   coord::CoordinatorConfig cc = cfg.coord;
   cc.endpoint = "inproc://signfed-sim";  // inproc names are per context: one context per run
   cc.clients = cfg.clients;
