@@ -171,6 +171,9 @@ void EdgeClient::start() {
            cfg_.local_data.path.empty() ? cfg_.partition : cfg_.local_data.path,
            model_known() ? model_spec() : std::string("from the coordinator"), cfg_.endpoint);
   session_->start(join_frame());
+  // Shared mode: the session keeps the Join (re-sent as is); the moments'
+  // 2 x features doubles need not stay with every idle simulated client.
+  if (own_) moments_ = {};
 }
 
 bool EdgeClient::on_readable() {

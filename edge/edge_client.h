@@ -177,7 +177,7 @@ class EdgeClient {
   // Welcome said the run's statistics are not fixed yet: tasks are ignored
   // until InputStats arrives (the coordinator sends it before round 0).
   bool inputs_pending_ = false;
-  data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join
+  data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join (shared mode: freed once in the Join)
   std::vector<float> eval_scratch_;         // the standardised hold-out
   std::uint32_t rounds_applied_ = 0;
   // Shared mode (cfg_.shared_replica): this client's own part of a trainer,
