@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/core.h>
 
@@ -49,14 +50,43 @@ std::string with_default_name(EdgeConfig& c) {
 
 }  // namespace
 
+// The trainer a computation uses. Alone: the client's own. Shared mode: the
+// worker's bench, with this client's shard, sequences and dropout position
+// swapped in for the lease's lifetime and its inputs set.
+class EdgeClient::Lease {
+ public:
+  explicit Lease(EdgeClient& c) : c_(c) {
+    if (!c_.own_) return;
+    LocalTrainer& t = *c_.cfg_.workbench->trainer;
+    t.swap_client(*c_.own_);
+    t.set_inputs(c_.inputs_);
+  }
+  ~Lease() {
+    if (c_.own_) c_.cfg_.workbench->trainer->swap_client(*c_.own_);
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  LocalTrainer& trainer() { return c_.own_ ? *c_.cfg_.workbench->trainer : *c_.trainer_; }
+  // Shared mode: the bench's parameters are brought to the client's version;
+  // false if the shared replica has moved past it (this client fell behind).
+  bool synced() { return !c_.own_ || c_.cfg_.workbench->sync(*c_.cfg_.shared_replica, c_.version_); }
+
+ private:
+  EdgeClient& c_;
+};
+
 EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train,
                        const std::atomic<bool>* stop)
     : cfg_(std::move(cfg)), log_(with_default_name(cfg_), cfg_.quiet) {
+  if (cfg_.shared_replica && (!cfg_.workbench || cfg_.model.empty() || !train || !cfg_.local_data.path.empty() ||
+                              !cfg_.state_path.empty()))
+    throw std::invalid_argument("a shared replica needs a workbench, a model and the train set, and no state file");
   if (!(cfg_.holdout >= 0.0 && cfg_.holdout <= 0.5))
     throw std::invalid_argument("--holdout must be in [0, 0.5], got " + std::to_string(cfg_.holdout));
   // The hold-out comes out of the client's data before training ever sees it.
   LocalHoldout split = hold_out(
-      cfg_.local_data.path.empty()
+      !cfg_.shard_rows.empty() ? Shard{std::move(train), std::exchange(cfg_.shard_rows, {})}
+      : cfg_.local_data.path.empty()
           ? load_shard(std::move(train), cfg_.data_dir, cfg_.partition, cfg_.client_index, cfg_.num_clients,
                        cfg_.data_seed)
           : local_shard(cfg_.local_data),
@@ -67,7 +97,12 @@ EdgeClient::EdgeClient(EdgeConfig cfg, zmq::context_t& ctx, std::shared_ptr<cons
   // (count, per-feature sums and sums of squares), of the training rows only.
   moments_ = data::feature_moments(*shard_->data, shard_->rows);
   // Without --model the client trains whatever the coordinator's Welcome names.
-  if (!cfg_.model.empty()) adopt_model(model::make_model(cfg_.model, 0));
+  if (cfg_.shared_replica) {
+    own_ = LocalTrainer::client_state(std::move(*shard_), cfg_.data_seed, cfg_.client_index);
+    shard_.reset();
+  } else if (!cfg_.model.empty()) {
+    adopt_model(model::make_model(cfg_.model, 0));
+  }
   session_ = std::make_unique<Session>(session_config(cfg_), ctx, log_, stop);
 }
 
@@ -94,16 +129,26 @@ void EdgeClient::adopt_model(std::unique_ptr<model::Model> model) {
   replica_ = std::make_unique<core::Replica>(trainer_->model().params(), codec::architecture_basis(trainer_->model().spec()));
 }
 
-const data::Dataset& EdgeClient::data() const { return trainer_ ? trainer_->data() : *shard_->data; }
-std::size_t EdgeClient::samples() const { return trainer_ ? trainer_->shard_size() : shard_->rows.size(); }
+const data::Dataset& EdgeClient::data() const {
+  return own_ ? *own_->shard.data : trainer_ ? trainer_->data() : *shard_->data;
+}
+std::size_t EdgeClient::samples() const {
+  return own_ ? own_->shard.rows.size() : trainer_ ? trainer_->shard_size() : shard_->rows.size();
+}
+std::string EdgeClient::model_spec() const {
+  return own_ ? cfg_.shared_replica->spec() : trainer_ ? trainer_->model().spec() : cfg_.model;
+}
+std::size_t EdgeClient::model_params() const {
+  return own_ ? cfg_.shared_replica->num_params() : trainer_ ? trainer_->model().num_params() : 0;
+}
 
 EdgeClient::~EdgeClient() = default;
 
 std::vector<std::uint8_t> EdgeClient::join_frame() const {
   utsname u{};
   uname(&u);
-  const std::string spec = trainer_ ? trainer_->model().spec() : cfg_.model;  // empty: the run's model
-  const std::uint64_t params = trainer_ ? trainer_->model().num_params() : 0;
+  const std::string spec = model_spec();  // empty: the run's model
+  const std::uint64_t params = model_params();
   std::string desc = cfg_.local_data.path.empty() ? cfg_.partition + " " + std::to_string(cfg_.client_index) + "/" +
                                                         std::to_string(cfg_.num_clients)
                                                   : "local " + cfg_.local_data.path;
@@ -126,8 +171,11 @@ std::vector<std::uint8_t> EdgeClient::join_frame() const {
 void EdgeClient::start() {
   log_.say("{}: {} samples ({}), model {}, joining {}", cfg_.name, samples(),
            cfg_.local_data.path.empty() ? cfg_.partition : cfg_.local_data.path,
-           trainer_ ? trainer_->model().spec() : std::string("from the coordinator"), cfg_.endpoint);
+           model_known() ? model_spec() : std::string("from the coordinator"), cfg_.endpoint);
   session_->start(join_frame());
+  // Shared mode: the session keeps the Join (re-sent as is); the moments'
+  // 2 x features doubles need not stay with every idle simulated client.
+  if (own_) moments_ = {};
 }
 
 bool EdgeClient::on_readable() {
@@ -218,7 +266,7 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
     case Body::GuardDecision: on_guard_decision(*env->body_as_GuardDecision()); break;
     case Body::ModelSnapshot: on_snapshot(*env->body_as_ModelSnapshot()); break;
     case Body::InputStats: {
-      if (!trainer_) break;  // before any Welcome: the next Welcome carries them
+      if (!model_known()) break;  // before any Welcome: the next Welcome carries them
       const auto* st = env->body_as_InputStats();
       adopt_feature_stats(st->mean(), st->std());
       log_.say("input statistics: per feature, from the federation ({} features)", inputs_.feature_mean.size());
@@ -241,16 +289,23 @@ bool EdgeClient::handle(std::span<const std::uint8_t> frame) {
 void EdgeClient::on_welcome(const wire::Welcome& w) {
   const std::string spec = w.model_spec() ? w.model_spec()->str() : "";
   if (w.protocol_version() != wire::kProtocolVersion || spec.empty() ||
-      (trainer_ && (spec != trainer_->model().spec() || w.num_params() != trainer_->model().num_params()))) {
+      (model_known() && (spec != model_spec() || w.num_params() != model_params()))) {
     log_.say("ignored a Welcome for another protocol or model");
     return;
   }
-  if (!trainer_ || (sync_ != Sync::in_sync && rounds_applied_ == 0)) {
+  if (!model_known() || (sync_ != Sync::in_sync && rounds_applied_ == 0)) {
     // The coordinator's model starts as make_model(spec, seed): build it
     // here; the first task's digest confirms it (else we ask for a snapshot).
     if (w.init() != wire::Init::he && w.init() != wire::Init::torch)
       throw std::runtime_error("the coordinator asked for an unknown initialisation; upgrade signfed-edge");
-    adopt_model(model::make_model(spec, w.seed(), w.init() == wire::Init::torch ? model::Init::torch : model::Init::he));
+    const model::Init init = w.init() == wire::Init::torch ? model::Init::torch : model::Init::he;
+    if (own_) {  // shared: version 0 is that model
+      if (w.seed() != cfg_.shared_replica->seed() || init != cfg_.shared_replica->init())
+        throw std::runtime_error("the coordinator's seed or initialisation differs from the shared replica's");
+      version_ = 0;
+    } else {
+      adopt_model(model::make_model(spec, w.seed(), init));
+    }
     sync_ = Sync::seeded;
   }
   session_->welcomed(w.client_id());
@@ -264,12 +319,12 @@ void EdgeClient::on_welcome(const wire::Welcome& w) {
     inputs_pending_ = true;  // InputStats follows before round 0
     inputs_ = {};
   }
-  trainer_->set_inputs(inputs_);
+  if (trainer_) trainer_->set_inputs(inputs_);  // (shared mode: set at each Lease)
   log_.say("joined run {} as client {}", w.run_id() ? w.run_id()->c_str() : "?", w.client_id());
 }
 
 void EdgeClient::adopt_feature_stats(const flatbuffers::Vector<float>* mean, const flatbuffers::Vector<float>* std) {
-  const std::size_t f = trainer_->model().input_size();
+  const std::size_t f = own_ ? cfg_.workbench->trainer->model().input_size() : trainer_->model().input_size();
   if (!mean || !std || mean->size() != f || std->size() != f)
     throw std::runtime_error(fmt::format("the coordinator sent per-feature input statistics of {} features; the "
                                          "model takes {}",
@@ -284,7 +339,7 @@ void EdgeClient::adopt_feature_stats(const flatbuffers::Vector<float>* mean, con
                                            "(mean {}, std {})", j, st.feature_mean[j], st.feature_std[j]));
   inputs_ = std::move(st);
   inputs_pending_ = false;
-  trainer_->set_inputs(inputs_);
+  if (trainer_) trainer_->set_inputs(inputs_);
 }
 
 void EdgeClient::on_error(const wire::Error& e) {
@@ -311,7 +366,7 @@ void EdgeClient::on_error(const wire::Error& e) {
 }
 
 void EdgeClient::on_task(const wire::RoundTask& t) {
-  if (!t.params() || !trainer_) return;  // no model before the first Welcome
+  if (!t.params() || !model_known()) return;  // no model before the first Welcome
   if (inputs_pending_) {  // a guard: the coordinator sends InputStats before any task
     log_.say("round {}: ignored a task that came before the run's input statistics", t.round());
     return;
@@ -361,7 +416,13 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
     log_.say("round {}: ignored a fedavg task without a positive local_lr", round);
     return;
   }
-  const double loss = trainer_->compute(w);
+  Lease lease(*this);
+  if (!lease.synced()) {
+    log_.say("round {}: the model moved on before this client could start; skipped (slower than the deadline)", round);
+    return;
+  }
+  LocalTrainer& trainer = lease.trainer();
+  const double loss = trainer.compute(w);
   methods::MethodConfig mc;
   mc.method = p.method();
   mc.gamma = p.gamma();
@@ -370,16 +431,23 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   mc.tie_rule = p.tie_rule();
   const std::uint64_t base_seed = data::mix_seed(cfg_.data_seed, cfg_.client_index, round);
   codec::SignPacket& pk = packet_;  // its payload keeps its storage between rounds
+  methods::UpdateEncoder& encoder = own_ ? cfg_.workbench->encoder : *encoder_;
+  // Shared mode: this client's error memory on the bench's encoder for the encode.
+  const bool own_error = own_ && keeps_error_memory(mc.method);
+  if (own_error && error_.empty()) error_.assign(model_params(), 0.0f);
+  if (own_error) encoder.swap_error_memory(error_);
   try {
-    encoder_->encode_into(trainer_->update(), mc, data::mix_seed(base_seed, 0xc0de), pk);
+    encoder.encode_into(trainer.update(), mc, data::mix_seed(base_seed, 0xc0de), pk);
+    if (own_error) encoder.swap_error_memory(error_);
   } catch (const codec::CodecError& e) {
+    if (own_error) encoder.swap_error_memory(error_);
     log_.say("round {}: cannot send an update: {}", round, e.what());
     fb::FlatBufferBuilder fbb(256);
     session_->send(
         wire::finish_envelope(fbb, wire::CreateError(fbb, wire::ErrorCode::bad_value, fbb.CreateString(e.what()), round)));
     return;
   }
-  if (cfg_.trace_update) cfg_.trace_update(round, trainer_->update(), pk);
+  if (cfg_.trace_update) cfg_.trace_update(round, trainer.update(), pk);
   if (cfg_.tamper_update) cfg_.tamper_update(round, pk);
   const double ms = (net::system_clock().now_s() - t0) * 1000.0;
   if (ms > deadline_ms)
@@ -408,11 +476,22 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
     return;
   }
   try {
-    if (v.guarded()) replica_->save();
     // A round without counted updates moves nothing: the coordinator applies
     // nothing, so neither may a replica (zero signs with mu = 0 would reset
     // the momentum buffer of signum/s3gd/randk; S3GD-MV eq. (25)).
-    if (v.voters() > 0) replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum(), decode_buffers_);
+    if (v.voters() > 0 && own_) {  // shared: the first client applies the round's result, the others find it applied
+      const auto to = cfg_.shared_replica->apply(version_, v.round(), codec::view_of(*v.packet()), v.step_size(),
+                                                 v.momentum(), v.guarded());
+      if (!to) {
+        log_.say("round {}: our replica missed a result; will resync", v.round());
+        sync_ = Sync::resyncing;
+        return;
+      }
+      version_ = *to;
+    } else if (v.voters() > 0) {
+      if (v.guarded()) replica_->save();
+      replica_->apply(codec::view_of(*v.packet()), v.step_size(), v.momentum(), decode_buffers_);
+    }
   } catch (const codec::CodecError& e) {
     log_.say("round {}: bad vote result ({}); will resync", v.round(), e.what());
     sync_ = Sync::resyncing;
@@ -429,7 +508,18 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
   guard_pending_ = true;
   if (session_->last_update_round() == v.round()) {
     // Safaryan Alg. 1 Option 2: losses before and after the step on a fixed local batch.
-    const LocalTrainer::GuardLosses g = trainer_->guard_losses(replica_->saved_params());
+    Lease lease(*this);
+    LocalTrainer::GuardLosses g;
+    if (own_) {
+      if (!lease.synced() || !cfg_.shared_replica->copy_saved_params(version_, cfg_.workbench->before)) {
+        log_.say("round {}: the model moved on before the guard's losses; will resync", v.round());
+        sync_ = Sync::resyncing;
+        return;
+      }
+      g = lease.trainer().guard_losses(cfg_.workbench->before);
+    } else {
+      g = trainer_->guard_losses(replica_->saved_params());
+    }
     fb::FlatBufferBuilder& fbb = out_;
     fbb.Clear();
     session_->send(wire::finish_envelope(fbb, wire::CreateGuardReport(fbb, v.round(), session_->client_id().value_or(0),
@@ -441,7 +531,12 @@ void EdgeClient::on_vote(const wire::VoteResult& v) {
 void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
   if (!guard_pending_) return;
   guard_pending_ = false;
-  if (!d.keep()) replica_->roll_back();
+  if (!d.keep() && own_) {
+    if (const auto to = cfg_.shared_replica->roll_back(version_, d.round())) version_ = *to;
+    else sync_ = Sync::resyncing;
+  } else if (!d.keep()) {
+    replica_->roll_back();
+  }
   if (digest() != d.model_digest()) sync_ = Sync::resyncing;
   if (eval_after_guard_) {
     send_eval_report(*eval_after_guard_);
@@ -451,7 +546,10 @@ void EdgeClient::on_guard_decision(const wire::GuardDecision& d) {
 
 void EdgeClient::send_eval_report(std::uint32_t round) {
   HoldoutScore s;
-  if (sync_ == Sync::in_sync) s = score_holdout(trainer_->model(), holdout_, inputs_, eval_scratch_);
+  if (sync_ == Sync::in_sync && holdout_.rows > 0) {
+    Lease lease(*this);
+    if (lease.synced()) s = score_holdout(lease.trainer().model(), holdout_, inputs_, eval_scratch_);
+  }
   if (s.samples > 0)
     log_.say("round {}: hold-out loss {:.4f}, accuracy {:.2f}% ({} samples)", round, s.loss_sum / s.samples,
              100.0 * s.correct / s.samples, s.samples);
@@ -462,6 +560,8 @@ void EdgeClient::send_eval_report(std::uint32_t round) {
 }
 
 void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
+  if (!snap_ && own_)  // shared: made when needed, freed once installed
+    snap_ = std::make_unique<core::SnapshotAssembler>(model_params(), cfg_.shared_replica->basis());
   if (!snap_) return;  // no model before the first Welcome
   switch (snap_->offer(s)) {
     case core::SnapshotAssembler::Offer::malformed:
@@ -475,7 +575,16 @@ void EdgeClient::on_snapshot(const wire::ModelSnapshot& s) {
     case core::SnapshotAssembler::Offer::complete:
       break;
   }
-  snap_->install_into(*replica_);
+  if (own_) {
+    // The snapshot replaces the shared parameters only if it differs from them.
+    std::vector<float> params(model_params());
+    core::Replica got(params, cfg_.shared_replica->basis());
+    snap_->install_into(got);
+    version_ = cfg_.shared_replica->install(got);
+    snap_.reset();
+  } else {
+    snap_->install_into(*replica_);
+  }
   sync_ = Sync::in_sync;
   if (pending_task_round_) {
     std::vector<std::uint8_t> task = std::move(pending_task_);

@@ -35,6 +35,7 @@
 #include "edge/local_trainer.h"
 #include "edge/log.h"
 #include "edge/session.h"
+#include "edge/shared_replica.h"
 
 namespace signfed::edge {
 
@@ -82,6 +83,17 @@ struct EdgeConfig {
   // delay): called with the packet after compression, before the work is
   // timed and the packet sent; may rewrite the packet or take time.
   std::function<void(std::uint32_t round, codec::SignPacket& packet)> tamper_update;
+  // In-process simulation (edge/shared_replica.h): the run's one shared
+  // replica and the bench of the worker thread this client runs on; both
+  // outlive the client. Set together, with `model` set and a train set given:
+  // the client then keeps no model, gradient or encoder of its own, only its
+  // shard, sequences, error memory (s3gd, efsign), socket and replica version.
+  // Not with state_path.
+  SharedReplica* shared_replica = nullptr;
+  Workbench* workbench = nullptr;
+  // This client's rows of the train set, cut by the caller (the simulator
+  // partitions once for all clients); empty: the constructor cuts them.
+  std::vector<std::uint32_t> shard_rows;
 };
 
 class EdgeClient {
@@ -114,7 +126,9 @@ class EdgeClient {
   enum class Sync { unknown, seeded, in_sync, resyncing };
   Sync sync() const { return sync_; }
   Session::State session_state() const { return session_->state(); }
-  std::uint64_t digest() const { return replica_ ? replica_->digest() : 0; }
+  std::uint64_t digest() const {
+    return cfg_.shared_replica ? cfg_.shared_replica->digest_at(version_) : replica_ ? replica_->digest() : 0;
+  }
   std::uint32_t rounds_applied() const { return rounds_applied_; }
 
  private:
@@ -139,6 +153,10 @@ class EdgeClient {
   void adopt_model(std::unique_ptr<model::Model> model);
   const data::Dataset& data() const;  // the client's training data
   std::size_t samples() const;        // its training samples
+  bool model_known() const { return trainer_ || own_; }
+  std::string model_spec() const;
+  std::size_t model_params() const;
+  class Lease;  // the trainer to compute with (shared mode: the worker's bench, this client's state swapped in)
 
   EdgeConfig cfg_;
   Log log_;
@@ -159,7 +177,7 @@ class EdgeClient {
   // Welcome said the run's statistics are not fixed yet: tasks are ignored
   // until InputStats arrives (the coordinator sends it before round 0).
   bool inputs_pending_ = false;
-  data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join
+  data::FeatureMoments moments_;            // of the training rows (hold-out cut), sent in every Join (shared mode: freed once in the Join)
   std::vector<float> eval_scratch_;         // the standardised hold-out
   // The round's buffers, kept so that a steady-state round allocates nothing
   // (tests/edge/edge_loop_alloc_test.cc): aligned copies of received frames
@@ -171,6 +189,12 @@ class EdgeClient {
   flatbuffers::FlatBufferBuilder out_{1024};
   core::Replica::DecodeBuffers decode_buffers_;
   std::uint32_t rounds_applied_ = 0;
+  // Shared mode (cfg_.shared_replica): this client's own part of a trainer,
+  // its error memory (sized on first use by s3gd / efsign), and the version
+  // of the shared replica its replica stands at (edge/shared_replica.h).
+  std::optional<LocalTrainer::ClientState> own_;
+  std::vector<float> error_;
+  std::size_t version_ = 0;
 };
 
 }  // namespace signfed::edge

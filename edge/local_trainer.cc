@@ -130,6 +130,28 @@ double LocalTrainer::compute(const LocalWork& w) {
   return loss / steps;
 }
 
+LocalTrainer::ClientState LocalTrainer::client_state(Shard shard, std::uint64_t data_seed, std::uint32_t client_index) {
+  ClientState c{std::move(shard), data::EpochSampler(1, 0), data::mix_seed(data_seed, client_index, 0xd50f), {}};
+  const std::size_t n = c.shard.rows.size();
+  c.sampler = data::EpochSampler(n, data::client_batch_seed(data_seed, client_index));
+  data::Rng rng(data::mix_seed(data_seed, client_index, 0xf17ed));  // as the constructor's guard batch
+  c.guard_rows.resize(64);
+  for (auto& r : c.guard_rows) r = static_cast<std::uint32_t>(rng.below(n));
+  std::uint32_t pos = 0;  // fill both cached epochs now, as the constructor does
+  c.sampler.batch(0, std::span(&pos, 1));
+  c.sampler.batch(n, std::span(&pos, 1));
+  return c;
+}
+
+void LocalTrainer::swap_client(ClientState& c) {
+  std::swap(shard_, c.shard);
+  std::swap(sampler_, c.sampler);
+  std::swap(guard_rows_, c.guard_rows);
+  const std::uint64_t mine = model_->dropout_position();
+  model_->reseed_dropout(c.dropout_position);
+  c.dropout_position = mine;
+}
+
 LocalTrainer::GuardLosses LocalTrainer::guard_losses(std::span<const float> before) {
   GuardLosses g;
   g.after = rows_gradient(guard_rows_);

@@ -84,6 +84,22 @@ class LocalTrainer {
   };
   GuardLosses guard_losses(std::span<const float> before);
 
+  // Simulation (edge/shared_replica.h): what of a trainer is one client's
+  // own: its shard, minibatch sequence, guard batch and dropout position.
+  // One trainer per worker thread trains many clients in turn: swap_client
+  // exchanges the trainer's with `c` (O(1) but for the dropout reseed), so
+  // swapping in, computing and swapping back out continues each client's
+  // sequences exactly as its own trainer would.
+  struct ClientState {
+    Shard shard;
+    data::EpochSampler sampler;
+    std::uint64_t dropout_position = 0;
+    std::vector<std::uint32_t> guard_rows;
+  };
+  // The state a LocalTrainer(shard, model, data_seed, client_index) starts with.
+  static ClientState client_state(Shard shard, std::uint64_t data_seed, std::uint32_t client_index);
+  void swap_client(ClientState& c);
+
  private:
   // Mean loss and gradient (into grad_) over the shard rows at these shard positions.
   double rows_gradient(std::span<const std::uint32_t> positions);

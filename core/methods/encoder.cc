@@ -25,6 +25,13 @@ void UpdateEncoder::set_error_memory(std::span<const float> e) {
   std::copy(e.begin(), e.end(), state_.error.begin());
 }
 
+void UpdateEncoder::swap_error_memory(std::vector<float>& e) {
+  if (e.size() != state_.dim)
+    throw codec::CodecError("error memory has " + std::to_string(e.size()) + " floats, expected " +
+                            std::to_string(state_.dim));
+  state_.error.swap(e);
+}
+
 codec::SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed) {
   if (g.size() != state_.dim)
     throw codec::CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " +

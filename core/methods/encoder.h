@@ -51,6 +51,9 @@ class UpdateEncoder {
   // Error-compensation memory e (S3GD-MV eq. (6)) / EF residual; zeros until used.
   std::span<const float> error_memory() const { return state_.error; }
   void set_error_memory(std::span<const float> e);
+  // Exchanges the error memory with e (of dim floats, else codec::CodecError),
+  // without copying: many clients can take turns on one encoder (simulation).
+  void swap_error_memory(std::vector<float>& e);
 
  private:
   EncoderState state_;

@@ -29,6 +29,9 @@ class SplitMix64 {
   // Uniform in [0, 1) on the grid k * 2^-24.
   float uniform01() noexcept { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
+  // The whole state: SplitMix64(state()) continues this stream exactly.
+  std::uint64_t state() const noexcept { return state_; }
+
  private:
   std::uint64_t state_;
 };

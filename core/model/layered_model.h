@@ -40,6 +40,7 @@ class LayeredModel final : public FlatModel {
   std::size_t input_size() const override { return input_size_; }
   std::size_t num_classes() const override { return classes_; }
   void reseed_dropout(std::uint64_t stream) override { dropout_rng_ = detail::SplitMix64(stream); }
+  std::uint64_t dropout_position() const override { return dropout_rng_.state(); }
 
  private:
   void allocate_scratch(std::size_t batch) override;

@@ -50,6 +50,10 @@ class Model {
   // draw its own masks (e.g. from its index) and a run stays reproducible.
   // Until called the stream is SplitMix64(~seed). No-op without dropout layers.
   virtual void reseed_dropout(std::uint64_t /*stream*/) {}
+  // Where the dropout stream stands now: reseed_dropout(dropout_position())
+  // continues it exactly (the simulator parks a client's stream while its
+  // worker's model trains another client). 0 without dropout layers.
+  virtual std::uint64_t dropout_position() const { return 0; }
 
   virtual std::span<float> params() = 0;
   virtual std::span<const float> params() const = 0;

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <vector>
 
 #include "core/codec/internal/bit_stream.h"
@@ -319,4 +321,32 @@ TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long pack
   cut.payload = cut.payload.first(cut.payload.size() - 1);
   CHECK_THROWS_AS(codec::decode_sparse(cut), CodecError);
   CHECK_THROWS_WITH_AS(codec::validate(cut, 10000), doctest::Contains("sign bits"), CodecError);
+}
+
+TEST_CASE("codec: ternary_signs equals the plain per-coordinate rule at every length and tail") {
+  // Reference: support where x > 0 or x < 0, negative where x < 0 (NaN and +-0: neither).
+  const float values[] = {1.0f, -2.0f, 0.0f, -0.0f, std::numeric_limits<float>::quiet_NaN(), 3e-38f, -1e-45f,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+  std::uint64_t state = 0x5eed;
+  for (std::size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 40, 101770}) {
+    CAPTURE(n);
+    std::vector<float> x(n);
+    for (float& v : x) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      v = values[(state >> 33) % std::size(values)];
+    }
+    const codec::TernarySigns t = codec::ternary_signs(x);
+    REQUIRE(t.dim == n);
+    REQUIRE(t.support.size() == (n + 7) / 8);
+    std::vector<std::uint8_t> support((n + 7) / 8, 0), negative((n + 7) / 8, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (x[i] > 0.0f || x[i] < 0.0f) support[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+      if (x[i] < 0.0f) negative[i / 8] |= static_cast<std::uint8_t>(1u << (i % 8));
+    }
+    CHECK(t.support == support);
+    CHECK(t.negative == negative);
+    std::uint64_t nnz = 0;
+    for (std::size_t i = 0; i < n; ++i) nnz += x[i] > 0.0f || x[i] < 0.0f;
+    CHECK(t.nnz() == nnz);
+  }
 }

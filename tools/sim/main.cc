@@ -84,6 +84,10 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
       ->check(CLI::Range(0.0, 0.5))
       ->group(fed);
   app->add_option("--workers", o.sim.workers, "threads driving the clients (in-process)")->check(CLI::Range(1u, 64u))->group(fed);
+  app->add_flag("!--no-share", o.sim.share,
+                "in-process: give every client its own model replica, gradient and encoder instead of sharing one "
+                "replica and a bench of buffers per worker (docs/simulation.md; for comparison)")
+      ->group(fed);
   app->add_flag("--processes", o.sim.processes,
                 "run the real signfed-coordinator and signfed-edge-faulty (signfed-edge plus --delay-ms for --slow) "
                 "binaries on tcp loopback")

@@ -88,6 +88,7 @@ nlohmann::json sim_json(const SimConfig& c) {
   j["data_seed"] = c.data_seed;
   j["mode"] = c.processes ? "processes" : "inproc";
   j["workers"] = c.workers;
+  j["share"] = c.share;
   j["virtual_time"] = c.coord.virtual_time;
   j["fleet"] = {{"ms_per_sample", c.fleet.ms_per_sample}, {"speed_mu", c.fleet.speed_mu},
                 {"speed_sigma", c.fleet.speed_sigma}, {"slow_fraction", c.fleet.slow_fraction},
@@ -160,11 +161,16 @@ struct WorkerOut {
 
 void drive_clients(std::vector<edge::EdgeConfig> configs, std::vector<std::uint32_t> ids,
                    std::vector<std::uint32_t> crash_after,  // per client; 0: never
-                   zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train, const std::atomic<bool>& coord_done,
-                   WorkerOut& out) {
+                   zmq::context_t& ctx, std::shared_ptr<const data::Dataset> train, edge::SharedReplica* shared,
+                   const std::atomic<bool>& coord_done, WorkerOut& out) {
   std::atomic<bool> stop{false};
+  std::unique_ptr<edge::Workbench> bench;  // this thread's, lent to its clients in turn (outlives them)
   std::vector<std::unique_ptr<edge::EdgeClient>> clients(configs.size());
   try {
+    if (shared) {
+      bench = std::make_unique<edge::Workbench>(*shared, edge::Shard{train, {0}});
+      for (edge::EdgeConfig& e : configs) e.workbench = bench.get();
+    }
     for (std::size_t i = 0; i < configs.size(); ++i) {
       clients[i] = std::make_unique<edge::EdgeClient>(configs[i], ctx, train, &stop);
       clients[i]->start();
@@ -230,6 +236,9 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   SimResult res;
   const double t0 = mono_s();
   zmq::context_t ctx;
+  // One socket per client plus the coordinator's: above ZeroMQ's default of
+  // 1023 sockets per context, clients past the 1020th could not join.
+  ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(std::min<std::uint64_t>(cfg.clients + 64u, 1u << 20)));
   coord::CoordinatorConfig cc = cfg.coord;
   cc.endpoint = "inproc://signfed-sim";  // inproc names are per context: one context per run
   cc.clients = cfg.clients;
@@ -275,6 +284,9 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   });
   bound_f.wait();
 
+  // One read-only replica for all clients (edge/shared_replica.h); the coordinator's initial model.
+  std::unique_ptr<edge::SharedReplica> shared;
+  if (cfg.share) shared = std::make_unique<edge::SharedReplica>(cc.model, cc.seed, cc.init);
   const std::uint32_t W = std::max<std::uint32_t>(1, std::min(cfg.workers, cfg.clients));
   std::vector<WorkerOut> outs(W);
   std::vector<std::thread> workers;
@@ -295,6 +307,8 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
       e.rejoin_after_ms = 60000;
       e.give_up_after_ms = 3600000;
       e.quiet = !cfg.verbose_clients;
+      e.shared_replica = shared.get();  // (the worker sets e.workbench)
+      e.shard_rows = shards[c];         // cut once here, not once per client
       const ClientProfile prof = profiles[c];
       if (cc.virtual_time)
         e.virtual_latency_ms = [prof, down_bytes](std::uint32_t, std::size_t samples, std::size_t up) {
@@ -317,7 +331,7 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
       crash_after.push_back(after);
     }
     workers.emplace_back(drive_clients, std::move(configs), std::move(ids), std::move(crash_after), std::ref(ctx),
-                         train, std::cref(coord_done), std::ref(outs[w]));
+                         train, shared.get(), std::cref(coord_done), std::ref(outs[w]));
   }
   for (auto& t : workers) t.join();
   coordinator.join();

@@ -5,7 +5,10 @@
 // and own a subset of the clients (client c lives on worker c % workers; a
 // client and its socket are only touched by that thread). A worker polls all
 // its clients' sockets with one zmq::poll and calls on_readable()/on_tick(), so
-// an idle client costs no thread. All clients share one read-only Dataset.
+// an idle client costs no thread. All clients share one read-only Dataset and
+// (SimConfig::share) one read-only model replica, and each worker lends one
+// bench of training buffers to its clients in turn (edge/shared_replica.h):
+// an idle client holds only its shard, sequences, error memory and socket.
 //
 // --processes: spawns the signfed-coordinator and M signfed-edge-faulty
 // binaries (signfed-edge plus --delay-ms, tools/sim/faulty_edge.cc) on
@@ -40,6 +43,10 @@ struct SimConfig {
   data::LocalDataSource train_file;
   double holdout = 0.0;              // each client's hold-out share (edge::EdgeConfig::holdout)
   std::uint32_t workers = 2;
+  // In-process: the clients share one read-only replica and one bench of
+  // training buffers per worker (edge/shared_replica.h); false: each client
+  // holds its own model, gradient and encoder (as a board does).
+  bool share = true;
   FleetSpec fleet;
   FaultSpec faults;
   std::uint32_t spb_every = 0;       // 0: no probe
