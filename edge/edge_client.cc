@@ -156,14 +156,17 @@ std::vector<std::uint8_t> EdgeClient::join_frame() const {
   std::vector<std::uint32_t> shape;
   for (std::size_t v : d.sample_shape.empty() ? std::vector<std::size_t>{d.cols} : d.sample_shape)
     shape.push_back(static_cast<std::uint32_t>(v));
-  fb::FlatBufferBuilder fbb(512 + 16 * moments_.sum.size());
+  const data::FeatureMoments recomputed =
+      own_ && moments_.sum.empty() ? data::feature_moments(*own_->shard.data, own_->shard.rows) : data::FeatureMoments{};
+  const data::FeatureMoments& moments = own_ && moments_.sum.empty() ? recomputed : moments_;
+  fb::FlatBufferBuilder fbb(512 + 16 * moments.sum.size());
   auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(cfg_.name), fbb.CreateString(u.sysname),
                             fbb.CreateString(u.machine), fbb.CreateString(spec), params, samples(),
                             fbb.CreateString(desc),
                             // a rejoin in step with the run needs no snapshot
                             sync_ == Sync::in_sync ? digest() : 0, fbb.CreateVector(shape),
-                            static_cast<std::uint16_t>(d.classes), moments_.count, fbb.CreateVector(moments_.sum),
-                            fbb.CreateVector(moments_.sum_sq));
+                            static_cast<std::uint16_t>(d.classes), moments.count, fbb.CreateVector(moments.sum),
+                            fbb.CreateVector(moments.sum_sq));
   const auto bytes = wire::finish_envelope(fbb, j);
   return {bytes.begin(), bytes.end()};
 }
@@ -172,9 +175,9 @@ void EdgeClient::start() {
   log_.say("{}: {} samples ({}), model {}, joining {}", cfg_.name, samples(),
            cfg_.local_data.path.empty() ? cfg_.partition : cfg_.local_data.path,
            model_known() ? model_spec() : std::string("from the coordinator"), cfg_.endpoint);
-  session_->start(join_frame());
-  // Shared mode: the session keeps the Join (re-sent as is); the moments'
-  // 2 x features doubles need not stay with every idle simulated client.
+  session_->start([this] { return join_frame(); });
+  // Shared mode: the moments' 2 x features doubles need not stay with every
+  // idle simulated client; join_frame() recomputes them for a (rare) rejoin.
   if (own_) moments_ = {};
 }
 
@@ -183,6 +186,15 @@ bool EdgeClient::on_readable() {
   // tasks for rounds whose result is already here. Computing those would only
   // add to its backlog, so such stale tasks are skipped.
   const std::span<const zmq::message_t> batch = session_->receive();
+  const bool handled = handle_batch(batch);
+  session_->release();
+  // A simulated client sharing a workbench keeps no frame copies while idle
+  // (a board keeps them: reusing their storage keeps its rounds malloc-free).
+  if (own_) aligned_ = {};
+  return handled;
+}
+
+bool EdgeClient::handle_batch(std::span<const zmq::message_t> batch) {
   std::optional<std::uint32_t> latest_result;
   // 8-byte aligned views of the frames (FlatBuffers reads scalars in place;
   // see wire::AlignedFrame), copied into buffers kept between calls.

@@ -132,6 +132,8 @@ class EdgeClient {
   std::uint32_t rounds_applied() const { return rounds_applied_; }
 
  private:
+  // on_readable()'s work on one drained batch; false once the run is over.
+  bool handle_batch(std::span<const zmq::message_t> batch);
   bool handle(std::span<const std::uint8_t> frame);  // false: stop running
   void on_welcome(const wire::Welcome& w);
   // The run's per-feature standardisation (Welcome vectors or InputStats):

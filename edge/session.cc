@@ -41,7 +41,7 @@ void Session::send(std::span<const std::uint8_t> frame) {
 }
 
 void Session::send_join() {
-  send(join_);
+  send(make_join_());
   last_join_ = clock_.now_s();
 }
 
@@ -53,8 +53,8 @@ void Session::send_heartbeat() {
   last_beat_ = clock_.now_s();
 }
 
-void Session::start(std::vector<std::uint8_t> join) {
-  join_ = std::move(join);
+void Session::start(std::function<std::vector<std::uint8_t>()> make_join) {
+  make_join_ = std::move(make_join);
   state_ = State::waiting_welcome;
   send_join();
   last_heard_ = last_beat_ = last_join_;
@@ -72,6 +72,10 @@ std::span<const zmq::message_t> Session::receive() {
     warned_silent_ = false;
   }
   return {inbox_.data(), n};
+}
+
+void Session::release() {
+  for (zmq::message_t& m : inbox_) m.rebuild();  // close + init empty: frees, allocates nothing
 }
 
 void Session::welcomed(std::uint32_t client_id) {

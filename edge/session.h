@@ -60,13 +60,18 @@ class Session {
           const net::Clock& clock = net::system_clock());
   ~Session();
 
-  // Sends `join` (a finished Join envelope, kept for re-sends) and starts the timers.
-  void start(std::vector<std::uint8_t> join);
+  // Sends a Join made by `make_join` (a finished Join envelope; called again
+  // for every re-send and rejoin, so it carries the model digest of that
+  // moment and need not be kept) and starts the timers.
+  void start(std::function<std::vector<std::uint8_t>()> make_join);
   // Drains up to 4096 queued frames (without blocking); any frame counts as
-  // word from the coordinator. The frames live in the session, valid until the
-  // next receive(); their message objects are reused, so a steady stream of
-  // rounds allocates nothing here (libzmq's own buffers aside).
+  // word from the coordinator. The frames live in the session, valid until
+  // release() or the next receive(); their message objects are reused, so a
+  // steady stream of rounds allocates nothing here (libzmq's own buffers aside).
   std::span<const zmq::message_t> receive();
+  // Frees the received frames' contents (libzmq's buffers), so an idle client
+  // does not hold its last round's result until the next one. Allocates nothing.
+  void release();
   // Heartbeats, join retries, rejoin on silence, give-up, the CURVE monitor
   // and the stop token; call at least every heartbeat interval. Returns false
   // once finished.
@@ -98,7 +103,7 @@ class Session {
   const net::Clock& clock_;  // monotonic seconds (net/clock.h)
   zmq::socket_t dealer_;
   std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
-  std::vector<std::uint8_t> join_;
+  std::function<std::vector<std::uint8_t>()> make_join_;
   std::vector<zmq::message_t> inbox_;  // receive()'s frames; grows to the largest batch seen
   State state_ = State::idle;
   std::optional<std::uint32_t> client_id_;

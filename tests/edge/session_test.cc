@@ -50,7 +50,7 @@ struct Rig {
 TEST_CASE("session: Join on start, heartbeats every interval, Join re-sent every 3 s until welcomed") {
   Rig r;
   CHECK(r.s.state() == Session::State::idle);
-  r.s.start(r.join);
+  r.s.start([&r] { return r.join; });
   CHECK(r.s.state() == Session::State::waiting_welcome);
   CHECK(r.coord.next_type() == Body::Join);
   r.clock.advance(0.5);
@@ -81,7 +81,7 @@ TEST_CASE("session: Join on start, heartbeats every interval, Join re-sent every
 
 TEST_CASE("session: silence beyond rejoin_after rejoins, beyond give_up_after finishes with 1") {
   Rig r;
-  r.s.start(r.join);
+  r.s.start([&r] { return r.join; });
   CHECK(r.coord.next_type() == Body::Join);
   r.s.welcomed(2);
   r.clock.advance(4.5);
@@ -98,7 +98,7 @@ TEST_CASE("session: silence beyond rejoin_after rejoins, beyond give_up_after fi
 
 TEST_CASE("session: the stop token finishes with 130, rejoin() after finish stays finished") {
   Rig r;
-  r.s.start(r.join);
+  r.s.start([&r] { return r.join; });
   r.stop = true;
   CHECK(!r.s.tick());
   CHECK(r.s.exit_code() == 130);
