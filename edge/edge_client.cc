@@ -196,21 +196,13 @@ bool EdgeClient::on_readable() {
 
 bool EdgeClient::handle_batch(std::span<const zmq::message_t> batch) {
   std::optional<std::uint32_t> latest_result;
-  // 8-byte aligned views of the frames (FlatBuffers reads scalars in place;
-  // see wire::AlignedFrame), copied into buffers kept between calls.
+  // 8-byte aligned views of the frames (FlatBuffers reads scalars in place),
+  // copied where needed into buffers kept between calls.
   if (aligned_.size() < batch.size()) aligned_.resize(batch.size());
   frames_.clear();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto* data = static_cast<const std::uint8_t*>(batch[i].data());
-    const std::size_t size = batch[i].size();
-    if (reinterpret_cast<std::uintptr_t>(data) % alignof(std::uint64_t) == 0) {
-      frames_.emplace_back(data, size);
-    } else {
-      aligned_[i].resize((size + 7) / 8);
-      if (size > 0) std::memcpy(aligned_[i].data(), data, size);
-      frames_.emplace_back(reinterpret_cast<const std::uint8_t*>(aligned_[i].data()), size);
-    }
-  }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    frames_.push_back(
+        wire::align_frame({static_cast<const std::uint8_t*>(batch[i].data()), batch[i].size()}, aligned_[i]));
   for (const std::span<const std::uint8_t> f : frames_) {
     std::string why;
     const auto* env = wire::verify_envelope(f, &why);

@@ -6,11 +6,11 @@
 
 namespace signfed::wire {
 
-AlignedFrame::AlignedFrame(std::span<const std::uint8_t> frame) : view_(frame) {
-  if (frame.empty() || reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) == 0) return;
-  copy_.resize((frame.size() + 7) / 8);
-  std::memcpy(copy_.data(), frame.data(), frame.size());
-  view_ = {reinterpret_cast<const std::uint8_t*>(copy_.data()), frame.size()};
+std::span<const std::uint8_t> align_frame(std::span<const std::uint8_t> frame, std::vector<std::uint64_t>& copy) {
+  if (frame.empty() || reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(std::uint64_t) == 0) return frame;
+  copy.resize((frame.size() + 7) / 8);
+  std::memcpy(copy.data(), frame.data(), frame.size());
+  return {reinterpret_cast<const std::uint8_t*>(copy.data()), frame.size()};
 }
 
 const Envelope* verify_envelope(std::span<const std::uint8_t> frame, std::string* why) {

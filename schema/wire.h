@@ -36,9 +36,14 @@ inline constexpr std::uint32_t kSnapshotChunkParams = 1u << 18;
 // ZeroMQ keeps small messages inline in zmq_msg_t, often misaligned: this
 // views the frame as is when it is aligned and an aligned copy otherwise.
 // The view lives as long as both the AlignedFrame and the original bytes.
+// align_frame() is the same with a copy buffer the caller keeps (its storage
+// is reused from call to call: a receive loop that allocates nothing once
+// the buffer has grown); the view lives as long as the buffer and the bytes.
+std::span<const std::uint8_t> align_frame(std::span<const std::uint8_t> frame, std::vector<std::uint64_t>& copy);
+
 class AlignedFrame {
  public:
-  explicit AlignedFrame(std::span<const std::uint8_t> frame);
+  explicit AlignedFrame(std::span<const std::uint8_t> frame) : view_(align_frame(frame, copy_)) {}
   std::span<const std::uint8_t> bytes() const { return view_; }
 
  private:
