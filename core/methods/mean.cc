@@ -72,22 +72,57 @@ std::string refusal(std::span<const float> u, double norm) {
 
 }  // namespace
 
-Aggregate Mean::aggregate(std::uint32_t, std::span<const Counted> counted, float step, core::Replica& replica) const {
-  // McMahan et al.: weight each client by its local sample count (or uniformly).
+namespace {
+
+// McMahan et al.: each client weighted by its local sample count, at least 1
+// (every counted update counts, as a sum of tallies needs), or uniformly.
+std::uint64_t weight_of(const Counted& c, Weighting w) {
+  if (w == Weighting::uniform) return 1;
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::min(c.samples, 4294967295.0)));
+}
+
+}  // namespace
+
+void Mean::fold(Tally& tally, const Counted& update) const {
+  auto* t = std::get_if<MeanTally>(&tally);
+  if (!t) throw codec::CodecError("a mean method folds into a mean tally, not a vote tally");
+  t->add(update.packet, weight_of(update, cfg_.weighting), cfg_.aggregate.clip);
+}
+
+Aggregate Mean::aggregate(std::uint32_t, const Tally& tally, float step, core::Replica& replica) const {
+  const auto* t = std::get_if<MeanTally>(&tally);
+  if (!t) throw codec::CodecError("a mean method aggregates a mean tally, not a vote tally");
+  if (t->dim != replica.size()) throw codec::CodecError("mean tally has the wrong dimension");
+  return apply(mean(*t), step, replica);
+}
+
+Aggregate Mean::aggregate(std::uint32_t round, std::span<const Counted> counted, float step, core::Replica& replica) const {
+  const std::uint32_t dim = static_cast<std::uint32_t>(replica.size());
+  if (tallies()) {  // the weighted mean: summed exactly, as relays' tallies are
+    Tally t = empty_tally(dim);
+    for (const Counted& c : counted) fold(t, c);
+    return aggregate(round, t, step, replica);
+  }
   std::vector<codec::PacketView> views;
   std::vector<double> weights;
   for (const Counted& c : counted) {
     views.push_back(c.packet);
-    weights.push_back(cfg_.weighting == Weighting::samples ? c.samples : 1.0);
+    weights.push_back(1.0);  // median and trimmed count every packet once
   }
-  if (std::all_of(weights.begin(), weights.end(), [](double w) { return w == 0.0; }))
-    std::fill(weights.begin(), weights.end(), 1.0);  // nobody said how many samples it has
+  return apply(mean_aggregate(views, weights, dim, cfg_.aggregate), step, replica);
+}
+
+Aggregate Mean::apply(std::vector<float> mean, float step, core::Replica& replica) const {
   const std::uint32_t dim = static_cast<std::uint32_t>(replica.size());
-  const std::vector<float> mean = mean_aggregate(views, weights, dim, cfg_.aggregate);
-  double sq = 0.0;
-  for (float x : mean) sq += static_cast<double>(x) * x;
   Aggregate a;
-  a.refused = refusal(mean, std::sqrt(sq));
+  double sq = 0.0;
+  if (mean.empty()) {
+    a.refused = "an update coordinate times its weight beyond 2^40 (or not finite)";
+    sq = HUGE_VAL;
+  } else {
+    for (float x : mean) sq += static_cast<double>(x) * x;
+    a.refused = refusal(mean, std::sqrt(sq));
+  }
   if (a.refused.empty()) {
     replica.save();
     replica.apply_mean(mean, step);

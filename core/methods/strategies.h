@@ -20,8 +20,14 @@ class VoteStrategy : public Strategy {
   bool uses_momentum() const override;
   Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                       core::Replica& replica) const override;
+  bool tallies() const override { return true; }
+  Tally empty_tally(std::uint32_t dim) const override { return VoteTally(dim); }
+  void fold(Tally& tally, const Counted& update) const override;
+  Aggregate aggregate(std::uint32_t round, const Tally& tally, float step, core::Replica& replica) const override;
 
  protected:
+  // Which vote's statistics a tally's decision reproduces.
+  virtual VoteKind kind() const = 0;
   virtual VoteOutcome vote(std::span<const codec::PacketView> views, std::uint32_t dim,
                            std::uint64_t tie_seed) const = 0;
 };
@@ -31,6 +37,7 @@ class DenseVote final : public VoteStrategy {
   using VoteStrategy::VoteStrategy;
 
  private:
+  VoteKind kind() const override { return VoteKind::dense; }
   VoteOutcome vote(std::span<const codec::PacketView> views, std::uint32_t dim, std::uint64_t tie_seed) const override;
 };
 
@@ -39,6 +46,7 @@ class SparseVote final : public VoteStrategy {
   using VoteStrategy::VoteStrategy;
 
  private:
+  VoteKind kind() const override { return VoteKind::sparse; }
   VoteOutcome vote(std::span<const codec::PacketView> views, std::uint32_t dim, std::uint64_t tie_seed) const override;
 };
 
@@ -48,6 +56,15 @@ class Mean : public Strategy {
   bool accepts(wire::Encoding e) const override;
   Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                       core::Replica& replica) const override;
+  bool tallies() const override { return cfg_.aggregate.rule == AggregateRule::mean; }
+  Tally empty_tally(std::uint32_t dim) const override { return MeanTally(dim); }
+  void fold(Tally& tally, const Counted& update) const override;
+  Aggregate aggregate(std::uint32_t round, const Tally& tally, float step, core::Replica& replica) const override;
+
+ private:
+  // Applies x <- x - step * mean, or refuses it (Aggregate::refused); `mean`
+  // empty: the tally was out of its exact range.
+  Aggregate apply(std::vector<float> mean, float step, core::Replica& replica) const;
 };
 
 class FedAvg final : public Mean {
@@ -66,6 +83,10 @@ class GuardedStep final : public Strategy {
   bool uses_momentum() const override { return inner_->uses_momentum(); }
   Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                       core::Replica& replica) const override;
+  bool tallies() const override { return inner_->tallies(); }
+  Tally empty_tally(std::uint32_t dim) const override { return inner_->empty_tally(dim); }
+  void fold(Tally& tally, const Counted& update) const override { inner_->fold(tally, update); }
+  Aggregate aggregate(std::uint32_t round, const Tally& tally, float step, core::Replica& replica) const override;
   bool confirms() const override { return true; }
   bool confirm(std::span<const LossReport> reports, core::Replica& replica) const override;
 

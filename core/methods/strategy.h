@@ -27,6 +27,7 @@
 
 #include "core/codec/packet.h"
 #include "core/methods/method.h"
+#include "core/methods/tally.h"
 #include "core/methods/vote.h"
 #include "core/replica/replica.h"
 
@@ -98,6 +99,18 @@ class Strategy {
   // to `replica` with step `step` (plan().step), or refuses it (Aggregate::refused).
   virtual Aggregate aggregate(std::uint32_t round, std::span<const Counted> counted, float step,
                               core::Replica& replica) const = 0;
+
+  // Partial tallies (tally.h), for relays and signfed-sim --mpi: whether this
+  // method's aggregate can be formed from them (not so for --aggregate median
+  // or trimmed), the empty tally of a `dim`-coordinate model, and folding one
+  // counted update into a tally (CodecError if the packet does not fit it).
+  // aggregate(round, tally, ...) on the tally of every counted update equals
+  // aggregate(round, counted, ...) bit for bit, except that Aggregate::agreement
+  // is left empty (each client's agreement is computed where its packet is).
+  virtual bool tallies() const { return false; }
+  virtual Tally empty_tally(std::uint32_t dim) const;
+  virtual void fold(Tally& tally, const Counted& update) const;
+  virtual Aggregate aggregate(std::uint32_t round, const Tally& tally, float step, core::Replica& replica) const;
 
   // Whether an applied result is tentative until the participants report
   // their loss before and after it (GuardReport), when confirm() decides.

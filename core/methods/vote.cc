@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "core/codec/internal/bit_count.h"
 #include "core/data/rng.h"
+#include "core/methods/internal/update_values.h"
+#include "core/methods/tally.h"
 
 namespace signfed::methods {
 namespace {
@@ -224,9 +227,8 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
   return out;
 }
 
-namespace {
+namespace internal {
 
-// A packet's vector exactly as floats: float32 as sent, signs as scale * {-1, 0, +1}.
 std::vector<float> decode_values(const codec::PacketView& p) {
   if (p.encoding == wire::Encoding::float32) return codec::decode_float32(p);
   const codec::TernarySigns t = codec::decode_ternary(p);
@@ -235,7 +237,6 @@ std::vector<float> decode_values(const codec::PacketView& p) {
   return x;
 }
 
-// What x is multiplied by to have L2 norm at most clip (1: no clipping).
 double clip_factor(std::span<const float> x, double clip) {
   if (!(clip > 0.0)) return 1.0;
   double sq = 0.0;
@@ -243,6 +244,13 @@ double clip_factor(std::span<const float> x, double clip) {
   const double norm = std::sqrt(sq);
   return norm > clip ? clip / norm : 1.0;
 }
+
+}  // namespace internal
+
+using internal::clip_factor;
+using internal::decode_values;
+
+namespace {
 
 // Coordinate-wise: the mean of the K values left after dropping `drop` from each sorted end.
 std::vector<float> trimmed_mean(std::span<const std::vector<float>> xs, std::span<const double> factors,
@@ -299,8 +307,6 @@ std::string parse_aggregate_rule(std::string_view text, AggregateOptions* o) {
 std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
                                   std::uint32_t dim, const AggregateOptions& opt) {
   if (weights.size() != packets.size()) throw CodecError("mean_aggregate: one weight per packet");
-  double total = 0.0;
-  for (double w : weights) total += w;
   for (std::size_t k = 0; k < packets.size(); ++k) {
     if (packets[k].dim != dim) throw CodecError("update packet has the wrong dimension");
     if (!(weights[k] >= 0.0) || !std::isfinite(weights[k])) throw CodecError("mean_aggregate: bad weight");
@@ -321,33 +327,17 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
     return trimmed_mean(xs, factors, dim, std::min(drop, (k - 1) / 2));
   }
 
-  std::vector<double> acc(dim, 0.0);
+  // The weighted mean as a tally (tally.h): each term rounded once, summed
+  // exactly, so the result is the same in any packet order or relay grouping.
+  MeanTally t(dim);
   for (std::size_t k = 0; k < packets.size(); ++k) {
-    const auto& p = packets[k];
-    const double w = weights[k];
-    if (opt.clip > 0.0) {
-      const std::vector<float> x = decode_values(p);
-      const double wf = w * clip_factor(x, opt.clip);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += wf * static_cast<double>(x[i]);
-    } else if (p.encoding == wire::Encoding::float32) {
-      // Straight from the payload once validated (decode_float32 would copy it first).
-      codec::validate(p, dim);
-      for (std::uint32_t i = 0; i < dim; ++i) {
-        float x;
-        std::memcpy(&x, p.payload.data() + std::size_t{4} * i, 4);
-        acc[i] += w * static_cast<double>(x);
-      }
-    } else {
-      const codec::TernarySigns t = codec::decode_ternary(p);
-      const double ws = w * static_cast<double>(p.scale);
-      for (std::uint32_t i = 0; i < dim; ++i) acc[i] += ws * t.at(i);
-    }
+    if (weights[k] != std::floor(weights[k]) || weights[k] > 4294967295.0)
+      throw CodecError("mean_aggregate: weights are whole numbers (sample counts) below 2^32");
+    t.add(packets[k], static_cast<std::uint64_t>(weights[k]), opt.clip);
   }
-  std::vector<float> mean(dim, 0.0f);
-  if (!(total > 0.0)) return mean;
-  const double inv = 1.0 / total;
-  for (std::uint32_t i = 0; i < dim; ++i) mean[i] = static_cast<float>(acc[i] * inv);
-  return mean;
+  std::vector<float> m = mean(t);
+  if (m.empty()) m.assign(dim, std::numeric_limits<float>::quiet_NaN());  // a term beyond the exact range
+  return m;
 }
 
 std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packets, const codec::TernarySigns& vote) {

@@ -73,10 +73,12 @@ std::string parse_aggregate_rule(std::string_view text, AggregateOptions* o);
 
 // Combines scale * signs (stochsign, efsign) or float32 vectors (fedsgd,
 // fedavg), each first clipped to L2 norm opt.clip (if > 0; norms in double).
-// mean: sum_k w_k x_k / sum_k w_k, summed in packet order in double for a
-// stable result; weights: one per packet, >= 0 (McMahan et al.: the clients'
-// sample counts; all 1 for the unweighted mean). median and trimmed read
-// the weights only for their count: every packet counts once.
+// mean: sum_k w_k x_k / sum_k w_k, each term rounded once to double and
+// summed exactly (a MeanTally, tally.h), so the order of the packets does not
+// matter; weights: one per packet, whole numbers >= 0 below 2^32 (McMahan et
+// al.: the clients' sample counts; all 1 for the unweighted mean); a term
+// beyond 2^40 gives NaN everywhere. median and trimmed read the weights only
+// for their count: every packet counts once.
 std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, std::span<const double> weights,
                                   std::uint32_t dim, const AggregateOptions& opt = {});
 

@@ -1,0 +1,219 @@
+// Partial tallies: the vote and the mean formed from tallies of any grouping
+// of the packets, in any order, through their wire form, equal the flat
+// aggregate bit for bit (what makes a relay tree exact).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/codec/packet.h"
+#include "core/data/rng.h"
+#include "core/methods/tally.h"
+#include "core/methods/vote.h"
+
+using namespace signfed;
+using codec::SignPacket;
+using methods::MeanTally;
+using methods::Tally;
+using methods::VoteTally;
+using wire::TieRule;
+
+namespace {
+
+// Sign packets in the codings clients send: dense_sign (no zeros), the best
+// exact coding of a vector with zeros, and sparse_sign (top-k style).
+std::vector<SignPacket> sign_packets(std::uint32_t n, std::size_t m, std::uint64_t seed, bool dense_only) {
+  data::Rng r(seed);
+  std::vector<double> bias(n);
+  for (auto& b : bias) b = r.uniform();
+  std::vector<SignPacket> out;
+  for (std::size_t k = 0; k < m; ++k) {
+    std::vector<float> g(n);
+    for (std::uint32_t i = 0; i < n; ++i) g[i] = r.uniform() < bias[i] ? -1.0f : 1.0f;
+    const int kind = dense_only ? 0 : static_cast<int>(k % 3);
+    if (kind == 1)
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (r.uniform() < 0.3) g[i] = 0.0f;
+    if (kind == 2) {
+      std::vector<std::uint32_t> idx;
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (r.uniform() < 0.1) idx.push_back(i);
+      out.push_back(codec::encode_sparse(n, idx, g));
+    } else {
+      out.push_back(codec::encode_ternary_best(codec::ternary_signs(g)));
+    }
+  }
+  return out;
+}
+
+std::vector<codec::PacketView> views_of(const std::vector<SignPacket>& ps) {
+  std::vector<codec::PacketView> v;
+  for (const auto& p : ps) v.push_back(p.view());
+  return v;
+}
+
+// The packets split into `groups` tallies (packet k to a pseudo-random group),
+// each sent through its wire form, merged in a shuffled order.
+template <class T, class Fold>
+T grouped(std::uint32_t n, std::size_t count, std::size_t groups, std::uint64_t seed, Fold fold) {
+  data::Rng r(seed);
+  std::vector<T> parts(groups, T(n));
+  for (std::size_t k = 0; k < count; ++k) fold(parts[r.below(groups)], k);
+  std::vector<std::size_t> order(groups);
+  for (std::size_t g = 0; g < groups; ++g) order[g] = g;
+  for (std::size_t g = groups; g > 1; --g) std::swap(order[g - 1], order[r.below(g)]);
+  T all(n);
+  for (std::size_t g : order) {
+    const Tally back = methods::decode_tally(methods::encode_tally(Tally(parts[g])), n);
+    all.merge(std::get<T>(back));
+  }
+  return all;
+}
+
+void check_same_vote(const methods::VoteOutcome& flat, const methods::VoteOutcome& tallied) {
+  CHECK(tallied.signs.support == flat.signs.support);
+  CHECK(tallied.signs.negative == flat.signs.negative);
+  CHECK(tallied.stats.voters == flat.stats.voters);
+  CHECK(tallied.stats.considered == flat.stats.considered);
+  CHECK(tallied.stats.moved == flat.stats.moved);
+  CHECK(tallied.stats.ties == flat.stats.ties);
+  for (int b = 0; b < methods::kMarginBins; ++b) CHECK(tallied.stats.margin_hist[b] == flat.stats.margin_hist[b]);
+}
+
+}  // namespace
+
+TEST_CASE("tally: a vote from grouped tallies equals the flat dense and sparse votes") {
+  for (std::uint32_t n : {1u, 65u, 1000u, 101770u}) {
+    for (bool dense_only : {true, false}) {
+      const std::size_t m = n > 5000 ? 12 : 31;
+      const auto packets = sign_packets(n, m, n + (dense_only ? 1 : 2), dense_only);
+      const auto views = views_of(packets);
+      const VoteTally all = grouped<VoteTally>(n, m, 4, n, [&](VoteTally& t, std::size_t k) { t.add(views[k]); });
+      VoteTally flat_tally(n);
+      for (const auto& v : views) flat_tally.add(v);
+      CHECK(all == flat_tally);
+      for (TieRule rule : {TieRule::zero, TieRule::random}) {
+        CAPTURE(n);
+        CAPTURE(dense_only);
+        const auto dense = methods::majority_vote_dense(views, n, rule, 99, kernels::best_sign_kernels());
+        check_same_vote(dense, methods::decide(all, methods::VoteKind::dense, rule, 99));
+        const auto sparse = methods::majority_vote_sparse(views, n, rule, 99);
+        check_same_vote(sparse, methods::decide(all, methods::VoteKind::sparse, rule, 99));
+      }
+    }
+  }
+}
+
+TEST_CASE("tally: the mean from grouped tallies equals the flat weighted mean bit for bit") {
+  const std::uint32_t n = 5000;
+  data::Rng r(5);
+  std::vector<SignPacket> packets;
+  std::vector<double> weights;
+  for (int k = 0; k < 40; ++k) {
+    std::vector<float> x(n);
+    // Magnitudes over many binades, so a plain double sum would depend on the order.
+    for (auto& v : x) v = static_cast<float>((r.uniform() - 0.5) * std::ldexp(1.0, static_cast<int>(r.below(40)) - 30));
+    packets.push_back(k % 5 == 4 ? codec::encode_ternary_best(codec::ternary_signs(x)) : codec::encode_float32(x));
+    if (k % 5 == 4) packets.back().scale = 0.25f;
+    weights.push_back(static_cast<double>(1 + r.below(6000)));
+  }
+  const auto views = views_of(packets);
+  for (double clip : {0.0, 3.0}) {
+    methods::AggregateOptions opt;
+    opt.clip = clip;
+    const std::vector<float> flat = methods::mean_aggregate(views, weights, n, opt);
+    for (std::size_t groups : {1u, 3u, 7u}) {
+      const MeanTally t = grouped<MeanTally>(n, views.size(), groups, groups, [&](MeanTally& g, std::size_t k) {
+        g.add(views[k], static_cast<std::uint64_t>(weights[k]), clip);
+      });
+      CHECK(methods::mean(t) == flat);
+    }
+  }
+}
+
+TEST_CASE("tally: the mean of float32 updates is the correctly rounded weighted mean") {
+  const std::uint32_t n = 64;
+  // Values whose double sum in packet order loses the small ones: 2^40-ish and 2^-20-ish.
+  std::vector<float> big(n, 1.0e9f), tiny(n, 1.0e-6f), neg(n, -1.0e9f);
+  const std::vector<SignPacket> packets = {codec::encode_float32(big), codec::encode_float32(tiny),
+                                           codec::encode_float32(neg)};
+  const auto views = views_of(packets);
+  const std::vector<double> weights = {1.0, 1.0, 1.0};
+  const std::vector<float> m = methods::mean_aggregate(views, weights, n);
+  // (1e9 + 1e-6 - 1e9) / 3 exactly is 1e-6 / 3 (as float32); a left-to-right double sum gives 0.
+  for (float v : m) CHECK(v == static_cast<float>(static_cast<double>(1.0e-6f) / 3.0));
+}
+
+TEST_CASE("tally: the wire form is compact and picks the smaller layout") {
+  const std::uint32_t n = 101770;
+  // 20 dense voters: 5 bits of + votes per coordinate (no abstention), not 2 x int32.
+  {
+    const auto packets = sign_packets(n, 20, 3, true);
+    VoteTally t(n);
+    for (const auto& p : packets) t.add(p.view());
+    const auto bytes = methods::encode_tally(Tally(t));
+    CHECK(bytes.size() <= (n * 5 + 7) / 8 + 16);
+    CHECK(std::get<VoteTally>(methods::decode_tally(bytes, n)) == t);
+  }
+  // 3 sparse voters over 1 % each: the support layout, a few bytes per voted coordinate.
+  {
+    data::Rng r(4);
+    VoteTally t(n);
+    std::size_t nnz = 0;
+    for (int k = 0; k < 3; ++k) {
+      std::vector<std::uint32_t> idx;
+      std::vector<float> g(n, 1.0f);
+      for (std::uint32_t i = 0; i < n; ++i)
+        if (r.below(100) == 0) idx.push_back(i);
+      nnz += idx.size();
+      t.add(codec::encode_sparse(n, idx, g).view());
+    }
+    const auto bytes = methods::encode_tally(Tally(t));
+    CHECK(bytes.size() <= nnz * 3 + 16);
+    CHECK(std::get<VoteTally>(methods::decode_tally(bytes, n)) == t);
+  }
+}
+
+TEST_CASE("tally: malformed tallies are refused with a reason") {
+  const std::uint32_t n = 100;
+  VoteTally t(n);
+  for (const auto& p : sign_packets(n, 3, 8, false)) t.add(p.view());
+  const auto good = methods::encode_tally(Tally(t));
+  CHECK_NOTHROW(methods::decode_tally(good, n));
+  CHECK_THROWS_AS(methods::decode_tally(good, n + 1), codec::CodecError);  // wrong dimension
+  auto truncated = good;
+  truncated.pop_back();
+  CHECK_THROWS_AS(methods::decode_tally(truncated, n), codec::CodecError);
+  auto trailing = good;
+  trailing.push_back(0);
+  CHECK_THROWS_AS(methods::decode_tally(trailing, n), codec::CodecError);
+  // A count above the voters: voters 3 -> 1 on the wire (byte after tag and dim).
+  auto inflated = good;
+  inflated[2] = 1;
+  CHECK_THROWS_AS(methods::decode_tally(inflated, n), codec::CodecError);
+  std::vector<std::uint8_t> unknown = good;
+  unknown[0] = 9;
+  CHECK_THROWS_AS(methods::decode_tally(unknown, n), codec::CodecError);
+
+  MeanTally m(n);
+  std::vector<float> x(n, 2.0f);
+  m.add(codec::encode_float32(x).view(), 3, 0.0);
+  auto mean_bytes = methods::encode_tally(Tally(m));
+  CHECK(std::get<MeanTally>(methods::decode_tally(mean_bytes, n)) == m);
+  // A sum beyond what one update of at most 2^40 can reach: |6| -> a huge varint.
+  std::vector<std::uint8_t> forged(mean_bytes.begin(), mean_bytes.begin() + 6);  // tag, dim, count, weight, flag
+  for (std::uint32_t i = 0; i < n; ++i) {
+    for (int b = 0; b < 17; ++b) forged.push_back(0xFF);
+    forged.push_back(0x01);
+  }
+  CHECK_THROWS_AS(methods::decode_tally(forged, n), codec::CodecError);
+}
+
+TEST_CASE("tally: a term beyond 2^40 marks the tally out of range instead of wrapping") {
+  MeanTally m(2);
+  std::vector<float> x = {1.0e12f, 1.0f};
+  m.add(codec::encode_float32(x).view(), 2, 0.0);
+  CHECK(m.out_of_range);
+  CHECK(methods::mean(m).empty());
+}
