@@ -61,9 +61,20 @@ Fixed128 to_fixed(double t) {
   return neg ? negate(r) : r;
 }
 
+// The value as the nearest double (one rounding: the top 64 significant bits
+// with a sticky bit for the rest, converted once).
 double to_double(Fixed128 f) {
-  // hi * 2^0 + lo * 2^-64; the sign lives in hi (two's complement).
-  return static_cast<double>(f.hi) + std::ldexp(static_cast<double>(f.lo), -64);
+  const bool neg = f.hi < 0;
+  if (neg) f = negate(f);
+  std::uint64_t hi = static_cast<std::uint64_t>(f.hi), lo = f.lo;
+  if (hi == 0) return (neg ? -1.0 : 1.0) * std::ldexp(static_cast<double>(lo), -64);
+  const int lead = std::countl_zero(hi);  // normalise: the top bit to bit 127
+  if (lead > 0) {
+    hi = (hi << lead) | (lo >> (64 - lead));
+    lo <<= lead;
+  }
+  const std::uint64_t top = hi | (lo != 0 ? 1u : 0u);  // sticky: below the 64 kept bits, only whether nonzero matters
+  return (neg ? -1.0 : 1.0) * std::ldexp(static_cast<double>(top), -lead);
 }
 
 // ---- varints ----------------------------------------------------------------

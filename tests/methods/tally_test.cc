@@ -217,3 +217,14 @@ TEST_CASE("tally: a term beyond 2^40 marks the tally out of range instead of wra
   CHECK(m.out_of_range);
   CHECK(methods::mean(m).empty());
 }
+
+TEST_CASE("tally: the fixed point keeps every float32 down to 2^-40 exactly and truncates only below 2^-64") {
+  // One update, weight 1: its mean is itself wherever 24 bits fit above 2^-64.
+  const std::vector<float> x = {0.0f, 1.0f, -1.5f, 3.0e-7f, -1.0e-12f, std::ldexp(1.0f, -60), 123456.78f,
+                                std::ldexp(1.0f, -70)};
+  MeanTally t(static_cast<std::uint32_t>(x.size()));
+  t.add(codec::encode_float32(x).view(), 1, 0.0);
+  const std::vector<float> m = methods::mean(t);
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) CHECK(m[i] == x[i]);
+  CHECK(m.back() == 0.0f);  // 2^-70: below the fixed point's last bit
+}
