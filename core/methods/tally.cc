@@ -191,22 +191,70 @@ VoteOutcome decide(const VoteTally& t, VoteKind kind, wire::TieRule tie_rule, st
 
 // ---- MeanTally ----------------------------------------------------------------
 
+namespace {
+
+// The fast path of MeanTally::add for a float32 update with factor 1 and
+// w < 2^29: each term w * x is m * w * 2^e with m the 24-bit significand, an
+// exact integer product -- the same value the double product w * x has (53
+// bits hold it), so both paths add the same fixed-point numbers.
+// Returns false if some term was out of range or not finite.
+bool add_float32_exact(std::span<const std::uint8_t> payload, std::uint64_t w, std::span<Fixed128> sum) {
+  bool in_range = true;
+  for (std::size_t i = 0; i < sum.size(); ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, payload.data() + 4 * i, 4);
+    const std::uint32_t biased = (b >> 23) & 0xFF;
+    if (biased == 0xFF) {  // inf or NaN
+      in_range = false;
+      continue;
+    }
+    const std::uint64_t v = std::uint64_t{(b & 0x7FFFFFu) | (biased ? 0x800000u : 0u)} * w;  // < 2^53
+    const int shift = static_cast<int>(biased ? biased : 1) - 150 + 64;  // term * 2^64 = v * 2^shift
+    if (shift > 40 && std::bit_width(v) + shift - 64 > 40) {  // |term| >= 2^40
+      in_range = false;
+      continue;
+    }
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 t = shift >= 0 ? u128{v} << shift : shift > -64 ? u128{v >> -shift} : u128{0};
+    const u128 negative = -u128{b >> 31};  // all ones for a negative x: the sign is a coin flip, so no branch
+    t = (t ^ negative) - negative;
+    u128 acc = (u128{static_cast<std::uint64_t>(sum[i].hi)} << 64) | sum[i].lo;
+    acc += t;
+    sum[i].lo = static_cast<std::uint64_t>(acc);
+    sum[i].hi = static_cast<std::int64_t>(static_cast<std::uint64_t>(acc >> 64));
+#else
+    float x;
+    std::memcpy(&x, &b, 4);
+    sum[i] = plus_fixed(sum[i], to_fixed(static_cast<double>(w) * static_cast<double>(x)));
+#endif
+  }
+  return in_range;
+}
+
+}  // namespace
+
 void MeanTally::add(const codec::PacketView& p, std::uint64_t w, double clip) {
   if (p.dim != dim) throw CodecError("tally: update packet of " + std::to_string(p.dim) + " coordinates, not " + std::to_string(dim));
   if (w > 0xFFFFFFFFull) throw CodecError("tally: a weight above 2^32");
   if (count >= kMaxTerms) throw CodecError("tally: more than 2^22 updates in one tally");
-  const std::vector<float> x = internal::decode_values(p);  // as mean_aggregate reads it
-  const double factor = internal::clip_factor(x, clip);  // --clip
-  // Each term w * factor * x_i rounded once to double, then added exactly:
-  // no sum depends on the order of the packets or on how they were grouped.
-  const double wf = static_cast<double>(w) * factor;
-  for (std::uint32_t i = 0; i < dim; ++i) {
-    const double term = wf * static_cast<double>(x[i]);
-    if (!(std::fabs(term) < kMaxTerm)) {
-      out_of_range = true;
-      continue;
+  if (p.encoding == wire::Encoding::float32 && !(clip > 0.0) && w < (1u << 29)) {
+    codec::validate(p, dim);
+    out_of_range |= !add_float32_exact(p.payload, w, sum);
+  } else {
+    const std::vector<float> x = internal::decode_values(p);  // as mean_aggregate reads it
+    const double factor = internal::clip_factor(x, clip);  // --clip
+    // Each term w * factor * x_i rounded once to double, then added exactly:
+    // no sum depends on the order of the packets or on how they were grouped.
+    const double wf = static_cast<double>(w) * factor;
+    for (std::uint32_t i = 0; i < dim; ++i) {
+      const double term = wf * static_cast<double>(x[i]);
+      if (!(std::fabs(term) < kMaxTerm)) {
+        out_of_range = true;
+        continue;
+      }
+      sum[i] = plus_fixed(sum[i], to_fixed(term));
     }
-    sum[i] = plus_fixed(sum[i], to_fixed(term));
   }
   weight += w;
   ++count;

@@ -14,6 +14,8 @@ void bench_topk_layout(const BenchConfig& config, std::vector<BenchResult>& resu
 void bench_sparse_codec(const BenchConfig& config, std::vector<BenchResult>& results);
 // bench_decode.cc
 void bench_decode(const BenchConfig& config, std::vector<BenchResult>& results);
+// bench_tally.cc
+void bench_tally(const BenchConfig& config, std::vector<BenchResult>& results);
 
 std::span<const BenchGroup> bench_groups() {
   static constexpr BenchGroup kGroups[] = {
@@ -31,6 +33,10 @@ std::span<const BenchGroup> bench_groups() {
       {"decode",
        "decoders and votes (M = 50) per received byte vs memcpy of the packet bytes (target: the dense one's ratio)",
        bench_decode},
+      {"tally",
+       "partial tallies (M = 50): the exact weighted mean vs the double sum it replaced, a vote folded into a "
+       "tally and decided vs the flat dense vote (informational)",
+       bench_tally},
   };
   return kGroups;
 }
