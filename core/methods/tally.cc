@@ -14,6 +14,7 @@ namespace signfed::methods {
 namespace {
 
 using codec::CodecError;
+constexpr double kMaxTermValue = MeanTally::kMaxTerm;
 
 void set_bit(std::vector<std::uint8_t>& b, std::uint32_t i) { b[i >> 3] |= static_cast<std::uint8_t>(1u << (i & 7)); }
 
@@ -22,59 +23,100 @@ int margin_bin(std::uint64_t abs_sum, std::uint64_t votes) {  // as the kernels:
   return static_cast<int>(std::min<std::uint64_t>(abs_sum * kMarginBins / votes, kMarginBins - 1));
 }
 
-// ---- 128-bit fixed point ---------------------------------------------------
+// ---- the mean's fixed point: three int64 limbs -------------------------------
 
-Fixed128 plus_fixed(Fixed128 a, Fixed128 b) {  // two's complement, wrapping (never wraps within the kMaxTerm bound)
-  Fixed128 r;
-  r.lo = a.lo + b.lo;
-  r.hi = static_cast<std::int64_t>(static_cast<std::uint64_t>(a.hi) + static_cast<std::uint64_t>(b.hi) +
-                                   (r.lo < a.lo ? 1u : 0u));
-  return r;
+// v + kMagic rounds v to the nearest integer (ties to even) for |v| < 2^51,
+// and the integer is then the low bits of the sum's representation.
+constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+constexpr double kLimbScale = 1099511627776.0;  // 2^40
+inline std::int64_t magic_bits(double q) { return std::bit_cast<std::int64_t>(q) - std::bit_cast<std::int64_t>(kMagic); }
+
+// Adds t = wf * x to the limbs (MeanTally's split). |t| < 2^40 and finite
+// (the callers check), so every magic_bits operand is below 2^51.
+inline void add_term(double t, std::int64_t& l0, std::int64_t& l1, std::int64_t& l2) {
+  const double q0 = t + kMagic;
+  const double r1 = (t - (q0 - kMagic)) * kLimbScale;  // exact: |t - round(t)| <= 1/2
+  const double q1 = r1 + kMagic;
+  const double r2 = (r1 - (q1 - kMagic)) * kLimbScale;
+  l0 += magic_bits(q0);
+  l1 += magic_bits(q1);
+  l2 += magic_bits(r2 + kMagic);  // the one rounding: to nearest at 2^-80
 }
 
-Fixed128 negate(Fixed128 a) {
-  Fixed128 r;
-  r.lo = ~a.lo + 1;
-  r.hi = static_cast<std::int64_t>(~static_cast<std::uint64_t>(a.hi) + (r.lo == 0 ? 1u : 0u));
-  return r;
-}
+// One update's float32 values as MeanTally reads them: straight from a
+// float32 payload, or decoded (scale * signs, or a copy to clip).
+struct UpdateValues {
+  const std::uint8_t* bytes = nullptr;  // little-endian float32s, or
+  std::vector<float> owned;             // these
+  double wf = 0.0;                      // w * clip factor
+  bool in_range = true;
 
-// t * 2^64 exactly, truncated towards zero below 2^-64; |t| < 2^40 (the caller checked).
-Fixed128 to_fixed(double t) {
-  std::uint64_t bits;
-  std::memcpy(&bits, &t, 8);
-  const bool neg = bits >> 63;
-  const int biased = static_cast<int>((bits >> 52) & 0x7FF);
-  if (biased == 0) return {};  // zero or subnormal (< 2^-1022): far below 2^-64
-  const std::uint64_t m = (bits & ((std::uint64_t{1} << 52) - 1)) | (std::uint64_t{1} << 52);
-  const int shift = biased - 1075 + 64;  // value * 2^64 = m * 2^shift
-  Fixed128 r;
-  if (shift <= -64) return {};
-  if (shift < 0) {
-    r.lo = m >> -shift;
-  } else if (shift < 64) {
-    r.lo = m << shift;
-    r.hi = static_cast<std::int64_t>(shift == 0 ? 0 : m >> (64 - shift));
-  } else {
-    r.hi = static_cast<std::int64_t>(m << (shift - 64));  // shift < 64 + 40 - 52: fits
+  std::uint32_t bits(std::size_t i) const {
+    std::uint32_t b;
+    if (bytes) std::memcpy(&b, bytes + 4 * i, 4);
+    else b = std::bit_cast<std::uint32_t>(owned[i]);
+    return b;
   }
-  return neg ? negate(r) : r;
+};
+
+// Whether every term wf * x_i is finite and below 2^40 in magnitude: |x_i| <=
+// max |x| and rounding is monotonic, so that is max|x| * wf < 2^40, with the
+// largest magnitude found on the bits as integers (NaN and inf sort above
+// every finite value). One compare-free pass: it vectorises.
+bool terms_in_range(const UpdateValues& v, std::size_t n) {
+  std::int32_t largest = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto magnitude = static_cast<std::int32_t>(v.bits(i) & 0x7FFFFFFFu);
+    largest = magnitude > largest ? magnitude : largest;
+  }
+  return largest < 0x7F800000 && std::fabs(static_cast<double>(std::bit_cast<float>(largest)) * v.wf) < kMaxTermValue;
 }
 
-// The value as the nearest double (one rounding: the top 64 significant bits
-// with a sticky bit for the rest, converted once).
-double to_double(Fixed128 f) {
-  const bool neg = f.hi < 0;
-  if (neg) f = negate(f);
-  std::uint64_t hi = static_cast<std::uint64_t>(f.hi), lo = f.lo;
-  if (hi == 0) return (neg ? -1.0 : 1.0) * std::ldexp(static_cast<double>(lo), -64);
-  const int lead = std::countl_zero(hi);  // normalise: the top bit to bit 127
-  if (lead > 0) {
-    hi = (hi << lead) | (lo >> (64 - lead));
-    lo <<= lead;
+// Folds the update's coordinates [from, from + len) into the limbs. Out of
+// range (the tally is refused anyway): the terms are clamped and a NaN adds 0,
+// so the limbs stay in bounds. In range: no branch and no compare, so it
+// vectorises, a block of doubles at a time (float and int64 lanes do not mix).
+void add_span(const UpdateValues& v, std::size_t from, std::size_t len, std::int64_t* l0, std::int64_t* l1,
+              std::int64_t* l2) {
+  if (!v.in_range) {
+    for (std::size_t i = from; i < from + len; ++i) {
+      const double t = static_cast<double>(std::bit_cast<float>(v.bits(i))) * v.wf;
+      add_term(t != t ? 0.0 : std::clamp(t, -kMaxTermValue, kMaxTermValue) * 0.5, l0[i], l1[i], l2[i]);
+    }
+    return;
   }
-  const std::uint64_t top = hi | (lo != 0 ? 1u : 0u);  // sticky: below the 64 kept bits, only whether nonzero matters
-  return (neg ? -1.0 : 1.0) * std::ldexp(static_cast<double>(top), -lead);
+  constexpr std::size_t kBlock = 512;
+  double block[kBlock];
+  for (std::size_t at = from; at < from + len; at += kBlock) {
+    const std::size_t m = std::min(kBlock, from + len - at);
+    for (std::size_t j = 0; j < m; ++j) block[j] = static_cast<double>(std::bit_cast<float>(v.bits(at + j))) * v.wf;
+    for (std::size_t j = 0; j < m; ++j) add_term(block[j], l0[at + j], l1[at + j], l2[at + j]);
+  }
+}
+
+// The limbs' value a0 + a1 2^-40 + a2 2^-80 as a double, a function of the
+// value alone: carries normalised, the magnitude converted (no cancellation
+// between a negative a0 and a positive fraction), the fraction rounded once.
+double limbs_value(std::int64_t a0, std::int64_t a1, std::int64_t a2) {
+  constexpr std::int64_t mask = (std::int64_t{1} << 40) - 1;
+  auto normalise = [&] {
+    a1 += a2 >> 40;  // arithmetic shift: floor division, so the remainder is in [0, 2^40)
+    a2 &= mask;
+    a0 += a1 >> 40;
+    a1 &= mask;
+  };
+  normalise();
+  const bool negative = a0 < 0;
+  if (negative) {
+    a0 = -a0;
+    a1 = -a1;
+    a2 = -a2;
+    normalise();
+  }
+  const double frac = std::ldexp(static_cast<double>((a1 << 13) | (a2 >> 27)), -53) +
+                      std::ldexp(static_cast<double>(a2 & ((std::int64_t{1} << 27) - 1)), -80);
+  const double magnitude = static_cast<double>(a0) + frac;
+  return negative ? -magnitude : magnitude;
 }
 
 // ---- varints ----------------------------------------------------------------
@@ -191,79 +233,49 @@ VoteOutcome decide(const VoteTally& t, VoteKind kind, wire::TieRule tie_rule, st
 
 // ---- MeanTally ----------------------------------------------------------------
 
-namespace {
-
-// The fast path of MeanTally::add for a float32 update with factor 1 and
-// w < 2^29: each term w * x is m * w * 2^e with m the 24-bit significand, an
-// exact integer product -- the same value the double product w * x has (53
-// bits hold it), so both paths add the same fixed-point numbers.
-// Returns false if some term was out of range or not finite.
-bool add_float32_exact(std::span<const std::uint8_t> payload, std::uint64_t w, std::span<Fixed128> sum) {
-  bool in_range = true;
-  for (std::size_t i = 0; i < sum.size(); ++i) {
-    std::uint32_t b;
-    std::memcpy(&b, payload.data() + 4 * i, 4);
-    const std::uint32_t biased = (b >> 23) & 0xFF;
-    if (biased == 0xFF) {  // inf or NaN
-      in_range = false;
-      continue;
-    }
-    const std::uint64_t v = std::uint64_t{(b & 0x7FFFFFu) | (biased ? 0x800000u : 0u)} * w;  // < 2^53
-    const int shift = static_cast<int>(biased ? biased : 1) - 150 + 64;  // term * 2^64 = v * 2^shift
-    if (shift > 40 && std::bit_width(v) + shift - 64 > 40) {  // |term| >= 2^40
-      in_range = false;
-      continue;
-    }
-#if defined(__SIZEOF_INT128__)
-    __extension__ typedef unsigned __int128 u128;
-    u128 t = shift >= 0 ? u128{v} << shift : shift > -64 ? u128{v >> -shift} : u128{0};
-    const u128 negative = -u128{b >> 31};  // all ones for a negative x: the sign is a coin flip, so no branch
-    t = (t ^ negative) - negative;
-    u128 acc = (u128{static_cast<std::uint64_t>(sum[i].hi)} << 64) | sum[i].lo;
-    acc += t;
-    sum[i].lo = static_cast<std::uint64_t>(acc);
-    sum[i].hi = static_cast<std::int64_t>(static_cast<std::uint64_t>(acc >> 64));
-#else
-    float x;
-    std::memcpy(&x, &b, 4);
-    sum[i] = plus_fixed(sum[i], to_fixed(static_cast<double>(w) * static_cast<double>(x)));
-#endif
-  }
-  return in_range;
+void MeanTally::add(const codec::PacketView& p, std::uint64_t w, double clip) {
+  const std::uint64_t ws[1] = {w};
+  add(std::span(&p, 1), ws, clip);
 }
 
-}  // namespace
-
-void MeanTally::add(const codec::PacketView& p, std::uint64_t w, double clip) {
-  if (p.dim != dim) throw CodecError("tally: update packet of " + std::to_string(p.dim) + " coordinates, not " + std::to_string(dim));
-  if (w > 0xFFFFFFFFull) throw CodecError("tally: a weight above 2^32");
-  if (count >= kMaxTerms) throw CodecError("tally: more than 2^22 updates in one tally");
-  if (p.encoding == wire::Encoding::float32 && !(clip > 0.0) && w < (1u << 29)) {
-    codec::validate(p, dim);
-    out_of_range |= !add_float32_exact(p.payload, w, sum);
-  } else {
-    const std::vector<float> x = internal::decode_values(p);  // as mean_aggregate reads it
-    const double factor = internal::clip_factor(x, clip);  // --clip
-    // Each term w * factor * x_i rounded once to double, then added exactly:
-    // no sum depends on the order of the packets or on how they were grouped.
-    const double wf = static_cast<double>(w) * factor;
-    for (std::uint32_t i = 0; i < dim; ++i) {
-      const double term = wf * static_cast<double>(x[i]);
-      if (!(std::fabs(term) < kMaxTerm)) {
-        out_of_range = true;
-        continue;
-      }
-      sum[i] = plus_fixed(sum[i], to_fixed(term));
+void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::uint64_t> ws, double clip) {
+  if (ps.size() != ws.size()) throw CodecError("tally: one weight per update");
+  if (std::uint64_t{count} + ps.size() > kMaxTerms) throw CodecError("tally: more than 2^22 updates in one tally");
+  std::vector<UpdateValues> values(ps.size());
+  for (std::size_t k = 0; k < ps.size(); ++k) {
+    const codec::PacketView& p = ps[k];
+    if (p.dim != dim) throw CodecError("tally: update packet of " + std::to_string(p.dim) + " coordinates, not " + std::to_string(dim));
+    if (ws[k] > 0xFFFFFFFFull) throw CodecError("tally: a weight above 2^32");
+    UpdateValues& v = values[k];
+    if (p.encoding == wire::Encoding::float32 && !(clip > 0.0)) {  // straight from the payload
+      codec::validate(p, dim);
+      v.bytes = p.payload.data();
+      v.wf = static_cast<double>(ws[k]);
+    } else {
+      v.owned = internal::decode_values(p);  // as mean_aggregate reads it
+      v.wf = static_cast<double>(ws[k]) * internal::clip_factor(v.owned, clip);  // --clip
     }
+    v.in_range = terms_in_range(v, dim);
   }
-  weight += w;
-  ++count;
+  // Coordinates a tile at a time, every update per tile: the tile's limbs
+  // (3 x 8 B x 2048) stay in cache instead of streaming all of them per update.
+  constexpr std::size_t kTile = 2048;
+  std::int64_t* l0 = limbs.data();
+  std::int64_t* l1 = l0 + dim;
+  std::int64_t* l2 = l1 + dim;
+  for (std::size_t at = 0; at < dim; at += kTile)
+    for (const UpdateValues& v : values) add_span(v, at, std::min<std::size_t>(kTile, dim - at), l0, l1, l2);
+  for (std::size_t k = 0; k < ps.size(); ++k) {
+    out_of_range |= !values[k].in_range;
+    weight += ws[k];
+    ++count;
+  }
 }
 
 void MeanTally::merge(const MeanTally& o) {
   if (o.dim != dim) throw CodecError("tally: merging tallies of " + std::to_string(o.dim) + " and " + std::to_string(dim) + " coordinates");
   if (std::uint64_t{count} + o.count > kMaxTerms) throw CodecError("tally: more than 2^22 updates in one tally");
-  for (std::uint32_t i = 0; i < dim; ++i) sum[i] = plus_fixed(sum[i], o.sum[i]);
+  for (std::size_t i = 0; i < limbs.size(); ++i) limbs[i] += o.limbs[i];
   count += o.count;
   weight += o.weight;
   out_of_range |= o.out_of_range;
@@ -274,7 +286,9 @@ std::vector<float> mean(const MeanTally& t) {
   std::vector<float> m(t.dim, 0.0f);
   if (t.weight == 0) return m;
   const double w = static_cast<double>(t.weight);
-  for (std::uint32_t i = 0; i < t.dim; ++i) m[i] = static_cast<float>(to_double(t.sum[i]) / w);
+  const std::int64_t* l = t.limbs.data();
+  for (std::uint32_t i = 0; i < t.dim; ++i)
+    m[i] = static_cast<float>(limbs_value(l[i], l[t.dim + i], l[2 * std::size_t{t.dim} + i]) / w);
   return m;
 }
 
@@ -361,22 +375,15 @@ VoteTally decode_vote(ByteReader& in, std::uint32_t dim) {
   return t;
 }
 
+void put_zigzag(std::vector<std::uint8_t>& out, std::int64_t v) {
+  put_varint(out, (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+}
+
 void encode_mean(const MeanTally& t, std::vector<std::uint8_t>& out) {
   put_varint(out, t.count);
   put_varint(out, t.weight);
   out.push_back(t.out_of_range ? 1 : 0);
-  for (const Fixed128& f : t.sum) {
-    // zigzag over 128 bits: (v << 1) ^ (v >> 127), then LEB128.
-    const std::uint64_t sign = static_cast<std::uint64_t>(f.hi >> 63);
-    std::uint64_t lo = (f.lo << 1) ^ sign;
-    std::uint64_t hi = ((static_cast<std::uint64_t>(f.hi) << 1) | (f.lo >> 63)) ^ sign;
-    while (hi != 0 || lo >= 0x80) {
-      out.push_back(static_cast<std::uint8_t>(lo | 0x80));
-      lo = (lo >> 7) | (hi << 57);
-      hi >>= 7;
-    }
-    out.push_back(static_cast<std::uint8_t>(lo));
-  }
+  for (std::int64_t limb : t.limbs) put_zigzag(out, limb);
 }
 
 MeanTally decode_mean(ByteReader& in, std::uint32_t dim) {
@@ -389,29 +396,13 @@ MeanTally decode_mean(ByteReader& in, std::uint32_t dim) {
   const std::uint8_t oor = in.byte("range flag");
   if (oor > 1) throw CodecError("tally: bad range flag");
   t.out_of_range = oor;
-  // |sum| <= count * 2^40: what the sender could have added up (keeps merges from wrapping).
-  const std::uint64_t bound = count << 40;
-  for (std::uint32_t i = 0; i < dim; ++i) {
-    std::uint64_t lo = 0, hi = 0;
-    for (unsigned shift = 0;; shift += 7) {
-      if (shift >= 126) throw CodecError("tally: a sum is not a valid 128-bit varint");
-      const std::uint64_t b = in.byte("sum");
-      const std::uint64_t v = b & 0x7F;
-      if (shift < 64) {
-        lo |= v << shift;
-        if (shift > 57) hi |= v >> (64 - shift);
-      } else {
-        hi |= v << (shift - 64);
-      }
-      if (!(b & 0x80)) break;
-    }
-    const std::uint64_t sign = -(lo & 1);
-    Fixed128 f;
-    f.lo = ((lo >> 1) | (hi << 63)) ^ sign;
-    f.hi = static_cast<std::int64_t>((hi >> 1) ^ sign);
-    const std::uint64_t mag_hi = static_cast<std::uint64_t>(f.hi < 0 ? -(f.hi + 1) : f.hi);
-    if (mag_hi >= bound && !(count == 0 && f == Fixed128{})) throw CodecError("tally: a sum beyond what its updates can add up to");
-    t.sum[i] = f;
+  // |limb| <= count * 2^40: what the sender could have added up (keeps merges from overflowing).
+  const std::uint64_t bound = count << MeanTally::kLimbBits;
+  for (std::int64_t& limb : t.limbs) {
+    const std::uint64_t z = in.varint("limb");
+    const std::uint64_t magnitude = (z >> 1) + (z & 1);  // |v| of the zigzag code z
+    if (magnitude > bound) throw CodecError("tally: a sum beyond what its updates can add up to");
+    limb = static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
   }
   return t;
 }

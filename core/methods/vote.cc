@@ -329,12 +329,14 @@ std::vector<float> mean_aggregate(std::span<const codec::PacketView> packets, st
 
   // The weighted mean as a tally (tally.h): each term rounded once, summed
   // exactly, so the result is the same in any packet order or relay grouping.
-  MeanTally t(dim);
+  std::vector<std::uint64_t> whole(packets.size());
   for (std::size_t k = 0; k < packets.size(); ++k) {
     if (weights[k] != std::floor(weights[k]) || weights[k] > 4294967295.0)
       throw CodecError("mean_aggregate: weights are whole numbers (sample counts) below 2^32");
-    t.add(packets[k], static_cast<std::uint64_t>(weights[k]), opt.clip);
+    whole[k] = static_cast<std::uint64_t>(weights[k]);
   }
+  MeanTally t(dim);
+  t.add(packets, whole, opt.clip);
   std::vector<float> m = mean(t);
   if (m.empty()) m.assign(dim, std::numeric_limits<float>::quiet_NaN());  // a term beyond the exact range
   return m;

@@ -201,10 +201,10 @@ TEST_CASE("tally: malformed tallies are refused with a reason") {
   m.add(codec::encode_float32(x).view(), 3, 0.0);
   auto mean_bytes = methods::encode_tally(Tally(m));
   CHECK(std::get<MeanTally>(methods::decode_tally(mean_bytes, n)) == m);
-  // A sum beyond what one update of at most 2^40 can reach: |6| -> a huge varint.
+  // A limb beyond what one update of at most 2^40 can reach (2^41 + 1, zigzag-coded).
   std::vector<std::uint8_t> forged(mean_bytes.begin(), mean_bytes.begin() + 6);  // tag, dim, count, weight, flag
-  for (std::uint32_t i = 0; i < n; ++i) {
-    for (int b = 0; b < 17; ++b) forged.push_back(0xFF);
+  for (std::uint32_t i = 0; i < 3 * n; ++i) {
+    for (int b = 0; b < 6; ++b) forged.push_back(0x82);
     forged.push_back(0x01);
   }
   CHECK_THROWS_AS(methods::decode_tally(forged, n), codec::CodecError);
@@ -218,13 +218,14 @@ TEST_CASE("tally: a term beyond 2^40 marks the tally out of range instead of wra
   CHECK(methods::mean(m).empty());
 }
 
-TEST_CASE("tally: the fixed point keeps every float32 down to 2^-40 exactly and truncates only below 2^-64") {
-  // One update, weight 1: its mean is itself wherever 24 bits fit above 2^-64.
+TEST_CASE("tally: the fixed point keeps every float32 down to 2^-57 exactly and rounds only below 2^-80") {
+  // One update, weight 1: its mean is itself wherever its 24 bits lie above 2^-80.
   const std::vector<float> x = {0.0f, 1.0f, -1.5f, 3.0e-7f, -1.0e-12f, std::ldexp(1.0f, -60), 123456.78f,
-                                std::ldexp(1.0f, -70)};
+                                -std::ldexp(1.0f, -70), 1.0995e12f, std::ldexp(1.0f + std::ldexp(1.0f, -23), -57),
+                                std::ldexp(1.0f, -90)};
   MeanTally t(static_cast<std::uint32_t>(x.size()));
   t.add(codec::encode_float32(x).view(), 1, 0.0);
   const std::vector<float> m = methods::mean(t);
   for (std::size_t i = 0; i + 1 < x.size(); ++i) CHECK(m[i] == x[i]);
-  CHECK(m.back() == 0.0f);  // 2^-70: below the fixed point's last bit
+  CHECK(m.back() == 0.0f);  // 2^-90: below the last limb's 2^-80
 }
