@@ -98,10 +98,16 @@ Aggregate Mean::aggregate(std::uint32_t, const Tally& tally, float step, core::R
 
 Aggregate Mean::aggregate(std::uint32_t round, std::span<const Counted> counted, float step, core::Replica& replica) const {
   const std::uint32_t dim = static_cast<std::uint32_t>(replica.size());
-  if (tallies()) {  // the weighted mean: summed exactly, as relays' tallies are
-    Tally t = empty_tally(dim);
-    for (const Counted& c : counted) fold(t, c);
-    return aggregate(round, t, step, replica);
+  if (tallies()) {  // the weighted mean: summed exactly, as relays' tallies are (all at once: cache-blocked)
+    std::vector<codec::PacketView> views;
+    std::vector<std::uint64_t> weights;
+    for (const Counted& c : counted) {
+      views.push_back(c.packet);
+      weights.push_back(weight_of(c, cfg_.weighting));
+    }
+    MeanTally t(dim);
+    t.add(views, weights, cfg_.aggregate.clip);
+    return aggregate(round, Tally(std::move(t)), step, replica);
   }
   std::vector<codec::PacketView> views;
   std::vector<double> weights;
