@@ -171,12 +171,30 @@ void VoteTally::add(const codec::PacketView& p) {
   if (p.encoding == wire::Encoding::sparse_sign) {
     const codec::SparseSigns s = codec::decode_sparse(p);
     for (std::size_t j = 0; j < s.index.size(); ++j) ++(s.negative[j] ? minus : plus)[s.index[j]];
+  } else if (p.encoding == wire::Encoding::dense_sign) {  // the payload is the negative bitmap, no abstention
+    codec::validate(p, dim);
+    const std::uint8_t* neg = p.payload.data();
+    const std::uint32_t whole = dim / 8 * 8;
+    for (std::uint32_t i = 0; i < whole; i += 8) {  // a byte at a time, constant shifts: it vectorises
+      const std::uint32_t byte = neg[i >> 3];
+      for (std::uint32_t j = 0; j < 8; ++j) {
+        const std::uint32_t bit = (byte >> j) & 1u;
+        minus[i + j] += bit;
+        plus[i + j] += bit ^ 1u;
+      }
+    }
+    for (std::uint32_t i = whole; i < dim; ++i) {
+      const std::uint32_t bit = (neg[i >> 3] >> (i & 7)) & 1u;
+      minus[i] += bit;
+      plus[i] += bit ^ 1u;
+    }
   } else {
     const codec::TernarySigns t = codec::decode_ternary(p);
     for (std::uint32_t i = 0; i < dim; ++i) {
-      const int v = t.at(i);
-      plus[i] += v > 0;
-      minus[i] += v < 0;
+      const std::uint32_t sup = (t.support[i >> 3] >> (i & 7)) & 1u;
+      const std::uint32_t bit = (t.negative[i >> 3] >> (i & 7)) & 1u;  // inside the support
+      minus[i] += bit;
+      plus[i] += sup & (bit ^ 1u);
     }
   }
   abstaining_codings |= p.encoding != wire::Encoding::dense_sign;
