@@ -188,6 +188,16 @@ class PgLog final : public LogBackend {
 };
 
 PgLog::PgLog(const std::string& url, std::string shown) : shown_(std::move(shown)) {
+  // A URL libpq cannot parse is the user's typo, not an unreachable server.
+  char* parse_error = nullptr;
+  if (PQconninfoOption* opts = PQconninfoParse(url.c_str(), &parse_error)) {
+    PQconninfoFree(opts);
+  } else {
+    const std::string msg = parse_error ? trimmed(parse_error) : "out of memory";
+    PQfreemem(parse_error);
+    throw LogError("round log " + shown_ + ": " + msg +
+                   " (the URL is malformed: postgresql://[user[:password]@][host][:port][/dbname][?param=value&...])");
+  }
   // connect_timeout: an unreachable host fails within seconds, not minutes.
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {url.c_str(), "10", "signfed-coordinator", nullptr};
@@ -198,9 +208,7 @@ PgLog::PgLog(const std::string& url, std::string shown) : shown_(std::move(shown
     std::string hint =
         " (is the PostgreSQL server running and reachable there? check host, port and dbname in the URL: "
         "postgresql://[user[:password]@][host][:port][/dbname][?param=value&...], docs/postgresql.md)";
-    if (msg.find("invalid") != std::string::npos && msg.find("URI") != std::string::npos)
-      hint = " (the URL is malformed: postgresql://[user[:password]@][host][:port][/dbname][?param=value&...])";
-    else if (msg.find("authentication") != std::string::npos || msg.find("password") != std::string::npos)
+    if (msg.find("authentication") != std::string::npos || msg.find("password") != std::string::npos)
       hint = " (check the user and password in the URL, and the server's pg_hba.conf)";
     else if (msg.find("does not exist") != std::string::npos)
       hint = " (create the database or role first, e.g. createdb NAME, or name an existing one in the URL)";
