@@ -112,9 +112,18 @@ std::vector<float> bin_floats(const PGresult* r, int row, int col) {
 std::string text_at(const PGresult* r, int row, int col) { return PQgetvalue(r, row, col); }  // NULL: ""
 std::int64_t int_at(const PGresult* r, int row, int col) { return std::stoll(text_at(r, row, col)); }
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+// libpq's messages end in a newline and continue on tab-indented lines: one line for ours.
+std::string trimmed(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 // What the user can do, by SQLSTATE (its class: the first two characters).

@@ -69,11 +69,23 @@ PgServer::PgServer() : bindir_(find_bindir()) {
   const std::string log = dir_.path + "/setup.log";
   run("initdb", prefix_ + bin + "initdb -D '" + dir_.path + "/data' -A trust -U signfed -E UTF8 --no-sync > '" + log +
                     "' 2>&1");
-  // fsync off: a test server; the tests kill the coordinator, never the server.
+  start();
+}
+
+void PgServer::start() {
+  const std::string bin = bindir_.empty() ? "" : bindir_ + "/";
+  // fsync off: a test server; its data need not survive a power cut.
   run("pg_ctl start", prefix_ + bin + "pg_ctl -D '" + dir_.path + "/data' -l '" + dir_.path + "/server.log' -w -t 60 " +
-                          "-o \"-k '" + dir_.path + "' -p 5432 -c listen_addresses='' -c fsync=off\" start >> '" + log +
-                          "' 2>&1");
+                          "-o \"-k '" + dir_.path + "' -p 5432 -c listen_addresses='' -c fsync=off\" start >> '" +
+                          dir_.path + "/setup.log' 2>&1");
   started_ = true;
+}
+
+void PgServer::stop() {
+  const std::string bin = bindir_.empty() ? "" : bindir_ + "/";
+  run("pg_ctl stop", prefix_ + bin + "pg_ctl -D '" + dir_.path + "/data' -m fast -w stop >> '" + dir_.path +
+                         "/setup.log' 2>&1");
+  started_ = false;
 }
 
 PgServer::~PgServer() {

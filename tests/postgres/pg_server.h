@@ -22,6 +22,11 @@ class PgServer {
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
 
+  // Stops the server (pg_ctl stop -m fast: clients are disconnected) and
+  // starts it again on the same data; the tests of a lost server.
+  void stop();
+  void start();
+
   // A new empty database; returns its postgresql:// URL (user signfed, the socket dir as host).
   std::string create_database(const std::string& name);
   std::string url(const std::string& database) const;

@@ -2,8 +2,10 @@
 // for the suite, one database per test): RoundLog's rows and resume points
 // round-trip exactly, errors name the server and say what to do, a real
 // federation logs the same rows as SQLite for the same seed, SIGKILL and
-// --resume give the uninterrupted run's model, and signfed-report and
-// summarize_run read the PostgreSQL log as they read the SQLite one.
+// --resume give the uninterrupted run's model, a server that goes away
+// mid-run stops the coordinator with advice and --resume recovers, and
+// signfed-report and summarize_run read the PostgreSQL log as they read the
+// SQLite one.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -310,4 +312,38 @@ TEST_CASE("postgres: SIGKILL the coordinator past a checkpoint - --resume agains
   CHECK(pg_text(f.db, "SELECT model_digest FROM rounds WHERE round=79") == want);
   CHECK(pg_text(f.db, "SELECT string_agg(round::text, ',' ORDER BY round) FROM checkpoints") == "0,24,49,74,79");
   check_edges(f, want);
+}
+
+TEST_CASE("postgres: the server stops mid-run - the coordinator exits naming the lost connection - after a restart --resume completes") {
+  const std::vector<std::string> args = {"--rounds", "80", "--method", "signum", "--momentum", "0.5", "--lr", "0.001",
+                                         "--checkpoint-every", "25", "--eval-every", "1", "--test-limit", "2000",
+                                         "--round-timeout", "20000"};
+  PgServer& server = shared_pg_server();
+  Federation f;
+  f.db = server.create_database("lost");
+  { coord::RoundLog tables(f.db); }
+  f.start_coordinator(2, args);
+  f.start_edges(2, {"--rejoin-after", "1000"});
+  const auto logged = [&] { return pg_number(f.db, "SELECT COUNT(*) FROM rounds"); };
+  REQUIRE(wait_until(120, [&] { return logged() >= 20; }));
+  server.stop();  // clients disconnected: the coordinator's next write fails
+  const int rc = f.coordinator->wait(60);
+  server.start();
+  {
+    INFO(f.coordinator->output());
+    CHECK(rc == 1);
+    CHECK(f.coordinator->output().find("the connection to the server was lost") != std::string::npos);
+    CHECK(f.coordinator->output().find("rerun with --resume") != std::string::npos);
+  }
+  const double at_stop = logged();
+  MESSAGE("server stopped after " << at_stop << " logged rounds");
+  REQUIRE(at_stop < 80);
+  CHECK(pg_number(f.db, "SELECT MAX(round) FROM rounds") == at_stop - 1);  // whole rounds only
+
+  f.start_coordinator(2, {"--join-timeout", "60000"}, /*resume=*/true);
+  f.require_coordinator_success(300);
+  CHECK(pg_number(f.db, "SELECT COUNT(*) FROM rounds") == 80);
+  CHECK(pg_number(f.db, "SELECT COUNT(DISTINCT round) FROM rounds") == 80);
+  CHECK(pg_text(f.db, "SELECT status || ' ' || resumes FROM runs") == "completed 1");
+  check_edges(f, pg_text(f.db, "SELECT model_digest FROM rounds WHERE round=79"));
 }
