@@ -143,6 +143,25 @@ std::string advice(const std::string& state, bool connection_lost) {
   return "";
 }
 
+// "INSERT INTO <head> VALUES($1,..,$k), ($k+1,..), ..." for rows of k
+// parameters each: many rows in one round trip to the server.
+std::string multi_row_insert(const char* head, int columns, std::size_t rows) {
+  std::string sql = fmt::format("INSERT INTO {} VALUES", head);
+  int n = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r ? ",(" : "(";
+    for (int c = 0; c < columns; ++c) {
+      sql += c ? ",$" : "$";
+      sql += std::to_string(++n);
+    }
+    sql += ')';
+  }
+  return sql;
+}
+
+// Rows per multi-row INSERT: well under the protocol's 65,535 parameters.
+constexpr std::size_t kRowsPerInsert = 1000;
+
 class PgLog final : public LogBackend {
  public:
   PgLog(const std::string& url, std::string shown);
@@ -395,11 +414,16 @@ void PgLog::log_event(std::int64_t run_id, double now, std::optional<std::uint32
 // transaction; the aggregate is recomputed from every row of the round.
 void PgLog::write_evals(std::int64_t run_id, const std::vector<EvalRow>& evals) {
   std::vector<std::uint32_t> rounds;
-  for (const EvalRow& e : evals) {
+  for (std::size_t first = 0; first < evals.size(); first += kRowsPerInsert) {
+    const std::size_t n = std::min(kRowsPerInsert, evals.size() - first);
+    Params p;
+    for (std::size_t i = first; i < first + n; ++i) {
+      const EvalRow& e = evals[i];
+      p.i64(run_id).i64(e.round).i64(e.client_id).f64(e.loss).f64(e.accuracy).i64(log_counter(e.samples));
+      if (std::find(rounds.begin(), rounds.end(), e.round) == rounds.end()) rounds.push_back(e.round);
+    }
     exec("cannot log an evaluation",
-         "INSERT INTO client_evals(run_id, round, client_id, loss, accuracy, samples) VALUES($1,$2,$3,$4,$5,$6)",
-         Params().i64(run_id).i64(e.round).i64(e.client_id).f64(e.loss).f64(e.accuracy).i64(log_counter(e.samples)));
-    if (std::find(rounds.begin(), rounds.end(), e.round) == rounds.end()) rounds.push_back(e.round);
+         multi_row_insert("client_evals(run_id, round, client_id, loss, accuracy, samples)", 6, n).c_str(), p);
   }
   for (std::uint32_t r : rounds)
     exec("cannot log an evaluation",
@@ -444,22 +468,30 @@ void PgLog::commit_round(std::int64_t run_id, const RoundRow& r, const std::vect
            .str(digest_hex(r.model_digest))
            .f64(r.virtual_time_s)
            .opt(r.refused));
-  for (const UpdateRow& u : updates)
+  // The update rows: kRowsPerInsert to a statement, one round trip each.
+  for (std::size_t first = 0; first < updates.size(); first += kRowsPerInsert) {
+    const std::size_t n = std::min(kRowsPerInsert, updates.size() - first);
+    Params p;
+    for (std::size_t i = first; i < first + n; ++i) {
+      const UpdateRow& u = updates[i];
+      p.i64(run_id)
+          .i64(u.round)
+          .i64(u.client_id)
+          .i64(log_counter(u.bytes))
+          .i64(log_counter(u.payload_bytes))
+          .f64(u.latency_ms)
+          .f64(u.local_loss)
+          .i64(u.samples)
+          .str(u.status)
+          .str(u.detail)
+          .opt(u.agreement);
+    }
     exec(what,
-         "INSERT INTO updates(run_id, round, client_id, bytes, payload_bytes, latency_ms, local_loss, samples, status, "
-         "detail, agreement) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-         Params()
-             .i64(run_id)
-             .i64(u.round)
-             .i64(u.client_id)
-             .i64(log_counter(u.bytes))
-             .i64(log_counter(u.payload_bytes))
-             .f64(u.latency_ms)
-             .f64(u.local_loss)
-             .i64(u.samples)
-             .str(u.status)
-             .str(u.detail)
-             .opt(u.agreement));
+         multi_row_insert("updates(run_id, round, client_id, bytes, payload_bytes, latency_ms, local_loss, samples, "
+                          "status, detail, agreement)", 11, n)
+             .c_str(),
+         p);
+  }
   if (result)
     exec(what,
          "INSERT INTO results(run_id, round, packet, step, momentum, applied, digest) VALUES($1,$2,$3,$4,$5,$6,$7)",

@@ -173,6 +173,21 @@ TEST_CASE("postgres: RoundLog rows and the resume point round-trip exactly - byt
   // A test accuracy of 0.1 + 0.2 read back exactly (the shortest round-trip decimal went out).
   CHECK(pg_text(url, "SELECT test_accuracy = 0.30000000000000004::double precision FROM rounds WHERE round=0") == "t");
 
+  // More update and evaluation rows than one multi-row INSERT takes (1,000): all land, in order.
+  coord::RoundRow r2 = r0;
+  r2.round = 2;
+  r2.selected = r2.received = 2500;
+  std::vector<coord::UpdateRow> many(2500);
+  std::vector<coord::EvalRow> evals(1001);
+  for (std::uint32_t i = 0; i < many.size(); ++i) many[i] = {2, i, i, i, 0.5, 0.25, i, "counted", "", std::nullopt};
+  for (std::uint32_t i = 0; i < evals.size(); ++i) evals[i] = {2, i, 1.0, i % 2 ? 1.0 : 0.0, 1};
+  log.commit_round(run, r2, many, nullptr, nullptr, false, evals);
+  CHECK(pg_number(url, "SELECT COUNT(*) FROM updates WHERE round=2") == 2500);
+  CHECK(pg_number(url, "SELECT SUM(bytes) FROM updates WHERE round=2") == 2499.0 * 2500 / 2);
+  CHECK(pg_number(url, "SELECT COUNT(*) FROM updates WHERE round=2 AND agreement IS NULL") == 2500);
+  CHECK(pg_number(url, "SELECT fed_samples FROM rounds WHERE round=2") == 1001);
+  CHECK(pg_number(url, "SELECT fed_accuracy FROM rounds WHERE round=2") == doctest::Approx(500.0 / 1001));
+
   log.mark_resumed(run);
   log.end_run(run, "completed");
   CHECK(pg_text(url, "SELECT status || ' ' || resumes FROM runs") == "completed 1");
