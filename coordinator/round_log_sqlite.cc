@@ -1,7 +1,6 @@
-// The SQLite round log: a file, WAL mode, synchronous=NORMAL (round_log.h).
-#include "coordinator/log_backend.h"
-#include "coordinator/log_schema.h"
-
+// The SQLite round log (round_log.h): one file, WAL mode,
+// synchronous=NORMAL, through SQLiteCpp; tables from log_schema.h, plus the
+// columns added since schema version 1 for files written before them.
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
@@ -9,20 +8,18 @@
 #include <SQLiteCpp/VariadicBind.h>
 #include <sqlite3.h>  // result codes (SQLITE_FULL ...) only
 
-#include <fmt/core.h>
-
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <utility>
+
+#include "coordinator/log_backend.h"
+#include "coordinator/log_schema.h"
 
 namespace signfed::coord {
 namespace {
-
-
 
 // SQLite result codes (primary: SQLITE_FULL also for its extended forms) and
 // what the user can do about each.
