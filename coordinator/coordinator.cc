@@ -88,7 +88,7 @@ void Coordinator::open_run() {
   if (cfg_.resume) {
     resume = log_->find_resumable();
     if (!resume)
-      fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}; starting a new run\n", cfg_.db_path);
+      fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}; starting a new run\n", log_->path());
   }
   if (resume) {
     const nlohmann::json stored = nlohmann::json::parse(resume->config_json);
@@ -130,7 +130,7 @@ void Coordinator::open_run() {
     if (resume->checkpoint.round >= 0) {
       const Checkpoint& ck = resume->checkpoint;
       if (ck.params.size() != model_->num_params() || codec::model_digest(ck.params, codec::architecture_basis(model_->spec())) != ck.digest)
-        throw std::runtime_error("checkpoint of round " + std::to_string(ck.round) + " in " + cfg_.db_path +
+        throw std::runtime_error("checkpoint of round " + std::to_string(ck.round) + " in " + log_->path() +
                                  " does not match its digest or the model; the file is damaged");
       const bool with_momentum = strategy_->uses_momentum() && ck.momentum.size() == ck.params.size();
       replica_->assign(ck.params, with_momentum ? std::span<const float>(ck.momentum) : std::span<const float>());
@@ -141,7 +141,7 @@ void Coordinator::open_run() {
     std::size_t replayed = 0;
     try {
       replayed = core::replay_results(*replica_, resume->checkpoint.round, resume->last_round, resume->results,
-                                      fmt::format("{} run {}", cfg_.db_path, run_id_));
+                                      fmt::format("{} run {}", log_->path(), run_id_));
     } catch (const core::ReplayError& e) {
       throw core::ReplayError(fmt::format("--resume: {}; the round log is damaged (resume is refused rather than "
                                           "continuing from a wrong model)", e.what()));
@@ -153,7 +153,7 @@ void Coordinator::open_run() {
                  resume->checkpoint.round + 1, resume->last_round, resume->checkpoint.round);
     virtual_clock_s_ = resume->virtual_time_s;
     for (const ClientRow& c : resume->clients) registry_.restore(c);
-    fmt::print("resuming run {} of {} at round {}/{} ({} known clients)\n", run_id_, cfg_.db_path, first_round_,
+    fmt::print("resuming run {} of {} at round {}/{} ({} known clients)\n", run_id_, log_->path(), first_round_,
                cfg_.rounds, registry_.size());
   } else {
     run_id_ = log_->begin_run(to_json(cfg_).dump(), cfg_.rounds, cfg_.tag);
@@ -185,7 +185,7 @@ RunSummary Coordinator::run() {
   if (!cfg_.quiet)
     fmt::print("signfed-coordinator: run {}, {} on {} ({} params), {} rounds, method {}, log {}, {}\n", run_id_,
                cfg_.endpoint, model_->spec(), model_->num_params(), cfg_.rounds, methods::method_name(cfg_.method.method),
-               cfg_.db_path, cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
+               log_->path(), cfg_.insecure ? "PLAINTEXT transport (insecure)" : "CURVE transport, allowlisted clients only");
   std::fflush(stdout);
   wait_for_clients();
   if (!stopping()) fix_input_stats();

@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_flag("--print-config", print_config, "print the run configuration these flags make, as JSON, and exit");
   app.add_option("--endpoint", cfg.endpoint, "ZeroMQ endpoint to bind (tcp://, ipc:// or inproc://)");
-  app.add_option("--db", cfg.db_path, "SQLite round log (created if missing)");
+  app.add_option("--db", cfg.db_path,
+                 "round log: a SQLite file (created if missing) or a postgresql://... URL (docs/postgresql.md)");
   app.add_flag("--resume", cfg.resume, "continue the last unfinished run in --db from its last logged round");
   app.add_option("--tag", cfg.tag, "free text stored with the run");
   app.add_option("--rounds", cfg.rounds, "number of rounds")->check(CLI::Range(1u, 10000000u));
@@ -145,7 +146,7 @@ int main(int argc, char** argv) {
       try {
         const auto r = coord::RoundLog(cfg.db_path).find_resumable();
         if (!r) {
-          fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}\n", cfg.db_path);
+          fmt::print(stderr, "signfed-coordinator: --resume: no unfinished run in {}\n", coord::shown_db(cfg.db_path));
           return 1;
         }
         fmt::print("{}\n", nlohmann::json::parse(r->config_json).dump(2));
@@ -202,7 +203,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr,
                "signfed-coordinator: stopped by {}: run {} is 'interrupted' with {} rounds logged in {}; "
                "continue it with --resume --db {}\n",
-               net::stop_signal_name(), s.run_id, s.rounds_done, cfg.db_path, cfg.db_path);
+               net::stop_signal_name(), s.run_id, s.rounds_done, coord::shown_db(cfg.db_path), coord::shown_db(cfg.db_path));
     return exit_code_for_signal(net::stop_signal());
   } catch (const std::exception& e) {
     fmt::print(stderr, "signfed-coordinator: {}\n", e.what());

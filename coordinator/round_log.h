@@ -1,5 +1,8 @@
-// RoundLog: the coordinator's SQLite record of a run (schema in README,
-// "SQLite round log"; version in meta.schema_version).
+// RoundLog: the coordinator's record of a run (schema in README, "SQLite
+// round log"; version in meta.schema_version), in a SQLite file (the embedded
+// default) or, when the --db string is a postgresql:// or postgres:// URL, in
+// a PostgreSQL database (docs/postgresql.md): the same tables and columns
+// (coordinator/log_schema.h), the same guarantees below.
 //
 // One transaction per round: the round row, its update rows and the round's
 // result (the vote log: the VoteResult packet, step, momentum, whether it was
@@ -8,12 +11,16 @@
 // round. A crash leaves either the whole round or none of it; --resume
 // restores the last checkpoint and replays the logged results after it
 // (core/replica/replay.h), so it continues after the last logged round without
-// losing or duplicating one. WAL mode; synchronous=NORMAL.
+// losing or duplicating one. SQLite: WAL mode; synchronous=NORMAL.
+// PostgreSQL: the server's own durability (synchronous_commit as configured);
+// checkpoints and result packets travel as binary bytea parameters.
 //
-// Errors (cannot open, not a database, corrupt, locked, read-only, disk full)
-// throw LogError with a message that names the file and says what to do. Not
-// thread-safe: owned by the coordinator's round thread. SQLite access goes
-// through SQLiteCpp (an implementation detail: nothing of it in this header).
+// Errors (cannot open, not a database, corrupt, locked, read-only, disk full;
+// PostgreSQL: bad URL, server unreachable, authentication, no such database,
+// connection lost, wrong schema) throw LogError with a message that names the
+// file or server and says what to do. Not thread-safe: owned by the
+// coordinator's round thread. SQLite access goes through SQLiteCpp, PostgreSQL
+// through libpq (log_backend.h: nothing of either in this header).
 #pragma once
 
 #include <cstdint>
@@ -25,11 +32,15 @@
 
 #include "core/replica/replay.h"
 
-namespace SQLite {
-class Database;
-}
-
 namespace signfed::coord {
+
+class LogBackend;
+
+// Whether a --db string names a PostgreSQL database (postgresql://... or
+// postgres://...) rather than a SQLite file.
+bool is_postgres_url(const std::string& db);
+// db for messages: a URL's password replaced by ***; a file path as is.
+std::string shown_db(const std::string& db);
 
 class LogError : public std::runtime_error {
  public:
@@ -106,17 +117,19 @@ struct ResumePoint {
 
 class RoundLog {
  public:
-  // Opens (creating if needed) the database at path and checks its integrity
-  // and schema version.
+  // Opens (creating if needed) the database at path (a SQLite file, or a
+  // postgresql:// URL: connects and creates the tables if needed) and checks
+  // its integrity and schema version.
   explicit RoundLog(const std::string& path);
   ~RoundLog();
   RoundLog(const RoundLog&) = delete;
   RoundLog& operator=(const RoundLog&) = delete;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }  // shown_db(path)
 
   // Caps the database at max_pages pages (PRAGMA max_page_count): writes
   // beyond fail as on a full disk. Testing aid; 0 leaves SQLite's default.
+  // No effect on PostgreSQL.
   void set_max_pages(std::uint32_t max_pages);
 
   // Starts a new run; returns its run_id.
@@ -159,7 +172,7 @@ class RoundLog {
 
  private:
   std::string path_;
-  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<LogBackend> impl_;
 };
 
 std::string digest_hex(std::uint64_t d);

@@ -2,11 +2,14 @@
 # Installs what signfed needs on Debian 12 (bookworm): build tools, the
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
 # libonnx-dev, libprotobuf-dev and libzip-dev build signfed-export (ONNX and npz).
+# libpq-dev builds the PostgreSQL round log (--db postgresql://...); python3-psycopg2
+# lets signfed-report read one.
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
 #            the conformance suite's independent reference (tools/reference);
 #            python3-numpy, python3-opencv and python3-sklearn for the data and export
-#            tests (numpy-written .npy/.npz, sklearn's digits and breast_cancer CSVs, OpenCV's ONNX runtime)
+#            tests (numpy-written .npy/.npz, sklearn's digits and breast_cancer CSVs, OpenCV's ONNX runtime);
+#            postgresql for the postgres suite's own server (initdb, pg_ctl)
 #   --bench: python3-torch for the PyTorch comparisons, and libopenblas0-serial (the
 #            single-threaded OpenBLAS that tools/bench/train/compare_torch.sh points PyTorch at);
 #            linux-perf for the coordinator's profile by phase (tools/bench/coordinator_phases.py,
@@ -15,11 +18,11 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
       libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
-      libonnx-dev libprotobuf-dev libzip-dev
+      libonnx-dev libprotobuf-dev libzip-dev libpq-dev python3-psycopg2
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv python3-sklearn) ;;
+    --test) pkgs+=(clang libclang-rt-14-dev python3-torch python3-numpy python3-opencv python3-sklearn postgresql) ;;
     --bench) pkgs+=(python3-torch libopenblas0-serial linux-perf) ;;
     *) echo "install-deps.sh: unknown option $arg (use --test, --bench)" >&2; exit 2 ;;
   esac

@@ -44,6 +44,9 @@ std::vector<std::int64_t> column_ints(SQLite::Database& db, const std::string& s
 }
 
 std::unique_ptr<SQLite::Database> open_log(const std::string& path) {
+  if (path.rfind("postgresql://", 0) == 0 || path.rfind("postgres://", 0) == 0)
+    throw ExportError("signfed-export reads SQLite round logs only, not a PostgreSQL URL (docs/postgresql.md): "
+                      "export from a run logged to a .sqlite file");
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw ExportError(fmt::format("{}: no such file (pass the --db file a signfed-coordinator or signfed-sim run wrote)",

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Summarise a signfed SQLite round log: a table per run and an accuracy plot.
+"""Summarise a signfed round log: a table per run and an accuracy plot. The
+log is a SQLite file or a PostgreSQL database given by its postgresql:// URL
+(needs python3-psycopg2; docs/postgresql.md).
 
-Usage: summarize_run.py RUN.sqlite [--run ID] [--plot accuracy.png]
+Usage: summarize_run.py RUN.sqlite|postgresql://... [--run ID] [--plot accuracy.png]
 
 The plot shows test accuracy against rounds and against cumulative uplink
 bytes (log scale), one line per run.
 """
 import argparse
 import json
-import sqlite3
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import logdb  # noqa: E402
 
 
 def load_runs(db, run_id):
@@ -31,12 +36,12 @@ def main():
     ap.add_argument("--plot", help="write the accuracy plot here (.png or .svg)")
     args = ap.parse_args()
     try:
-        db = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+        db = logdb.LogDb(args.db)
         runs = load_runs(db, args.run)
-    except sqlite3.Error as e:
-        sys.exit(f"summarize_run: cannot read {args.db}: {e}")
+    except logdb.errors() as e:
+        sys.exit(f"summarize_run: cannot read {logdb.shown(args.db)}: {e}")
     if not runs:
-        sys.exit(f"summarize_run: no runs in {args.db}")
+        sys.exit(f"summarize_run: no runs in {logdb.shown(args.db)}")
 
     series = []
     for run_id, config, status in runs:
@@ -90,7 +95,7 @@ def main():
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-        fig.suptitle(f"signfed: {args.db}")
+        fig.suptitle(f"signfed: {logdb.shown(args.db)}")
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
         print(f"\nplot written to {args.plot}")

@@ -113,7 +113,7 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
                                       "re-create it (it rejoins and gets a snapshot)")->group(st);
 
   auto* lg = "Log, sweeps and diagnostics";
-  app->add_option("--db", sc.db_path, "SQLite log (runs of a sweep go to the same file)")->group(lg);
+  app->add_option("--db", sc.db_path, "SQLite log (runs of a sweep go to the same file; SQLite only, not a postgresql:// URL)")->group(lg);
   app->add_option("--tag", o.tag, "tag stored in runs.tag (default: the configuration, e.g. 'method=s3gd ... seed=1')")->group(lg);
   app->add_option("--sweep", o.sweep_file, "sweep spec file: one 'option: v1, v2, ...' line per axis")->group(lg);
   app->add_option("--sweep-axis", o.sweep_axes, "inline sweep axis 'option=v1,v2' (repeatable)")

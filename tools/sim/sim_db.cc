@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "coordinator/round_log.h"
+
 namespace signfed::sim {
 
 namespace {
@@ -25,6 +27,12 @@ CREATE TABLE IF NOT EXISTS rosenbrock(
 }  // namespace
 
 SQLite::Database open_sim_db(const std::string& path) {
+  // The simulator's own tables sit beside the coordinator's in one SQLite file.
+  if (coord::is_postgres_url(path))
+    throw std::runtime_error("--db " + coord::shown_db(path) +
+                             ": signfed-sim logs to a SQLite file only (its sim_* tables live beside the round log); "
+                             "pass a .sqlite path. signfed-coordinator --db postgresql://... logs a real federation "
+                             "to PostgreSQL (docs/postgresql.md)");
   try {
     SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, /*busy ms=*/10000);
     db.exec("PRAGMA journal_mode=WAL");
