@@ -2,6 +2,7 @@
 # Installs what signfed needs on Debian 12 (bookworm): build tools, the
 # libraries, the Fashion-MNIST package and matplotlib for the plots.
 # libonnx-dev, libprotobuf-dev and libzip-dev build signfed-export (ONNX and npz).
+# libopenmpi-dev and openmpi-bin build and run signfed-sim --mpi (SIGNFED_WITH_MPI).
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
 #            the conformance suite's independent reference (tools/reference);
@@ -15,7 +16,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
       libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
-      libonnx-dev libprotobuf-dev libzip-dev
+      libonnx-dev libprotobuf-dev libzip-dev libopenmpi-dev openmpi-bin
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in
