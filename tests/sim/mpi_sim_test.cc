@@ -75,7 +75,8 @@ TEST_CASE("mpi: 2 and 4 ranks give the in-process simulator's model digests, eve
       {"fedavg", {"--method", "fedavg", "--fraction", "1"}},
   };
   for (const Case& c : cases) {
-    CAPTURE(c.name);
+    const std::string name = c.name;
+    CAPTURE(name);
     std::vector<std::string> flags = {"--clients", "9", "--rounds", "3", "--partition", "dirichlet:0.5",
                                       "--fraction", "0.7", "--eval-every", "0", "--seed", "7"};
     flags.insert(flags.end(), c.flags.begin(), c.flags.end());
@@ -118,7 +119,8 @@ TEST_CASE("mpi: options the ranks cannot honour are refused, not ignored") {
       {"--virtual-time"}, {"--dropout", "0.1"}, {"--workers", "2"}, {"--method", "fedsgd", "--aggregate", "median"},
       {"--holdout", "0.1"}, {"--guarded-step"}, {"--policy", "overselect:1"}};
   for (const auto& extra : refused) {
-    CAPTURE(extra.front());
+    const std::string flag = extra.front();
+    CAPTURE(flag);
     std::vector<std::string> flags = {"--clients", "4", "--rounds", "1"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     const Ran r = run_sim(2, flags, dir.path + "/refused.sqlite", dir.path + "/refused.log");
