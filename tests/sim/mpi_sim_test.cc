@@ -21,6 +21,8 @@ namespace {
 std::vector<std::string> mpirun_args(int ranks) {
   std::vector<std::string> a = {"-np", std::to_string(ranks), "--oversubscribe"};
   if (::geteuid() == 0) a.push_back("--allow-run-as-root");
+  // Under the dev preset's LeakSanitizer: OpenMPI's own allocations are not ours.
+  a.insert(a.end(), {"-x", "LSAN_OPTIONS=suppressions=" SIGNFED_MPI_LSAN_SUPP ":print_suppressions=0"});
   a.push_back(SIGNFED_SIM_BIN);
   a.push_back("--mpi");
   return a;
@@ -124,7 +126,7 @@ TEST_CASE("mpi: options the ranks cannot honour are refused, not ignored") {
     std::vector<std::string> flags = {"--clients", "4", "--rounds", "1"};
     flags.insert(flags.end(), extra.begin(), extra.end());
     const Ran r = run_sim(2, flags, dir.path + "/refused.sqlite", dir.path + "/refused.log");
-    CHECK(r.rc != 0);
+    CHECK(r.rc == 2);  // refused at the command line, before any rank ran a round
     CHECK(r.output.find("--mpi") != std::string::npos);
   }
 }
