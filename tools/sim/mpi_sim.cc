@@ -563,7 +563,19 @@ SimResult run_mpi(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   std::vector<std::uint8_t> chosen(cfg.clients, 0), packet;
   std::vector<UpdateRecord> recs;
   std::uint64_t final_digest = 0;
+  // Rank 0's round loop by phase, s: its clients' training and applying the
+  // result; the collectives (including waiting for slower ranks); the
+  // coordinator's work (selection, aggregate, log commit).
+  struct {
+    double train = 0.0, exchange = 0.0, rank0 = 0.0;
+  } phases;
   for (std::uint32_t round = 0; round < cc.rounds; ++round) {
+    double t = mono_s();
+    const auto lap = [&t](double& phase) {
+      const double now = mono_s();
+      phase += now - t;
+      t = now;
+    };
     struct {
       float step, local_lr;
     } task{};
@@ -571,18 +583,27 @@ SimResult run_mpi(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
       const methods::TaskPlan p = zero->begin_round(round, chosen);
       task = {p.step, p.local_lr};
     }
+    lap(phases.rank0);
     bcast(task);
     bcast_bytes(chosen);
+    lap(phases.exchange);
     methods::Tally tally = mine.train(round, {task.step, task.local_lr}, chosen, recs);
+    lap(phases.train);
     reduce_tally(tally, 0, MPI_COMM_WORLD);
+    lap(phases.exchange);
     ResultHeader h;
     if (zero) h = zero->aggregate(round, tally, task.step, packet);
+    lap(phases.rank0);
     bcast(h);
     packet.resize(h.packet_bytes);
     bcast_bytes(packet);
+    lap(phases.exchange);
     mine.apply(round, task.step, h, packet, recs);
+    lap(phases.train);
     const std::vector<UpdateRecord> all = gather_records(recs, rank, size);
+    lap(phases.exchange);
     if (zero) zero->finish_round(round, task.step, h, packet, all);
+    lap(phases.rank0);
     final_digest = h.new_digest;
   }
   const double loop_s = mono_s() - loop_t0;
@@ -609,8 +630,10 @@ SimResult run_mpi(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   std::string per_rank;
   for (long k : rss_all) per_rank += fmt::format("{}{:.0f}", per_rank.empty() ? "" : " ", k / 1024.0);
   // One line for tools/bench/sim_mpi.sh (docs/simulation.md).
-  fmt::print("mpi: {} ranks, {} clients, {} rounds in {:.3f} s: {:.4f} rounds/s; peak RSS per rank (MB): {}\n", size,
-             cfg.clients, cc.rounds, loop_s, cc.rounds / loop_s, per_rank);
+  fmt::print("mpi: {} ranks, {} clients, {} rounds in {:.3f} s: {:.4f} rounds/s (rank 0: training {:.3f} s, "
+             "collectives {:.3f} s, coordinator and log {:.3f} s); peak RSS per rank (MB): {}\n",
+             size, cfg.clients, cc.rounds, loop_s, cc.rounds / loop_s, phases.train, phases.exchange, phases.rank0,
+             per_rank);
   std::fflush(stdout);
   return res;
 }
