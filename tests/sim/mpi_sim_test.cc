@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,10 @@ TEST_CASE("mpi: rank 0 writes the coordinator's log and the simulator's tables")
   CHECK(test::query_number(db, "SELECT COUNT(*) FROM sim_clients") == 6);
   CHECK(test::query_text(db, "SELECT json_extract(sim_config, '$.mode') || json_extract(sim_config, '$.ranks') FROM sim_runs") ==
         "mpi2");
+  // signfed-report reads it as any run's log.
+  Process report("/usr/bin/python3", {SIGNFED_REPORT_SCRIPT, db, "--out", dir.path + "/report"}, dir.path + "/report.log");
+  CHECK(report.wait(120) == 0);
+  CHECK(std::filesystem::exists(dir.path + "/report/report.html"));
   // The last checkpoint is the final model.
   CHECK(test::query_text(db, "SELECT model_digest FROM rounds WHERE round = 3") ==
         test::query_text(db, "SELECT digest FROM checkpoints ORDER BY round DESC LIMIT 1"));

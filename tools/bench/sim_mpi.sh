@@ -37,8 +37,10 @@ echo "signfed-sim --mpi: M = $m clients, $rounds rounds, signsgd, MLP, $cores co
 base_rps=$(loop_rps "$out/inproc.sqlite")
 base_digest=$(last_digest "$out/inproc.sqlite")
 base_rss=$(sqlite3 "$out/inproc.sqlite" "SELECT peak_rss_kb / 1024 FROM sim_runs")
-printf '%-34s %10s %10s  %s\n' "mode" "rounds/s" "vs inproc" "peak RSS per rank (MB)"
-printf '%-34s %10.3f %10.2f  %s\n' "in-process (--workers 2)" "$base_rps" 1.0 "$base_rss"
+printf '%-34s %10s %10s %10s  %s\n' "mode" "rounds/s" "vs inproc" "vs 1 rank" "peak RSS per rank (MB)"
+printf '%-34s %10.3f %10.2f %10s  %s\n' "in-process (--workers 2)" "$base_rps" 1.0 "" "$base_rss"
+one_rps=""
+phases=()
 for n in "${ranks_list[@]}"; do
   db="$out/mpi$n.sqlite"
   mpirun -np "$n" "${mpirun_flags[@]}" "$sim" --mpi "${common[@]}" --db "$db" >"$out/mpi$n.log" 2>&1 ||
@@ -52,6 +54,12 @@ for n in "${ranks_list[@]}"; do
   rss=$(sed -n 's/.*peak RSS per rank (MB): //p' "$out/mpi$n.log")
   label="--mpi, $n rank(s)"
   if ((n > cores)); then label+=", oversubscribed"; fi
-  printf '%-34s %10.3f %10.2f  %s\n' "$label" "$rps" "$(echo "$rps / $base_rps" | bc -l)" "$rss"
+  if [[ "$n" == 1 ]]; then one_rps=$rps; fi
+  vs_one=""
+  if [[ -n "$one_rps" ]]; then vs_one=$(printf '%.2f' "$(echo "$rps / $one_rps" | bc -l)"); fi
+  printf '%-34s %10.3f %10.2f %10s  %s\n' "$label" "$rps" "$(echo "$rps / $base_rps" | bc -l)" "$vs_one" "$rss"
+  phases+=("$n ranks: $(sed -n 's/.*(rank 0: \(.*\)); peak.*/\1/p' "$out/mpi$n.log")")
 done
+printf 'rank 0, round loop by phase:\n'
+printf '  %s\n' "${phases[@]}"
 echo "every run ended on model digest $base_digest"
