@@ -18,6 +18,9 @@
 //   rank 0   gathers the per-client rows (MPI_Gatherv) and commits the round
 //            to the SQLite log (coordinator/round_log.h: the same tables and
 //            rows as the coordinator writes), evaluates, checkpoints.
+// Files: this one (session, refusals, the round loop and its collectives),
+// mpi_clients.h (a rank's clients), mpi_coordinator.h (rank 0's coordinator
+// and log), mpi_tally.h (the exact reduce), mpi_round.h (records exchanged).
 // The model digests are bit-identical to signfed-sim without --mpi for the
 // same flags (tally.h: the tally aggregate equals the flat one bit for bit).
 //

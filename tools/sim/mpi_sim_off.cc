@@ -19,7 +19,8 @@ void MpiSession::abort(int code) { std::exit(code); }
 int mpi_rank() { return 0; }
 int mpi_size() { return 1; }
 std::string mpi_refusal(const SimConfig&, const std::function<bool(std::string_view)>&) { return kNoMpi; }
-SimResult run_mpi(const SimConfig&, std::shared_ptr<const data::Dataset>, const std::vector<std::vector<std::uint32_t>>&,
+SimResult run_mpi(const SimConfig&, std::shared_ptr<const data::Dataset>,
+                  const std::vector<std::vector<std::uint32_t>>&,
                   const std::vector<ClientProfile>&) {
   throw std::runtime_error(kNoMpi);
 }

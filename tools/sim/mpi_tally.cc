@@ -39,7 +39,8 @@ void* send_of(T* p, bool is_root) {
 
 void reduce_vote(methods::VoteTally& t, int root, MPI_Comm comm, bool is_root) {
   const int n = static_cast<int>(t.dim);
-  check(MPI_Reduce(send_of(t.plus.data(), is_root), t.plus.data(), n, MPI_UINT32_T, MPI_SUM, root, comm), "reduce plus");
+  check(MPI_Reduce(send_of(t.plus.data(), is_root), t.plus.data(), n, MPI_UINT32_T, MPI_SUM, root, comm),
+        "reduce plus");
   check(MPI_Reduce(send_of(t.minus.data(), is_root), t.minus.data(), n, MPI_UINT32_T, MPI_SUM, root, comm),
         "reduce minus");
   std::uint32_t voters = t.voters;
@@ -58,7 +59,8 @@ void reduce_mean(methods::MeanTally& t, int root, MPI_Comm comm, bool is_root) {
   check(MPI_Type_commit(&fixed), "type commit");
   MPI_Op add;
   check(MPI_Op_create(&add_fixed128, /*commute=*/1, &add), "op");
-  const int rc = MPI_Reduce(send_of(t.sum.data(), is_root), t.sum.data(), static_cast<int>(t.dim), fixed, add, root, comm);
+  const int rc =
+      MPI_Reduce(send_of(t.sum.data(), is_root), t.sum.data(), static_cast<int>(t.dim), fixed, add, root, comm);
   MPI_Op_free(&add);
   MPI_Type_free(&fixed);
   check(rc, "reduce sums");
