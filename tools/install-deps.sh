@@ -4,6 +4,7 @@
 # libonnx-dev, libprotobuf-dev and libzip-dev build signfed-export (ONNX and npz).
 # libpq-dev builds the PostgreSQL round log (--db postgresql://...); python3-psycopg2
 # lets signfed-report read one.
+# libopenmpi-dev and openmpi-bin build and run signfed-sim --mpi (SIGNFED_WITH_MPI).
 # Usage: tools/install-deps.sh [--test] [--bench]
 #   --test:  clang and its runtime for the libFuzzer targets; python3-torch for
 #            the conformance suite's independent reference (tools/reference);
@@ -18,7 +19,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ca-certificates
       libeigen3-dev libzmq3-dev cppzmq-dev flatbuffers-compiler libflatbuffers-dev doctest-dev libsqlite3-dev
       libsqlitecpp-dev libboost-dev zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev sqlite3
-      libonnx-dev libprotobuf-dev libzip-dev libpq-dev python3-psycopg2
+      libonnx-dev libprotobuf-dev libzip-dev libpq-dev python3-psycopg2 libopenmpi-dev openmpi-bin
       dataset-fashion-mnist python3 python3-matplotlib time)
 for arg in "$@"; do
   case "$arg" in

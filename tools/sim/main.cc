@@ -19,6 +19,7 @@
 #include "coordinator/units.h"
 #include "core/methods/encoder.h"
 #include "tools/sim/betainc.h"
+#include "tools/sim/mpi_sim.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/rosenbrock.h"
 #include "tools/sim/sim.h"
@@ -91,6 +92,10 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
   app->add_flag("--processes", o.sim.processes,
                 "run the real signfed-coordinator and signfed-edge-faulty (signfed-edge plus --delay-ms for --slow) "
                 "binaries on tcp loopback")
+      ->group(fed);
+  app->add_flag("--mpi", o.sim.mpi,
+                "spread the clients over MPI ranks (start with mpirun -np N): each rank trains its slice, the ranks "
+                "reduce integer tallies, rank 0 aggregates and logs (docs/simulation.md, 'Across machines: --mpi')")
       ->group(fed);
   app->add_option("--bin-dir", o.bin_dir, "directory of the binaries for --processes (default: this build's)")->group(fed);
   app->add_option("--log-dir", o.sim.log_dir, "where --processes writes the binaries' logs (default: a new /tmp dir)")
@@ -213,6 +218,7 @@ std::string human_time(double s) {
 int run_one(const Options& o, std::shared_ptr<const data::Dataset> train) {
   const sim::SimResult r = sim::run_sim(o.sim, std::move(train));
   const auto& s = r.summary;
+  if (s.status == "worker") return 0;  // --mpi, rank > 0: rank 0 reports
   if (s.status == "planned") {
     fmt::print("plan written to {} (no federation run: --plan-only)\n", o.sim.export_plan_dir);
     return 0;
@@ -264,19 +270,41 @@ int sim_main(int argc, char** argv) {
     fmt::print(stderr, "signfed-sim: {}\n", e.what());
     return 2;
   }
+  // --mpi: every rank parses the same command line; only rank 0 speaks.
+  std::optional<sim::MpiSession> mpi;
+  if (o.sim.mpi) {
+    if (!sim::mpi_built()) {
+      fmt::print(stderr, "signfed-sim: --mpi: {}\n", sim::mpi_refusal(o.sim, [](std::string_view) { return false; }));
+      return 2;
+    }
+    if (!axes.empty()) {
+      fmt::print(stderr, "signfed-sim: --mpi runs one federation; it cannot be combined with a sweep\n");
+      return 2;
+    }
+    mpi.emplace(&argc, &argv);
+    if (mpi->rank() != 0) {
+      o.sim.coord.quiet = true;
+      o.sim.print_partition = false;
+    }
+  }
+  const bool speaks = !mpi || mpi->rank() == 0;
   if (!axes.empty() && !o.sim.export_plan_dir.empty()) {
     fmt::print(stderr, "signfed-sim: --export-plan writes one run's plan; it cannot be combined with a sweep\n");
     return 2;
   }
   if (axes.empty()) {
-    if (std::string err = finish(o); !err.empty()) {
-      fmt::print(stderr, "signfed-sim: {}; see --help\n", err);
+    std::string err = finish(o);
+    if (err.empty() && mpi)
+      err = sim::mpi_refusal(o.sim, [&](std::string_view f) { return o.given.count(std::string(f)) > 0; });
+    if (!err.empty()) {
+      if (speaks) fmt::print(stderr, "signfed-sim: {}; see --help\n", err);
       return 2;
     }
     try {
       return run_one(o, sim::load_train(o.sim));
     } catch (const std::exception& e) {
-      fmt::print(stderr, "signfed-sim: {}\n", e.what());
+      fmt::print(stderr, "signfed-sim{}: {}\n", mpi ? fmt::format(" (MPI rank {})", mpi->rank()) : "", e.what());
+      if (mpi) sim::MpiSession::abort(1);  // the other ranks wait in a collective
       return 1;
     }
   }

@@ -30,6 +30,7 @@
 #include "edge/edge_client.h"
 #include "core/kernels/sign_kernels.h"
 #include "net/loopback.h"
+#include "tools/sim/mpi_sim.h"
 #include "tools/sim/plan.h"
 #include "tools/sim/sim_db.h"
 
@@ -86,7 +87,8 @@ nlohmann::json sim_json(const SimConfig& c) {
   j["clients"] = c.clients;
   j["partition"] = c.partition;
   j["data_seed"] = c.data_seed;
-  j["mode"] = c.processes ? "processes" : "inproc";
+  j["mode"] = c.processes ? "processes" : c.mpi ? "mpi" : "inproc";
+  if (c.mpi) j["ranks"] = mpi_size();
   j["workers"] = c.workers;
   j["share"] = c.share;
   j["virtual_time"] = c.coord.virtual_time;
@@ -471,7 +473,8 @@ SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   if (cfg.clients == 0) throw std::invalid_argument("--clients must be at least 1");
   const data::PartitionSpec spec = data::parse_partition(cfg.partition, cfg.clients, cfg.data_seed);
   const auto shards = data::partition(train->labels, train->classes, spec);
-  if (cfg.print_partition && !cfg.coord.quiet) print_partition(shards, *train, cfg.partition);
+  const bool logs = !cfg.mpi || mpi_rank() == 0;  // --mpi: rank 0 prints and logs
+  if (cfg.print_partition && !cfg.coord.quiet && logs) print_partition(shards, *train, cfg.partition);
   const std::vector<ClientProfile> profiles = make_profiles(cfg.fleet, cfg.clients, cfg.coord.seed);
   std::unique_ptr<PlanExporter> plan;  // first: it creates the plan directory the log may live in
   if (!cfg.export_plan_dir.empty()) plan = std::make_unique<PlanExporter>(cfg, shards);
@@ -481,8 +484,11 @@ SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
     r.summary.status = "planned";
     return r;
   }
-  ensure_sim_tables(cfg.coord.db_path);
-  SimResult r = cfg.processes ? run_processes(cfg, profiles) : run_inprocess(cfg, train, shards, profiles, plan.get());
+  if (logs) ensure_sim_tables(cfg.coord.db_path);
+  SimResult r = cfg.processes ? run_processes(cfg, profiles)
+                : cfg.mpi     ? run_mpi(cfg, train, shards, profiles)
+                              : run_inprocess(cfg, train, shards, profiles, plan.get());
+  if (!logs) return r;
   log_result(cfg, r, shards, *train, profiles);
   if (plan && r.summary.status == "completed") plan->finish(r.summary);
   return r;

@@ -10,6 +10,9 @@
 // bench of training buffers to its clients in turn (edge/shared_replica.h):
 // an idle client holds only its shard, sequences, error memory and socket.
 //
+// --mpi: the clients spread over MPI ranks; rank 0 aggregates their reduced
+// tallies and keeps the log (tools/sim/mpi_sim.h).
+//
 // --processes: spawns the signfed-coordinator and M signfed-edge-faulty
 // binaries (signfed-edge plus --delay-ms, tools/sim/faulty_edge.cc) on
 // tcp loopback instead (no virtual time, no SPB probe: the binaries have no
@@ -53,6 +56,9 @@ struct SimConfig {
   std::uint32_t spb_draws = 1;       // minibatches per client per probe
   bool processes = false;
   std::string coordinator_bin, edge_bin, log_dir;  // --processes
+  // --mpi: the clients spread over the MPI ranks, rank 0 the coordinator and
+  // the log (tools/sim/mpi_sim.h; MPI is initialised by the caller).
+  bool mpi = false;
   bool verbose_clients = false;
   bool print_partition = true;
   // --export-plan DIR: write a run plan for the reference harness (tools/sim/plan.h).
@@ -76,7 +82,9 @@ struct SimResult {
 std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg);
 
 // Runs one simulated federation to completion and logs it (the coordinator's
-// tables plus sim_runs, sim_clients and spb; see docs/simulation.md).
+// tables plus sim_runs, sim_clients and spb; see docs/simulation.md). With
+// cfg.mpi every rank calls it; only rank 0 prints, logs and returns the
+// result (the other ranks' summary.status is "worker").
 // Throws std::runtime_error when the run cannot start or the coordinator fails.
 SimResult run_sim(const SimConfig& cfg, std::shared_ptr<const data::Dataset> train);
 
