@@ -389,7 +389,7 @@ void EdgeClient::on_task(const wire::RoundTask& t) {
     sync_ = Sync::resyncing;
     fb::FlatBufferBuilder copy(256);
     auto params = wire::CreateMethodParams(copy, mp.method(), mp.gamma(), mp.eta(), mp.momentum(), mp.tie_rule(),
-                                           mp.local_steps(), mp.batch_size());
+                                           mp.local_steps(), mp.batch_size(), mp.local_lr());
     const auto bytes = wire::finish_envelope(
         copy, wire::CreateRoundTask(copy, t.round(), t.model_digest(), params, t.step_size(), t.deadline_ms(), t.guarded()));
     pending_task_.assign(bytes.begin(), bytes.end());

@@ -197,6 +197,21 @@ TEST_CASE("momentum: a round without counted updates leaves every replica's mome
   CHECK(r.digests_equal == 2);
 }
 
+TEST_CASE("fedavg with partial participation: a client that resyncs before its task still trains at the local rate") {
+  // A client first selected after round 0 fetches a snapshot before it runs
+  // the task; the task it keeps for then must carry MethodParams.local_lr.
+  TempDb t("sim.sqlite");
+  sim::SimConfig c = tiny(t.path, 10, 4);
+  c.coord.method.method = wire::Method::fedavg;
+  c.coord.step_size = 0.05f;
+  c.coord.fraction = 0.7;
+  const sim::SimResult r = sim::run_sim(c, train());
+  CHECK(r.summary.status == "completed");
+  REQUIRE(q(t.path, "SELECT SUM(snapshot_bytes) FROM rounds WHERE round > 0") > 0);  // somebody resynced
+  CHECK(q(t.path, "SELECT COUNT(*) FROM updates WHERE status = 'counted'") == q(t.path, "SELECT SUM(selected) FROM rounds"));
+  CHECK(r.digests_equal == 10);
+}
+
 TEST_CASE("a selected client that crashes and rejoins while its round is open is sent the task again") {
   // The crashed client's task went to its old connection. Without a resend on
   // rejoin the round waited for its deadline (2 s here) and lost the client's
