@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <string>
 
 #include <fmt/core.h>
@@ -136,6 +137,8 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       return on_join(peer, *env->body_as_Join(), key, grant.name);
     case Body::Update:
       return on_update(peer, c, *env->body_as_Update(), frame.size());
+    case Body::TallyUpdate:
+      return on_tally_update(peer, c, *env->body_as_TallyUpdate(), frame.size());
     case Body::Skip:
       return on_skip(peer, c, *env->body_as_Skip());
     case Body::SnapshotRequest:
@@ -223,6 +226,23 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
       return;
     }
   }
+  if (m.relay_clients() > 0) {
+    // A relay sends partial tallies: only a method with a partial form, no
+    // guarded step (its loss reports are per client), no federated statistics
+    // (a relay has no data of its own to send moments of).
+    std::string why;
+    if (!strategy_->tallies())
+      why = "this run's aggregation (--aggregate " + methods::aggregate_rule_name(cfg_.aggregate) +
+            ") has no partial tallies: relays cannot serve it; connect the clients to the coordinator directly";
+    else if (strategy_->confirms())
+      why = "relays do not support --guarded-step; connect the clients to the coordinator directly";
+    else if (federated_stats())
+      why = "relays do not support --input-stats federated; connect the clients to the coordinator directly";
+    else if (m.relay_clients() > cfg_.max_clients)
+      why = "a relay for " + std::to_string(m.relay_clients()) + " clients is above --max-clients " +
+            std::to_string(cfg_.max_clients);
+    if (!why.empty()) return reply_error(peer, ErrorCode::bad_value, why, 0);
+  }
   if (m.samples() > kMaxJoinSamples) {
     reply_error(peer, ErrorCode::bad_value,
                 "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
@@ -271,6 +291,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
   c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
+  c.relay_clients = m.relay_clients();
+  if (c.relay_clients > 0) c.row.platform = "relay";  // the log's marker (clients.platform)
   log_->upsert_client(run_id_, c.row, unix_s());
   keep_moments(name, m);
 
@@ -286,7 +308,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
                                fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
                                inputs_.mean, inputs_.std,
                                cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he, mean_pf, std_pf,
-                               input_stats_pending());
+                               input_stats_pending(), cfg_.weighting == methods::Weighting::uniform,
+                               cfg_.aggregate.clip);
   send(peer, wire::finish_envelope(fbb, w));
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000
@@ -379,6 +402,129 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
     row.latency_ms = m.virtual_ms();  // simulated, as every latency of a virtual-time run
   }
   r->row = row;
+  round_->count(c->row.client_id, std::move(r));
+}
+
+void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire::TallyUpdate& m,
+                                  std::size_t frame_bytes) {
+  if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+  UpdateRow row;
+  row.round = m.round();
+  row.client_id = c->row.client_id;
+  row.bytes = frame_bytes;
+  row.latency_ms = (now_s() - task_sent_at_) * 1000.0;
+  auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
+    const std::uint32_t r = open_round().value_or(next_round_);
+    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
+    if (++c->rejects > kMaxRejectRowsPerRound) return;
+    row.status = status;
+    row.detail = why;
+    pending_rows_.push_back(row);
+    reply_error(peer, code, why, m.round());
+  };
+  if (c->relay_clients == 0)
+    return reject(ErrorCode::bad_message, "TallyUpdate from a client that did not join as a relay", "rejected");
+  if (m.client_id() != c->row.client_id)
+    return reject(ErrorCode::bad_message,
+                  "tally claims client " + std::to_string(m.client_id()) + " but comes from client " +
+                      std::to_string(c->row.client_id),
+                  "rejected");
+  if (const auto open = open_round(); !open || m.round() != *open) {
+    const bool late = m.round() < open.value_or(next_round_);
+    return reject(ErrorCode::wrong_round,
+                  "tally for round " + std::to_string(m.round()) +
+                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
+                  late ? "late" : "rejected");
+  }
+  switch (round_->refusal(c->row.client_id)) {
+    case RoundState::Refusal::not_selected:
+      return reject(ErrorCode::not_selected, "relay not selected for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::duplicate:
+      return reject(ErrorCode::duplicate_update, "second tally for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::none:
+      break;
+  }
+  if (!m.tally()) return reject(ErrorCode::bad_message, "tally update has no tally", "rejected");
+  const auto dim = static_cast<std::uint32_t>(model_->num_params());
+  std::optional<methods::Tally> tally;
+  try {
+    tally = methods::decode_tally({m.tally()->data(), m.tally()->size()}, dim);
+  } catch (const codec::CodecError& e) {
+    return reject(ErrorCode::bad_message, e.what(), "rejected");
+  }
+  if (tally->index() != strategy_->empty_tally(1).index())
+    return reject(ErrorCode::bad_message,
+                  std::string("a ") + (tally->index() == 0 ? "vote" : "mean") + " tally is not what method " +
+                      methods::method_name(cfg_.method.method) + " aggregates",
+                  "rejected");
+  const std::uint32_t folded = methods::folded(*tally);
+  if (folded > c->relay_clients)
+    return reject(ErrorCode::bad_value,
+                  "tally folds " + std::to_string(folded) + " updates; the relay joined for " +
+                      std::to_string(c->relay_clients) + " clients",
+                  "rejected");
+  // One row per child: counted children exactly `folded`, each name once, at
+  // most relay_clients names (a relay may also report late/rejected rows of its children).
+  const auto* children = m.children();
+  const std::size_t n_rows = children ? children->size() : 0;
+  if (n_rows > 4u * c->relay_clients + 16)
+    return reject(ErrorCode::bad_value, "tally update with " + std::to_string(n_rows) + " child rows", "rejected");
+  auto r = std::make_unique<Received>();
+  std::set<std::string> counted_names;
+  std::uint64_t counted_samples = 0;
+  for (std::size_t i = 0; i < n_rows; ++i) {
+    const wire::ChildRow& ch = *children->Get(static_cast<fb::uoffset_t>(i));
+    const std::string name = ch.name() ? ch.name()->str() : "";
+    if (!ClientRegistry::valid_name(name)) return reject(ErrorCode::bad_value, "child row with an invalid name", "rejected");
+    const char* status = wire::EnumNameChildStatus(ch.status());
+    if (!status || !*status) return reject(ErrorCode::bad_value, "child row with an unknown status", "rejected");
+    if (ch.status() == wire::ChildStatus::counted && !counted_names.insert(name).second)
+      return reject(ErrorCode::duplicate_update, "child '" + name + "' counted twice", "rejected");
+    if (ch.join_samples() > kMaxJoinSamples) return reject(ErrorCode::bad_value, "child samples out of range", "rejected");
+    UpdateRow u;
+    u.round = ch.status() == wire::ChildStatus::late ? std::min(ch.round(), m.round()) : m.round();
+    u.bytes = ch.bytes();
+    u.payload_bytes = ch.payload_bytes();
+    u.latency_ms = std::isfinite(ch.latency_ms()) ? ch.latency_ms() : 0.0;
+    u.local_loss = std::isfinite(ch.local_loss()) ? ch.local_loss() : 0.0;
+    u.samples = std::min<std::uint32_t>(ch.samples(), 1u << 24);
+    u.status = status;
+    u.detail = net::printable(ch.detail() ? ch.detail()->string_view() : std::string_view(), 200);
+    const bool has_agreement = std::isfinite(ch.agreement()) && ch.agreement() >= 0.0f && ch.agreement() <= 1.0f;
+    r->child_agreement.emplace_back(has_agreement ? ch.agreement_round() : UINT32_MAX,
+                                    has_agreement ? ch.agreement() : 0.0);
+    if (ch.status() == wire::ChildStatus::counted) counted_samples += u.samples;
+    r->children.push_back(std::move(u));
+  }
+  if (counted_names.size() != folded)
+    return reject(ErrorCode::bad_value,
+                  "tally folds " + std::to_string(folded) + " updates but names " +
+                      std::to_string(counted_names.size()) + " counted children",
+                  "rejected");
+  // Only now, with the message accepted, do the children's names enter the registry and the log.
+  for (std::size_t i = 0; i < n_rows; ++i) {
+    const wire::ChildRow& ch = *children->Get(static_cast<fb::uoffset_t>(i));
+    const std::optional<std::uint32_t> id = registry_.behind_relay(ch.name()->str());
+    if (!id) return reject(ErrorCode::server_full, "no room for the relay's children in the log", "rejected");
+    Client& leaf = registry_.at(*id);
+    if (!leaf.connected) {  // (a client connected here directly keeps its own row)
+      ClientRow was = leaf.row;
+      leaf.row.platform = net::printable(ch.platform() ? ch.platform()->string_view() : std::string_view(), 64);
+      leaf.row.arch = net::printable(ch.arch() ? ch.arch()->string_view() : std::string_view(), 64);
+      leaf.row.samples = ch.join_samples();
+      leaf.row.data_desc = "via relay '" + c->row.name + "'";
+      if (was.platform != leaf.row.platform || was.arch != leaf.row.arch || was.samples != leaf.row.samples ||
+          was.data_desc != leaf.row.data_desc)
+        log_->upsert_client(run_id_, leaf.row, unix_s());  // new or moved: one write, not one per round
+    }
+    r->children[i].client_id = *id;
+  }
+  row.payload_bytes = m.tally()->size();
+  row.status = "counted";
+  row.samples = static_cast<std::uint32_t>(std::min<std::uint64_t>(counted_samples, 1u << 24));
+  row.detail = fmt::format("relay: {} counted of {} rows; children's update bytes {}", folded, n_rows, m.child_bytes());
+  r->row = row;
+  r->tally = std::move(tally);
   round_->count(c->row.client_id, std::move(r));
 }
 
