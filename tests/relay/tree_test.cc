@@ -92,7 +92,8 @@ Outcome run(const Method& m, std::vector<std::uint32_t> relays) {
 
 TEST_CASE("relay: flat, one tier and two tiers give bit-identical model digests for every method") {
   for (const Method& m : kMethods) {
-    CAPTURE(m.name);
+    const std::string method = m.name;
+    CAPTURE(method);
     const Outcome flat = run(m, {});
     const Outcome one = run(m, {2});
     const Outcome two = run(m, {2, 3});
