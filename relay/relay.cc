@@ -169,7 +169,9 @@ void Relay::tick() {
     // Held for the children to join (first round) or for a snapshot: retried here.
     if (env && env->body_type() == Body::RoundTask) {
       const auto* task = env->body_as_RoundTask();
-      const bool ready = registry_.connected_weight() >= cfg_.clients ||
+      // Only the run's first round waits for the children (a relay restarted
+      // mid-run serves whoever is there: its old children failed over elsewhere).
+      const bool ready = task->round() > 0 || registry_.connected_weight() >= cfg_.clients ||
                          t - pending_since_ > task->deadline_ms() / 1000.0 * cfg_.deadline_fraction / 2;
       if (ready && replica_ && replica_->digest() == task->model_digest()) {
         std::vector<std::uint8_t> frame = std::move(pending_task_);

@@ -9,9 +9,9 @@
 // Toward its parent (the coordinator or another relay) it is one participant
 // (edge::Session: Join with relay_clients, heartbeats, rejoin on silence):
 //
-//   RoundTask from the parent  -> forwarded to the live children once its
-//                                 `clients` have joined (the first round waits
-//                                 for them), with its own earlier deadline
+//   RoundTask from the parent  -> forwarded to the live children (round 0
+//                                 waits until its `clients` have joined, at most
+//                                 half its deadline), with its own earlier deadline
 //                                 (deadline_fraction of the parent's)
 //   Update from a child        -> verified as the coordinator verifies one, kept
 //   TallyUpdate from a relay   -> verified, kept (two tiers)

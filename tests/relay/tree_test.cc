@@ -4,6 +4,7 @@
 // inproc://), and the real binaries on tcp loopback with CURVE.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -167,4 +168,57 @@ TEST_CASE("relay: signfed-coordinator, 2 signfed-relay and 4 signfed-edge on tcp
   }
   CHECK(query_number(tree.db, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) "
                               "WHERE c.platform != 'relay' AND u.status='counted'") == 12);
+}
+
+TEST_CASE("relay: kill -9 a relay mid-run - its clients fail over to the coordinator, no counted update lost after, and a restarted relay resyncs") {
+  // Plaintext: the failover is the point here (CURVE is the test above).
+  Federation f;
+  f.start_coordinator(4, {"--rounds", "40", "--model", "mlp:784-16-10", "--eval-every", "0", "--round-timeout",
+                          "3000", "--dead-after", "2500"});
+  std::vector<std::string> relay_endpoints;
+  std::vector<std::unique_ptr<Process>> relays(2);
+  auto start_relay = [&](int r) {
+    relays[r] = std::make_unique<Process>(
+        SIGNFED_RELAY_BIN,
+        std::vector<std::string>{"--parent", f.endpoint, "--bind", relay_endpoints[r], "--name",
+                                 "relay-" + std::to_string(r), "--clients", "2", "--insecure"},
+        f.dir.path + "/relay-" + std::to_string(r) + "-" + std::to_string(relays[r] ? 1 : 0) + ".log");
+  };
+  for (int r = 0; r < 2; ++r) {
+    relay_endpoints.push_back("tcp://127.0.0.1:" + std::to_string(free_tcp_port()));
+    start_relay(r);
+  }
+  // Slow edges (100 ms a round) so that the kill lands mid-run; each lists its relay, then the coordinator.
+  for (int i = 0; i < 4; ++i)
+    f.edges.push_back(std::make_unique<Process>(
+        SIGNFED_FAULTY_EDGE_BIN,
+        std::vector<std::string>{"--connect", relay_endpoints[i % 2] + "," + f.endpoint, "--client-index",
+                                 std::to_string(i), "--num-clients", "4", "--insecure", "--delay-ms", "100",
+                                 "--rejoin-after", "1000"},
+        f.dir.path + "/edge-" + std::to_string(i) + ".log"));
+  REQUIRE(wait_until(60, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 5; }));
+  relays[0]->signal(SIGKILL);
+  const double killed_at = query_number(f.db, "SELECT MAX(round) FROM rounds");
+  // Its clients (edges 0 and 2) join the coordinator directly; then the relay comes back.
+  REQUIRE(wait_until(30, [&] {
+    return query_number(f.db, "SELECT COUNT(*) FROM clients WHERE name IN ('edge-0', 'edge-2') AND data_desc NOT "
+                              "LIKE 'via relay%'") == 2;
+  }));
+  start_relay(0);
+  f.require_coordinator_success(180);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds") == 40);
+  // From the first round after the kill in which all four counted, every round counts all four.
+  const double back = query_number(f.db, "SELECT MIN(round) FROM rounds WHERE received=4 AND round > " +
+                                             std::to_string(killed_at));
+  INFO("killed after round " << killed_at << ", all four counted again from round " << back);
+  CHECK(back < 40);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM rounds WHERE received < 4 AND round >= " + std::to_string(back)) == 0);
+  CHECK(query_number(f.db, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) WHERE "
+                           "c.platform != 'relay' AND u.status='counted' AND u.round >= " + std::to_string(back)) ==
+        4 * (40 - back));
+  f.check_edges_final_model();
+  INFO(relays[0]->output());
+  CHECK(relays[0]->wait(30) == 0);
+  CHECK(relays[0]->output().find("resynced from the parent's snapshot") != std::string::npos);
+  CHECK(relays[1]->wait(30) == 0);
 }
