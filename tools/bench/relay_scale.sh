@@ -33,7 +33,7 @@ start_coordinator() {  # $1: run name
   ep="tcp://127.0.0.1:$port"
   timed "$1-coordinator" "$coord_bin" --insecure --endpoint "tcp://127.0.0.1:$port" --db "$out/$1.sqlite" \
     --clients "$clients" --max-clients $((clients + 16)) --rounds "$rounds" --method signsgd --eval-every 0 \
-    --join-timeout 300000 --quiet &
+    --join-timeout 60000 --quiet &
   coord_pid=$!
 }
 
@@ -63,7 +63,7 @@ for ((j = 0; j < lower; j++)); do
   timed "load-$j" "$load_bin" --insecure --connect "tcp://127.0.0.1:$p" --clients "$n" --name-prefix "l$j-" \
     --give-up-after 60 &
 done
-wait "$coord_pid" || { cat "$out/tree-coordinator.log" >&2; exit 1; }
+wait "$coord_pid" || { tail -n 4 "$out"/*.log >&2; exit 1; }
 wait
 
 q() { sqlite3 "$out/$1.sqlite" "$2"; }
