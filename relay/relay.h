@@ -137,7 +137,7 @@ class Relay {
   std::unique_ptr<net::Transport> children_;
   std::unique_ptr<edge::Session> parent_;
   coord::ClientRegistry registry_;
-  coord::SuspicionMonitor suspicion_{3.0, 5};
+  coord::SuspicionMonitor suspicion_{4.0, 20};  // the coordinator's defaults (--suspect-mads, --suspect-min-rounds)
 
   // The run, from the parent's Welcome.
   bool welcomed_ = false;
