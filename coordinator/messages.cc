@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <set>
 #include <string>
 
 #include <fmt/core.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/inbound_checks.h"
 #include "coordinator/round_state.h"
 #include "core/methods/strategy.h"
 #include "core/codec/wire_packet.h"
@@ -377,17 +377,8 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   }
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
-  if (!strategy_->accepts(v.encoding))
-    return reject(ErrorCode::bad_message,
-                  std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +
-                      methods::method_name(cfg_.method.method) + " sends",
-                  "rejected");
-  try {
-    codec::validate(v, static_cast<std::uint32_t>(model_->num_params()));
-  } catch (const codec::CodecError& e) {
-    const bool size = v.dim != model_->num_params();
-    return reject(size ? ErrorCode::wrong_size : ErrorCode::bad_message, e.what(), "rejected");
-  }
+  if (const auto no = check_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params())))
+    return reject(no->code, no->why, "rejected");
   auto r = std::make_unique<Received>();
   r->packet.encoding = v.encoding;
   r->packet.dim = v.dim;
@@ -444,74 +435,37 @@ void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire
     case RoundState::Refusal::none:
       break;
   }
-  if (!m.tally()) return reject(ErrorCode::bad_message, "tally update has no tally", "rejected");
-  const auto dim = static_cast<std::uint32_t>(model_->num_params());
-  std::optional<methods::Tally> tally;
-  try {
-    tally = methods::decode_tally({m.tally()->data(), m.tally()->size()}, dim);
-  } catch (const codec::CodecError& e) {
-    return reject(ErrorCode::bad_message, e.what(), "rejected");
-  }
-  if (tally->index() != strategy_->empty_tally(1).index())
-    return reject(ErrorCode::bad_message,
-                  std::string("a ") + (tally->index() == 0 ? "vote" : "mean") + " tally is not what method " +
-                      methods::method_name(cfg_.method.method) + " aggregates",
-                  "rejected");
-  const std::uint32_t folded = methods::folded(*tally);
-  if (folded > c->relay_clients)
-    return reject(ErrorCode::bad_value,
-                  "tally folds " + std::to_string(folded) + " updates; the relay joined for " +
-                      std::to_string(c->relay_clients) + " clients",
-                  "rejected");
-  // One row per child: counted children exactly `folded`, each name once, at
-  // most relay_clients names (a relay may also report late/rejected rows of its children).
-  const auto* children = m.children();
-  const std::size_t n_rows = children ? children->size() : 0;
-  if (n_rows > 4u * c->relay_clients + 16)
-    return reject(ErrorCode::bad_value, "tally update with " + std::to_string(n_rows) + " child rows", "rejected");
+  auto checked = verify_tally_update(m, *strategy_, static_cast<std::uint32_t>(model_->num_params()), c->relay_clients);
+  if (const auto* no = std::get_if<Refusal>(&checked)) return reject(no->code, no->why, "rejected");
+  VerifiedTally& v = std::get<VerifiedTally>(checked);
   auto r = std::make_unique<Received>();
-  std::set<std::string> counted_names;
   std::uint64_t counted_samples = 0;
-  for (std::size_t i = 0; i < n_rows; ++i) {
-    const wire::ChildRow& ch = *children->Get(static_cast<fb::uoffset_t>(i));
-    const std::string name = ch.name() ? ch.name()->str() : "";
-    if (!ClientRegistry::valid_name(name)) return reject(ErrorCode::bad_value, "child row with an invalid name", "rejected");
-    const char* status = wire::EnumNameChildStatus(ch.status());
-    if (!status || !*status) return reject(ErrorCode::bad_value, "child row with an unknown status", "rejected");
-    if (ch.status() == wire::ChildStatus::counted && !counted_names.insert(name).second)
-      return reject(ErrorCode::duplicate_update, "child '" + name + "' counted twice", "rejected");
-    if (ch.join_samples() > kMaxJoinSamples) return reject(ErrorCode::bad_value, "child samples out of range", "rejected");
+  for (const ChildReport& ch : v.rows) {
     UpdateRow u;
-    u.round = ch.status() == wire::ChildStatus::late ? std::min(ch.round(), m.round()) : m.round();
-    u.bytes = ch.bytes();
-    u.payload_bytes = ch.payload_bytes();
-    u.latency_ms = std::isfinite(ch.latency_ms()) ? ch.latency_ms() : 0.0;
-    u.local_loss = std::isfinite(ch.local_loss()) ? ch.local_loss() : 0.0;
-    u.samples = std::min<std::uint32_t>(ch.samples(), 1u << 24);
-    u.status = status;
-    u.detail = net::printable(ch.detail() ? ch.detail()->string_view() : std::string_view(), 200);
-    const bool has_agreement = std::isfinite(ch.agreement()) && ch.agreement() >= 0.0f && ch.agreement() <= 1.0f;
-    r->child_agreement.emplace_back(has_agreement ? ch.agreement_round() : UINT32_MAX,
-                                    has_agreement ? ch.agreement() : 0.0);
-    if (ch.status() == wire::ChildStatus::counted) counted_samples += u.samples;
+    u.round = ch.status == wire::ChildStatus::late ? std::min(ch.round, m.round()) : m.round();
+    u.bytes = ch.bytes;
+    u.payload_bytes = ch.payload_bytes;
+    u.latency_ms = ch.latency_ms;
+    u.local_loss = ch.local_loss;
+    u.samples = ch.samples;
+    u.status = wire::EnumNameChildStatus(ch.status);
+    u.detail = ch.detail;
+    r->child_agreement.emplace_back(ch.agreement >= 0.0f ? ch.agreement_round : UINT32_MAX,
+                                    ch.agreement >= 0.0f ? ch.agreement : 0.0);
+    if (ch.status == wire::ChildStatus::counted) counted_samples += u.samples;
     r->children.push_back(std::move(u));
   }
-  if (counted_names.size() != folded)
-    return reject(ErrorCode::bad_value,
-                  "tally folds " + std::to_string(folded) + " updates but names " +
-                      std::to_string(counted_names.size()) + " counted children",
-                  "rejected");
   // Only now, with the message accepted, do the children's names enter the registry and the log.
-  for (std::size_t i = 0; i < n_rows; ++i) {
-    const wire::ChildRow& ch = *children->Get(static_cast<fb::uoffset_t>(i));
-    const std::optional<std::uint32_t> id = registry_.behind_relay(ch.name()->str());
+  for (std::size_t i = 0; i < v.rows.size(); ++i) {
+    const ChildReport& ch = v.rows[i];
+    const std::optional<std::uint32_t> id = registry_.behind_relay(ch.name);
     if (!id) return reject(ErrorCode::server_full, "no room for the relay's children in the log", "rejected");
     Client& leaf = registry_.at(*id);
     if (!leaf.connected) {  // (a client connected here directly keeps its own row)
       ClientRow was = leaf.row;
-      leaf.row.platform = net::printable(ch.platform() ? ch.platform()->string_view() : std::string_view(), 64);
-      leaf.row.arch = net::printable(ch.arch() ? ch.arch()->string_view() : std::string_view(), 64);
-      leaf.row.samples = ch.join_samples();
+      leaf.row.platform = ch.platform;
+      leaf.row.arch = ch.arch;
+      leaf.row.samples = ch.join_samples;
       leaf.row.data_desc = "via relay '" + c->row.name + "'";
       if (was.platform != leaf.row.platform || was.arch != leaf.row.arch || was.samples != leaf.row.samples ||
           was.data_desc != leaf.row.data_desc)
@@ -522,9 +476,10 @@ void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire
   row.payload_bytes = m.tally()->size();
   row.status = "counted";
   row.samples = static_cast<std::uint32_t>(std::min<std::uint64_t>(counted_samples, 1u << 24));
-  row.detail = fmt::format("relay: {} counted of {} rows; children's update bytes {}", folded, n_rows, m.child_bytes());
+  row.detail = fmt::format("relay: {} counted of {} rows; children's update bytes {}", methods::folded(v.tally),
+                           v.rows.size(), m.child_bytes());
   r->row = row;
-  r->tally = std::move(tally);
+  r->tally = std::move(v.tally);
   round_->count(c->row.client_id, std::move(r));
 }
 

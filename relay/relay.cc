@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
-#include <set>
 #include <utility>
 
 #include <fmt/core.h>
@@ -58,7 +57,7 @@ net::RouterOptions router_options(const RelayConfig& c) {
   return o;
 }
 
-ChildReport row_of(const coord::Client& c, std::uint8_t status, std::uint32_t round, const std::string& detail) {
+ChildReport row_of(const coord::Client& c, wire::ChildStatus status, std::uint32_t round, const std::string& detail) {
   ChildReport r;
   r.name = c.row.name;
   r.platform = c.row.platform;
@@ -312,17 +311,13 @@ void Relay::close_round() {
     child_bytes += k->child_bytes;
   }
   for (std::uint32_t id : round_->selected())
-    if (!round_->answered(id)) rows.push_back(row_of(registry_.at(id), 3, round, "no update before the relay's deadline"));
+    if (!round_->answered(id)) rows.push_back(row_of(registry_.at(id), wire::ChildStatus::skipped, round, "no update before the relay's deadline"));
   const std::vector<std::uint8_t> encoded = methods::encode_tally(tally);
   fb::FlatBufferBuilder fbb(encoded.size() + 128 * rows.size() + 256);
-  std::vector<fb::Offset<wire::ChildRow>> offs;
-  for (const ChildReport& r : rows)
-    offs.push_back(wire::CreateChildRow(fbb, fbb.CreateString(r.name), r.join_samples, fbb.CreateString(r.platform),
-                                        fbb.CreateString(r.arch), static_cast<wire::ChildStatus>(r.status), r.round,
-                                        r.bytes, r.payload_bytes, r.latency_ms, r.local_loss, r.samples, r.agreement,
-                                        r.agreement_round, fbb.CreateString(r.detail)));
-  const auto tu = wire::CreateTallyUpdate(fbb, round, parent_->client_id().value_or(0), fbb.CreateVector(encoded),
-                                          fbb.CreateVector(offs), child_bytes);
+  const auto tally_bytes = fbb.CreateVector(encoded);
+  const auto child_rows = coord::build_child_rows(fbb, rows);
+  const auto tu = wire::CreateTallyUpdate(fbb, round, parent_->client_id().value_or(0), tally_bytes, child_rows,
+                                          child_bytes);
   const auto bytes = wire::finish_envelope(fbb, tu);
   parent_->send(bytes);
   uplink_.emplace_back(bytes.size(), child_bytes);
@@ -387,11 +382,11 @@ void Relay::on_child_event(const net::TransportEvent& e) {
 
 void Relay::skip_child(std::uint32_t id, const std::string& why) {
   if (round_ && round_->is_open() && round_->skip(id))
-    pending_rows_.push_back(row_of(registry_.at(id), 3, round_->round(), why));
+    pending_rows_.push_back(row_of(registry_.at(id), wire::ChildStatus::skipped, round_->round(), why));
 }
 
 void Relay::reject_child(const std::string& peer, coord::Client* c, ErrorCode code, const std::string& why,
-                         std::uint32_t round, std::uint8_t status) {
+                         std::uint32_t round, wire::ChildStatus status) {
   fb::FlatBufferBuilder fbb(128 + why.size());
   if (c && ++rejects_[c->row.client_id] <= kMaxRejectRows) {
     ChildReport r = row_of(*c, status, round, why);
@@ -530,7 +525,7 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
                                                                 m.round())));
     return;
   }
-  constexpr std::uint8_t kLate = 1, kRejected = 2;
+  constexpr auto kLate = wire::ChildStatus::late, kRejected = wire::ChildStatus::rejected;
   if (m.client_id() != c->row.client_id)
     return reject_child(peer, c, ErrorCode::bad_message, "update claims another client id", m.round(), kRejected);
   if (!round_ || !round_->is_open() || m.round() != round_->round()) {
@@ -549,14 +544,8 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
     return reject_child(peer, c, ErrorCode::bad_message, "a relay sends TallyUpdate", m.round(), kRejected);
   if (!m.packet()) return reject_child(peer, c, ErrorCode::bad_message, "update has no packet", m.round(), kRejected);
   const codec::PacketView v = codec::view_of(*m.packet());
-  if (!strategy_->accepts(v.encoding))
-    return reject_child(peer, c, ErrorCode::bad_message, "encoding is not the method's", m.round(), kRejected);
-  try {
-    codec::validate(v, static_cast<std::uint32_t>(replica_->size()));
-  } catch (const codec::CodecError& e) {
-    return reject_child(peer, c, v.dim != replica_->size() ? ErrorCode::wrong_size : ErrorCode::bad_message, e.what(),
-                        m.round(), kRejected);
-  }
+  if (const auto no = coord::check_packet(v, *strategy_, static_cast<std::uint32_t>(replica_->size())))
+    return reject_child(peer, c, no->code, no->why, m.round(), kRejected);
   auto k = std::make_unique<Kept>();
   k->packet.encoding = v.encoding;
   k->packet.dim = v.dim;
@@ -564,7 +553,7 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
   k->packet.rice_k = v.rice_k;
   k->packet.scale = v.scale;
   k->packet.payload.assign(v.payload.begin(), v.payload.end());
-  ChildReport r = row_of(*c, 0, m.round(), "");
+  ChildReport r = row_of(*c, wire::ChildStatus::counted, m.round(), "");
   r.bytes = static_cast<std::uint32_t>(bytes);
   r.payload_bytes = static_cast<std::uint32_t>(v.payload.size());
   r.latency_ms = static_cast<float>((now_s() - round_->opened_at()) * 1000.0);
@@ -578,55 +567,21 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
   kept_[c->row.client_id] = std::move(k);
 }
 
-void Relay::on_child_tally(const std::string& peer, coord::Client* c, const wire::TallyUpdate& m, std::size_t bytes) {
-  (void)bytes;
-  constexpr std::uint8_t kRejected = 2;
+void Relay::on_child_tally(const std::string& peer, coord::Client* c, const wire::TallyUpdate& m, std::size_t) {
+  constexpr auto kRejected = wire::ChildStatus::rejected;
   if (!c || c->relay_clients == 0)
     return reject_child(peer, c, ErrorCode::bad_message, "TallyUpdate from a client that did not join as a relay",
                         m.round(), kRejected);
   if (m.client_id() != c->row.client_id || !round_ || !round_->is_open() || m.round() != round_->round() ||
-      round_->refusal(c->row.client_id) != coord::RoundState::Refusal::none || !m.tally())
+      round_->refusal(c->row.client_id) != coord::RoundState::Refusal::none)
     return reject_child(peer, c, ErrorCode::wrong_round, fmt::format("tally for round {} not accepted", m.round()),
                         m.round(), kRejected);
-  std::optional<methods::Tally> t;
-  try {
-    t = methods::decode_tally({m.tally()->data(), m.tally()->size()}, static_cast<std::uint32_t>(replica_->size()));
-  } catch (const codec::CodecError& e) {
-    return reject_child(peer, c, ErrorCode::bad_message, e.what(), m.round(), kRejected);
-  }
-  if (t->index() != strategy_->empty_tally(1).index() || methods::folded(*t) > c->relay_clients)
-    return reject_child(peer, c, ErrorCode::bad_value, "tally of the wrong kind or above the relay's clients", m.round(),
-                        kRejected);
+  auto checked = coord::verify_tally_update(m, *strategy_, static_cast<std::uint32_t>(replica_->size()), c->relay_clients);
+  if (const auto* no = std::get_if<coord::Refusal>(&checked)) return reject_child(peer, c, no->code, no->why, m.round(), kRejected);
+  auto& v = std::get<coord::VerifiedTally>(checked);
   auto k = std::make_unique<Kept>();
-  std::set<std::string> counted;
-  const std::size_t n = m.children() ? m.children()->size() : 0;
-  if (n > 4u * c->relay_clients + 16)
-    return reject_child(peer, c, ErrorCode::bad_value, "too many child rows", m.round(), kRejected);
-  for (std::size_t i = 0; i < n; ++i) {
-    const wire::ChildRow& ch = *m.children()->Get(static_cast<fb::uoffset_t>(i));
-    ChildReport r;
-    r.name = ch.name() ? ch.name()->str() : "";
-    if (!coord::ClientRegistry::valid_name(r.name) || ch.status() > wire::ChildStatus::MAX ||
-        (ch.status() == wire::ChildStatus::counted && !counted.insert(r.name).second))
-      return reject_child(peer, c, ErrorCode::bad_value, "bad child row", m.round(), kRejected);
-    r.platform = net::printable(ch.platform() ? ch.platform()->string_view() : std::string_view(), 64);
-    r.arch = net::printable(ch.arch() ? ch.arch()->string_view() : std::string_view(), 64);
-    r.detail = net::printable(ch.detail() ? ch.detail()->string_view() : std::string_view(), 200);
-    r.join_samples = ch.join_samples();
-    r.status = static_cast<std::uint8_t>(ch.status());
-    r.round = ch.round();
-    r.bytes = ch.bytes();
-    r.payload_bytes = ch.payload_bytes();
-    r.latency_ms = ch.latency_ms();
-    r.local_loss = ch.local_loss();
-    r.samples = ch.samples();
-    r.agreement = ch.agreement();
-    r.agreement_round = ch.agreement_round();
-    k->rows.push_back(std::move(r));
-  }
-  if (counted.size() != methods::folded(*t))
-    return reject_child(peer, c, ErrorCode::bad_value, "counted rows differ from the tally", m.round(), kRejected);
-  k->tally = std::move(t);
+  k->tally = std::move(v.tally);
+  k->rows = std::move(v.rows);  // passed up unchanged: the coordinator logs one row per leaf
   k->child_bytes = m.child_bytes();
   auto rec = std::make_unique<coord::Received>();
   rec->row.client_id = c->row.client_id;

@@ -45,6 +45,7 @@
 #include <zmq.hpp>
 
 #include "coordinator/client_registry.h"
+#include "coordinator/inbound_checks.h"
 #include "coordinator/round_state.h"
 #include "coordinator/suspicion.h"
 #include "core/methods/strategy.h"
@@ -78,15 +79,7 @@ struct RelayConfig {
   bool quiet = false;
 };
 
-// One leaf client's row for the log (wire::ChildRow), passed up the tree.
-struct ChildReport {
-  std::string name, platform, arch, detail;
-  std::uint64_t join_samples = 0;
-  std::uint8_t status = 0;  // wire::ChildStatus
-  std::uint32_t round = 0, bytes = 0, payload_bytes = 0, samples = 0;
-  float latency_ms = 0.0f, local_loss = 0.0f, agreement = -1.0f;
-  std::uint32_t agreement_round = 0;
-};
+using coord::ChildReport;  // a leaf's row for the log (coordinator/inbound_checks.h)
 
 class Relay {
  public:
@@ -123,7 +116,7 @@ class Relay {
   void on_child_tally(const std::string& peer, coord::Client* c, const wire::TallyUpdate& m, std::size_t bytes);
   void welcome_child(const std::string& peer, coord::Client& c, std::uint64_t have_digest);
   void reject_child(const std::string& peer, coord::Client* c, wire::ErrorCode code, const std::string& why,
-                    std::uint32_t round, std::uint8_t status);
+                    std::uint32_t round, wire::ChildStatus status);
   void skip_child(std::uint32_t id, const std::string& why);
   // Closes the round: one TallyUpdate to the parent.
   void close_round();
