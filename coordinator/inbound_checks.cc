@@ -12,7 +12,8 @@ namespace signfed::coord {
 
 namespace {
 
-// Join.samples above this is refused (as the coordinator's Join check).
+// Join.samples above this is refused (bad_value): 2^40 is far beyond any
+// board's data, exact as a double (it weights the mean methods) and in SQLite.
 constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 
 std::string text(const flatbuffers::String* s, std::size_t max) {
@@ -20,6 +21,27 @@ std::string text(const flatbuffers::String* s, std::size_t max) {
 }
 
 }  // namespace
+
+std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, const std::string& spec,
+                                  std::uint64_t num_params) {
+  using wire::ErrorCode;
+  if (m.protocol_version() != wire::kProtocolVersion)
+    return Refusal{ErrorCode::version_mismatch,
+                   fmt::format("protocol version mismatch: client speaks {}, {} speaks {}; install matching versions",
+                               m.protocol_version(), who, wire::kProtocolVersion)};
+  if (!ClientRegistry::valid_name(m.client_name() ? m.client_name()->string_view() : std::string_view()))
+    return Refusal{ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]"};
+  const std::string theirs = m.model_spec() ? m.model_spec()->str() : "";
+  if (!theirs.empty() && (theirs != spec || m.num_params() != num_params))
+    return Refusal{ErrorCode::bad_value,
+                   fmt::format("model mismatch: client has '{}' ({} params), run trains '{}' ({}); start the client "
+                               "with --model {}", theirs, m.num_params(), spec, num_params, spec)};
+  if (m.samples() > kMaxJoinSamples)
+    return Refusal{ErrorCode::bad_value,
+                   fmt::format("samples {} is above the limit {}; report the size of the local training set",
+                               m.samples(), kMaxJoinSamples)};
+  return std::nullopt;
+}
 
 std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim) {
   if (!strategy.accepts(v.encoding))

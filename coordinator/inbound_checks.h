@@ -2,6 +2,7 @@
 // shared by the coordinator (messages.cc) and signfed-relay (relay/relay.cc),
 // which verify their children's frames alike. Pure: no I/O, no state.
 //
+//   check_join          a Join: version, name, model, samples
 //   check_packet        an Update's packet: the method's encoding, codec::validate at dim
 //   verify_tally_update a relay's TallyUpdate: decode_tally at dim, the method's kind,
 //                       at most relay_clients updates folded, at most
@@ -42,6 +43,12 @@ struct ChildReport {
   float agreement = -1.0f;                     // in [0, 1], or -1: none
   std::uint32_t agreement_round = 0;
 };
+
+// A Join's checks before admission (both sides of a relay): the protocol
+// version, a valid name, the model (an empty spec: the client builds the one
+// Welcome names), samples at most 2^40. `who` names the receiver in the reply.
+std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, const std::string& spec,
+                                  std::uint64_t num_params);
 
 // nullopt: the packet may be counted.
 std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim);

@@ -30,9 +30,6 @@ namespace {
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
-// Join.samples above this is refused (bad_value): 2^40 is far beyond any
-// board's data, exact as a double (it weights the mean methods) and in SQLite.
-constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 
 }  // namespace
 
@@ -194,28 +191,9 @@ std::string Coordinator::data_mismatch(const wire::Join& m) const {
 
 void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key,
                           const std::string& listed_name) {
-  if (m.protocol_version() != wire::kProtocolVersion) {
-    reply_error(peer, ErrorCode::version_mismatch,
-                "protocol version mismatch: client speaks " + std::to_string(m.protocol_version()) +
-                    ", coordinator speaks " + std::to_string(wire::kProtocolVersion) + "; install matching versions",
-                0);
-    return;
-  }
-  const std::string name = m.client_name() ? m.client_name()->str() : "";
-  if (!ClientRegistry::valid_name(name)) {
-    reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]", 0);
-    return;
-  }
-  const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
-  // An empty spec: the client builds the model Welcome names.
-  if (!spec.empty() && (spec != model_->spec() || m.num_params() != model_->num_params())) {
-    reply_error(peer, ErrorCode::bad_value,
-                "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
-                    " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
-                    "); start the client with --model " + model_->spec(),
-                0);
-    return;
-  }
+  if (const auto no = check_join(m, "coordinator", model_->spec(), model_->num_params()))
+    return reply_error(peer, no->code, no->why, 0);
+  const std::string name = m.client_name()->str();
   if (const std::string err = data_mismatch(m); !err.empty()) {
     reply_error(peer, ErrorCode::bad_value, err, 0);
     return;
@@ -242,13 +220,6 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
       why = "a relay for " + std::to_string(m.relay_clients()) + " clients is above --max-clients " +
             std::to_string(cfg_.max_clients);
     if (!why.empty()) return reply_error(peer, ErrorCode::bad_value, why, 0);
-  }
-  if (m.samples() > kMaxJoinSamples) {
-    reply_error(peer, ErrorCode::bad_value,
-                "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
-                    "; report the size of the local training set",
-                0);
-    return;
   }
   const double t = now_s();
   if (!key.empty() && !join_throttle_.allow(key, t)) {

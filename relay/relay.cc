@@ -32,7 +32,6 @@ namespace {
 constexpr double kJoinMinInterval = 1.0;           // s between Joins of one child (as the coordinator)
 constexpr double kSnapshotMinInterval = 1.0;       // s between snapshots to one child
 constexpr std::uint32_t kMaxRejectRows = 8;        // per child per round
-constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;  // as the coordinator
 
 edge::SessionConfig session_config(const RelayConfig& c) {
   edge::SessionConfig s;
@@ -468,18 +467,9 @@ void Relay::on_child_join(const std::string& peer, const wire::Join& m, const st
     fb::FlatBufferBuilder fbb(128 + why.size());
     send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, code, fbb.CreateString(why), 0)));
   };
-  if (m.protocol_version() != wire::kProtocolVersion)
-    return refuse(ErrorCode::version_mismatch,
-                  fmt::format("protocol version mismatch: client speaks {}, relay speaks {}; install matching versions",
-                              m.protocol_version(), wire::kProtocolVersion));
-  const std::string name = m.client_name() ? m.client_name()->str() : "";
-  if (!coord::ClientRegistry::valid_name(name))
-    return refuse(ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]");
-  const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
-  if (!spec.empty() && (spec != model_->spec() || m.num_params() != model_->num_params()))
-    return refuse(ErrorCode::bad_value, fmt::format("model mismatch: client has '{}', run trains '{}'; start the client "
-                                                    "with --model {}", spec, model_->spec(), model_->spec()));
-  if (m.samples() > kMaxJoinSamples) return refuse(ErrorCode::bad_value, "samples above the limit");
+  if (const auto no = coord::check_join(m, "relay", model_->spec(), model_->num_params()))
+    return refuse(no->code, no->why);
+  const std::string name = m.client_name()->str();
   if (m.relay_clients() > cfg_.clients)
     return refuse(ErrorCode::bad_value, fmt::format("a relay for {} clients below a relay for {}", m.relay_clients(),
                                                     cfg_.clients));
