@@ -402,9 +402,11 @@ void Relay::on_child(const std::string& peer, std::span<const std::uint8_t> fram
   const net::KeyGrant grant = children_->grant(key);
   if (!grant.listed) return;
   coord::Client* c = registry_.by_peer(peer, key);
-  if (!env) {
-    fb::FlatBufferBuilder fbb(128);
-    send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::bad_message, fbb.CreateString(why), 0)));
+  if (!env) {  // strangers' garbage: replies rate-limited, as the coordinator's
+    if (c || reply_budget_.spend("peer:" + peer, now_s())) {
+      fb::FlatBufferBuilder fbb(128);
+      send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::bad_message, fbb.CreateString(why), 0)));
+    }
     return;
   }
   if (c) c->last_seen = now_s();
@@ -509,6 +511,7 @@ void Relay::welcome_child(const std::string& peer, coord::Client& c, std::uint64
 
 void Relay::on_child_update(const std::string& peer, coord::Client* c, const wire::Update& m, std::size_t bytes) {
   if (!c) {
+    if (!reply_budget_.spend("peer:" + peer, now_s())) return;
     fb::FlatBufferBuilder fbb(96);
     send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::unknown_client,
                                                                 fbb.CreateString("unknown client: send Join first"),

@@ -45,6 +45,7 @@
 #include <zmq.hpp>
 
 #include "coordinator/client_registry.h"
+#include "coordinator/event_budget.h"
 #include "coordinator/inbound_checks.h"
 #include "coordinator/round_state.h"
 #include "coordinator/suspicion.h"
@@ -130,6 +131,8 @@ class Relay {
   std::unique_ptr<net::Transport> children_;
   std::unique_ptr<edge::Session> parent_;
   coord::ClientRegistry registry_;
+  // Error replies to connections that never joined (garbage, updates before a Join): per source per minute.
+  coord::EventBudget reply_budget_{20, UINT32_MAX};
   coord::SuspicionMonitor suspicion_{4.0, 20};  // the coordinator's defaults (--suspect-mads, --suspect-min-rounds)
 
   // The run, from the parent's Welcome.
