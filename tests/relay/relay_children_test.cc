@@ -201,3 +201,41 @@ TEST_CASE("relay: children's bad frames are refused with the coordinator's error
   CHECK(rows("good", "rejected") >= 2);  // another's id, wrong size
   CHECK(query_number(db, "SELECT SUM(received) FROM rounds") == 2);
 }
+
+TEST_CASE("relay: a relay refused by its parent (--aggregate median) stops with exit code 1") {
+  TempDir dir;
+  zmq::context_t ctx;
+  coord::CoordinatorConfig cfg;
+  cfg.endpoint = "inproc://coordinator";
+  cfg.db_path = dir.path + "/run.sqlite";
+  cfg.model = "mlp:8-4-2";
+  cfg.method.method = wire::Method::fedsgd;
+  cfg.aggregate.rule = methods::AggregateRule::median;
+  cfg.clients = 1;
+  cfg.rounds = 1;
+  cfg.eval_every = 0;
+  cfg.central_test = false;
+  cfg.standardise = false;
+  cfg.quiet = true;
+  std::atomic<bool> stop{false};
+  std::thread coordinator([&] {
+    try {
+      coord::Coordinator c(cfg, ctx, &stop);
+      c.run();
+    } catch (const std::exception&) {
+    }
+  });
+  relay::RelayConfig rc;
+  rc.parent = cfg.endpoint;
+  rc.bind = "inproc://relay";
+  rc.quiet = true;
+  int relay_rc = -1;
+  {
+    relay::Relay r(rc, ctx);
+    relay_rc = r.run();  // returns once the parent's Error arrives
+  }
+  stop.store(true);
+  coordinator.join();
+  CHECK(relay_rc == 1);
+  CHECK(query_number(cfg.db_path, "SELECT COUNT(*) FROM clients") == 0);
+}
