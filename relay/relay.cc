@@ -327,6 +327,14 @@ void Relay::close_round() {
 
 void Relay::on_vote(std::span<const std::uint8_t> frame, const wire::VoteResult& v) {
   for (const std::string& p : registry_.connected_peers()) send_child(p, frame);
+  if (round_ && round_->is_open() && v.round() >= round_->round()) {
+    // The parent decided without us (its deadline came first): a tally now
+    // would only be refused as late. The children's updates are dropped.
+    log_.say("round {}: the parent closed the round before this relay did; {} updates not counted", round_->round(),
+             kept_.size());
+    round_->close(coord::StragglerPolicy{}, false);
+    kept_.clear();  // (rows of rejected frames stay for the next TallyUpdate)
+  }
   if (!replica_ || !v.packet()) return;
   const codec::PacketView result = codec::view_of(*v.packet());
   try {
