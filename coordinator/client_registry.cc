@@ -96,6 +96,25 @@ std::uint32_t ClientRegistry::connected() const {
       std::count_if(clients_.begin(), clients_.end(), [](const auto& kv) { return kv.second->connected; }));
 }
 
+std::uint32_t ClientRegistry::connected_weight() const {
+  std::uint32_t n = 0;
+  for (const auto& [id, c] : clients_)
+    if (c->connected) n += std::max<std::uint32_t>(1, c->relay_clients);
+  return n;
+}
+
+std::optional<std::uint32_t> ClientRegistry::behind_relay(const std::string& name) {
+  if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
+  if (clients_.size() >= max_clients_) return std::nullopt;
+  const std::uint32_t id = clients_.empty() ? 0 : clients_.rbegin()->first + 1;
+  by_name_[name] = id;
+  auto c = std::make_unique<Client>();
+  c->row.client_id = id;
+  c->row.name = name;
+  clients_[id] = std::move(c);
+  return id;
+}
+
 std::vector<std::string> ClientRegistry::connected_peers() const {
   std::vector<std::string> peers;
   for (const auto& [id, c] : clients_)

@@ -30,6 +30,7 @@ struct Client {
   double last_seen = 0.0;     // monotonic s
   double last_join = -1e9, last_snapshot = -1e9;
   bool connected = false;     // joined since this coordinator process started
+  std::uint32_t relay_clients = 0;  // a relay (signfed-relay) speaking for this many clients; 0: a client
   std::uint32_t reject_round = 0, rejects = 0;  // rejection rows logged in reject_round
 };
 
@@ -75,6 +76,13 @@ class ClientRegistry {
   const Client& at(std::uint32_t id) const { return *clients_.at(id); }
   std::size_t size() const { return clients_.size(); }
   std::uint32_t connected() const;
+  // Connected clients with each relay counted as the clients it speaks for
+  // (what --clients waits for).
+  std::uint32_t connected_weight() const;
+  // A client behind a relay, named in the relay's TallyUpdate: its id for the
+  // log (a known name keeps its id; a new one gets the next id and is never
+  // connected here). nullopt when max_clients names are known already.
+  std::optional<std::uint32_t> behind_relay(const std::string& name);
   // Routing ids of every connected client (broadcasts).
   std::vector<std::string> connected_peers() const;
   // Ids of every connected client, ascending.

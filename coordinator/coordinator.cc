@@ -212,7 +212,7 @@ RunSummary Coordinator::run() {
 void Coordinator::wait_for_clients() {
   const double deadline = now_s() + cfg_.join_timeout_ms / 1000.0;
   double next_note = now_s() + 5.0;
-  auto live = [&] { return registry_.connected(); };
+  auto live = [&] { return registry_.connected_weight(); };  // a relay counts as its clients
 
   while (live() < cfg_.clients) {
     if (stopping()) return;
@@ -304,7 +304,9 @@ bool Coordinator::finish_round(std::uint32_t round) {
 
   std::vector<UpdateRow> rows = std::move(pending_rows_);
   pending_rows_.clear();
-  row.selected = static_cast<std::uint32_t>(round_->selected().size());
+  // A relay stands for its clients (its TallyUpdate's rows say what became of each).
+  row.selected = 0;
+  for (std::uint32_t id : round_->selected()) row.selected += std::max<std::uint32_t>(1, registry_.at(id).relay_clients);
   row.received = static_cast<std::uint32_t>(round_->updates());
   const std::size_t applied_from = aggregate_and_apply(round, step, row, rows);
   if (strategy_->confirms() && applied_from > 0) confirm_step(round, applied_from, row);
@@ -353,17 +355,43 @@ bool Coordinator::finish_round(std::uint32_t round) {
 }
 
 std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, RoundRow& row, std::vector<UpdateRow>& rows) {
-  const std::vector<methods::Counted> counted = collect_counted(row);
+  const std::vector<methods::Counted> counted = collect_counted(row);  // direct clients' packets
+  // The relays' partial tallies, merged (tally.h: any order and grouping gives the same sums).
+  std::optional<methods::Tally> relayed;
+  for (auto& [id, r] : round_->counted()) {
+    if (!r->tally) continue;
+    if (!relayed) relayed = *r->tally;
+    else methods::merge(*relayed, *r->tally);
+  }
+  const std::size_t voters = counted.size() + (relayed ? methods::folded(*relayed) : 0);
+  row.received = static_cast<std::uint32_t>(voters);
   methods::Aggregate a;
-  if (counted.empty()) {
+  if (voters == 0) {
     a.result = codec::encode_ternary_best(codec::TernarySigns::zeros(static_cast<std::uint32_t>(replica_->size())));
+  } else if (relayed) {
+    // Tree round: the direct clients folded too, then one decision on the whole tally,
+    // bit for bit the flat aggregate (tests/methods/tally_test.cc, tests/e2e/relay_test.cc).
+    methods::Tally t = strategy_->empty_tally(static_cast<std::uint32_t>(replica_->size()));
+    for (const methods::Counted& c : counted) strategy_->fold(t, c);
+    methods::merge(t, *relayed);
+    a = strategy_->aggregate(round, t, step, *replica_);
+    if (methods::is_vote_method(cfg_.method.method) && !counted.empty()) {  // the direct clients' agreement
+      std::vector<codec::PacketView> views;
+      for (const methods::Counted& c : counted) views.push_back(c.packet);
+      a.agreement = methods::agreement_with_vote(views, codec::decode_ternary(a.result.view()));
+    }
+    record_aggregate(round, counted, a, row);
   } else {
     a = strategy_->aggregate(round, counted, step, *replica_);
     record_aggregate(round, counted, a, row);
   }
-  for (auto& [id, r] : round_->counted()) rows.push_back(r->row);
+  record_relayed_agreement(round);
+  for (auto& [id, r] : round_->counted()) {
+    rows.push_back(r->row);
+    for (const UpdateRow& child : r->children) rows.push_back(child);
+  }
   for (RoundObserver* o : observers_) o->round_result(round, a.result);
-  const std::size_t applied_from = a.refused.empty() ? counted.size() : 0;
+  const std::size_t applied_from = a.refused.empty() ? voters : 0;
   const std::uint64_t new_digest = replica_->digest();
 
   // Participants and every other live client apply the same result.
@@ -371,8 +399,7 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
   auto pk = codec::build_packet(fbb, a.result);
   const bool evaluate = eval_round(round);
   if (evaluate) eval_asked_.insert(round);
-  auto vr = wire::CreateVoteResult(fbb, round, pk, step, a.momentum, new_digest,
-                                   static_cast<std::uint32_t>(counted.size()), strategy_->confirms() && applied_from > 0,
+  auto vr = wire::CreateVoteResult(fbb, round, pk, step, a.momentum, new_digest, static_cast<std::uint32_t>(voters), strategy_->confirms() && applied_from > 0,
                                    evaluate);
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
   for (const auto& p : registry_.connected_peers()) row.downlink_bytes += send(p, vr_bytes);
@@ -385,19 +412,26 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
   result_.packet.assign(pb.GetBufferPointer(), pb.GetBufferPointer() + pb.GetSize());
   result_.step = step;
   result_.momentum = a.momentum;
-  result_.applied = !counted.empty() && a.refused.empty();
+  result_.applied = voters > 0 && a.refused.empty();
   return applied_from;
 }
 
 std::vector<methods::Counted> Coordinator::collect_counted(RoundRow& row) {
   std::vector<methods::Counted> counted;
   double loss_sum = 0.0;
+  std::size_t losses = 0;
   for (auto& [id, r] : round_->counted()) {
-    counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
     row.uplink_bytes += r->row.bytes;
+    if (r->tally) {  // a relay: its counted children's losses
+      for (const UpdateRow& child : r->children)
+        if (child.status == "counted") loss_sum += child.local_loss, ++losses;
+      continue;
+    }
+    counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
     loss_sum += r->row.local_loss;
+    ++losses;
   }
-  if (!counted.empty()) row.train_loss = loss_sum / static_cast<double>(counted.size());
+  if (losses > 0) row.train_loss = loss_sum / static_cast<double>(losses);
   return counted;
 }
 
@@ -424,6 +458,20 @@ void Coordinator::record_aggregate(std::uint32_t round, std::span<const methods:
                "signfed-coordinator: round %u: REFUSED the aggregate (%s, L2 norm %.3g); the model is kept. A client "
                "may be sending poisoned updates: --aggregate median or --clip C bound what one client can do\n",
                round, a.refused.c_str(), a.refused_norm);
+}
+
+void Coordinator::record_relayed_agreement(std::uint32_t round) {
+  // Clients behind relays: their agreement with the previous round's vote,
+  // computed by their relay (it keeps their packets), watched here as a direct client's.
+  std::vector<std::uint32_t> ids;
+  std::vector<double> agreement;
+  for (auto& [id, r] : round_->counted())
+    for (std::size_t i = 0; i < r->children.size() && i < r->child_agreement.size(); ++i)
+      if (round > 0 && r->child_agreement[i].first == round - 1) {
+        ids.push_back(r->children[i].client_id);
+        agreement.push_back(r->child_agreement[i].second);
+      }
+  if (!ids.empty()) report_suspects(suspicion_.observe(ids, agreement));
 }
 
 void Coordinator::confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row) {

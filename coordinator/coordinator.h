@@ -159,6 +159,8 @@ class Coordinator {
   std::string data_mismatch(const wire::Join& m) const;
   void on_join(const std::string& peer, const wire::Join& m, const std::string& key, const std::string& listed_name);
   void on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes);
+  // A relay's partial tally for the open round (messages.cc; FORMAT.md "Relays").
+  void on_tally_update(const std::string& peer, Client* c, const wire::TallyUpdate& m, std::size_t frame_bytes);
   void on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m);
   void on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m);
   void on_skip(const std::string& peer, Client* c, const wire::Skip& m);
@@ -208,6 +210,8 @@ class Coordinator {
   // The strategy's confirmation of an applied step (guarded step): waits for
   // the `participants`' loss reports, then keeps or rolls back and tells everyone.
   void confirm_step(std::uint32_t round, std::size_t participants, RoundRow& row);
+  // Byzantine suspicion for clients behind relays (the agreements their relays reported).
+  void record_relayed_agreement(std::uint32_t round);
   void evaluate(RoundRow& row);
   std::optional<std::uint32_t> open_round() const;  // the round collecting updates, if any
   double now_s() const;   // monotonic: deadlines, liveness, rate limits

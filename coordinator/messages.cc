@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/inbound_checks.h"
 #include "coordinator/round_state.h"
 #include "core/methods/strategy.h"
 #include "core/codec/wire_packet.h"
@@ -29,9 +30,6 @@ namespace {
 constexpr std::uint32_t kMaxRejectRowsPerRound = 8;   // per client; more are counted, not logged
 constexpr double kJoinMinInterval = 1.0;              // s between Joins of one name (more are dropped)
 constexpr double kSnapshotMinInterval = 1.0;          // s between snapshots to one client
-// Join.samples above this is refused (bad_value): 2^40 is far beyond any
-// board's data, exact as a double (it weights the mean methods) and in SQLite.
-constexpr std::uint64_t kMaxJoinSamples = std::uint64_t{1} << 40;
 
 }  // namespace
 
@@ -136,6 +134,8 @@ void Coordinator::handle_frame(const std::string& peer, std::span<const std::uin
       return on_join(peer, *env->body_as_Join(), key, grant.name);
     case Body::Update:
       return on_update(peer, c, *env->body_as_Update(), frame.size());
+    case Body::TallyUpdate:
+      return on_tally_update(peer, c, *env->body_as_TallyUpdate(), frame.size());
     case Body::Skip:
       return on_skip(peer, c, *env->body_as_Skip());
     case Body::SnapshotRequest:
@@ -191,28 +191,9 @@ std::string Coordinator::data_mismatch(const wire::Join& m) const {
 
 void Coordinator::on_join(const std::string& peer, const wire::Join& m, const std::string& key,
                           const std::string& listed_name) {
-  if (m.protocol_version() != wire::kProtocolVersion) {
-    reply_error(peer, ErrorCode::version_mismatch,
-                "protocol version mismatch: client speaks " + std::to_string(m.protocol_version()) +
-                    ", coordinator speaks " + std::to_string(wire::kProtocolVersion) + "; install matching versions",
-                0);
-    return;
-  }
-  const std::string name = m.client_name() ? m.client_name()->str() : "";
-  if (!ClientRegistry::valid_name(name)) {
-    reply_error(peer, ErrorCode::bad_value, "client_name must be 1..128 characters of [A-Za-z0-9._-:@+#/]", 0);
-    return;
-  }
-  const std::string spec = m.model_spec() ? m.model_spec()->str() : "";
-  // An empty spec: the client builds the model Welcome names.
-  if (!spec.empty() && (spec != model_->spec() || m.num_params() != model_->num_params())) {
-    reply_error(peer, ErrorCode::bad_value,
-                "model mismatch: client has '" + spec + "' (" + std::to_string(m.num_params()) +
-                    " params), run trains '" + model_->spec() + "' (" + std::to_string(model_->num_params()) +
-                    "); start the client with --model " + model_->spec(),
-                0);
-    return;
-  }
+  if (const auto no = check_join(m, "coordinator", model_->spec(), model_->num_params()))
+    return reply_error(peer, no->code, no->why, 0);
+  const std::string name = m.client_name()->str();
   if (const std::string err = data_mismatch(m); !err.empty()) {
     reply_error(peer, ErrorCode::bad_value, err, 0);
     return;
@@ -223,12 +204,22 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
       return;
     }
   }
-  if (m.samples() > kMaxJoinSamples) {
-    reply_error(peer, ErrorCode::bad_value,
-                "samples " + std::to_string(m.samples()) + " is above the limit " + std::to_string(kMaxJoinSamples) +
-                    "; report the size of the local training set",
-                0);
-    return;
+  if (m.relay_clients() > 0) {
+    // A relay sends partial tallies: only a method with a partial form, no
+    // guarded step (its loss reports are per client), no federated statistics
+    // (a relay has no data of its own to send moments of).
+    std::string why;
+    if (!strategy_->tallies())
+      why = "this run's aggregation (--aggregate " + methods::aggregate_rule_name(cfg_.aggregate) +
+            ") has no partial tallies: relays cannot serve it; connect the clients to the coordinator directly";
+    else if (strategy_->confirms())
+      why = "relays do not support --guarded-step; connect the clients to the coordinator directly";
+    else if (federated_stats())
+      why = "relays do not support --input-stats federated; connect the clients to the coordinator directly";
+    else if (m.relay_clients() > cfg_.max_clients)
+      why = "a relay for " + std::to_string(m.relay_clients()) + " clients is above --max-clients " +
+            std::to_string(cfg_.max_clients);
+    if (!why.empty()) return reply_error(peer, ErrorCode::bad_value, why, 0);
   }
   const double t = now_s();
   if (!key.empty() && !join_throttle_.allow(key, t)) {
@@ -271,6 +262,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
   c.row.data_desc = net::printable(m.data_desc() ? m.data_desc()->string_view() : std::string_view(), 256);
+  c.relay_clients = m.relay_clients();
+  if (c.relay_clients > 0) c.row.platform = "relay";  // the log's marker (clients.platform)
   log_->upsert_client(run_id_, c.row, unix_s());
   keep_moments(name, m);
 
@@ -286,7 +279,8 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
                                fbb.CreateString(model_->spec()), model_->num_params(), cfg_.seed, inputs_.enabled,
                                inputs_.mean, inputs_.std,
                                cfg_.init == model::Init::torch ? wire::Init::torch : wire::Init::he, mean_pf, std_pf,
-                               input_stats_pending());
+                               input_stats_pending(), cfg_.weighting == methods::Weighting::uniform,
+                               cfg_.aggregate.clip);
   send(peer, wire::finish_envelope(fbb, w));
   // A joiner rebuilds the seeded initial model from Welcome.seed; a snapshot
   // is only needed once the model has moved (1000 joins must not cost 1000
@@ -354,17 +348,8 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   }
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
-  if (!strategy_->accepts(v.encoding))
-    return reject(ErrorCode::bad_message,
-                  std::string("encoding ") + wire::EnumNameEncoding(v.encoding) + " is not what method " +
-                      methods::method_name(cfg_.method.method) + " sends",
-                  "rejected");
-  try {
-    codec::validate(v, static_cast<std::uint32_t>(model_->num_params()));
-  } catch (const codec::CodecError& e) {
-    const bool size = v.dim != model_->num_params();
-    return reject(size ? ErrorCode::wrong_size : ErrorCode::bad_message, e.what(), "rejected");
-  }
+  if (const auto no = check_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params())))
+    return reject(no->code, no->why, "rejected");
   auto r = std::make_unique<Received>();
   r->packet.encoding = v.encoding;
   r->packet.dim = v.dim;
@@ -379,6 +364,93 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
     row.latency_ms = m.virtual_ms();  // simulated, as every latency of a virtual-time run
   }
   r->row = row;
+  round_->count(c->row.client_id, std::move(r));
+}
+
+void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire::TallyUpdate& m,
+                                  std::size_t frame_bytes) {
+  if (!c) return reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
+  UpdateRow row;
+  row.round = m.round();
+  row.client_id = c->row.client_id;
+  row.bytes = frame_bytes;
+  row.latency_ms = (now_s() - task_sent_at_) * 1000.0;
+  auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
+    const std::uint32_t r = open_round().value_or(next_round_);
+    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
+    if (++c->rejects > kMaxRejectRowsPerRound) return;
+    row.status = status;
+    row.detail = why;
+    pending_rows_.push_back(row);
+    reply_error(peer, code, why, m.round());
+  };
+  if (c->relay_clients == 0)
+    return reject(ErrorCode::bad_message, "TallyUpdate from a client that did not join as a relay", "rejected");
+  if (m.client_id() != c->row.client_id)
+    return reject(ErrorCode::bad_message,
+                  "tally claims client " + std::to_string(m.client_id()) + " but comes from client " +
+                      std::to_string(c->row.client_id),
+                  "rejected");
+  if (const auto open = open_round(); !open || m.round() != *open) {
+    const bool late = m.round() < open.value_or(next_round_);
+    return reject(ErrorCode::wrong_round,
+                  "tally for round " + std::to_string(m.round()) +
+                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
+                  late ? "late" : "rejected");
+  }
+  switch (round_->refusal(c->row.client_id)) {
+    case RoundState::Refusal::not_selected:
+      return reject(ErrorCode::not_selected, "relay not selected for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::duplicate:
+      return reject(ErrorCode::duplicate_update, "second tally for round " + std::to_string(m.round()), "rejected");
+    case RoundState::Refusal::none:
+      break;
+  }
+  auto checked = verify_tally_update(m, *strategy_, static_cast<std::uint32_t>(model_->num_params()), c->relay_clients);
+  if (const auto* no = std::get_if<Refusal>(&checked)) return reject(no->code, no->why, "rejected");
+  VerifiedTally& v = std::get<VerifiedTally>(checked);
+  auto r = std::make_unique<Received>();
+  std::uint64_t counted_samples = 0;
+  for (const ChildReport& ch : v.rows) {
+    UpdateRow u;
+    u.round = ch.status == wire::ChildStatus::late ? std::min(ch.round, m.round()) : m.round();
+    u.bytes = ch.bytes;
+    u.payload_bytes = ch.payload_bytes;
+    u.latency_ms = ch.latency_ms;
+    u.local_loss = ch.local_loss;
+    u.samples = ch.samples;
+    u.status = wire::EnumNameChildStatus(ch.status);
+    u.detail = ch.detail;
+    r->child_agreement.emplace_back(ch.agreement >= 0.0f ? ch.agreement_round : UINT32_MAX,
+                                    ch.agreement >= 0.0f ? ch.agreement : 0.0);
+    if (ch.status == wire::ChildStatus::counted) counted_samples += u.samples;
+    r->children.push_back(std::move(u));
+  }
+  // Only now, with the message accepted, do the children's names enter the registry and the log.
+  for (std::size_t i = 0; i < v.rows.size(); ++i) {
+    const ChildReport& ch = v.rows[i];
+    const std::optional<std::uint32_t> id = registry_.behind_relay(ch.name);
+    if (!id) return reject(ErrorCode::server_full, "no room for the relay's children in the log", "rejected");
+    Client& leaf = registry_.at(*id);
+    if (!leaf.connected) {  // (a client connected here directly keeps its own row)
+      ClientRow was = leaf.row;
+      leaf.row.platform = ch.platform;
+      leaf.row.arch = ch.arch;
+      leaf.row.samples = ch.join_samples;
+      leaf.row.data_desc = "via relay '" + c->row.name + "'";
+      if (was.platform != leaf.row.platform || was.arch != leaf.row.arch || was.samples != leaf.row.samples ||
+          was.data_desc != leaf.row.data_desc)
+        log_->upsert_client(run_id_, leaf.row, unix_s());  // new or moved: one write, not one per round
+    }
+    r->children[i].client_id = *id;
+  }
+  row.payload_bytes = m.tally()->size();
+  row.status = "counted";
+  row.samples = static_cast<std::uint32_t>(std::min<std::uint64_t>(counted_samples, 1u << 24));
+  row.detail = fmt::format("relay: {} counted of {} rows; children's update bytes {}", methods::folded(v.tally),
+                           v.rows.size(), m.child_bytes());
+  r->row = row;
+  r->tally = std::move(v.tally);
   round_->count(c->row.client_id, std::move(r));
 }
 

@@ -27,12 +27,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
 #include "coordinator/round_log.h"
 #include "coordinator/straggler.h"
 #include "core/codec/packet.h"
+#include "core/methods/tally.h"
 
 namespace signfed::coord {
 
@@ -41,6 +43,12 @@ struct Received {
   codec::SignPacket packet;
   UpdateRow row;
   double virtual_ms = -1.0;  // simulated latency reported by the client (-1: none)
+  // A relay's TallyUpdate (packet unused): its children's counted updates
+  // folded, and one log row per child (counted, late, rejected, skipped).
+  std::optional<methods::Tally> tally;
+  std::vector<UpdateRow> children;
+  // Per child row: (round, agreement) of its previous counted update with that round's vote; round UINT32_MAX: none.
+  std::vector<std::pair<std::uint32_t, double>> child_agreement;
 };
 
 class RoundState {

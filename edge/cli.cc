@@ -43,7 +43,9 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
                ": trains on local data and sends sign-compressed updates to a signfed-coordinator.\n"
                "Example: signfed-edge --connect tcp://laptop:5555 --client-index 3 --num-clients 10 --partition class1"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--connect", cfg.endpoint, "coordinator endpoint");
+  app.add_option("--connect", cfg.endpoint,
+                 "coordinator (or signfed-relay) endpoint, or an ordered list A,B,...: after --rejoin-after of "
+                 "silence the client fails over to the next (docs/relay.md)");
   app.add_option("--name", cfg.name, "stable client name (default edge-<client-index>)");
   app.add_option("--model", cfg.model,
                  "model spec (must match the coordinator's); default: the model the coordinator names");
@@ -77,7 +79,8 @@ int edge_main(int argc, char** argv, const char* program, const ExtraFlags& extr
   app.add_option("--key", cfg.curve_key_file,
                  "this client's CURVE secret key file (signfed-keygen NAME.key; NAME.pub goes into the coordinator's "
                  "allowlist)");
-  app.add_option("--server-key", cfg.server_key_file, "the coordinator's CURVE public key file (COORD.pub)");
+  app.add_option("--server-key", cfg.server_key_file, "the coordinator's CURVE public key file (COORD.pub); with a --connect list, one file per endpoint (A.pub,B.pub) "
+                 "or one for all");
   if (extra) extra(app, cfg);
   CLI11_PARSE(app, argc, argv);
   cfg.insecure = insecure;

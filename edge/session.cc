@@ -8,9 +8,36 @@
 namespace signfed::edge {
 
 
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = s.find(',', start);
+    out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+}  // namespace
+
 Session::Session(const SessionConfig& cfg, zmq::context_t& ctx, const Log& log, const std::atomic<bool>* stop,
                  const net::Clock& clock)
-    : cfg_(cfg), log_(log), stop_(stop), clock_(clock), dealer_(ctx, zmq::socket_type::dealer) {
+    : cfg_(cfg), log_(log), stop_(stop), clock_(clock), ctx_(ctx), endpoints_(split_list(cfg.endpoint)) {
+  if (!cfg_.insecure) {
+    server_keys_ = split_list(cfg_.server_key_file);
+    if (server_keys_.size() != 1 && server_keys_.size() != endpoints_.size())
+      throw std::invalid_argument("--server-key: give one key file, or one per --connect endpoint (in the same order)");
+  }
+  connect_current();
+}
+
+void Session::connect_current() {
+  monitor_.reset();
+  dealer_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+  const std::string& endpoint = endpoints_[current_];
   dealer_.set(zmq::sockopt::linger, 0);
   dealer_.set(zmq::sockopt::routing_id,
               cfg_.name + "#" + std::to_string(static_cast<unsigned long long>(net::system_clock().now_s() * 1e6)));
@@ -25,13 +52,20 @@ Session::Session(const SessionConfig& cfg, zmq::context_t& ctx, const Log& log, 
     if (cfg_.curve_key_file.empty() || cfg_.server_key_file.empty())
       throw std::invalid_argument("a secure client needs --key (its secret key) and --server-key (the coordinator's "
                                   "public key); or pass --insecure for plaintext on a trusted network");
-    curve::make_client(dealer_, cfg_.curve_key_file, cfg_.server_key_file);
+    curve::make_client(dealer_, cfg_.curve_key_file, server_keys_[server_keys_.size() == 1 ? 0 : current_]);
     monitor_ = std::make_unique<curve::SocketMonitor>(
-        ctx, dealer_,
+        ctx_, dealer_,
         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
             ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
   }
-  dealer_.connect(cfg_.endpoint);
+  dealer_.connect(endpoint);
+}
+
+void Session::fail_over() {
+  const std::string& from = endpoints_[current_];
+  current_ = (current_ + 1) % endpoints_.size();
+  log_.say("no word from {}; failing over to {}", from, endpoints_[current_]);
+  connect_current();
 }
 
 Session::~Session() = default;
@@ -130,12 +164,16 @@ bool Session::tick() {
   if (state_ == State::waiting_welcome && t - last_join_ > 3.0) send_join();  // not admitted yet: keep knocking
   const double silent = t - last_heard_;
   if (silent > cfg_.rejoin_after_ms / 1000.0 && t - last_join_ > cfg_.rejoin_after_ms / 1000.0) {
-    if (!warned_silent_) log_.say("no word from the coordinator for {:.0f} s; rejoining", silent);
-    warned_silent_ = true;
+    if (endpoints_.size() > 1) {
+      fail_over();  // the next endpoint of the --connect list (a relay died: another relay or the coordinator)
+    } else {
+      if (!warned_silent_) log_.say("no word from the coordinator for {:.0f} s; rejoining", silent);
+      warned_silent_ = true;
+    }
     rejoin();
   }
   if (silent > cfg_.give_up_after_ms / 1000.0) {
-    log_.error("coordinator at {} unreachable for {:.0f} s; giving up", cfg_.endpoint, silent);
+    log_.error("coordinator at {} unreachable for {:.0f} s; giving up", endpoints_[current_], silent);
     finish(1);
     return false;
   }

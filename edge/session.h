@@ -38,6 +38,9 @@ namespace signfed::edge {
 
 
 struct SessionConfig {
+  // The parent's endpoint, or an ordered list "A,B,...": after rejoin_after_ms
+  // of silence the session fails over to the next one (a dead relay: another
+  // relay or the coordinator; docs/relay.md), round robin.
   std::string endpoint;
   std::string name;  // routing id prefix
   std::uint32_t heartbeat_ms = 1000;
@@ -47,7 +50,7 @@ struct SessionConfig {
   // this client's secret key file and the coordinator's public key file.
   bool insecure = true;
   std::string curve_key_file;
-  std::string server_key_file;
+  std::string server_key_file;  // one file, or one per endpoint ("A.pub,B.pub") in the same order
 };
 
 class Session {
@@ -94,6 +97,8 @@ class Session {
 
  private:
   void send_join();
+  void connect_current();  // a fresh socket to endpoints_[current_]
+  void fail_over();        // the next endpoint
   void send_heartbeat();
   bool check_monitor();  // false: fatal handshake failure
 
@@ -101,6 +106,9 @@ class Session {
   const Log& log_;
   const std::atomic<bool>* stop_;
   const net::Clock& clock_;  // monotonic seconds (net/clock.h)
+  zmq::context_t& ctx_;
+  std::vector<std::string> endpoints_, server_keys_;
+  std::size_t current_ = 0;
   zmq::socket_t dealer_;
   std::unique_ptr<curve::SocketMonitor> monitor_;  // CURVE handshake failures (secure only)
   std::function<std::vector<std::uint8_t>()> make_join_;

@@ -427,6 +427,17 @@ MeanTally decode_mean(ByteReader& in, std::uint32_t dim) {
 
 }  // namespace
 
+void merge(Tally& into, const Tally& from) {
+  if (into.index() != from.index()) throw CodecError("tally: merging a vote tally with a mean tally");
+  if (auto* v = std::get_if<VoteTally>(&into)) v->merge(std::get<VoteTally>(from));
+  else std::get<MeanTally>(into).merge(std::get<MeanTally>(from));
+}
+
+std::uint32_t folded(const Tally& t) {
+  if (const auto* v = std::get_if<VoteTally>(&t)) return v->voters;
+  return std::get<MeanTally>(t).count;
+}
+
 std::vector<std::uint8_t> encode_tally(const Tally& t) {
   std::vector<std::uint8_t> out;
   if (const auto* v = std::get_if<VoteTally>(&t)) {

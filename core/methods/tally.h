@@ -93,6 +93,11 @@ std::vector<float> mean(const MeanTally& t);
 
 using Tally = std::variant<VoteTally, MeanTally>;
 
+// Adds `from` into `into` (same kind and dimension; CodecError otherwise).
+void merge(Tally& into, const Tally& from);
+// The updates folded into a tally (VoteTally::voters or MeanTally::count).
+std::uint32_t folded(const Tally& t);
+
 // The tally's wire form (FORMAT.md "Partial tallies"): vote counts bit-packed
 // at the width of the largest count, dense or over the support (whichever is
 // smaller); mean limbs as zigzag varints.

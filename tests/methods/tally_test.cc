@@ -229,3 +229,22 @@ TEST_CASE("tally: the fixed point keeps every float32 down to 2^-57 exactly and 
   for (std::size_t i = 0; i + 1 < x.size(); ++i) CHECK(m[i] == x[i]);
   CHECK(m.back() == 0.0f);  // 2^-90: below the last limb's 2^-80
 }
+
+TEST_CASE("tally: merge() on the variant adds tallies of one kind, folded() counts their updates, kinds never mix") {
+  const std::uint32_t n = 40;
+  const std::vector<SignPacket> ps = sign_packets(n, 5, 11, false);
+  methods::Tally all = methods::VoteTally(n), left = methods::VoteTally(n), right = methods::VoteTally(n);
+  for (std::size_t k = 0; k < ps.size(); ++k) {
+    std::get<methods::VoteTally>(all).add(ps[k].view());
+    std::get<methods::VoteTally>(k < 2 ? left : right).add(ps[k].view());
+  }
+  methods::merge(left, right);
+  CHECK(std::get<methods::VoteTally>(left) == std::get<methods::VoteTally>(all));
+  CHECK(methods::folded(left) == 5);
+  methods::Tally mean = methods::MeanTally(n);
+  std::get<methods::MeanTally>(mean).add(ps[0].view(), 3, 0.0);
+  CHECK(methods::folded(mean) == 1);
+  CHECK_THROWS_AS(methods::merge(left, mean), codec::CodecError);
+  CHECK_THROWS_AS(methods::merge(mean, left), codec::CodecError);
+  CHECK(methods::folded(left) == 5);
+}

@@ -48,17 +48,18 @@ struct Round {
 
 int main(int argc, char** argv) {
   std::string endpoint = "tcp://127.0.0.1:5555", model_spec = "mlp", report, key, server_key, allowlist;
-  std::uint32_t n = 1000, io_threads = 2, give_up_s = 600, first = 0;
+  std::string prefix = "load-";
+  std::uint32_t n = 1000, io_threads = 2, give_up_s = 600;
   bool insecure = false;
   CLI::App app{"signfed-load: N simulated edge clients (one DEALER socket each) in one process, answering every "
                "round with random valid sign packets; for load tests of signfed-coordinator.\n"
                "Example: signfed-load --connect tcp://127.0.0.1:5555 --clients 1000 --insecure --report load.csv"};
   app.add_option("--connect", endpoint, "coordinator endpoint");
   app.add_option("--clients", n, "number of simulated clients (connections)")->check(CLI::Range(1u, 100000u));
-  app.add_option("--first-index", first,
-                 "the clients are named load-I for I = F .. F+N-1: give each of several signfed-load processes its "
-                 "own range (names must be unique in a run)");
   app.add_option("--model", model_spec, "model spec; must match the coordinator's --model");
+  app.add_option("--name-prefix", prefix,
+                 "client names are PREFIX + index (several signfed-load behind relays of one run need distinct ones)")
+      ->capture_default_str();
   app.add_option("--report", report, "write per-round counts (round,sent,sent_early) to this CSV file");
   app.add_option("--io-threads", io_threads, "ZeroMQ I/O threads")->check(CLI::Range(1u, 64u));
   app.add_option("--give-up-after", give_up_s, "exit after this many seconds without a message");
@@ -123,7 +124,7 @@ int main(int argc, char** argv) {
       std::string lines;
       for (std::uint32_t i = 0; i < n; ++i) {
         keys.push_back(curve::generate());
-        lines += keys.back().public_key + " load-" + std::to_string(first + i) + "\n";
+        lines += keys.back().public_key + " " + prefix + std::to_string(i) + "\n";
       }
       std::ofstream out(allowlist, std::ios::app);
       out << lines;
@@ -134,7 +135,7 @@ int main(int argc, char** argv) {
       socks.emplace_back(ctx, zmq::socket_type::dealer);
       auto& s = socks.back();
       s.set(zmq::sockopt::linger, 0);
-      s.set(zmq::sockopt::routing_id, "load-" + std::to_string(first + i) + "#" + pid);
+      s.set(zmq::sockopt::routing_id, prefix + std::to_string(i) + "#" + pid);
       s.set(zmq::sockopt::sndhwm, 1000);
       if (!keys.empty()) {
         s.set(zmq::sockopt::curve_serverkey, server);
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   };
   auto join = [&](std::uint32_t i) {
     fb::FlatBufferBuilder fbb(256);
-    auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString("load-" + std::to_string(first + i)),
+    auto j = wire::CreateJoin(fbb, wire::kProtocolVersion, fbb.CreateString(prefix + std::to_string(i)),
                               fbb.CreateString("Linux"), fbb.CreateString("signfed-load"),
                               fbb.CreateString(model->spec()), dim, 1, fbb.CreateString("synthetic"));
     send(i, wire::finish_envelope(fbb, j));

@@ -89,6 +89,13 @@ std::unique_ptr<CLI::App> make_app(Options& o) {
                 "in-process: give every client its own model replica, gradient and encoder instead of sharing one "
                 "replica and a bench of buffers per worker (docs/simulation.md; for comparison)")
       ->group(fed);
+  app->add_option("--relays", o.sim.relays,
+                  "in-process aggregation tree: N relays (clients spread over them), or N,M for two tiers (M lower "
+                  "relays spread over N upper ones); the digests equal the flat run's (docs/relay.md)")
+      ->delimiter(',')
+      ->expected(1, 2)
+      ->check(CLI::Range(1u, 10000u))
+      ->group(fed);
   app->add_flag("--processes", o.sim.processes,
                 "run the real signfed-coordinator and signfed-edge-faulty (signfed-edge plus --delay-ms for --slow) "
                 "binaries on tcp loopback")
@@ -168,6 +175,10 @@ std::string finish(Options& o) {
            "--aggregate and --clip, or --export-plan";
   if (o.sim.plan_only && (o.given.count("--trace-rounds") || o.given.count("--trace-at")))
     return "--plan-only runs nothing, so it traces nothing: drop --trace-rounds and --trace-at";
+  if (!o.sim.relays.empty() && o.sim.processes)
+    return "--relays runs the tree in-process; for processes start signfed-relay yourself (docs/relay.md)";
+  if (o.sim.relays.size() == 2 && o.sim.relays[1] < o.sim.relays[0])
+    return "--relays N,M: M lower relays spread over N upper ones, so M must be at least N";
   try {
     if (!o.trace_at.empty()) o.sim.trace_at = sim::parse_round_list(o.trace_at);
     if (!o.slow.empty()) sim::parse_slow(o.slow, o.sim.fleet);

@@ -28,6 +28,7 @@
 
 #include "core/methods/encoder.h"
 #include "edge/edge_client.h"
+#include "relay/relay.h"
 #include "core/kernels/sign_kernels.h"
 #include "net/loopback.h"
 #include "tools/sim/mpi_sim.h"
@@ -286,6 +287,56 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   });
   bound_f.wait();
 
+  // The aggregation tree (--relays): each relay on its own thread, its
+  // endpoint where its children connect. client_endpoint[c]: where client c joins.
+  std::vector<std::string> client_endpoint(cfg.clients, cc.endpoint);
+  std::atomic<bool> relays_done{false};
+  std::mutex relay_mu;
+  std::string relay_error;
+  std::vector<std::thread> relay_threads;
+  auto start_relay = [&](relay::RelayConfig rc) {
+    relay_threads.emplace_back([&, rc] {
+      try {
+        relay::Relay r(rc, ctx, &relays_done);
+        r.run();
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(relay_mu);
+        relay_error = e.what();
+      }
+    });
+  };
+  if (!cfg.relays.empty()) {
+    const std::uint32_t top = cfg.relays[0], low = cfg.relays.size() > 1 ? cfg.relays[1] : 0;
+    const std::uint32_t leaves_over = low > 0 ? low : top;  // the tier the clients join
+    std::vector<std::uint32_t> leaf_count(leaves_over, 0), top_count(top, 0);
+    for (std::uint32_t c = 0; c < cfg.clients; ++c) ++leaf_count[c % leaves_over];
+    auto relay_config = [&](const std::string& name, const std::string& parent, std::uint32_t clients) {
+      relay::RelayConfig rc;
+      rc.parent = parent;
+      rc.bind = "inproc://signfed-sim-" + name;
+      rc.name = name;
+      rc.clients = clients;
+      rc.quiet = !cfg.verbose_clients;
+      rc.heartbeat_ms = 2000;
+      rc.rejoin_after_ms = 60000;
+      return rc;
+    };
+    if (low > 0) {
+      for (std::uint32_t j = 0; j < low; ++j) top_count[j % top] += leaf_count[j];
+      for (std::uint32_t i = 0; i < top; ++i)
+        start_relay(relay_config("relay-" + std::to_string(i), cc.endpoint, top_count[i]));
+      for (std::uint32_t j = 0; j < low; ++j)
+        start_relay(relay_config("relay-" + std::to_string(j % top) + "." + std::to_string(j),
+                                 "inproc://signfed-sim-relay-" + std::to_string(j % top), leaf_count[j]));
+      for (std::uint32_t c = 0; c < cfg.clients; ++c)
+        client_endpoint[c] = "inproc://signfed-sim-relay-" + std::to_string((c % low) % top) + "." + std::to_string(c % low);
+    } else {
+      for (std::uint32_t i = 0; i < top; ++i)
+        start_relay(relay_config("relay-" + std::to_string(i), cc.endpoint, leaf_count[i]));
+      for (std::uint32_t c = 0; c < cfg.clients; ++c) client_endpoint[c] = "inproc://signfed-sim-relay-" + std::to_string(c % top);
+    }
+  }
+
   // One read-only replica for all clients (edge/shared_replica.h); the coordinator's initial model.
   std::unique_ptr<edge::SharedReplica> shared;
   if (cfg.share) shared = std::make_unique<edge::SharedReplica>(cc.model, cc.seed, cc.init);
@@ -297,7 +348,7 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
     std::vector<std::uint32_t> ids, crash_after;
     for (std::uint32_t c = w; c < cfg.clients; c += W) {
       edge::EdgeConfig e;
-      e.endpoint = cc.endpoint;
+      e.endpoint = client_endpoint[c];
       e.name = "sim-" + std::to_string(c);
       e.model = cc.model;
       e.partition = cfg.partition;
@@ -337,6 +388,9 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   }
   for (auto& t : workers) t.join();
   coordinator.join();
+  relays_done.store(true);
+  for (auto& t : relay_threads) t.join();
+  if (!relay_error.empty()) throw std::runtime_error("a relay failed: " + relay_error);
   if (coord_error) std::rethrow_exception(coord_error);
   for (const WorkerOut& o : outs) {
     if (!o.error.empty()) throw std::runtime_error("a simulated client could not start: " + o.error);

@@ -54,6 +54,10 @@ struct SimConfig {
   FaultSpec faults;
   std::uint32_t spb_every = 0;       // 0: no probe
   std::uint32_t spb_draws = 1;       // minibatches per client per probe
+  // --relays N or N,M (in-process): the clients join through N relays
+  // (signfed-relay's Relay, one thread each), or through M lower relays spread
+  // over N upper ones; empty: flat. Same seed, same digests (docs/relay.md).
+  std::vector<std::uint32_t> relays;
   bool processes = false;
   std::string coordinator_bin, edge_bin, log_dir;  // --processes
   // --mpi: the clients spread over the MPI ranks, rank 0 the coordinator and
