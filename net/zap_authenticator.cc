@@ -67,7 +67,12 @@ void ZapAuthenticator::reload(bool first) {
     if (first) throw std::runtime_error("cannot read the allowlist " + path_ + " (pass --allow FILE of client public keys)");
     return;  // keep the last good list if the file is being replaced
   }
-  if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
+  // mtime alone misses a write in the same clock tick as the last read (the
+  // kernel's file times are coarse: a few ms), as when keys are appended right
+  // after start-up; an append or a replacement changes the size or the inode.
+  if (!first && st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec && st.st_size == size_ &&
+      st.st_ino == inode_)
+    return;
   try {
     curve::Allowlist fresh = curve::read_allowlist(path_);
     for (const auto& [key, name] : keys_) {
@@ -76,10 +81,14 @@ void ZapAuthenticator::reload(bool first) {
     }
     keys_ = std::move(fresh);
     mtime_ = st.st_mtim;
+    size_ = st.st_size;
+    inode_ = st.st_ino;
   } catch (const curve::CurveError& e) {
     if (first) throw;
     fmt::print(stderr, "signfed-coordinator: allowlist not reloaded, keeping the previous one: {}\n", e.what());
     mtime_ = st.st_mtim;
+    size_ = st.st_size;
+    inode_ = st.st_ino;
   }
 }
 

@@ -7,6 +7,8 @@
 // Thread-safety: owned and served by the thread that owns the secured socket.
 #pragma once
 
+#include <sys/types.h>
+
 #include <ctime>
 #include <optional>
 #include <string>
@@ -46,7 +48,9 @@ class ZapAuthenticator {
   zmq::socket_t rep_;
   curve::Allowlist keys_;
   std::vector<std::string> revoked_;  // since the last refresh()
-  timespec mtime_{};
+  timespec mtime_{};  // the file as last read: reloaded when any of these differ
+  off_t size_ = 0;
+  ino_t inode_ = 0;
 };
 
 }  // namespace signfed::net

@@ -134,6 +134,22 @@ TEST_CASE("ZAP: listed keys are admitted, others refused, and a changed allowlis
   CHECK(zap.size() == 2);
 }
 
+TEST_CASE("ZAP: keys appended within the clock tick of the last read are seen (same mtime, larger file)") {
+  test::TempDb dir("k");
+  const std::string allow = dir.dir + "/clients.allow";
+  const curve::KeyPair a = curve::generate(), b = curve::generate();
+  write(allow, a.public_key + "\n");
+  struct stat before{};
+  REQUIRE(::stat(allow.c_str(), &before) == 0);
+  zmq::context_t ctx;
+  net::ZapAuthenticator zap(ctx, allow);
+  std::ofstream(allow, std::ios::app) << b.public_key << "\n";
+  const timespec same[2] = {before.st_atim, before.st_mtim};  // as if in the same tick
+  REQUIRE(::utimensat(AT_FDCWD, allow.c_str(), same, 0) == 0);
+  CHECK(ask(ctx, zap, b.public_key) == "200");
+  CHECK(zap.size() == 2);
+}
+
 TEST_CASE("ZAP: a coordinator without a readable allowlist does not start") {
   zmq::context_t ctx;
   CHECK_THROWS_WITH_AS(net::ZapAuthenticator(ctx, "/nonexistent/clients.allow"),

@@ -101,7 +101,7 @@ def main():
     port = a.port
 
     def key(name):  # a CURVE key pair: NAME.key (secret), NAME.pub
-        subprocess.run([keygen_bin, os.path.join(tmp, name)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([keygen_bin, "--dir", tmp, name], check=True, stdout=subprocess.DEVNULL)
         return os.path.join(tmp, name + ".key"), os.path.join(tmp, name + ".pub")
 
     def allow_file(name):
@@ -119,7 +119,8 @@ def main():
     cmd = [coord_bin, "--endpoint", f"tcp://127.0.0.1:{port}", "--db", db, "--clients", str(a.clients),
            "--rounds", str(a.rounds), "--model", a.model, "--eval-every", "0", "--quiet",
            "--round-timeout", str(a.round_timeout), "--join-timeout", str(a.join_timeout),
-           "--checkpoint-every", "1000", "--no-standardise", "--no-test"]
+           "--checkpoint-every", "1000", "--no-standardise", "--no-test",
+           "--max-clients", str(a.clients + sum(tiers) + 16)]
     if a.insecure:
         cmd.append("--insecure")
     else:
@@ -143,8 +144,10 @@ def main():
             leaves = a.clients // count + (1 if r < a.clients % count else 0) if level == 0 else None
             name = f"relay{level}-{r}"
             ep = f"tcp://127.0.0.1:{port}"
+            # --clients: the leaf clients below this relay (what it waits for before round 0).
             cmd = [relay_bin, "--parent", parent_ep, "--bind", ep, "--name", name, "--clients",
-                   str(leaves if level == 0 else share), "--quiet"]
+                   str(leaves if level == 0 else a.clients // count + (1 if r < a.clients % count else 0)),
+                   "--max-clients", str(a.clients + sum(tiers) + 16), "--quiet"]
             if a.insecure:
                 cmd.append("--insecure")
             else:
@@ -160,7 +163,6 @@ def main():
             port += 1
         parents = tier_parents
     # The clients: signfed-load processes of at most --per-load clients, each on one parent.
-    first = 0
     targets = []
     for r, (ep, pub, allow) in enumerate(parents):
         n = leaves_per_relay[r] if tiers else a.clients
@@ -170,11 +172,10 @@ def main():
             n -= k
     time.sleep(0.5)
     for i, (ep, pub, allow, k) in enumerate(targets):
-        cmd = [load_bin, "--connect", ep, "--clients", str(k), "--first-index", str(first), "--model", a.model,
+        cmd = [load_bin, "--connect", ep, "--clients", str(k), "--name-prefix", f"l{i}-", "--model", a.model,
                "--give-up-after", str(a.join_timeout // 1000 + 60)]
         cmd += ["--insecure"] if a.insecure else ["--server-key", pub, "--allowlist", allow]
         procs.append(Proc(f"load-{i}", cmd, tmp, children=k))
-        first += k
 
     print(f"fleet_scale: {a.clients} clients, tiers {tiers or 'flat'}, {len(targets)} load processes, "
           f"{a.rounds} rounds, model {a.model}, {'plaintext' if a.insecure else 'CURVE'}; logs in {tmp}",
@@ -226,6 +227,17 @@ def main():
               f"peak RSS {min(rss):.1f}..{max(rss):.1f} MB")
     print(f"rounds {len(rounds)}, median wall {result['median_round_wall_s'] * 1000:.0f} ms, counted updates "
           f"{counted} of {a.clients * len(rounds)}")
+    # Uplink per relay per round: its TallyUpdate against its children's update bytes
+    # (the relay's row in the parent's log carries both: bytes and 'children bytes N' in detail).
+    relays = con.execute(
+        "SELECT c.name, AVG(u.bytes), AVG(CAST(substr(u.detail, instr(u.detail, 'bytes ') + 6) AS INTEGER)) "
+        "FROM updates u JOIN clients c USING(run_id, client_id) WHERE c.platform = 'relay' AND u.status = 'counted' "
+        "GROUP BY c.name ORDER BY c.name").fetchall()
+    result["uplink"] = []
+    for name, up, below in relays:
+        result["uplink"].append({"relay": name, "tally_bytes": up, "children_bytes": below})
+        print(f"uplink {name}: {up:.0f} B per round for {below:.0f} B of its children's packets "
+              f"({up / below if below else 0:.4f})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
