@@ -109,9 +109,9 @@ def main():
         open(path, "w").close()
         return path
 
-    def pub_of(pub_path):
+    def pub_of(pub_path):  # the Z85 key: the first line that is not a comment
         with open(pub_path) as f:
-            return f.read().split()[0]
+            return next(line.strip() for line in f if line.strip() and not line.startswith("#"))
 
     procs = []
     # The coordinator.
@@ -119,7 +119,7 @@ def main():
     cmd = [coord_bin, "--endpoint", f"tcp://127.0.0.1:{port}", "--db", db, "--clients", str(a.clients),
            "--rounds", str(a.rounds), "--model", a.model, "--eval-every", "0", "--quiet",
            "--round-timeout", str(a.round_timeout), "--join-timeout", str(a.join_timeout),
-           "--checkpoint-every", "1000", "--no-standardise", "--no-test",
+           "--checkpoint-every", "1000", "--no-standardise",
            "--max-clients", str(a.clients + sum(tiers) + 16)]
     if a.insecure:
         cmd.append("--insecure")
@@ -182,26 +182,45 @@ def main():
           flush=True)
     coord = procs[0]
     start = time.time()
-    while coord.p.poll() is None:
-        t = time.time()
-        for p in procs:
-            p.sample(t)
-        time.sleep(0.2)
-        if t - start > a.join_timeout / 1000 + a.rounds * a.round_timeout / 1000 + 120:
-            print("fleet_scale: giving up (timeout)", file=sys.stderr)
-            break
-    for p in procs:
-        if p.p.poll() is None:
-            p.p.terminate()
-    for p in procs:
-        _, status, ru = os.wait4(p.p.pid, 0)
+
+    def reap(p, flags):
+        """Collects p's exit status and rusage if it has exited (wait4: CPU and peak RSS of the child itself)."""
+        if p.rc is not None:
+            return True
+        pid, status, ru = os.wait4(p.p.pid, flags)
+        if pid == 0:
+            return False
         p.rc = os.waitstatus_to_exitcode(status)
         p.cpu = ru.ru_utime + ru.ru_stime
         p.maxrss_kb = ru.ru_maxrss
+        p.p.returncode = p.rc  # so Popen does not wait for it again
+        return True
+
+    limit = a.join_timeout / 1000 + a.rounds * a.round_timeout / 1000 + 120
+    while not reap(coord, os.WNOHANG):
+        t = time.time()
+        for p in procs:
+            if p.rc is None:
+                p.sample(t)
+                reap(p, os.WNOHANG)
+        time.sleep(0.2)
+        if t - start > limit:
+            print("fleet_scale: giving up (timeout)", file=sys.stderr)
+            coord.p.terminate()
+    deadline = time.time() + 30  # the rest end on the coordinator's Bye (relays, load) or are stopped
+    for p in procs:
+        while not reap(p, os.WNOHANG):
+            if time.time() > deadline:
+                p.p.terminate()
+                reap(p, 0)
+                break
+            time.sleep(0.1)
 
     con = sqlite3.connect(db)
     rounds = con.execute("SELECT round, started_at, ended_at FROM rounds ORDER BY round").fetchall()
-    counted = con.execute("SELECT COUNT(*) FROM updates WHERE status = 'counted'").fetchone()[0]
+    # Leaf clients' counted updates (a relay's own row in the log stands for its children).
+    counted = con.execute("SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) "
+                          "WHERE u.status = 'counted' AND c.platform != 'relay'").fetchone()[0]
     if not rounds:
         sys.exit(f"fleet_scale: no round was logged (coordinator exit {coord.rc}); see {tmp}")
     # Wall clock of the rounds: the log's unix times; CPU over the same span from the samples.
@@ -236,7 +255,7 @@ def main():
     result["uplink"] = []
     for name, up, below in relays:
         result["uplink"].append({"relay": name, "tally_bytes": up, "children_bytes": below})
-        print(f"uplink {name}: {up:.0f} B per round for {below:.0f} B of its children's packets "
+        print(f"uplink {name}: {up:.0f} B per round for {below:.0f} B of the packets of the clients below it "
               f"({up / below if below else 0:.4f})")
     if a.json:
         with open(a.json, "w") as f:
