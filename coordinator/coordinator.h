@@ -161,6 +161,13 @@ class Coordinator {
   void on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes);
   // A relay's partial tally for the open round (messages.cc; FORMAT.md "Relays").
   void on_tally_update(const std::string& peer, Client* c, const wire::TallyUpdate& m, std::size_t frame_bytes);
+  // What an Update and a TallyUpdate share: a refusal (a bounded number of
+  // rows and Error replies per client and round), and the admission checks
+  // (the claimed id, the open round, selection, duplicates; false: refused).
+  void refuse_update(const std::string& peer, Client& c, UpdateRow& row, wire::ErrorCode code, const std::string& why,
+                     const char* status, std::uint32_t round);
+  bool admit_to_round(const std::string& peer, Client& c, UpdateRow& row, std::uint32_t round,
+                      std::uint32_t claimed_id, const char* what, const char* who);
   void on_snapshot_request(const std::string& peer, Client* c, const wire::SnapshotRequest& m);
   void on_guard_report(const std::string& peer, Client* c, const wire::GuardReport& m);
   void on_skip(const std::string& peer, Client* c, const wire::Skip& m);

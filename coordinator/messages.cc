@@ -302,6 +302,53 @@ void Coordinator::on_join(const std::string& peer, const wire::Join& m, const st
   std::fflush(stdout);
 }
 
+void Coordinator::refuse_update(const std::string& peer, Client& c, UpdateRow& row, ErrorCode code,
+                                const std::string& why, const char* status, std::uint32_t round) {
+  // A client replaying or flooding gets a bounded number of rows and replies per round.
+  // Between rounds the budget is the next round's.
+  const std::uint32_t r = open_round().value_or(next_round_);
+  if (c.reject_round != r) c.reject_round = r, c.rejects = 0;
+  if (++c.rejects > kMaxRejectRowsPerRound) return;
+  row.status = status;
+  row.detail = why;
+  pending_rows_.push_back(row);
+  reply_error(peer, code, why, round);
+}
+
+bool Coordinator::admit_to_round(const std::string& peer, Client& c, UpdateRow& row, std::uint32_t round,
+                                 std::uint32_t claimed_id, const char* what, const char* who) {
+  const std::string w = what;
+  if (claimed_id != c.row.client_id) {
+    refuse_update(peer, c, row, ErrorCode::bad_message,
+                  w + " claims client " + std::to_string(claimed_id) + " but comes from client " +
+                      std::to_string(c.row.client_id),
+                  "rejected", round);
+    return false;
+  }
+  if (const auto open = open_round(); !open || round != *open) {
+    // Late: for a round that has closed. One for a round not opened yet is refused, not late.
+    const bool late = round < open.value_or(next_round_);
+    refuse_update(peer, c, row, ErrorCode::wrong_round,
+                  w + " for round " + std::to_string(round) +
+                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
+                  late ? "late" : "rejected", round);
+    return false;
+  }
+  switch (round_->refusal(c.row.client_id)) {
+    case RoundState::Refusal::not_selected:
+      refuse_update(peer, c, row, ErrorCode::not_selected,
+                    std::string(who) + " not selected for round " + std::to_string(round), "rejected", round);
+      return false;
+    case RoundState::Refusal::duplicate:
+      refuse_update(peer, c, row, ErrorCode::duplicate_update, "second " + w + " for round " + std::to_string(round),
+                    "rejected", round);
+      return false;
+    case RoundState::Refusal::none:
+      break;
+  }
+  return true;
+}
+
 void Coordinator::on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes) {
   if (!c) {
     reply_error(peer, ErrorCode::unknown_client, "unknown client: send Join first", m.round());
@@ -315,37 +362,9 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   row.local_loss = std::isfinite(m.local_loss()) ? m.local_loss() : 0.0;
   row.samples = std::min<std::uint32_t>(m.samples(), 1u << 24);
   auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
-    // A client replaying or flooding gets a bounded number of rows and replies per round.
-    // Between rounds the budget is the next round's.
-    const std::uint32_t r = open_round().value_or(next_round_);
-    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
-    if (++c->rejects > kMaxRejectRowsPerRound) return;
-    row.status = status;
-    row.detail = why;
-    pending_rows_.push_back(row);
-    reply_error(peer, code, why, m.round());
+    refuse_update(peer, *c, row, code, why, status, m.round());
   };
-  if (m.client_id() != c->row.client_id)
-    return reject(ErrorCode::bad_message,
-                  "update claims client " + std::to_string(m.client_id()) + " but comes from client " +
-                      std::to_string(c->row.client_id),
-                  "rejected");
-  if (const auto open = open_round(); !open || m.round() != *open) {
-    // Late: for a round that has closed. An update for a round not opened yet is refused, not late.
-    const bool late = m.round() < open.value_or(next_round_);
-    return reject(ErrorCode::wrong_round,
-                  "update for round " + std::to_string(m.round()) +
-                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
-                  late ? "late" : "rejected");
-  }
-  switch (round_->refusal(c->row.client_id)) {
-    case RoundState::Refusal::not_selected:
-      return reject(ErrorCode::not_selected, "client not selected for round " + std::to_string(m.round()), "rejected");
-    case RoundState::Refusal::duplicate:
-      return reject(ErrorCode::duplicate_update, "second update for round " + std::to_string(m.round()), "rejected");
-    case RoundState::Refusal::none:
-      break;
-  }
+  if (!admit_to_round(peer, *c, row, m.round(), m.client_id(), "update", "client")) return;
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
   if (const auto no = check_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params())))
@@ -376,36 +395,11 @@ void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire
   row.bytes = frame_bytes;
   row.latency_ms = (now_s() - task_sent_at_) * 1000.0;
   auto reject = [&](ErrorCode code, const std::string& why, const char* status) {
-    const std::uint32_t r = open_round().value_or(next_round_);
-    if (c->reject_round != r) c->reject_round = r, c->rejects = 0;
-    if (++c->rejects > kMaxRejectRowsPerRound) return;
-    row.status = status;
-    row.detail = why;
-    pending_rows_.push_back(row);
-    reply_error(peer, code, why, m.round());
+    refuse_update(peer, *c, row, code, why, status, m.round());
   };
   if (c->relay_clients == 0)
     return reject(ErrorCode::bad_message, "TallyUpdate from a client that did not join as a relay", "rejected");
-  if (m.client_id() != c->row.client_id)
-    return reject(ErrorCode::bad_message,
-                  "tally claims client " + std::to_string(m.client_id()) + " but comes from client " +
-                      std::to_string(c->row.client_id),
-                  "rejected");
-  if (const auto open = open_round(); !open || m.round() != *open) {
-    const bool late = m.round() < open.value_or(next_round_);
-    return reject(ErrorCode::wrong_round,
-                  "tally for round " + std::to_string(m.round()) +
-                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
-                  late ? "late" : "rejected");
-  }
-  switch (round_->refusal(c->row.client_id)) {
-    case RoundState::Refusal::not_selected:
-      return reject(ErrorCode::not_selected, "relay not selected for round " + std::to_string(m.round()), "rejected");
-    case RoundState::Refusal::duplicate:
-      return reject(ErrorCode::duplicate_update, "second tally for round " + std::to_string(m.round()), "rejected");
-    case RoundState::Refusal::none:
-      break;
-  }
+  if (!admit_to_round(peer, *c, row, m.round(), m.client_id(), "tally", "relay")) return;
   auto checked = verify_tally_update(m, *strategy_, static_cast<std::uint32_t>(model_->num_params()), c->relay_clients);
   if (const auto* no = std::get_if<Refusal>(&checked)) return reject(no->code, no->why, "rejected");
   VerifiedTally& v = std::get<VerifiedTally>(checked);
