@@ -146,13 +146,7 @@ SimResult run_mpi(const SimConfig& cfg, std::shared_ptr<const data::Dataset> tra
   coord::CoordinatorConfig cc = cfg.coord;
   cc.endpoint = "mpi";
   cc.clients = cfg.clients;
-  if (cc.standardise && cc.input_stats == coord::CoordinatorConfig::InputStats::dataset &&
-      !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
-    const data::Standardisation st =
-        data::train_pixel_statistics(cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir);
-    cc.input_mean = st.mean;
-    cc.input_std = st.std;
-  }
+  resolve_dataset_input_stats(cfg, cc);
   coord::resolve_run_config(cc, model::make_model(cc.model, 0)->num_params());
   const std::unique_ptr<methods::Strategy> strategy = methods::make_strategy(cc.strategy_config());
   if (!strategy->tallies()) throw std::invalid_argument("this method's aggregate has no partial tally");

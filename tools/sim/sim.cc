@@ -248,13 +248,7 @@ SimResult run_inprocess(const SimConfig& cfg, std::shared_ptr<const data::Datase
   // The input statistics once, here: the coordinator sends them to the
   // clients, and the SPB probe must see the same inputs.
   // (Federated statistics come from the clients' Joins, inside the coordinator.)
-  if (cc.standardise && cc.input_stats == coord::CoordinatorConfig::InputStats::dataset &&
-      !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
-    const data::Standardisation st =
-        data::train_pixel_statistics(cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir);
-    cc.input_mean = st.mean;
-    cc.input_std = st.std;
-  }
+  resolve_dataset_input_stats(cfg, cc);
   const data::Standardisation inputs{cc.standardise, cc.input_mean, cc.input_std};
 
   const std::size_t params = model::make_model(cc.model, 0)->num_params();
@@ -514,6 +508,16 @@ SimResult run_processes(const SimConfig& cfg, const std::vector<ClientProfile>& 
 }
 
 }  // namespace
+
+void resolve_dataset_input_stats(const SimConfig& cfg, coord::CoordinatorConfig& cc) {
+  if (cc.standardise && cc.input_stats == coord::CoordinatorConfig::InputStats::dataset &&
+      !(std::isfinite(cc.input_mean) && std::isfinite(cc.input_std))) {
+    const data::Standardisation st =
+        data::train_pixel_statistics(cfg.train_dir.empty() ? std::string(data::kFashionMnistDir) : cfg.train_dir);
+    cc.input_mean = st.mean;
+    cc.input_std = st.std;
+  }
+}
 
 std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg) {
   if (!cfg.train_file.path.empty()) return std::make_shared<const data::Dataset>(data::load_local_data(cfg.train_file));

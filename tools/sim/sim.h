@@ -85,6 +85,11 @@ struct SimResult {
 // Loads the train set named by cfg (shared by every client of the run).
 std::shared_ptr<const data::Dataset> load_train(const SimConfig& cfg);
 
+// Fills cc's input mean and std from the run's training images when the run
+// standardises with dataset statistics and none were given (what the
+// coordinator sends its clients; the in-process and the --mpi simulator alike).
+void resolve_dataset_input_stats(const SimConfig& cfg, coord::CoordinatorConfig& cc);
+
 // Runs one simulated federation to completion and logs it (the coordinator's
 // tables plus sim_runs, sim_clients and spb; see docs/simulation.md). With
 // cfg.mpi every rank calls it; only rank 0 prints, logs and returns the
