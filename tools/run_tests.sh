@@ -31,7 +31,10 @@ step "dev tests: unit, e2e"
 # Not under ASan: the accuracy runs (thresholds over hundreds of rounds; they
 # run in the release suite). Under the sanitizers they took ~170 s of the
 # dev suite and exercise no code the other e2e tests do not.
-asan_skip='^byzantine: |reaches 65% at 300 rounds|^SPB probe rows are logged'
+# Nor the MPI runs: OpenMPI's own start-up allocations are never freed and its
+# plugins are unsymbolised, so LeakSanitizer fails every rank (suppressions
+# cannot name them); tools/sim/mpi_* is ordinary C++ tested in release.
+asan_skip='^byzantine: |reaches 65% at 300 rounds|^SPB probe rows are logged|^mpi: '
 ctest --preset dev -L 'unit|e2e' -E "$asan_skip" -j"$jobs"
 step "fuzz (libFuzzer, 25 s per target)"
 bash tests/fuzz/run.sh 25

@@ -22,8 +22,6 @@ namespace {
 std::vector<std::string> mpirun_args(int ranks) {
   std::vector<std::string> a = {"-np", std::to_string(ranks), "--oversubscribe"};
   if (::geteuid() == 0) a.push_back("--allow-run-as-root");
-  // Under the dev preset's LeakSanitizer: OpenMPI's own allocations are not ours.
-  a.insert(a.end(), {"-x", "LSAN_OPTIONS=suppressions=" SIGNFED_MPI_LSAN_SUPP ":print_suppressions=0"});
   a.push_back(SIGNFED_SIM_BIN);
   a.push_back("--mpi");
   return a;
