@@ -181,11 +181,13 @@ int main(int argc, char** argv) {
                cfg.endpoint);
   const rlim_t fds = raise_fd_limit();
   if (fds != 0 && fds != RLIM_INFINITY && fds < static_cast<rlim_t>(cfg.clients) + 64) {
+    // Behind relays (signfed-relay) the coordinator holds one descriptor per
+    // relay, not per client, so a low limit is only a warning.
     fmt::print(stderr,
-               "signfed-coordinator: the open-file limit is {} but --clients {} needs about {} descriptors; "
-               "raise it (ulimit -n {}, or LimitNOFILE= in a systemd unit)\n",
+               "signfed-coordinator: warning: the open-file limit is {}: if all {} clients connect here directly "
+               "they need about {} descriptors, and those past the limit cannot connect; raise it (ulimit -n {}, "
+               "or LimitNOFILE= in a systemd unit), or put signfed-relay in front of them (docs/relay.md)\n",
                fds, cfg.clients, cfg.clients + 64, cfg.clients + 64);
-    return 2;
   }
 
   const std::atomic<bool>& stop = net::install_stop_signals();
