@@ -45,8 +45,14 @@ net::RouterOptions router_options(const CoordinatorConfig& cfg) {
   const std::int64_t n = run_params(cfg);
   net::RouterOptions o;
   o.endpoint = cfg.endpoint;
-  // Largest legitimate inbound frame: a float32 update (4 bytes a parameter) plus framing.
-  o.max_frame_bytes = std::min<std::int64_t>(static_cast<std::int64_t>(wire::kMaxFrameBytes), n * 4 + (64 << 10));
+  // Largest legitimate inbound frame: a float32 update (4 bytes a parameter)
+  // or a relay's TallyUpdate -- a mean tally (three varint limbs a parameter,
+  // at most 30 bytes; honest ones about 9) and a row per leaf client below it
+  // (ChildRow, at most about 256 bytes), plus framing. The input bound per
+  // connection follows it (docs/security.md "Bounded memory").
+  const std::int64_t update = n * 4, tally = n * 30 + std::int64_t{256} * cfg.clients;
+  o.max_frame_bytes =
+      std::min<std::int64_t>(static_cast<std::int64_t>(wire::kMaxFrameBytes), std::max(update, tally) + (64 << 10));
   // Per peer, queued and not yet written to its socket: a full snapshot with
   // momentum (8 bytes a parameter) and a float32 result (4), plus 2 MiB of
   // small messages -- on top of the kernel's socket buffers, which take an
