@@ -1,5 +1,5 @@
 // The tree under load (issue 14 item 3, the CI-sized version; the full-size
-// figures come from tools/bench/relay_scale.sh): 2000 lightweight clients
+// figures come from tools/bench/fleet_scale.py): 2000 lightweight clients
 // (4 signfed-load processes, random valid sign packets) behind two tiers of
 // relays (2 upper, 4 lower) on tcp loopback with CURVE at every hop, 20
 // rounds: every update a client sent is counted, every round.
