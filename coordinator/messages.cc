@@ -370,12 +370,7 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   if (const auto no = check_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params())))
     return reject(no->code, no->why, "rejected");
   auto r = std::make_unique<Received>();
-  r->packet.encoding = v.encoding;
-  r->packet.dim = v.dim;
-  r->packet.nnz = v.nnz;
-  r->packet.rice_k = v.rice_k;
-  r->packet.scale = v.scale;
-  r->packet.payload.assign(v.payload.begin(), v.payload.end());
+  r->packet = codec::SignPacket::copy_of(v);
   row.payload_bytes = v.payload.size();
   row.status = "counted";
   if (cfg_.virtual_time && m.virtual_ms() >= 0.0f && std::isfinite(m.virtual_ms())) {

@@ -548,12 +548,7 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
   if (const auto no = coord::check_packet(v, *strategy_, static_cast<std::uint32_t>(replica_->size())))
     return reject_child(peer, c, no->code, no->why, m.round(), kRejected);
   auto k = std::make_unique<Kept>();
-  k->packet.encoding = v.encoding;
-  k->packet.dim = v.dim;
-  k->packet.nnz = v.nnz;
-  k->packet.rice_k = v.rice_k;
-  k->packet.scale = v.scale;
-  k->packet.payload.assign(v.payload.begin(), v.payload.end());
+  k->packet = codec::SignPacket::copy_of(v);
   ChildReport r = row_of(*c, wire::ChildStatus::counted, m.round(), "");
   r.bytes = static_cast<std::uint32_t>(bytes);
   r.payload_bytes = static_cast<std::uint32_t>(v.payload.size());

@@ -45,6 +45,9 @@ struct SignPacket : PacketHeader {
 
   PacketView view() const { return {*this, payload}; }
   std::size_t payload_bytes() const { return payload.size(); }
+  // An owned copy of a viewed packet (the header and the payload bytes), e.g.
+  // to keep a received update after its frame is gone.
+  static SignPacket copy_of(const PacketView& v) { return {PacketHeader(v), {v.payload.begin(), v.payload.end()}}; }
 };
 
 // A vector in {-1, 0, +1}^dim as two bitmaps (FORMAT.md bit order): support bit
