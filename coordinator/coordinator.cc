@@ -324,6 +324,10 @@ bool Coordinator::finish_round(std::uint32_t round) {
     if (u.status == "late") ++row.late;
     if (u.status == "rejected") ++row.rejected;
   }
+  for (auto& [id, r] : round_->counted()) {  // leaves whose rows are in their relay's own log
+    row.late += r->logged_below.late;
+    row.rejected += r->logged_below.rejected;
+  }
   row.dropped = static_cast<std::uint32_t>(round_->dropped());  // from sets (round_state.h), never by subtraction
   row.snapshot_bytes = snapshot_bytes_;
   row.model_digest = digest_;
@@ -431,6 +435,8 @@ std::vector<methods::Counted> Coordinator::collect_counted(RoundRow& row) {
     if (r->tally) {  // a relay: its counted children's losses
       for (const UpdateRow& child : r->children)
         if (child.status == "counted") loss_sum += child.local_loss, ++losses;
+      loss_sum += r->logged_below.loss_sum;  // rows kept in the relay's own log
+      losses += r->logged_below.counted;
       continue;
     }
     counted.push_back({id, r->packet.view(), static_cast<double>(registry_.at(id).row.samples)});

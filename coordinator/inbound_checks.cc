@@ -1,5 +1,6 @@
 #include "coordinator/inbound_checks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -103,9 +104,19 @@ std::variant<VerifiedTally, Refusal> verify_tally_update(const wire::TallyUpdate
     r.agreement_round = ch.agreement_round();
     out.rows.push_back(std::move(r));
   }
-  if (counted.size() != folded)
-    return Refusal{ErrorCode::bad_value,
-                   fmt::format("tally folds {} updates but names {} counted children", folded, counted.size())};
+  if (const wire::LeafTotals* b = m.logged_below()) {
+    LeafTotals& t = out.logged_below;
+    t = {b->counted(), b->late(), b->rejected(), b->skipped(), b->counted_samples(), b->loss_sum()};
+    if (std::max({t.counted, t.late, t.rejected, t.skipped}) > relay_clients || n + t.rows() > 4u * std::size_t{relay_clients} + 16)
+      return Refusal{ErrorCode::bad_value, fmt::format("tally update with {} rows logged below; the relay joined for {} clients",
+                                                       t.rows(), relay_clients)};
+    if (!std::isfinite(t.loss_sum) || t.counted_samples > std::uint64_t{t.counted} << 24)
+      return Refusal{ErrorCode::bad_value, "tally update with a non-finite loss sum or too many samples below"};
+  }
+  if (counted.size() + out.logged_below.counted != folded)
+    return Refusal{ErrorCode::bad_value, fmt::format("tally folds {} updates but names {} counted children ({} logged below)",
+                                                     folded, counted.size() + out.logged_below.counted,
+                                                     out.logged_below.counted)};
   return out;
 }
 

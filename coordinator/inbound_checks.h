@@ -8,7 +8,9 @@
 //                       at most relay_clients updates folded, at most
 //                       4 * relay_clients + 16 rows with valid names and
 //                       statuses, counted rows naming distinct clients,
-//                       exactly as many as the tally folds (FORMAT.md "Relays")
+//                       exactly as many as the tally folds (FORMAT.md "Relays"),
+//                       counting the leaves logged below (LeafTotals): each
+//                       status at most relay_clients, a finite loss sum
 //
 // A refusal carries the Error code to answer with and a one-line reason.
 // Sender, round and duplicate checks stay with the caller (they need its
@@ -24,6 +26,7 @@
 #include "core/codec/packet.h"
 #include "core/methods/strategy.h"
 #include "core/methods/tally.h"
+#include "coordinator/leaf_rows.h"
 #include "schema/wire.h"
 
 namespace signfed::coord {
@@ -31,17 +34,6 @@ namespace signfed::coord {
 struct Refusal {
   wire::ErrorCode code = wire::ErrorCode::bad_message;
   std::string why;
-};
-
-// One leaf client's row for the log (wire::ChildRow), passed up the tree.
-struct ChildReport {
-  std::string name, platform, arch, detail;  // printable, bounded (platform/arch 64, detail 200 characters)
-  std::uint64_t join_samples = 0;            // <= 2^40
-  wire::ChildStatus status = wire::ChildStatus::counted;
-  std::uint32_t round = 0, bytes = 0, payload_bytes = 0, samples = 0;
-  float latency_ms = 0.0f, local_loss = 0.0f;  // finite (non-finite arrive as 0)
-  float agreement = -1.0f;                     // in [0, 1], or -1: none
-  std::uint32_t agreement_round = 0;
 };
 
 // A Join's checks before admission (both sides of a relay): the protocol
@@ -56,6 +48,7 @@ std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::S
 struct VerifiedTally {
   methods::Tally tally;
   std::vector<ChildReport> rows;
+  LeafTotals logged_below;  // leaves not in rows (TallyUpdate.logged_below)
 };
 std::variant<VerifiedTally, Refusal> verify_tally_update(const wire::TallyUpdate& m, const methods::Strategy& strategy,
                                                          std::uint32_t dim, std::uint32_t relay_clients);

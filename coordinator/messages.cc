@@ -401,43 +401,26 @@ void Coordinator::on_tally_update(const std::string& peer, Client* c, const wire
   auto r = std::make_unique<Received>();
   std::uint64_t counted_samples = 0;
   for (const ChildReport& ch : v.rows) {
-    UpdateRow u;
-    u.round = ch.status == wire::ChildStatus::late ? std::min(ch.round, m.round()) : m.round();
-    u.bytes = ch.bytes;
-    u.payload_bytes = ch.payload_bytes;
-    u.latency_ms = ch.latency_ms;
-    u.local_loss = ch.local_loss;
-    u.samples = ch.samples;
-    u.status = wire::EnumNameChildStatus(ch.status);
-    u.detail = ch.detail;
     r->child_agreement.emplace_back(ch.agreement >= 0.0f ? ch.agreement_round : UINT32_MAX,
                                     ch.agreement >= 0.0f ? ch.agreement : 0.0);
-    if (ch.status == wire::ChildStatus::counted) counted_samples += u.samples;
-    r->children.push_back(std::move(u));
+    if (ch.status == wire::ChildStatus::counted) counted_samples += ch.samples;
+    r->children.push_back(leaf_row(ch, m.round()));
   }
+  counted_samples += v.logged_below.counted_samples;
+  r->logged_below = v.logged_below;
   // Only now, with the message accepted, do the children's names enter the registry and the log.
   for (std::size_t i = 0; i < v.rows.size(); ++i) {
-    const ChildReport& ch = v.rows[i];
-    const std::optional<std::uint32_t> id = registry_.behind_relay(ch.name);
+    const std::optional<std::uint32_t> id = register_leaf(registry_, v.rows[i], c->row.name, *log_, run_id_, unix_s());
     if (!id) return reject(ErrorCode::server_full, "no room for the relay's children in the log", "rejected");
-    Client& leaf = registry_.at(*id);
-    if (!leaf.connected) {  // (a client connected here directly keeps its own row)
-      ClientRow was = leaf.row;
-      leaf.row.platform = ch.platform;
-      leaf.row.arch = ch.arch;
-      leaf.row.samples = ch.join_samples;
-      leaf.row.data_desc = "via relay '" + c->row.name + "'";
-      if (was.platform != leaf.row.platform || was.arch != leaf.row.arch || was.samples != leaf.row.samples ||
-          was.data_desc != leaf.row.data_desc)
-        log_->upsert_client(run_id_, leaf.row, unix_s());  // new or moved: one write, not one per round
-    }
     r->children[i].client_id = *id;
   }
   row.payload_bytes = m.tally()->size();
   row.status = "counted";
   row.samples = static_cast<std::uint32_t>(std::min<std::uint64_t>(counted_samples, 1u << 24));
-  row.detail = fmt::format("relay: {} counted of {} rows; children's update bytes {}", methods::folded(v.tally),
-                           v.rows.size(), m.child_bytes());
+  row.detail = fmt::format("relay: {} counted of {} rows{}; children's update bytes {}", methods::folded(v.tally),
+                           v.rows.size() + v.logged_below.rows(),
+                           v.logged_below.rows() ? fmt::format(" ({} in relay logs)", v.logged_below.rows()) : "",
+                           m.child_bytes());
   r->row = row;
   r->tally = std::move(v.tally);
   round_->count(c->row.client_id, std::move(r));

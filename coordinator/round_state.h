@@ -31,6 +31,7 @@
 #include <set>
 #include <vector>
 
+#include "coordinator/inbound_checks.h"
 #include "coordinator/round_log.h"
 #include "coordinator/straggler.h"
 #include "core/codec/packet.h"
@@ -47,6 +48,7 @@ struct Received {
   // folded, and one log row per child (counted, late, rejected, skipped).
   std::optional<methods::Tally> tally;
   std::vector<UpdateRow> children;
+  LeafTotals logged_below;  // children whose rows are in a relay's own log, not in `children`
   // Per child row: (round, agreement) of its previous counted update with that round's vote; round UINT32_MAX: none.
   std::vector<std::pair<std::uint32_t, double>> child_agreement;
 };

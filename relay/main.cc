@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   app.add_option("--parent-key", cfg.parent_key_file, "the parent's CURVE public key (.pub)");
   app.add_option("--allow", cfg.allowlist_file, "allowlist of the children's public keys");
   app.add_flag("--insecure", insecure, "plaintext on both sides (trusted networks and tests only)");
+  app.add_option("--db", cfg.db,
+                 "log this relay's rounds and one row per leaf client here (a SQLite file or postgresql:// URL, the "
+                 "coordinator's schema) and send only the leaves' totals up: the parent's CPU and log then grow with "
+                 "its relays, not its boards (large fleets). Without it every leaf's row goes up to the parent's log");
   app.add_flag("--quiet", cfg.quiet, "no progress lines");
   CLI11_PARSE(app, argc, argv);
   cfg.insecure = insecure;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include "core/codec/packet.h"
 #include "core/codec/step.h"
@@ -91,6 +92,7 @@ struct Relay::Kept {
   codec::SignPacket packet;
   std::optional<methods::Tally> tally;
   std::vector<ChildReport> rows;  // the leaf's own row, or the lower relay's children
+  coord::LeafTotals below;        // a lower relay's leaves logged in its own log
   std::uint64_t child_bytes = 0;  // Update bytes behind it (a leaf: its frame)
 };
 
@@ -101,9 +103,25 @@ Relay::Relay(RelayConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop
     throw std::invalid_argument("--deadline-fraction must be in (0, 1): a relay closes before its parent");
   children_ = std::make_unique<net::RouterTransport>(ctx, router_options(cfg_));
   parent_ = std::make_unique<edge::Session>(session_config(cfg_), ctx, log_, stop_);
+  if (!cfg_.db.empty()) {  // throws LogError naming the file and what to do
+    db_ = std::make_unique<coord::RoundLog>(cfg_.db);
+    const nlohmann::json config = {{"role", "relay"},       {"name", cfg_.name},
+                                   {"parent", cfg_.parent}, {"clients", cfg_.clients},
+                                   {"bind", cfg_.bind},     {"deadline_fraction", cfg_.deadline_fraction}};
+    run_id_ = db_->begin_run(config.dump(), 0, "relay " + cfg_.name);
+  }
 }
 
 Relay::~Relay() = default;
+
+void Relay::end_log(const char* status) {
+  if (!db_) return;
+  try {
+    db_->end_run(run_id_, status);
+  } catch (const coord::LogError& e) {
+    log_.error("{}", e.what());
+  }
+}
 
 std::string Relay::endpoint() const { return children_->endpoint(); }
 
@@ -142,10 +160,12 @@ int Relay::run() {
           if (!on_parent(frame)) {
             parent_->release();
             children_->linger_on_close(2000);
+            end_log("completed");
             return 0;
           }
         } catch (const std::exception& e) {
           log_.error("fatal: {}", e.what());
+          end_log("interrupted");
           return 1;
         }
       }
@@ -154,8 +174,16 @@ int Relay::run() {
     children_->poll(
         5, [this](const net::Inbound& m) { on_child(m.peer, m.bytes, m.key); },
         [this](const net::TransportEvent& e) { on_child_event(e); });
-    tick();
-    if (!parent_->tick()) return parent_->exit_code();
+    try {
+      tick();
+    } catch (const coord::LogError& e) {  // its own log failed (disk full, locked, ...): stop, say why
+      log_.error("fatal: {}", e.what());
+      return 1;
+    }
+    if (!parent_->tick()) {
+      end_log("interrupted");
+      return parent_->exit_code();
+    }
   }
 }
 
@@ -287,6 +315,8 @@ void Relay::open_round(std::span<const std::uint8_t> task_frame, const wire::Rou
   rejects_.clear();
   round_->task.assign(task_frame.begin(), task_frame.end());
   for (std::uint32_t id : round_->selected()) send_child(registry_.at(id).peer, round_->task);
+  round_started_unix_ = net::system_clock().unix_s();
+  round_downlink_ = round_->task.size() * round_->selected().size();
 }
 
 void Relay::close_round() {
@@ -296,8 +326,11 @@ void Relay::close_round() {
   methods::Tally tally = strategy_->empty_tally(dim);
   std::vector<ChildReport> rows = std::move(pending_rows_);
   pending_rows_.clear();
+  coord::LeafTotals below = pending_below_;
+  pending_below_ = {};
   std::uint64_t child_bytes = 0;
   for (auto& [id, k] : kept_) {
+    below += k->below;
     if (k->tally) methods::merge(tally, *k->tally);
     else strategy_->fold(tally, {id, k->packet.view(), static_cast<double>(registry_.at(id).row.samples)});
     for (ChildReport r : k->rows) {
@@ -311,18 +344,52 @@ void Relay::close_round() {
   }
   for (std::uint32_t id : round_->selected())
     if (!round_->answered(id)) rows.push_back(row_of(registry_.at(id), wire::ChildStatus::skipped, round, "no update before the relay's deadline"));
+  rows = log_rows(round, std::move(rows), below, methods::folded(tally), child_bytes);
   const std::vector<std::uint8_t> encoded = methods::encode_tally(tally);
   fb::FlatBufferBuilder fbb(encoded.size() + 128 * rows.size() + 256);
   const auto tally_bytes = fbb.CreateVector(encoded);
   const auto child_rows = coord::build_child_rows(fbb, rows);
+  const wire::LeafTotals below_wire = below.to_wire();
   const auto tu = wire::CreateTallyUpdate(fbb, round, parent_->client_id().value_or(0), tally_bytes, child_rows,
-                                          child_bytes);
+                                          child_bytes, below.rows() > 0 ? &below_wire : nullptr);
   const auto bytes = wire::finish_envelope(fbb, tu);
   parent_->send(bytes);
   uplink_.emplace_back(bytes.size(), child_bytes);
   last_closed_ = round;
   log_.say("round {}: {} of {} children counted; tally {} bytes up (children's updates: {} bytes)", round,
            methods::folded(tally), round_->selected().size(), bytes.size(), child_bytes);
+}
+
+std::vector<ChildReport> Relay::log_rows(std::uint32_t round, std::vector<ChildReport> rows, coord::LeafTotals& below,
+                                        std::uint32_t folded, std::uint64_t child_bytes) {
+  if (!db_) return rows;  // up to the parent, row by row
+  const double now = net::system_clock().unix_s();
+  coord::RoundRow rr;
+  rr.round = round;
+  rr.started_at = round_started_unix_;
+  rr.ended_at = now;
+  for (std::uint32_t id : round_->selected()) rr.selected += std::max<std::uint32_t>(1, registry_.at(id).relay_clients);
+  rr.received = folded;
+  rr.dropped = static_cast<std::uint32_t>(round_->dropped());
+  rr.uplink_bytes = child_bytes;
+  rr.downlink_bytes = round_downlink_;
+  rr.step_size = round_->step();
+  rr.model_digest = replica_->digest();  // the model the round's task was for (the vote is not in yet)
+  std::vector<coord::UpdateRow> updates;
+  updates.reserve(rows.size());
+  for (const ChildReport& r : rows) {
+    below.add(r);
+    coord::UpdateRow u = coord::leaf_row(r, round);
+    const std::optional<std::uint32_t> id = coord::register_leaf(registry_, r, cfg_.name, *db_, run_id_, now);
+    if (!id) continue;  // the registry is full (--max-clients): the row is counted in the totals only
+    u.client_id = *id;
+    updates.push_back(std::move(u));
+  }
+  rr.late = below.late;
+  rr.rejected = below.rejected;
+  if (below.counted > 0) rr.train_loss = below.loss_sum / below.counted;
+  db_->commit_round(run_id_, rr, updates, nullptr, nullptr, false);
+  return {};  // only the totals go up
 }
 
 void Relay::on_vote(std::span<const std::uint8_t> frame, const wire::VoteResult& v) {
@@ -355,9 +422,12 @@ void Relay::on_vote(std::span<const std::uint8_t> frame, const wire::VoteResult&
     if (!views.empty()) {
       const std::vector<double> a = methods::agreement_with_vote(views, codec::decode_ternary(result));
       for (std::size_t i = 0; i < ids.size(); ++i) agreement_[ids[i]] = {v.round(), static_cast<float>(a[i])};
-      for (const auto& f : suspicion_.observe(ids, a))
-        log_.error("SUSPECT CLIENT '{}': its votes disagree with the majority {:.1f}% of the time (median {:.1f}%)",
-                   registry_.at(f.client_id).row.name, f.mean * 100.0, f.median * 100.0);
+      for (const auto& f : suspicion_.observe(ids, a)) {
+        const std::string why = fmt::format("its votes disagree with the majority {:.1f}% of the time (median {:.1f}%)",
+                                            f.mean * 100.0, f.median * 100.0);
+        log_.error("SUSPECT CLIENT '{}': {}", registry_.at(f.client_id).row.name, why);
+        if (db_) db_->log_event(run_id_, net::system_clock().unix_s(), f.client_id, "suspect_client", why);
+      }
     }
   }
   kept_.clear();
@@ -498,6 +568,7 @@ void Relay::on_child_join(const std::string& peer, const wire::Join& m, const st
   c.row.arch = net::printable(m.arch() ? m.arch()->string_view() : std::string_view(), 64);
   c.row.samples = m.samples();
   c.relay_clients = m.relay_clients();
+  if (db_) db_->upsert_client(run_id_, c.row, net::system_clock().unix_s());
   welcome_child(peer, c, m.have_digest());
   // A selected child that reconnects mid-round gets the task again.
   if (round_ && round_->is_open() && round_->is_selected(c.row.client_id) && !round_->answered(c.row.client_id))
@@ -577,7 +648,8 @@ void Relay::on_child_tally(const std::string& peer, coord::Client* c, const wire
   auto& v = std::get<coord::VerifiedTally>(checked);
   auto k = std::make_unique<Kept>();
   k->tally = std::move(v.tally);
-  k->rows = std::move(v.rows);  // passed up unchanged: the coordinator logs one row per leaf
+  k->rows = std::move(v.rows);  // passed up unchanged (or logged here, with --db)
+  k->below = v.logged_below;
   k->child_bytes = m.child_bytes();
   auto rec = std::make_unique<coord::Received>();
   rec->row.client_id = c->row.client_id;

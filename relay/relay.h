@@ -18,7 +18,10 @@
 //   all answered / deadline    -> Strategy::fold of every counted update and
 //                                 merge of every child tally into ONE
 //                                 TallyUpdate to the parent, with a row per
-//                                 leaf client (status, bytes, loss, ...)
+//                                 leaf client (status, bytes, loss, ...), or
+//                                 with --db: the rows committed to the relay's
+//                                 own log (one transaction) and only their
+//                                 totals sent up
 //   VoteResult from the parent -> applied to its replica (it serves snapshots:
 //                                 that is the only model state it keeps),
 //                                 forwarded to the children; each kept
@@ -47,6 +50,7 @@
 #include "coordinator/client_registry.h"
 #include "coordinator/event_budget.h"
 #include "coordinator/inbound_checks.h"
+#include "coordinator/round_log.h"
 #include "coordinator/round_state.h"
 #include "coordinator/suspicion.h"
 #include "core/methods/strategy.h"
@@ -78,6 +82,11 @@ struct RelayConfig {
   std::string parent_key_file;   // the parent's public key
   std::string allowlist_file;    // its children's public keys
   bool quiet = false;
+  // Its own round log (a SQLite file or a postgresql:// URL, the coordinator's
+  // schema): each round's row and one row per leaf. Then only the leaves'
+  // totals go up (TallyUpdate.logged_below), so the parent's CPU and log grow
+  // with its relays, not with the boards. Empty: the rows go up to the parent.
+  std::string db;
 };
 
 using coord::ChildReport;  // a leaf's row for the log (coordinator/inbound_checks.h)
@@ -164,6 +173,18 @@ class Relay {
   std::uint32_t last_closed_ = UINT32_MAX;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> uplink_;
   std::map<std::uint32_t, std::uint32_t> rejects_;           // child id -> rejection rows this round
+  coord::LeafTotals pending_below_;                          // lower relays' logged_below, with pending_rows_
+
+  // Its own log (RelayConfig::db): a run per start, a round row per closed round.
+  std::unique_ptr<coord::RoundLog> db_;
+  std::int64_t run_id_ = 0;
+  double round_started_unix_ = 0.0;
+  std::uint64_t round_downlink_ = 0;  // this round's tasks to the children, bytes
+  // The leaves' rows of a closed round: logged here (the totals go up) or up in the TallyUpdate.
+  // Returns the rows still to send up (none when logged here); adds the logged ones to `below`.
+  std::vector<ChildReport> log_rows(std::uint32_t round, std::vector<ChildReport> rows, coord::LeafTotals& below,
+                                    std::uint32_t folded, std::uint64_t child_bytes);
+  void end_log(const char* status);
 };
 
 }  // namespace signfed::relay

@@ -2,7 +2,9 @@
 // figures come from tools/bench/fleet_scale.py): 2000 lightweight clients
 // (4 signfed-load processes, random valid sign packets) behind two tiers of
 // relays (2 upper, 4 lower) on tcp loopback with CURVE at every hop, 20
-// rounds: every update a client sent is counted, every round.
+// rounds: every update a client sent is counted, every round. Three relays
+// keep their leaves' rows in their own log (--db) and send totals up, the
+// others send the rows: each leaf's rows are in exactly one log.
 #include <doctest/doctest.h>
 
 #include <fmt/core.h>
@@ -29,7 +31,7 @@ std::size_t lines_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds, no counted update lost") {
+TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds, no counted update lost, rows in the relays' logs or the coordinator's") {
   TempDir dir;
   const std::string db = dir.path + "/run.sqlite";
   const int clients = 2000, rounds = 20, upper = 2, lower = 4, per_low = clients / lower;
@@ -59,13 +61,12 @@ TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds,
     const std::string name = "relay-" + std::to_string(i);
     std::ofstream(dir.path + "/" + name + ".allow") << upper_allow[i];
     upper_ep.push_back("tcp://127.0.0.1:" + std::to_string(free_tcp_port()));
-    procs.push_back(std::make_unique<Process>(
-        SIGNFED_RELAY_BIN,
-        std::vector<std::string>{"--parent", endpoint, "--bind", upper_ep.back(), "--name", name, "--clients",
-                                 std::to_string(clients / upper), "--key", dir.path + "/" + name + ".key",
-                                 "--parent-key", dir.path + "/coordinator.pub", "--allow",
-                                 dir.path + "/" + name + ".allow", "--quiet"},
-        dir.path + "/" + name + ".log"));
+    std::vector<std::string> args{"--parent", endpoint, "--bind", upper_ep.back(), "--name", name, "--clients",
+                                  std::to_string(clients / upper), "--key", dir.path + "/" + name + ".key",
+                                  "--parent-key", dir.path + "/coordinator.pub", "--allow",
+                                  dir.path + "/" + name + ".allow", "--quiet"};
+    if (i == 1) args.insert(args.end(), {"--db", dir.path + "/" + name + ".sqlite"});
+    procs.push_back(std::make_unique<Process>(SIGNFED_RELAY_BIN, args, dir.path + "/" + name + ".log"));
   }
   std::vector<std::unique_ptr<Process>> loads;
   for (int j = 0; j < lower; ++j) {
@@ -80,22 +81,28 @@ TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds,
                                  dir.path + "/" + name + ".pub", "--report", dir.path + "/load-" + std::to_string(j) + ".csv"},
         dir.path + "/load-" + std::to_string(j) + ".log"));
     REQUIRE(wait_until(60, [&] { return lines_of(allow) == static_cast<std::size_t>(per_low); }));
-    procs.push_back(std::make_unique<Process>(
-        SIGNFED_RELAY_BIN,
-        std::vector<std::string>{"--parent", upper_ep[j % upper], "--bind", ep, "--name", name, "--clients",
-                                 std::to_string(per_low), "--key", dir.path + "/" + name + ".key", "--parent-key",
-                                 dir.path + "/relay-" + std::to_string(j % upper) + ".pub", "--allow", allow, "--quiet"},
-        dir.path + "/" + name + ".log"));
+    std::vector<std::string> args{"--parent", upper_ep[j % upper], "--bind", ep, "--name", name, "--clients",
+                                  std::to_string(per_low), "--key", dir.path + "/" + name + ".key", "--parent-key",
+                                  dir.path + "/relay-" + std::to_string(j % upper) + ".pub", "--allow", allow, "--quiet"};
+    if (j < upper) args.insert(args.end(), {"--db", dir.path + "/" + name + ".sqlite"});
+    procs.push_back(std::make_unique<Process>(SIGNFED_RELAY_BIN, args, dir.path + "/" + name + ".log"));
   }
   const int rc = c.wait(600);
   INFO(c.output());
   REQUIRE(rc == 0);
   CHECK(query_number(db, "SELECT COUNT(*) FROM rounds") == rounds);
   CHECK(query_number(db, "SELECT MIN(received) FROM rounds") == clients);
-  CHECK(query_number(db, "SELECT COUNT(*) FROM clients WHERE platform != 'relay'") == clients);
+  // Where each load tool's leaves are logged: relay-0.0 and relay-1.1 log their own
+  // (--db); relay-0.2's rows go up through relay-0 to the coordinator; relay-1.3's
+  // stop at relay-1, which logs them (--db).
+  const std::vector<std::string> log_of{dir.path + "/relay-0.0.sqlite", dir.path + "/relay-1.1.sqlite", db,
+                                        dir.path + "/relay-1.sqlite"};
+  CHECK(query_number(db, "SELECT COUNT(*) FROM clients WHERE platform != 'relay'") == per_low);
+  CHECK(query_number(db, "SELECT COUNT(*) FROM updates WHERE status='counted'") == (per_low + upper) * rounds);
   // Every update each load tool sent is counted (its per-round report against the leaf rows).
   for (int j = 0; j < lower; ++j) {
     CAPTURE(j);
+    CHECK(query_number(log_of[j], "SELECT COUNT(*) FROM clients WHERE name LIKE 'l" + std::to_string(j) + "-%'") == per_low);
     CHECK(loads[j]->wait(120) == 0);
     std::ifstream csv(dir.path + "/load-" + std::to_string(j) + ".csv");
     std::string line;
@@ -106,7 +113,7 @@ TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds,
       char comma;
       std::istringstream(line) >> round >> comma >> sent >> comma >> early;
       CHECK(sent == per_low);
-      CHECK(query_number(db, "SELECT COUNT(*) FROM updates u JOIN clients k USING(run_id, client_id) WHERE "
+      CHECK(query_number(log_of[j], "SELECT COUNT(*) FROM updates u JOIN clients k USING(run_id, client_id) WHERE "
                              "u.status='counted' AND k.name LIKE 'l" + std::to_string(j) + "-%' AND u.round=" +
                                  std::to_string(round)) == sent);
       ++checked;
@@ -117,4 +124,12 @@ TEST_CASE("relay: 2000 clients behind two tiers of relays with CURVE, 20 rounds,
     INFO(p->output());
     CHECK(p->wait(60) == 0);
   }
+  // A relay's own log: its runs row completed at the parent's Bye, a round row per round counting its leaves.
+  for (const std::string& relay_db : {log_of[0], log_of[3]}) {
+    CAPTURE(relay_db);
+    CHECK(query_number(relay_db, "SELECT COUNT(*) FROM runs WHERE status='completed'") == 1);
+    CHECK(query_number(relay_db, "SELECT COUNT(*) FROM rounds") == rounds);
+  }
+  CHECK(query_number(log_of[0], "SELECT MIN(received) FROM rounds") == per_low);
+  CHECK(query_number(log_of[3], "SELECT MIN(received) FROM rounds") == 2 * per_low);  // relay-1.1's and relay-1.3's
 }

@@ -6,6 +6,7 @@
 // direct clients' packets into the flat vote and logs one row per leaf client.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,15 @@ struct Child {
   wire::ChildStatus status = wire::ChildStatus::counted;
 };
 
-Bytes tally_update(std::uint32_t round, std::uint32_t relay_id, const Bytes& tally, const std::vector<Child>& rows) {
+Bytes tally_update(std::uint32_t round, std::uint32_t relay_id, const Bytes& tally, const std::vector<Child>& rows,
+                   const wire::LeafTotals* logged_below = nullptr) {
   flatbuffers::FlatBufferBuilder fbb;
   std::vector<flatbuffers::Offset<wire::ChildRow>> offs;
   for (const Child& ch : rows)
     offs.push_back(wire::CreateChildRow(fbb, fbb.CreateString(ch.name), 100, fbb.CreateString("Linux"),
                                         fbb.CreateString("x86_64"), ch.status, round, 40, 6, 3.0f, 1.5f, 32));
-  return finish(fbb, wire::CreateTallyUpdate(fbb, round, relay_id, fbb.CreateVector(tally), fbb.CreateVector(offs), 80));
+  return finish(fbb, wire::CreateTallyUpdate(fbb, round, relay_id, fbb.CreateVector(tally), fbb.CreateVector(offs), 80,
+                                             logged_below));
 }
 
 // The vote tally of these packets, encoded.
@@ -153,4 +156,36 @@ TEST_CASE("relay: a TallyUpdate is verified like an Update and hostile ones are 
               "u.status='skipped'") == 1);
   CHECK(rig.q("SELECT received FROM rounds WHERE round=1") == 3);
   CHECK(rig.q("SELECT selected FROM rounds WHERE round=1") == 3);
+}
+
+TEST_CASE("relay: leaves logged in the relay's own log count through their totals and hostile totals are refused") {
+  CoordinatorRig rig(config());
+  rig.from("r", relay_join("relay-0", 3));  // id 0, speaks for 3
+  REQUIRE(rig.errors("r").empty());
+  rig.c->begin_round_for_test(0);
+  const Bytes two = vote_tally({0x15, 0x0f});
+  using T = wire::LeafTotals;
+  // counted, late, rejected, skipped, counted samples, loss sum
+  const T mismatch(2, 0, 0, 0, 64, 3.0), too_many(1, 0, 4, 0, 32, 2.5), nan_loss(1, 0, 0, 0, 32, std::nan("")),
+      samples(1, 0, 0, 0, std::uint64_t{1} << 30, 2.5), good(1, 0, 1, 0, 32, 2.5);
+  for (const T* bad : {&mismatch, &too_many, &nan_loss, &samples}) {
+    CAPTURE(bad->counted());
+    const std::size_t before = rig.errors("r").size();
+    rig.from("r", tally_update(0, 0, two, {{"a"}}, bad));
+    REQUIRE(rig.errors("r").size() == before + 1);
+    CHECK(last_error(rig, "r") == wire::ErrorCode::bad_value);
+  }
+  // Without the totals, one counted row for a tally of two does not add up either.
+  rig.from("r", tally_update(0, 0, two, {{"a"}}));
+  CHECK(last_error(rig, "r") == wire::ErrorCode::bad_value);
+  const std::size_t errors_before = rig.errors("r").size();
+  rig.from("r", tally_update(0, 0, two, {{"a"}}, &good));  // one leaf row up, one counted and one rejected below
+  CHECK(rig.errors("r").size() == errors_before);
+  rig.c->finish_round_for_test();
+  CHECK(rig.q("SELECT received FROM rounds WHERE round=0") == 2);
+  CHECK(rig.q("SELECT rejected FROM rounds WHERE round=0") == 1 + 5);  // below + the five refused tallies' rows
+  CHECK(rig.q("SELECT train_loss FROM rounds WHERE round=0") == doctest::Approx((1.5 + 2.5) / 2));
+  // The rows the relay kept are not in this log: the relay's own row and leaf a's.
+  CHECK(rig.q("SELECT COUNT(*) FROM updates WHERE round=0 AND status='counted'") == 2);
+  CHECK(rig.q("SELECT COUNT(*) FROM clients WHERE platform != 'relay'") == 1);
 }
