@@ -1,8 +1,8 @@
-// batch-speed: would batching K simulated clients' training steps into one
+// signfed-bench-batch: would batching K simulated clients' training steps into one
 // GEMM pay (issue 13 item 3, docs/simulation.md "Batching clients' forward
 // passes: measured, not built")? Not a test: run by hand,
-//   build/release/tests/model/batch_speed [K...]        (default K = 4 16 64 256)
-//   SIGNFED_TRAIN_KERNELS=sse2 build/release/tests/model/batch_speed
+//   build/release/tools/bench/train/signfed-bench-batch [K...]        (default K = 4 16 64 256)
+//   SIGNFED_TRAIN_KERNELS=sse2 build/release/tools/bench/train/signfed-bench-batch
 //
 // K clients, each with its own minibatch of B = 32 samples, all at the same
 // parameters (what every non-fedavg method computes in a round). Three ways,
