@@ -5,6 +5,7 @@ signfed-relay, on tcp loopback, CURVE on by default.
 
   fleet_scale.py --clients 100000 --tiers 12,2 --rounds 20      two tiers: 12 leaf relays under 2 mid relays
   fleet_scale.py --clients 10000 --rounds 20                     flat: every client on the coordinator
+  fleet_scale.py --clients 100000 --tiers 12,2 --relay-db        leaf rows in the relays' own logs, totals up
 
 Measures, per process (from wait4's rusage and /proc sampled every 0.2 s):
 CPU seconds per round over the rounds (join phase excluded), peak RSS; per
@@ -80,6 +81,9 @@ def main():
     ap.add_argument("--round-timeout", type=int, default=120000, help="coordinator round deadline, ms")
     ap.add_argument("--join-timeout", type=int, default=900000, help="ms to wait for every client to join")
     ap.add_argument("--insecure", action="store_true", help="plaintext instead of CURVE")
+    ap.add_argument("--relay-db", action="store_true",
+                    help="each relay logs its leaves' rows in its own SQLite file (signfed-relay --db) and sends "
+                         "only their totals up; default: every leaf's row goes up to the coordinator's log")
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
     ap.add_argument("--port", type=int, default=27000, help="first TCP port")
     ap.add_argument("--json", help="write the results here")
@@ -148,6 +152,8 @@ def main():
             cmd = [relay_bin, "--parent", parent_ep, "--bind", ep, "--name", name, "--clients",
                    str(leaves if level == 0 else a.clients // count + (1 if r < a.clients % count else 0)),
                    "--max-clients", str(a.clients + sum(tiers) + 16), "--quiet"]
+            if a.relay_db:
+                cmd += ["--db", os.path.join(tmp, f"{name}.sqlite")]
             if a.insecure:
                 cmd.append("--insecure")
             else:
@@ -218,15 +224,16 @@ def main():
 
     con = sqlite3.connect(db)
     rounds = con.execute("SELECT round, started_at, ended_at FROM rounds ORDER BY round").fetchall()
-    # Leaf clients' counted updates (a relay's own row in the log stands for its children).
-    counted = con.execute("SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) "
-                          "WHERE u.status = 'counted' AND c.platform != 'relay'").fetchone()[0]
+    # Leaf clients' counted updates: rounds.received counts the leaves behind a relay's tally.
+    counted = con.execute("SELECT COALESCE(SUM(received), 0) FROM rounds").fetchone()[0]
+    coord_rows = con.execute("SELECT COUNT(*) FROM updates").fetchone()[0]
     if not rounds:
         sys.exit(f"fleet_scale: no round was logged (coordinator exit {coord.rc}); see {tmp}")
     # Wall clock of the rounds: the log's unix times; CPU over the same span from the samples.
     t0, t1 = rounds[0][1], rounds[-1][2]
     walls = sorted(r[2] - r[1] for r in rounds)
-    result = {"clients": a.clients, "tiers": tiers, "rounds": len(rounds), "model": a.model,
+    result = {"clients": a.clients, "tiers": tiers, "relay_db": a.relay_db, "coordinator_update_rows": coord_rows,
+              "rounds": len(rounds), "model": a.model,
               "curve": not a.insecure, "counted_updates": counted, "expected_updates": a.clients * len(rounds),
               "median_round_wall_s": walls[len(walls) // 2], "coordinator_rc": coord.rc, "processes": []}
     print(f"{'process':<16}{'children':>9}{'CPU/round ms':>14}{'peak RSS MB':>13}{'exit':>6}")
@@ -245,7 +252,7 @@ def main():
         print(f"tier {tier:<11} {len(rows):>3} processes: CPU/round {min(cpu):.1f}..{max(cpu):.1f} ms, "
               f"peak RSS {min(rss):.1f}..{max(rss):.1f} MB")
     print(f"rounds {len(rounds)}, median wall {result['median_round_wall_s'] * 1000:.0f} ms, counted updates "
-          f"{counted} of {a.clients * len(rounds)}")
+          f"{counted} of {a.clients * len(rounds)}; {coord_rows} update rows in the coordinator's log")
     # Uplink per relay per round: its TallyUpdate against its children's update bytes
     # (the relay's row in the parent's log carries both: bytes and 'children bytes N' in detail).
     relays = con.execute(
