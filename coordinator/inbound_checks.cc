@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "coordinator/client_registry.h"
+#include "coordinator/round_state.h"
 #include "net/printable.h"
 
 namespace signfed::coord {
@@ -41,6 +42,32 @@ std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, c
     return Refusal{ErrorCode::bad_value,
                    fmt::format("samples {} is above the limit {}; report the size of the local training set",
                                m.samples(), kMaxJoinSamples)};
+  return std::nullopt;
+}
+
+std::optional<Refusal> check_admission(const RoundState* open, std::uint32_t next_round, std::uint32_t client_id,
+                                       std::uint32_t claimed_id, std::uint32_t round, const std::string& what,
+                                       const std::string& who) {
+  using wire::ErrorCode;
+  if (claimed_id != client_id)
+    return Refusal{ErrorCode::bad_message,
+                   fmt::format("{} claims client {} but comes from client {}", what, claimed_id, client_id)};
+  const bool is_open = open && open->is_open();
+  if (!is_open || round != open->round()) {
+    // Late: for a round that has closed. One for a round not opened yet is refused, not late.
+    const std::uint32_t current = is_open ? open->round() : next_round;
+    return Refusal{ErrorCode::wrong_round,
+                   fmt::format("{} for round {}{}", what, round,
+                               is_open ? fmt::format("; the open round is {}", open->round()) : "; no round is open"),
+                   round < current};
+  }
+  switch (open->refusal(client_id)) {
+    case RoundState::Refusal::not_selected:
+      return Refusal{ErrorCode::not_selected, fmt::format("{} not selected for round {}", who, round)};
+    case RoundState::Refusal::duplicate:
+      return Refusal{ErrorCode::duplicate_update, fmt::format("second {} for round {}", what, round)};
+    case RoundState::Refusal::none: break;
+  }
   return std::nullopt;
 }
 

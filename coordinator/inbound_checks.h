@@ -3,6 +3,7 @@
 // which verify their children's frames alike. Pure: no I/O, no state.
 //
 //   check_join          a Join: version, name, model, samples
+//   check_admission     an update's sender and round: own id, open round, selected, once
 //   check_packet        an Update's packet: the method's encoding, codec::validate at dim
 //   verify_tally_update a relay's TallyUpdate: decode_tally at dim, the method's kind,
 //                       at most relay_clients updates folded, at most
@@ -13,8 +14,7 @@
 //                       status at most relay_clients, a finite loss sum
 //
 // A refusal carries the Error code to answer with and a one-line reason.
-// Sender, round and duplicate checks stay with the caller (they need its
-// registry and round state).
+// The sender's identity stays with the caller (its registry).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,19 @@ namespace signfed::coord {
 struct Refusal {
   wire::ErrorCode code = wire::ErrorCode::bad_message;
   std::string why;
+  bool late = false;  // check_admission: for a round that has closed (logged `late`, not `rejected`)
 };
+
+class RoundState;
+
+// Whether client `client_id`'s update (what: "update", "tally") for `round`,
+// claiming to be from `claimed_id`, may enter the round: its own id, the open
+// round (`open`: the open round's state, nullptr or closed when none is
+// open; `next_round`: the round that opens next), selected (who: "client",
+// "relay" in the reply), the first one this round.
+std::optional<Refusal> check_admission(const RoundState* open, std::uint32_t next_round, std::uint32_t client_id,
+                                       std::uint32_t claimed_id, std::uint32_t round, const std::string& what,
+                                       const std::string& who);
 
 // A Join's checks before admission (both sides of a relay): the protocol
 // version, a valid name, the model (an empty spec: the client builds the one

@@ -317,36 +317,9 @@ void Coordinator::refuse_update(const std::string& peer, Client& c, UpdateRow& r
 
 bool Coordinator::admit_to_round(const std::string& peer, Client& c, UpdateRow& row, std::uint32_t round,
                                  std::uint32_t claimed_id, const char* what, const char* who) {
-  const std::string w = what;
-  if (claimed_id != c.row.client_id) {
-    refuse_update(peer, c, row, ErrorCode::bad_message,
-                  w + " claims client " + std::to_string(claimed_id) + " but comes from client " +
-                      std::to_string(c.row.client_id),
-                  "rejected", round);
-    return false;
-  }
-  if (const auto open = open_round(); !open || round != *open) {
-    // Late: for a round that has closed. One for a round not opened yet is refused, not late.
-    const bool late = round < open.value_or(next_round_);
-    refuse_update(peer, c, row, ErrorCode::wrong_round,
-                  w + " for round " + std::to_string(round) +
-                      (open ? "; the open round is " + std::to_string(*open) : "; no round is open"),
-                  late ? "late" : "rejected", round);
-    return false;
-  }
-  switch (round_->refusal(c.row.client_id)) {
-    case RoundState::Refusal::not_selected:
-      refuse_update(peer, c, row, ErrorCode::not_selected,
-                    std::string(who) + " not selected for round " + std::to_string(round), "rejected", round);
-      return false;
-    case RoundState::Refusal::duplicate:
-      refuse_update(peer, c, row, ErrorCode::duplicate_update, "second " + w + " for round " + std::to_string(round),
-                    "rejected", round);
-      return false;
-    case RoundState::Refusal::none:
-      break;
-  }
-  return true;
+  const auto no = check_admission(round_.get(), next_round_, c.row.client_id, claimed_id, round, what, who);
+  if (no) refuse_update(peer, c, row, no->code, no->why, no->late ? "late" : "rejected", round);
+  return !no;
 }
 
 void Coordinator::on_update(const std::string& peer, Client* c, const wire::Update& m, std::size_t frame_bytes) {

@@ -31,7 +31,7 @@
 #include <set>
 #include <vector>
 
-#include "coordinator/inbound_checks.h"
+#include "coordinator/leaf_rows.h"
 #include "coordinator/round_log.h"
 #include "coordinator/straggler.h"
 #include "core/codec/packet.h"

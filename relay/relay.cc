@@ -598,20 +598,9 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
     return;
   }
   constexpr auto kLate = wire::ChildStatus::late, kRejected = wire::ChildStatus::rejected;
-  if (m.client_id() != c->row.client_id)
-    return reject_child(peer, c, ErrorCode::bad_message, "update claims another client id", m.round(), kRejected);
-  if (!round_ || !round_->is_open() || m.round() != round_->round()) {
-    const bool late = round_ && m.round() <= round_->round();
-    return reject_child(peer, c, ErrorCode::wrong_round, fmt::format("update for round {}: not open", m.round()),
-                        m.round(), late ? kLate : kRejected);
-  }
-  switch (round_->refusal(c->row.client_id)) {
-    case coord::RoundState::Refusal::not_selected:
-      return reject_child(peer, c, ErrorCode::not_selected, "not selected", m.round(), kRejected);
-    case coord::RoundState::Refusal::duplicate:
-      return reject_child(peer, c, ErrorCode::duplicate_update, "second update", m.round(), kRejected);
-    case coord::RoundState::Refusal::none: break;
-  }
+  if (const auto no = coord::check_admission(round_.get(), round_ ? round_->round() + 1 : 0, c->row.client_id, m.client_id(), m.round(),
+                                             "update", "client"))
+    return reject_child(peer, c, no->code, no->why, m.round(), no->late ? kLate : kRejected);
   if (c->relay_clients > 0)
     return reject_child(peer, c, ErrorCode::bad_message, "a relay sends TallyUpdate", m.round(), kRejected);
   if (!m.packet()) return reject_child(peer, c, ErrorCode::bad_message, "update has no packet", m.round(), kRejected);
@@ -639,10 +628,9 @@ void Relay::on_child_tally(const std::string& peer, coord::Client* c, const wire
   if (!c || c->relay_clients == 0)
     return reject_child(peer, c, ErrorCode::bad_message, "TallyUpdate from a client that did not join as a relay",
                         m.round(), kRejected);
-  if (m.client_id() != c->row.client_id || !round_ || !round_->is_open() || m.round() != round_->round() ||
-      round_->refusal(c->row.client_id) != coord::RoundState::Refusal::none)
-    return reject_child(peer, c, ErrorCode::wrong_round, fmt::format("tally for round {} not accepted", m.round()),
-                        m.round(), kRejected);
+  if (const auto no = coord::check_admission(round_.get(), round_ ? round_->round() + 1 : 0, c->row.client_id, m.client_id(), m.round(),
+                                             "tally", "relay"))
+    return reject_child(peer, c, no->code, no->why, m.round(), no->late ? wire::ChildStatus::late : kRejected);
   auto checked = coord::verify_tally_update(m, *strategy_, static_cast<std::uint32_t>(replica_->size()), c->relay_clients);
   if (const auto* no = std::get_if<coord::Refusal>(&checked)) return reject_child(peer, c, no->code, no->why, m.round(), kRejected);
   auto& v = std::get<coord::VerifiedTally>(checked);
