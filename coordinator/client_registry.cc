@@ -122,6 +122,13 @@ std::vector<std::string> ClientRegistry::connected_peers() const {
   return peers;
 }
 
+std::vector<std::uint32_t> ClientRegistry::ids() const {
+  std::vector<std::uint32_t> out;
+  out.reserve(clients_.size());
+  for (const auto& [id, c] : clients_) out.push_back(id);
+  return out;
+}
+
 std::vector<std::uint32_t> ClientRegistry::connected_ids() const {
   std::vector<std::uint32_t> ids;
   for (const auto& [id, c] : clients_)

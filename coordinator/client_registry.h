@@ -87,6 +87,8 @@ class ClientRegistry {
   std::vector<std::string> connected_peers() const;
   // Ids of every connected client, ascending.
   std::vector<std::uint32_t> connected_ids() const;
+  // Ids of every known client (connected or not, behind relays too), ascending.
+  std::vector<std::uint32_t> ids() const;
 
   // The round's participants: the live clients (connected, heard from within
   // dead_after_ms), or a seeded share of them -- ceil(fraction * live) + extra,

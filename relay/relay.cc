@@ -105,11 +105,18 @@ Relay::Relay(RelayConfig cfg, zmq::context_t& ctx, const std::atomic<bool>* stop
   parent_ = std::make_unique<edge::Session>(session_config(cfg_), ctx, log_, stop_);
   if (!cfg_.db.empty()) {  // throws LogError naming the file and what to do
     db_ = std::make_unique<coord::RoundLog>(cfg_.db);
-    const nlohmann::json config = {{"role", "relay"},       {"name", cfg_.name},
-                                   {"parent", cfg_.parent}, {"clients", cfg_.clients},
-                                   {"bind", cfg_.bind},     {"deadline_fraction", cfg_.deadline_fraction}};
-    run_id_ = db_->begin_run(config.dump(), 0, "relay " + cfg_.name);
+    begin_log_run();
   }
+}
+
+void Relay::begin_log_run() {
+  const nlohmann::json config = {{"role", "relay"},       {"name", cfg_.name},
+                                 {"parent", cfg_.parent}, {"clients", cfg_.clients},
+                                 {"bind", cfg_.bind},     {"deadline_fraction", cfg_.deadline_fraction}};
+  run_id_ = db_->begin_run(config.dump(), 0, "relay " + cfg_.name);
+  last_logged_.reset();
+  const double now = net::system_clock().unix_s();
+  for (std::uint32_t id : registry_.ids()) db_->upsert_client(run_id_, registry_.at(id).row, now);
 }
 
 Relay::~Relay() = default;
@@ -363,6 +370,15 @@ void Relay::close_round() {
 std::vector<ChildReport> Relay::log_rows(std::uint32_t round, std::vector<ChildReport> rows, coord::LeafTotals& below,
                                         std::uint32_t folded, std::uint64_t child_bytes) {
   if (!db_) return rows;  // up to the parent, row by row
+  if (last_logged_ && round <= *last_logged_) {
+    // The parent runs a round again that this log already holds (it resumed
+    // from its own log after a crash, or re-sent the task to this relay after
+    // a rejoin): the rounds from here on go to a new run, as the parent's did.
+    end_log("interrupted");
+    begin_log_run();
+    log_.say("round {}: the parent runs it again; a new run in this relay's log", round);
+  }
+  last_logged_ = round;
   const double now = net::system_clock().unix_s();
   coord::RoundRow rr;
   rr.round = round;

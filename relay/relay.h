@@ -178,6 +178,7 @@ class Relay {
   // Its own log (RelayConfig::db): a run per start, a round row per closed round.
   std::unique_ptr<coord::RoundLog> db_;
   std::int64_t run_id_ = 0;
+  std::optional<std::uint32_t> last_logged_;  // the last round committed to run_id_
   double round_started_unix_ = 0.0;
   std::uint64_t round_downlink_ = 0;  // this round's tasks to the children, bytes
   // The leaves' rows of a closed round: logged here (the totals go up) or up in the TallyUpdate.
@@ -185,6 +186,7 @@ class Relay {
   std::vector<ChildReport> log_rows(std::uint32_t round, std::vector<ChildReport> rows, coord::LeafTotals& below,
                                     std::uint32_t folded, std::uint64_t child_bytes);
   void end_log(const char* status);
+  void begin_log_run();  // a new run in its log, with every known client
 };
 
 }  // namespace signfed::relay

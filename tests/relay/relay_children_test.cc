@@ -19,8 +19,11 @@
 
 #include "coordinator/coordinator.h"
 #include "core/codec/packet.h"
+#include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
 #include "core/methods/tally.h"
+#include "core/model/model.h"
+#include "core/replica/replica.h"
 #include "relay/relay.h"
 #include "schema/wire.h"
 #include "tests/e2e/process.h"
@@ -238,4 +241,118 @@ TEST_CASE("relay: a relay refused by its parent (--aggregate median) stops with 
   coordinator.join();
   CHECK(relay_rc == 1);
   CHECK(query_number(cfg.db_path, "SELECT COUNT(*) FROM clients") == 0);
+}
+
+namespace {
+
+// A parent played by the test: one ROUTER; what the relay sends, verified.
+struct FakeParent {
+  zmq::socket_t sock;
+  std::string relay;  // the relay's routing id, from its first message
+  std::vector<std::vector<std::uint64_t>> frames;
+
+  FakeParent(zmq::context_t& ctx, const std::string& endpoint) : sock(ctx, zmq::socket_type::router) {
+    sock.set(zmq::sockopt::linger, 0);
+    sock.bind(endpoint);
+  }
+  // The next message of `type` from the relay within 20 s (others are dropped).
+  const wire::Envelope* wait_for(wire::Body type) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < end) {
+      zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      zmq::message_t id, m;
+      if (!(item.revents & ZMQ_POLLIN) || !sock.recv(id, zmq::recv_flags::dontwait)) continue;
+      REQUIRE(sock.recv(m, zmq::recv_flags::none));
+      relay = id.to_string();
+      frames.reserve(1024);
+      REQUIRE(frames.size() < 1024);
+      frames.emplace_back((m.size() + 7) / 8);
+      std::memcpy(frames.back().data(), m.data(), m.size());
+      std::string why;
+      const wire::Envelope* e =
+          wire::verify_envelope({reinterpret_cast<const std::uint8_t*>(frames.back().data()), m.size()}, &why);
+      REQUIRE_MESSAGE(e != nullptr, why);
+      if (e->body_type() == type) return e;
+    }
+    return nullptr;
+  }
+  void send(const Bytes& b) {
+    (void)sock.send(zmq::buffer(relay), zmq::send_flags::sndmore);
+    (void)sock.send(zmq::buffer(b.data(), b.size()), zmq::send_flags::none);
+  }
+};
+
+Bytes round_task(std::uint32_t round, std::uint64_t digest) {
+  flatbuffers::FlatBufferBuilder fbb;
+  return finish(fbb, wire::CreateRoundTask(fbb, round, digest, wire::CreateMethodParams(fbb), 0.01f, 20000));
+}
+
+}  // namespace
+
+TEST_CASE("relay: with --db a round its parent runs again goes to a new run of the relay's log, and the relay goes on") {
+  TempDir dir;
+  zmq::context_t ctx;
+  FakeParent parent(ctx, "inproc://parent");
+  relay::RelayConfig rc;
+  rc.parent = "inproc://parent";
+  rc.bind = "inproc://relay-db";
+  rc.name = "relay-0";
+  rc.clients = 1;
+  rc.quiet = true;
+  rc.db = dir.path + "/relay.sqlite";
+  std::atomic<bool> stop{false};
+  int relay_rc = -1;
+  std::thread t([&] {
+    relay::Relay r(rc, ctx, &stop);
+    relay_rc = r.run();
+  });
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) stop.store(true), t.join();
+    }
+  } joiner{stop, t};
+
+  REQUIRE(parent.wait_for(wire::Body::Join) != nullptr);
+  const std::uint64_t seed = 7;
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    parent.send(finish(fbb, wire::CreateWelcome(fbb, wire::kProtocolVersion, 3, fbb.CreateString("run"),
+                                                fbb.CreateString("mlp:8-4-2"), kDim, seed)));
+  }
+  auto model = model::make_model("mlp:8-4-2", seed, model::Init::he);
+  const std::uint64_t digest = core::Replica(model->params(), codec::architecture_basis(model->spec())).digest();
+  Child child(ctx, rc.bind);
+  child.send(join_message("leaf", "mlp:8-4-2", kDim, "test"));
+  const wire::Envelope* w = child.wait_for(wire::Body::Welcome);
+  REQUIRE(w != nullptr);
+  const std::uint32_t id = w->body_as_Welcome()->client_id();
+
+  // Round 0 twice: the second time as a parent that resumed from its log would send it.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    CAPTURE(attempt);
+    parent.send(round_task(0, digest));
+    REQUIRE(child.wait_for(wire::Body::RoundTask) != nullptr);
+    child.send(update(0, id));
+    const wire::Envelope* tu = parent.wait_for(wire::Body::TallyUpdate);
+    REQUIRE(tu != nullptr);
+    CHECK(tu->body_as_TallyUpdate()->children()->size() == 0);  // the row stays in the relay's log
+    REQUIRE(tu->body_as_TallyUpdate()->logged_below() != nullptr);
+    CHECK(tu->body_as_TallyUpdate()->logged_below()->counted() == 1);
+  }
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    parent.send(finish(fbb, wire::CreateBye(fbb, fbb.CreateString("done"), digest, 1)));
+  }
+  t.join();
+  CHECK(relay_rc == 0);
+  // Each attempt in a run of its own: one round row each, the leaf's counted row and its client row in both.
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs") == 2);
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs WHERE status='interrupted'") == 1);
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs WHERE status='completed'") == 1);
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM rounds WHERE round=0 AND received=1") == 2);
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) WHERE "
+                            "c.name='leaf' AND u.status='counted'") == 2);
 }

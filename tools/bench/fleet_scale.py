@@ -264,6 +264,12 @@ def main():
         result["uplink"].append({"relay": name, "tally_bytes": up, "children_bytes": below})
         print(f"uplink {name}: {up:.0f} B per round for {below:.0f} B of the packets of the clients below it "
               f"({up / below if below else 0:.4f})")
+    for p in procs:  # a process that failed: the end of its log, before the temp dir goes
+        if p.rc not in (0, None) and not p.role.startswith("load"):
+            p.log.flush()
+            with open(os.path.join(tmp, f"{p.role}.log")) as f:
+                tail = f.read().splitlines()[-5:]
+            print(f"{p.role} exited {p.rc}; its log ends:\n  " + "\n  ".join(tail), file=sys.stderr)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
