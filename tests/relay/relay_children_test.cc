@@ -37,6 +37,20 @@ namespace {
 
 constexpr std::uint32_t kDim = 46;  // mlp:8-4-2
 
+// An aligned copy of a received message kept in `frames` (the envelope
+// points into it: at most 1024, reserved, so no reallocation), verified.
+const wire::Envelope* keep_verified(std::vector<std::vector<std::uint64_t>>& frames, const zmq::message_t& m) {
+  frames.reserve(1024);
+  REQUIRE(frames.size() < 1024);
+  frames.emplace_back((m.size() + 7) / 8);
+  std::memcpy(frames.back().data(), m.data(), m.size());
+  std::string why;
+  const wire::Envelope* e =
+      wire::verify_envelope({reinterpret_cast<const std::uint8_t*>(frames.back().data()), m.size()}, &why);
+  REQUIRE_MESSAGE(e != nullptr, why);
+  return e;
+}
+
 // A raw child: one DEALER, and what it has received, verified, each message
 // taken once by wait_for (in arrival order per type).
 struct Child {
@@ -65,15 +79,7 @@ struct Child {
       zmq::poll(&item, 1, std::chrono::milliseconds(100));
       zmq::message_t m;
       if (!(item.revents & ZMQ_POLLIN) || !sock.recv(m, zmq::recv_flags::dontwait)) continue;
-      frames.reserve(1024);  // the envelopes point into these buffers: no reallocation
-      REQUIRE(frames.size() < 1024);
-      frames.emplace_back((m.size() + 7) / 8);
-      std::memcpy(frames.back().data(), m.data(), m.size());
-      std::string why;
-      const wire::Envelope* e =
-          wire::verify_envelope({reinterpret_cast<const std::uint8_t*>(frames.back().data()), m.size()}, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
-      got.push_back(e);
+      got.push_back(keep_verified(frames, m));
       taken.push_back(false);
     }
   }
@@ -265,14 +271,7 @@ struct FakeParent {
       if (!(item.revents & ZMQ_POLLIN) || !sock.recv(id, zmq::recv_flags::dontwait)) continue;
       REQUIRE(sock.recv(m, zmq::recv_flags::none));
       relay = id.to_string();
-      frames.reserve(1024);
-      REQUIRE(frames.size() < 1024);
-      frames.emplace_back((m.size() + 7) / 8);
-      std::memcpy(frames.back().data(), m.data(), m.size());
-      std::string why;
-      const wire::Envelope* e =
-          wire::verify_envelope({reinterpret_cast<const std::uint8_t*>(frames.back().data()), m.size()}, &why);
-      REQUIRE_MESSAGE(e != nullptr, why);
+      const wire::Envelope* e = keep_verified(frames, m);
       if (e->body_type() == type) return e;
     }
     return nullptr;
