@@ -292,6 +292,15 @@ void Relay::on_welcome(const wire::Welcome& w) {
 
 void Relay::on_task(std::span<const std::uint8_t> frame, const wire::RoundTask& t) {
   if (!replica_ || !t.params()) return;
+  if (round_ && t.round() == round_->round()) {
+    // The same task again: the parent re-sends it when this relay rejoins
+    // (its heartbeats were late) or runs the round again (it resumed from
+    // its log). Open: keep collecting (a reset would lose the updates in
+    // hand). Closed: the tally it may not have, again, unchanged (a parent
+    // that has it refuses the copy as a duplicate).
+    if (!round_->is_open() && last_closed_ == t.round() && !last_tally_.empty()) parent_->send(last_tally_);
+    return;
+  }
   if (round_ && round_->is_open()) close_round();  // the parent moved on: send what we have
   pending_task_.assign(frame.begin(), frame.end());
   pending_since_ = now_s();
@@ -361,6 +370,7 @@ void Relay::close_round() {
                                           child_bytes, below.rows() > 0 ? &below_wire : nullptr);
   const auto bytes = wire::finish_envelope(fbb, tu);
   parent_->send(bytes);
+  last_tally_.assign(bytes.begin(), bytes.end());
   uplink_.emplace_back(bytes.size(), child_bytes);
   last_closed_ = round;
   log_.say("round {}: {} of {} children counted; tally {} bytes up (children's updates: {} bytes)", round,
@@ -371,9 +381,9 @@ std::vector<ChildReport> Relay::log_rows(std::uint32_t round, std::vector<ChildR
                                         std::uint32_t folded, std::uint64_t child_bytes) {
   if (!db_) return rows;  // up to the parent, row by row
   if (last_logged_ && round <= *last_logged_) {
-    // The parent runs a round again that this log already holds (it resumed
-    // from its own log after a crash, or re-sent the task to this relay after
-    // a rejoin): the rounds from here on go to a new run, as the parent's did.
+    // The parent runs an earlier round again (it resumed from a log that
+    // lost its last commits: SQLite's synchronous=NORMAL after a power
+    // loss): the rounds from here on go to a new run of this log.
     end_log("interrupted");
     begin_log_run();
     log_.say("round {}: the parent runs it again; a new run in this relay's log", round);

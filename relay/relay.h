@@ -12,7 +12,10 @@
 //   RoundTask from the parent  -> forwarded to the live children (round 0
 //                                 waits until its `clients` have joined, at most
 //                                 half its deadline), with its own earlier deadline
-//                                 (deadline_fraction of the parent's)
+//                                 (deadline_fraction of the parent's); the
+//                                 same task again (a rejoin, a resumed
+//                                 parent): the open round goes on, a closed
+//                                 one's TallyUpdate is sent again
 //   Update from a child        -> verified as the coordinator verifies one, kept
 //   TallyUpdate from a relay   -> verified, kept (two tiers)
 //   all answered / deadline    -> Strategy::fold of every counted update and
@@ -171,6 +174,7 @@ class Relay {
   std::vector<ChildReport> pending_rows_;                    // late / rejected / skipped rows for the next TallyUpdate
   std::map<std::uint32_t, std::pair<std::uint32_t, float>> agreement_;  // child id -> (round, agreement)
   std::uint32_t last_closed_ = UINT32_MAX;
+  std::vector<std::uint8_t> last_tally_;                     // the TallyUpdate of last_closed_, as sent
   std::vector<std::pair<std::uint64_t, std::uint64_t>> uplink_;
   std::map<std::uint32_t, std::uint32_t> rejects_;           // child id -> rejection rows this round
   coord::LeafTotals pending_below_;                          // lower relays' logged_below, with pending_rows_

@@ -7,6 +7,7 @@
 // valid update, and the run completes with the honest child's rows logged.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <chrono>
@@ -289,7 +290,7 @@ Bytes round_task(std::uint32_t round, std::uint64_t digest) {
 
 }  // namespace
 
-TEST_CASE("relay: with --db a round its parent runs again goes to a new run of the relay's log, and the relay goes on") {
+TEST_CASE("relay: a task sent again keeps the open round, resends a closed round's tally, and an earlier round opens a new run of its log") {
   TempDir dir;
   zmq::context_t ctx;
   FakeParent parent(ctx, "inproc://parent");
@@ -328,30 +329,60 @@ TEST_CASE("relay: with --db a round its parent runs again goes to a new run of t
   const wire::Envelope* w = child.wait_for(wire::Body::Welcome);
   REQUIRE(w != nullptr);
   const std::uint32_t id = w->body_as_Welcome()->client_id();
+  auto counted_up = [&](const wire::Envelope* e) {
+    REQUIRE(e != nullptr);
+    const wire::TallyUpdate& tu = *e->body_as_TallyUpdate();
+    CHECK(tu.children()->size() == 0);  // the row stays in the relay's log
+    REQUIRE(tu.logged_below() != nullptr);
+    return tu.logged_below()->counted();
+  };
 
-  // Round 0 twice: the second time as a parent that resumed from its log would send it.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    CAPTURE(attempt);
-    parent.send(round_task(0, digest));
-    REQUIRE(child.wait_for(wire::Body::RoundTask) != nullptr);
-    child.send(update(0, id));
-    const wire::Envelope* tu = parent.wait_for(wire::Body::TallyUpdate);
-    REQUIRE(tu != nullptr);
-    CHECK(tu->body_as_TallyUpdate()->children()->size() == 0);  // the row stays in the relay's log
-    REQUIRE(tu->body_as_TallyUpdate()->logged_below() != nullptr);
-    CHECK(tu->body_as_TallyUpdate()->logged_below()->counted() == 1);
+  // Round 0, and its task again while it is open (a parent re-sends it when
+  // the relay rejoins): the round goes on and the child's update counts.
+  parent.send(round_task(0, digest));
+  REQUIRE(child.wait_for(wire::Body::RoundTask) != nullptr);
+  parent.send(round_task(0, digest));
+  {  // forwarded to the children in order after the second task: once the child has it, the relay read the task
+    flatbuffers::FlatBufferBuilder fbb;
+    const std::vector<float> one(8, 1.0f);
+    parent.send(finish(fbb, wire::CreateInputStats(fbb, fbb.CreateVector(one), fbb.CreateVector(one))));
   }
+  REQUIRE(child.wait_for(wire::Body::InputStats) != nullptr);
+  child.send(update(0, id));
+  const wire::Envelope* first = parent.wait_for(wire::Body::TallyUpdate);
+  CHECK(counted_up(first) == 1);
+  const std::vector<std::uint64_t> first_bytes = parent.frames.back();
+  // Closed: the same task again gets the same tally, and the child no second task.
+  parent.send(round_task(0, digest));
+  const wire::Envelope* again = parent.wait_for(wire::Body::TallyUpdate);
+  REQUIRE(again != nullptr);
+  CHECK(parent.frames.back() == first_bytes);
+  // Round 1, then round 0 again: a parent that resumed from a log which lost its
+  // last commits. The relay runs it and logs it in a new run of its log.
+  parent.send(round_task(1, digest));
+  REQUIRE(child.wait_for(wire::Body::RoundTask) != nullptr);
+  child.send(update(1, id));
+  CHECK(counted_up(parent.wait_for(wire::Body::TallyUpdate)) == 1);
+  parent.send(round_task(0, digest));
+  const wire::Envelope* task = child.wait_for(wire::Body::RoundTask);
+  REQUIRE(task != nullptr);
+  CHECK(task->body_as_RoundTask()->round() == 0);
+  child.send(update(0, id));
+  CHECK(counted_up(parent.wait_for(wire::Body::TallyUpdate)) == 1);
   {
     flatbuffers::FlatBufferBuilder fbb;
-    parent.send(finish(fbb, wire::CreateBye(fbb, fbb.CreateString("done"), digest, 1)));
+    parent.send(finish(fbb, wire::CreateBye(fbb, fbb.CreateString("done"), digest, 2)));
   }
+  REQUIRE(child.wait_for(wire::Body::Bye) != nullptr);
   t.join();
   CHECK(relay_rc == 0);
-  // Each attempt in a run of its own: one round row each, the leaf's counted row and its client row in both.
+  // The child got three tasks: round 0, round 1, round 0 again as the earlier round; no re-sent one.
+  CHECK(std::count_if(child.got.begin(), child.got.end(),
+                      [](const wire::Envelope* e) { return e->body_type() == wire::Body::RoundTask; }) == 3);
   CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs") == 2);
   CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs WHERE status='interrupted'") == 1);
   CHECK(query_number(rc.db, "SELECT COUNT(*) FROM runs WHERE status='completed'") == 1);
-  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM rounds WHERE round=0 AND received=1") == 2);
+  CHECK(query_number(rc.db, "SELECT COUNT(*) FROM rounds WHERE received=1") == 3);
   CHECK(query_number(rc.db, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) WHERE "
-                            "c.name='leaf' AND u.status='counted'") == 2);
+                            "c.name='leaf' AND u.status='counted'") == 3);
 }
