@@ -316,6 +316,18 @@ TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long pack
     CHECK_THROWS_WITH_AS(codec::decode_sparse(v), doctest::Contains("out of range"), CodecError);
     CHECK_THROWS_WITH_AS(codec::validate(v, dim), doctest::Contains("out of range"), CodecError);  // the check-only walk
   }
+  // The last index equal to dim and nothing beyond it: the 32 bytes of sign
+  // bits behind it keep its code in the fast loop, which must flag it alone.
+  codec::SparseSigns last = s;
+  last.index.resize(251);  // 0, 20, ..., 5000
+  last.negative.resize(251);
+  const codec::SignPacket q = codec::encode_sparse(last);
+  codec::PacketView at_dim = q.view();
+  at_dim.dim = 5000;
+  CHECK_THROWS_WITH_AS(codec::decode_sparse(at_dim), doctest::Contains("index 5000 out of range"), CodecError);
+  CHECK_THROWS_WITH_AS(codec::validate(at_dim, 5000), doctest::Contains("index 5000 out of range"), CodecError);
+  at_dim.dim = 5001;
+  CHECK(codec::decode_sparse(at_dim).index == last.index);
   // validate() counts the sign bits instead of reading them: one short is refused as decode refuses it.
   codec::PacketView cut = p.view();
   cut.payload = cut.payload.first(cut.payload.size() - 1);
