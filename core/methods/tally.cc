@@ -48,14 +48,14 @@ struct UpdateValues {
   }
 };
 
-// Whether every term wf * x_i is finite and below 2^40 in magnitude: |x_i| <=
-// max |x| and rounding is monotonic, so that is max|x| * wf < 2^40, with the
-// largest magnitude found on the bits as integers (NaN and inf sort above
-// every finite value). One compare-free pass: it vectorises.
-bool terms_in_range(const UpdateValues& v, std::size_t n) {
-  const std::uint8_t* d = v.data();
+// Whether every term wf * x_i, i in [from, from + len), is finite and below
+// 2^40 in magnitude: |x_i| <= max |x| and rounding is monotonic, so that is
+// max|x| * wf < 2^40, with the largest magnitude found on the bits as integers
+// (NaN and inf sort above every finite value). One compare-free pass: it vectorises.
+bool terms_in_range(const UpdateValues& v, std::size_t from, std::size_t len) {
+  const std::uint8_t* d = v.data() + 4 * from;
   std::int32_t largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < len; ++i) {
     std::uint32_t b;
     std::memcpy(&b, d + 4 * i, 4);
     const auto magnitude = static_cast<std::int32_t>(b & 0x7FFFFFFFu);
@@ -262,7 +262,6 @@ void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::
       v.owned = internal::decode_values(p);  // as mean_aggregate reads it
       v.wf = static_cast<double>(ws[k]) * internal::clip_factor(v.owned, clip);  // --clip
     }
-    v.in_range = terms_in_range(v, dim);
   }
   // Coordinates a tile at a time, every update per tile: the tile's limbs
   // (3 x 8 B x 1024: half of L1) stay in cache instead of streaming all of them per update.
@@ -271,8 +270,24 @@ void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::
   std::int64_t* l1 = l0 + dim;
   std::int64_t* l2 = l1 + dim;
   const kernels::MeanAddF32Fn mean_add = kernels::best_tally_kernels().mean_add;
-  for (std::size_t at = 0; at < dim; at += kTile)
-    for (const UpdateValues& v : values) add_span(v, at, std::min<std::size_t>(kTile, dim - at), l0, l1, l2, mean_add);
+  // Each tile's range is checked just before it is added (its bytes are then
+  // in cache: one pass over the updates instead of two). An update is in range
+  // only if all its tiles are; one found out of range at tile `at` has its
+  // earlier tiles taken out again -- exactly: those terms were in range, and
+  // the split of -t is minus the split of t (round half to even is symmetric)
+  // -- and is folded the clamped way from coordinate 0, so the limbs are those
+  // of a whole-update check before any add.
+  for (std::size_t at = 0; at < dim; at += kTile) {
+    const std::size_t len = std::min<std::size_t>(kTile, dim - at);
+    for (UpdateValues& v : values) {
+      if (v.in_range && !terms_in_range(v, at, len)) {
+        v.in_range = false;
+        mean_add(v.data(), -v.wf, at, l0, l1, l2);
+        add_span(v, 0, at, l0, l1, l2, mean_add);
+      }
+      add_span(v, at, len, l0, l1, l2, mean_add);
+    }
+  }
   for (std::size_t k = 0; k < ps.size(); ++k) {
     out_of_range |= !values[k].in_range;
     weight += ws[k];
