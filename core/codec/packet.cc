@@ -166,6 +166,7 @@ SignPacket encode_sparse(const SparseSigns& s) {
 
 void encode_sparse_into(const SparseSigns& s, SignPacket& p) {
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.payload.clear();
   p.encoding = Encoding::sparse_sign;
   p.dim = s.dim;
@@ -186,6 +187,7 @@ SignPacket encode_float32(std::span<const float> x) {
 
 void encode_float32_into(std::span<const float> x, SignPacket& p) {
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.encoding = Encoding::float32;
   p.dim = static_cast<std::uint32_t>(x.size());
   p.nnz = p.dim;
@@ -287,6 +289,7 @@ void encode_runs_into(const TernarySigns& t, SignPacket& p) {
   });
   const unsigned km = moving.best_k(), kz = zero.best_k();
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.payload.clear();
   p.encoding = Encoding::runs_sign;
   p.dim = t.dim;
@@ -372,6 +375,7 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
   if (nnz == t.dim) {
     // Every coordinate moves: the negative bitmap alone is the dense sign packet.
     static_cast<PacketHeader&>(out) = PacketHeader{};
+    out.sparse.reset();  // a decoded form of the old payload would be stale
     out.encoding = Encoding::dense_sign;
     out.dim = t.dim;
     out.nnz = t.dim;
@@ -409,6 +413,7 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
   if (runs.payload.size() < out.payload.size()) std::swap(out, runs);
   if (out.payload.size() <= 2 * packed_bytes(t.dim)) return;
   static_cast<PacketHeader&>(out) = PacketHeader{};
+  out.sparse.reset();  // a decoded form of the old payload would be stale
   out.encoding = Encoding::ternary;
   out.dim = t.dim;
   out.nnz = static_cast<std::uint32_t>(nnz);
@@ -572,7 +577,9 @@ void walk_sparse(const PacketView& p, SparseSigns* s) {
 
 }  // namespace
 
-void validate(const PacketView& p, std::uint32_t expected_dim) {
+void validate(const PacketView& p, std::uint32_t expected_dim) { validate(p, expected_dim, nullptr); }
+
+void validate(const PacketView& p, std::uint32_t expected_dim, SparseSigns* decoded) {
   if (expected_dim != 0 && p.dim != expected_dim)
     fail("packet has " + std::to_string(p.dim) + " coordinates, expected " + std::to_string(expected_dim));
   if (!std::isfinite(p.scale)) fail("packet scale is not finite");
@@ -619,7 +626,7 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       return;
     }
     case Encoding::sparse_sign:
-      walk_sparse(p, nullptr);  // decoding is the check (without storing)
+      walk_sparse(p, decoded);  // decoding is the check (storing only when asked)
       return;
     case Encoding::runs_sign: {
       decode_runs_into(p, nullptr);  // decoding is the check (without storing)

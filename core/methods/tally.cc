@@ -158,7 +158,9 @@ void VoteTally::add(const codec::PacketView& p) {
   if (p.dim != dim) throw CodecError("tally: sign packet of " + std::to_string(p.dim) + " coordinates, not " + std::to_string(dim));
   if (p.encoding == wire::Encoding::float32) throw CodecError("tally: a vote needs a sign packet, not float32");
   if (p.encoding == wire::Encoding::sparse_sign) {
-    const codec::SparseSigns s = codec::decode_sparse(p);
+    codec::SparseSigns own;  // unless it arrived decoded (PacketView::sparse)
+    if (!p.sparse || p.sparse->dim != dim) own = codec::decode_sparse(p);
+    const codec::SparseSigns& s = p.sparse && p.sparse->dim == dim ? *p.sparse : own;
     for (std::size_t j = 0; j < s.index.size(); ++j) ++(s.negative[j] ? minus : plus)[s.index[j]];
   } else if (p.encoding == wire::Encoding::dense_sign) {  // the payload is the negative bitmap, no abstention
     codec::validate(p, dim);
