@@ -412,7 +412,7 @@ std::size_t Coordinator::aggregate_and_apply(std::uint32_t round, float step, Ro
   auto vr = wire::CreateVoteResult(fbb, round, pk, step, a.momentum, new_digest, static_cast<std::uint32_t>(voters), strategy_->confirms() && applied_from > 0,
                                    evaluate);
   const auto vr_bytes = wire::finish_envelope(fbb, vr);
-  for (const auto& p : registry_.connected_peers()) row.downlink_bytes += send(p, vr_bytes);
+  row.downlink_bytes += transport_->send_to_all(registry_.connected_peers(), vr_bytes);  // one copy for all
   digest_ = new_digest;
   // The same packet on its own for the vote log (RoundLog ResultRow); a round
   // without counted updates or a refused aggregate leaves the replica as it was.

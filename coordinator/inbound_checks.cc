@@ -71,13 +71,14 @@ std::optional<Refusal> check_admission(const RoundState* open, std::uint32_t nex
   return std::nullopt;
 }
 
-std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim) {
+std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim,
+                                    codec::SparseSigns* decoded) {
   if (!strategy.accepts(v.encoding))
     return Refusal{wire::ErrorCode::bad_message, fmt::format("encoding {} is not what method {} sends",
                                                              wire::EnumNameEncoding(v.encoding),
                                                              methods::method_name(strategy.method()))};
   try {
-    codec::validate(v, dim);
+    codec::validate(v, dim, decoded);
   } catch (const codec::CodecError& e) {
     return Refusal{v.dim != dim ? wire::ErrorCode::wrong_size : wire::ErrorCode::bad_message, e.what()};
   }

@@ -55,7 +55,10 @@ std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, c
                                   std::uint64_t num_params);
 
 // nullopt: the packet may be counted.
-std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim);
+// decoded (optional): a sparse_sign packet is decoded into it by the same walk
+// that validates it, for the vote (codec::SignPacket::sparse).
+std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim,
+                                    codec::SparseSigns* decoded = nullptr);
 
 struct VerifiedTally {
   methods::Tally tally;

@@ -42,6 +42,34 @@ void release_queued(void* data, void* hint) {
   delete[] static_cast<std::uint8_t*>(data);
 }
 
+}  // namespace
+
+// One copy of a message's bytes queued for several peers (send_to_all): the
+// last free callback (libzmq's I/O thread, or the caller if no peer took it)
+// deletes it.
+struct SharedBody {
+  std::atomic<std::int64_t> refs{1};  // the sender's own reference, dropped after queueing
+  std::vector<std::uint8_t> bytes;
+  void release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+namespace {
+
+struct QueuedShared {
+  std::shared_ptr<std::atomic<std::int64_t>> count;
+  std::int64_t charge;
+  SharedBody* body;
+};
+
+void release_shared(void*, void* hint) {
+  auto* q = static_cast<QueuedShared*>(hint);
+  q->count->fetch_sub(q->charge, std::memory_order_relaxed);
+  q->body->release();
+  delete q;
+}
+
 // Bytes a frame of `size` bytes takes on the wire (ZMTP 3 frame header; under
 // CURVE the MESSAGE command: name, nonce, MAC and flags byte around the data).
 std::uint64_t wire_bytes(std::size_t size, bool curve) {
@@ -197,6 +225,20 @@ void RouterTransport::drain_events(const std::function<void(const TransportEvent
 }
 
 std::size_t RouterTransport::send(const std::string& peer, std::span<const std::uint8_t> bytes) {
+  return send_one(peer, bytes, nullptr);
+}
+
+std::size_t RouterTransport::send_to_all(std::span<const std::string> peers, std::span<const std::uint8_t> bytes) {
+  auto* shared = new SharedBody;
+  shared->bytes.reserve(std::max<std::size_t>(1, bytes.size()));  // never a null data pointer (libzmq would not call back)
+  shared->bytes.assign(bytes.begin(), bytes.end());
+  std::size_t sent = 0;
+  for (const std::string& peer : peers) sent += send_one(peer, shared->bytes, shared);
+  shared->release();
+  return sent;
+}
+
+std::size_t RouterTransport::send_one(const std::string& peer, std::span<const std::uint8_t> bytes, SharedBody* shared) {
   if (peer.empty()) return 0;
   std::shared_ptr<OutQueue>& slot = out_[peer];
   if (!slot) slot = std::make_shared<OutQueue>();
@@ -210,12 +252,18 @@ std::size_t RouterTransport::send(const std::string& peer, std::span<const std::
                           max_queued_bytes_));
     return 0;
   }
-  auto* data = new std::uint8_t[std::max<std::size_t>(1, bytes.size())];
-  std::copy(bytes.begin(), bytes.end(), data);
   q.bytes.fetch_add(charge, std::memory_order_relaxed);
   // The OutQueue's count outlives the entry: its callbacks hold it.
   std::shared_ptr<std::atomic<std::int64_t>> count(slot, &slot->bytes);
-  zmq::message_t body(data, bytes.size(), release_queued, new Queued{count, charge});
+  zmq::message_t body = [&] {
+    if (shared) {  // a reference to the one copy, not a copy per peer
+      shared->refs.fetch_add(1, std::memory_order_relaxed);
+      return zmq::message_t(shared->bytes.data(), bytes.size(), release_shared, new QueuedShared{count, charge, shared});
+    }
+    auto* data = new std::uint8_t[std::max<std::size_t>(1, bytes.size())];
+    std::copy(bytes.begin(), bytes.end(), data);
+    return zmq::message_t(data, bytes.size(), release_queued, new Queued{count, charge});
+  }();
   zmq::message_t id(peer.data(), peer.size());
   try {
     if (!router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {  // EAGAIN: SNDHWM reached

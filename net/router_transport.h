@@ -66,6 +66,8 @@ struct RouterOptions {
 // queue entries), charged against max_queued_bytes.
 inline constexpr std::int64_t kQueuedMessageOverhead = 256;
 
+struct SharedBody;  // router_transport.cc: one refcounted copy of bytes queued for many peers
+
 class RouterTransport final : public Transport {
  public:
   // Throws std::runtime_error (with what to do) when keys, allowlist or bind fail.
@@ -76,6 +78,7 @@ class RouterTransport final : public Transport {
             const std::function<void(const TransportEvent&)>& on_event) override;
   void drain_events(const std::function<void(const TransportEvent&)>& on_event) override;
   std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) override;
+  std::size_t send_to_all(std::span<const std::string> peers, std::span<const std::uint8_t> bytes) override;
   std::string endpoint() const override;
   std::string describe() const override;
   void linger_on_close(int ms) override { router_.set(zmq::sockopt::linger, ms); }
@@ -95,6 +98,9 @@ class RouterTransport final : public Transport {
 
   void serve_zap(const std::function<void(const TransportEvent&)>& on_event);
   void check_allowlist(const std::function<void(const TransportEvent&)>& on_event);
+  // send()'s queue checks and the two frames; `shared`: the body's bytes are
+  // that refcounted copy (send_to_all), else a copy of bytes of its own.
+  std::size_t send_one(const std::string& peer, std::span<const std::uint8_t> bytes, SharedBody* shared);
   void drop_peer(const std::string& peer, OutQueue& q, const std::string& why);
   void sweep_queues();
   void watch();                    // the watchdog thread

@@ -62,6 +62,14 @@ class Transport {
   // the message was dropped (unknown or departed peer, a peer dropped for not
   // reading, full queue: then a kPeerNotReading event follows).
   virtual std::size_t send(const std::string& peer, std::span<const std::uint8_t> bytes) = 0;
+  // send() to each of peers, the same bytes; returns the bytes queued in all.
+  // A transport may share one copy of the bytes among the peers' queues
+  // (RouterTransport does: one copy of a 407 KB result instead of one per client).
+  virtual std::size_t send_to_all(std::span<const std::string> peers, std::span<const std::uint8_t> bytes) {
+    std::size_t sent = 0;
+    for (const std::string& peer : peers) sent += send(peer, bytes);
+    return sent;
+  }
   // Where clients connect (with the real port when bound to tcp://*:0).
   virtual std::string endpoint() const = 0;
   // On destruction, keep trying to deliver what is queued for up to ms

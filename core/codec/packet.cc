@@ -166,6 +166,7 @@ SignPacket encode_sparse(const SparseSigns& s) {
 
 void encode_sparse_into(const SparseSigns& s, SignPacket& p) {
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.payload.clear();
   p.encoding = Encoding::sparse_sign;
   p.dim = s.dim;
@@ -186,6 +187,7 @@ SignPacket encode_float32(std::span<const float> x) {
 
 void encode_float32_into(std::span<const float> x, SignPacket& p) {
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.encoding = Encoding::float32;
   p.dim = static_cast<std::uint32_t>(x.size());
   p.nnz = p.dim;
@@ -287,6 +289,7 @@ void encode_runs_into(const TernarySigns& t, SignPacket& p) {
   });
   const unsigned km = moving.best_k(), kz = zero.best_k();
   static_cast<PacketHeader&>(p) = PacketHeader{};
+  p.sparse.reset();  // a decoded form of the old payload would be stale
   p.payload.clear();
   p.encoding = Encoding::runs_sign;
   p.dim = t.dim;
@@ -372,6 +375,7 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
   if (nnz == t.dim) {
     // Every coordinate moves: the negative bitmap alone is the dense sign packet.
     static_cast<PacketHeader&>(out) = PacketHeader{};
+    out.sparse.reset();  // a decoded form of the old payload would be stale
     out.encoding = Encoding::dense_sign;
     out.dim = t.dim;
     out.nnz = t.dim;
@@ -409,6 +413,7 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
   if (runs.payload.size() < out.payload.size()) std::swap(out, runs);
   if (out.payload.size() <= 2 * packed_bytes(t.dim)) return;
   static_cast<PacketHeader&>(out) = PacketHeader{};
+  out.sparse.reset();  // a decoded form of the old payload would be stale
   out.encoding = Encoding::ternary;
   out.dim = t.dim;
   out.nnz = static_cast<std::uint32_t>(nnz);
@@ -418,9 +423,10 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
 
 namespace {
 
-// Decodes a sparse_sign payload into *s, or, with s == nullptr, only checks
-// it (validate(): no allocation, no stores; the sign bits are counted, not read).
-void walk_sparse(const PacketView& p, SparseSigns* s) {
+// The sparse_sign walk with every check at the entry it concerns: run by
+// walk_sparse() on a packet its fast loop found out of range, for the exact
+// reason (the first offending entry).
+void walk_sparse_checked(const PacketView& p, SparseSigns* s) {
   if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
   if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
   if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
@@ -481,9 +487,99 @@ void walk_sparse(const PacketView& p, SparseSigns* s) {
   if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
 }
 
+
+// Eight sign bits (LSB first) as eight 0/1 bytes: each byte of the product
+// keeps one bit of b, and adding 0x7F carries it into the byte's top bit.
+inline std::uint64_t spread_bits(std::uint64_t b) {
+  const std::uint64_t kept = (b * 0x0101010101010101ull) & 0x8040201008040201ull;
+  return ((kept + 0x7F7F7F7F7F7F7F7Full) >> 7) & 0x0101010101010101ull;
+}
+
+// Decodes a sparse_sign payload into *s, or, with s == nullptr, only checks
+// it (validate(): no allocation, no stores; the sign bits are counted, not read).
+// The Rice codes are read from a 64-bit buffer refilled with one load per
+// window of up to 63 bits (several codes each), not one load per code; the
+// range of each index is OR-ed into a flag instead of branched on, and a
+// packet that sets it is walked again by walk_sparse_checked for the reason.
+void walk_sparse(const PacketView& p, SparseSigns* s) {
+  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
+  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
+  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
+  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
+  // an impossible nnz before allocating for it.
+  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
+  if (s) {
+    s->dim = p.dim;
+    s->index.resize(p.nnz);
+    s->negative.resize(p.nnz);
+  }
+  const std::uint8_t* in = p.payload.data();
+  const std::size_t size = p.payload.size();
+  const unsigned k = p.rice_k;
+  const std::uint64_t low = (std::uint64_t{1} << k) - 1;
+  std::uint32_t* index = s ? s->index.data() : nullptr;
+  std::uint64_t pos = 0;   // bits consumed
+  std::uint64_t next = 0;  // smallest index the next entry may take
+  bool out_of_range = false;
+  std::uint32_t j = 0;
+  while (j < p.nnz && (pos >> 3) + 8 <= size) {
+    std::uint64_t buf;
+    std::memcpy(&buf, in + (pos >> 3), 8);
+    buf >>= pos & 7;
+    unsigned avail = 63 - static_cast<unsigned>(pos & 7);  // at least 56; below 64, so every shift is defined
+    const std::uint32_t first = j;
+    for (; j < p.nnz; ++j) {
+      const unsigned ones = static_cast<unsigned>(std::countr_one(buf));
+      const unsigned len = ones + 1 + k;
+      if (len > avail) break;
+      // ones + k <= 62: the gap is below 2^63 and next cannot wrap before the flag is set.
+      const std::uint64_t i = next + ((std::uint64_t{ones} << k) | ((buf >> (ones + 1)) & low));
+      if (index) index[j] = static_cast<std::uint32_t>(i);
+      next = i + 1;
+      out_of_range |= next > p.dim;
+      buf >>= len;
+      avail -= len;
+    }
+    pos += (63 - (pos & 7)) - avail;
+    if (j == first || out_of_range) break;  // a code longer than a window: the BitReader below
+  }
+  if (out_of_range) {
+    walk_sparse_checked(p, s);  // throws, naming the first offending entry
+    fail("sparse_sign packet: index out of range");
+  }
+  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
+  BitReader r(p.payload);
+  r.seek(pos);
+  for (; j < p.nnz; ++j) {
+    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
+    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+  }
+  const std::uint64_t signs_at = r.position();
+  const std::uint64_t used = signs_at + p.nnz;
+  if (used > std::uint64_t{size} * 8) fail("sparse_sign packet: truncated sign bits");
+  if ((used + 7) / 8 != size) fail("sparse_sign packet: " + std::to_string(size - (used + 7) / 8) + " trailing bytes");
+  if (used % 8 != 0 && (p.payload.back() >> (used % 8)) != 0) fail("sparse_sign packet: nonzero pad bits");
+  if (!s) return;
+  // The sign bits, 8 a step, spread to bytes (the payload holds them all: checked above).
+  std::uint32_t jj = 0;
+  std::uint64_t at = signs_at;
+  for (; jj + 8 <= p.nnz && (at >> 3) + 8 <= size; jj += 8, at += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, in + (at >> 3), 8);
+    const std::uint64_t bytes = spread_bits((w >> (at & 7)) & 0xFF);
+    std::memcpy(s->negative.data() + jj, &bytes, 8);
+  }
+  for (; jj < p.nnz; ++jj, ++at) s->negative[jj] = static_cast<std::uint8_t>((in[at >> 3] >> (at & 7)) & 1u);
+}
+
 }  // namespace
 
-void validate(const PacketView& p, std::uint32_t expected_dim) {
+void validate(const PacketView& p, std::uint32_t expected_dim) { validate(p, expected_dim, nullptr); }
+
+void validate(const PacketView& p, std::uint32_t expected_dim, SparseSigns* decoded) {
   if (expected_dim != 0 && p.dim != expected_dim)
     fail("packet has " + std::to_string(p.dim) + " coordinates, expected " + std::to_string(expected_dim));
   if (!std::isfinite(p.scale)) fail("packet scale is not finite");
@@ -530,7 +626,7 @@ void validate(const PacketView& p, std::uint32_t expected_dim) {
       return;
     }
     case Encoding::sparse_sign:
-      walk_sparse(p, nullptr);  // decoding is the check (without storing)
+      walk_sparse(p, decoded);  // decoding is the check (storing only when asked)
       return;
     case Encoding::runs_sign: {
       decode_runs_into(p, nullptr);  // decoding is the check (without storing)

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -36,14 +37,25 @@ struct PacketHeader {
 
 // Aggregates: PacketView{encoding, dim, nnz, rice_k, scale, payload} still
 // initialises the header's fields in order, then the payload.
+struct SparseSigns;
+
 struct PacketView : PacketHeader {
   std::span<const std::uint8_t> payload;
+  // Optional, sparse_sign only: the payload already decoded, equal to
+  // decode_sparse(*this) -- set where the packet was validated by decoding it
+  // (validate(p, dim, &decoded)), so a consumer (the sparse vote) need not walk
+  // it again. Not owned: it lives as long as the SignPacket the view came from.
+  const SparseSigns* sparse = nullptr;
 };
 
 struct SignPacket : PacketHeader {
   std::vector<std::uint8_t> payload;
+  // Optional: payload decoded by the validation that admitted it (PacketView::sparse).
+  // Whoever sets it vouches that it equals decode_sparse(view()); the *_into
+  // encoders reset it when they reuse the packet.
+  std::shared_ptr<const SparseSigns> sparse = nullptr;
 
-  PacketView view() const { return {*this, payload}; }
+  PacketView view() const { return {*this, payload, sparse.get()}; }
   std::size_t payload_bytes() const { return payload.size(); }
   // An owned copy of a viewed packet (the header and the payload bytes), e.g.
   // to keep a received update after its frame is gone.
@@ -95,6 +107,9 @@ TernarySigns ternary_signs(std::span<const float> x);
 // ---- decoders (validate first; throw CodecError) -------------------------
 // Full structural check; expected_dim (if nonzero) must equal dim.
 void validate(const PacketView& p, std::uint32_t expected_dim);
+// The same check; a sparse_sign packet is decoded into *decoded on the way
+// (one walk for both), other encodings leave it untouched.
+void validate(const PacketView& p, std::uint32_t expected_dim, SparseSigns* decoded);
 SparseSigns decode_sparse(const PacketView& p);
 TernarySigns decode_ternary(const PacketView& p);      // any sign encoding -> ternary
 std::vector<float> decode_float32(const PacketView& p);

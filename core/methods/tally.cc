@@ -8,6 +8,8 @@
 
 #include "core/codec/internal/bit_stream.h"
 #include "core/data/rng.h"
+#include "core/kernels/internal/tally_term.h"
+#include "core/kernels/tally_kernels.h"
 #include "core/methods/internal/update_values.h"
 
 namespace signfed::methods {
@@ -25,23 +27,8 @@ int margin_bin(std::uint64_t abs_sum, std::uint64_t votes) {  // as the kernels:
 
 // ---- the mean's fixed point: three int64 limbs -------------------------------
 
-// v + kMagic rounds v to the nearest integer (ties to even) for |v| < 2^51,
-// and the integer is then the low bits of the sum's representation.
-constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
-constexpr double kLimbScale = 1099511627776.0;  // 2^40
-inline std::int64_t magic_bits(double q) { return std::bit_cast<std::int64_t>(q) - std::bit_cast<std::int64_t>(kMagic); }
-
-// Adds t = wf * x to the limbs (MeanTally's split). |t| < 2^40 and finite
-// (the callers check), so every magic_bits operand is below 2^51.
-inline void add_term(double t, std::int64_t& l0, std::int64_t& l1, std::int64_t& l2) {
-  const double q0 = t + kMagic;
-  const double r1 = (t - (q0 - kMagic)) * kLimbScale;  // exact: |t - round(t)| <= 1/2
-  const double q1 = r1 + kMagic;
-  const double r2 = (r1 - (q1 - kMagic)) * kLimbScale;
-  l0 += magic_bits(q0);
-  l1 += magic_bits(q1);
-  l2 += magic_bits(r2 + kMagic);  // the one rounding: to nearest at 2^-80
-}
+// The split of one term (shared with the kernels' scalar reference).
+using kernels::tally_detail::add_term;
 
 // One update's float32 values as MeanTally reads them: straight from a
 // float32 payload, or decoded (scale * signs, or a copy to clip).
@@ -51,6 +38,8 @@ struct UpdateValues {
   double wf = 0.0;                      // w * clip factor
   bool in_range = true;
 
+  // The float32s' bytes, little-endian (as the kernels read them).
+  const std::uint8_t* data() const { return bytes ? bytes : reinterpret_cast<const std::uint8_t*>(owned.data()); }
   std::uint32_t bits(std::size_t i) const {
     std::uint32_t b;
     if (bytes) std::memcpy(&b, bytes + 4 * i, 4);
@@ -59,38 +48,35 @@ struct UpdateValues {
   }
 };
 
-// Whether every term wf * x_i is finite and below 2^40 in magnitude: |x_i| <=
-// max |x| and rounding is monotonic, so that is max|x| * wf < 2^40, with the
-// largest magnitude found on the bits as integers (NaN and inf sort above
-// every finite value). One compare-free pass: it vectorises.
-bool terms_in_range(const UpdateValues& v, std::size_t n) {
+// Whether every term wf * x_i, i in [from, from + len), is finite and below
+// 2^40 in magnitude: |x_i| <= max |x| and rounding is monotonic, so that is
+// max|x| * wf < 2^40, with the largest magnitude found on the bits as integers
+// (NaN and inf sort above every finite value). One compare-free pass: it vectorises.
+bool terms_in_range(const UpdateValues& v, std::size_t from, std::size_t len) {
+  const std::uint8_t* d = v.data() + 4 * from;
   std::int32_t largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto magnitude = static_cast<std::int32_t>(v.bits(i) & 0x7FFFFFFFu);
+  for (std::size_t i = 0; i < len; ++i) {
+    std::uint32_t b;
+    std::memcpy(&b, d + 4 * i, 4);
+    const auto magnitude = static_cast<std::int32_t>(b & 0x7FFFFFFFu);
     largest = magnitude > largest ? magnitude : largest;
   }
   return largest < 0x7F800000 && std::fabs(static_cast<double>(std::bit_cast<float>(largest)) * v.wf) < kMaxTermValue;
 }
 
-// Folds the update's coordinates [from, from + len) into the limbs. Out of
-// range (the tally is refused anyway): the terms are clamped and a NaN adds 0,
-// so the limbs stay in bounds. In range: no branch and no compare, so it
-// vectorises, a block of doubles at a time (float and int64 lanes do not mix).
+// Folds the update's coordinates [from, from + len) into the limbs. In range:
+// the tally kernel (core/kernels/tally_kernels.h, SIMD where the CPU has it,
+// bit-equal to the scalar add_term). Out of range (the tally is refused
+// anyway): the terms are clamped and a NaN adds 0, so the limbs stay in bounds.
 void add_span(const UpdateValues& v, std::size_t from, std::size_t len, std::int64_t* l0, std::int64_t* l1,
-              std::int64_t* l2) {
-  if (!v.in_range) {
-    for (std::size_t i = from; i < from + len; ++i) {
-      const double t = static_cast<double>(std::bit_cast<float>(v.bits(i))) * v.wf;
-      add_term(t != t ? 0.0 : std::clamp(t, -kMaxTermValue, kMaxTermValue) * 0.5, l0[i], l1[i], l2[i]);
-    }
+              std::int64_t* l2, kernels::MeanAddF32Fn mean_add) {
+  if (v.in_range) {
+    mean_add(v.data() + 4 * from, v.wf, len, l0 + from, l1 + from, l2 + from);
     return;
   }
-  constexpr std::size_t kBlock = 512;
-  double block[kBlock];
-  for (std::size_t at = from; at < from + len; at += kBlock) {
-    const std::size_t m = std::min(kBlock, from + len - at);
-    for (std::size_t j = 0; j < m; ++j) block[j] = static_cast<double>(std::bit_cast<float>(v.bits(at + j))) * v.wf;
-    for (std::size_t j = 0; j < m; ++j) add_term(block[j], l0[at + j], l1[at + j], l2[at + j]);
+  for (std::size_t i = from; i < from + len; ++i) {
+    const double t = static_cast<double>(std::bit_cast<float>(v.bits(i))) * v.wf;
+    add_term(t != t ? 0.0 : std::clamp(t, -kMaxTermValue, kMaxTermValue) * 0.5, l0[i], l1[i], l2[i]);
   }
 }
 
@@ -113,8 +99,11 @@ double limbs_value(std::int64_t a0, std::int64_t a1, std::int64_t a2) {
     a2 = -a2;
     normalise();
   }
-  const double frac = std::ldexp(static_cast<double>((a1 << 13) | (a2 >> 27)), -53) +
-                      std::ldexp(static_cast<double>(a2 & ((std::int64_t{1} << 27) - 1)), -80);
+  // Multiplying by 2^-53 and 2^-80 is exact here (integers below 2^53, no
+  // underflow): the ldexp it replaces, without a library call per coordinate.
+  constexpr double k2m53 = 0x1p-53, k2m80 = 0x1p-80;
+  const double frac = static_cast<double>((a1 << 13) | (a2 >> 27)) * k2m53 +
+                      static_cast<double>(a2 & ((std::int64_t{1} << 27) - 1)) * k2m80;
   const double magnitude = static_cast<double>(a0) + frac;
   return negative ? -magnitude : magnitude;
 }
@@ -169,7 +158,9 @@ void VoteTally::add(const codec::PacketView& p) {
   if (p.dim != dim) throw CodecError("tally: sign packet of " + std::to_string(p.dim) + " coordinates, not " + std::to_string(dim));
   if (p.encoding == wire::Encoding::float32) throw CodecError("tally: a vote needs a sign packet, not float32");
   if (p.encoding == wire::Encoding::sparse_sign) {
-    const codec::SparseSigns s = codec::decode_sparse(p);
+    codec::SparseSigns own;  // unless it arrived decoded (PacketView::sparse)
+    if (!p.sparse || p.sparse->dim != dim) own = codec::decode_sparse(p);
+    const codec::SparseSigns& s = p.sparse && p.sparse->dim == dim ? *p.sparse : own;
     for (std::size_t j = 0; j < s.index.size(); ++j) ++(s.negative[j] ? minus : plus)[s.index[j]];
   } else if (p.encoding == wire::Encoding::dense_sign) {  // the payload is the negative bitmap, no abstention
     codec::validate(p, dim);
@@ -273,16 +264,32 @@ void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::
       v.owned = internal::decode_values(p);  // as mean_aggregate reads it
       v.wf = static_cast<double>(ws[k]) * internal::clip_factor(v.owned, clip);  // --clip
     }
-    v.in_range = terms_in_range(v, dim);
   }
   // Coordinates a tile at a time, every update per tile: the tile's limbs
-  // (3 x 8 B x 2048) stay in cache instead of streaming all of them per update.
-  constexpr std::size_t kTile = 2048;
+  // (3 x 8 B x 1024: half of L1) stay in cache instead of streaming all of them per update.
+  constexpr std::size_t kTile = 1024;
   std::int64_t* l0 = limbs.data();
   std::int64_t* l1 = l0 + dim;
   std::int64_t* l2 = l1 + dim;
-  for (std::size_t at = 0; at < dim; at += kTile)
-    for (const UpdateValues& v : values) add_span(v, at, std::min<std::size_t>(kTile, dim - at), l0, l1, l2);
+  const kernels::MeanAddF32Fn mean_add = kernels::best_tally_kernels().mean_add;
+  // Each tile's range is checked just before it is added (its bytes are then
+  // in cache: one pass over the updates instead of two). An update is in range
+  // only if all its tiles are; one found out of range at tile `at` has its
+  // earlier tiles taken out again -- exactly: those terms were in range, and
+  // the split of -t is minus the split of t (round half to even is symmetric)
+  // -- and is folded the clamped way from coordinate 0, so the limbs are those
+  // of a whole-update check before any add.
+  for (std::size_t at = 0; at < dim; at += kTile) {
+    const std::size_t len = std::min<std::size_t>(kTile, dim - at);
+    for (UpdateValues& v : values) {
+      if (v.in_range && !terms_in_range(v, at, len)) {
+        v.in_range = false;
+        mean_add(v.data(), -v.wf, at, l0, l1, l2);
+        add_span(v, 0, at, l0, l1, l2, mean_add);
+      }
+      add_span(v, at, len, l0, l1, l2, mean_add);
+    }
+  }
   for (std::size_t k = 0; k < ps.size(); ++k) {
     out_of_range |= !values[k].in_range;
     weight += ws[k];

@@ -148,13 +148,18 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
     std::int32_t sum = 0, votes = 0;
   };
   std::vector<Tally> tally(dim);
-  // Each packet decoded once, kept for the agreement below.
-  std::vector<codec::SparseSigns> sparse;
+  // Each packet decoded once, kept for the agreement below; one that arrives
+  // decoded (PacketView::sparse, from the validation that admitted it) is not
+  // walked again.
+  std::vector<codec::SparseSigns> decoded;
+  decoded.reserve(packets.size());  // the pointers below stay valid
+  std::vector<const codec::SparseSigns*> sparse;
   std::vector<codec::TernarySigns> ternary;
   for (const auto& p : packets) {
     if (p.dim != dim) throw CodecError("vote packet has the wrong dimension");
     if (p.encoding == wire::Encoding::sparse_sign) {
-      const codec::SparseSigns& s = sparse.emplace_back(codec::decode_sparse(p));
+      const codec::SparseSigns& s = p.sparse && p.sparse->dim == dim ? *p.sparse : decoded.emplace_back(codec::decode_sparse(p));
+      sparse.push_back(&s);
       for (std::size_t j = 0; j < s.index.size(); ++j) {
         Tally& t = tally[s.index[j]];
         // A table, not a branch (the compiler turns the arithmetic form back into
@@ -215,7 +220,7 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
       out.agreement.push_back(agreement_of(Support::given, t.support, t.negative, out.signs));
       continue;
     }
-    const codec::SparseSigns& s = sparse[si++];
+    const codec::SparseSigns& s = *sparse[si++];
     std::uint64_t cast = 0, matched = 0;
     for (std::size_t j = 0; j < s.index.size(); ++j) {  // no branch: whether the vote moved is a coin flip too
       const unsigned moved = get_bit(out.signs.support, s.index[j]);

@@ -300,6 +300,38 @@ TEST_CASE("codec: sign(0) = 0: exact zeros (and -0.0) abstain") {
   CHECK(t.nnz() == 3);
 }
 
+TEST_CASE("codec: validate() with a decoded form walks once for both, and encoders drop a stale decoded form") {
+  codec::SparseSigns s;
+  s.dim = 4000;
+  for (std::uint32_t i = 3; i < s.dim; i += 7) {
+    s.index.push_back(i);
+    s.negative.push_back(static_cast<std::uint8_t>(i % 3 == 0));
+  }
+  const codec::SignPacket p = codec::encode_sparse(s);
+  codec::SparseSigns decoded;
+  codec::validate(p.view(), s.dim, &decoded);
+  CHECK(decoded.dim == s.dim);
+  CHECK(decoded.index == s.index);
+  CHECK(decoded.negative == s.negative);
+  // Other encodings leave it untouched; a malformed packet still throws.
+  codec::SparseSigns untouched;
+  codec::validate(codec::encode_float32(std::vector<float>{1.0f, -2.0f}).view(), 2, &untouched);
+  CHECK(untouched.index.empty());
+  codec::PacketView bad = p.view();
+  bad.dim = 3000;
+  CHECK_THROWS_AS(codec::validate(bad, 3000, &decoded), CodecError);
+  // A reused packet drops the decoded form of its old payload.
+  codec::SignPacket reused = codec::SignPacket::copy_of(p.view());
+  reused.sparse = std::make_shared<codec::SparseSigns>(s);
+  CHECK(reused.view().sparse != nullptr);
+  codec::encode_float32_into(std::vector<float>{1.0f}, reused);
+  CHECK(reused.view().sparse == nullptr);
+  reused.sparse = std::make_shared<codec::SparseSigns>(s);
+  codec::encode_sparse_into(s, reused);
+  CHECK(reused.sparse == nullptr);
+  CHECK(codec::SignPacket::copy_of(p.view()).sparse == nullptr);
+}
+
 TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long packet (the 64-bit fast loop)") {
   // Every 20th of 10,000 coordinates: short codes, so the entry that crosses a
   // smaller dim is decoded with some 190 bytes still ahead, where the fast loop reads.
@@ -316,6 +348,18 @@ TEST_CASE("codec: sparse decode refuses an index beyond dim early in a long pack
     CHECK_THROWS_WITH_AS(codec::decode_sparse(v), doctest::Contains("out of range"), CodecError);
     CHECK_THROWS_WITH_AS(codec::validate(v, dim), doctest::Contains("out of range"), CodecError);  // the check-only walk
   }
+  // The last index equal to dim and nothing beyond it: the 32 bytes of sign
+  // bits behind it keep its code in the fast loop, which must flag it alone.
+  codec::SparseSigns last = s;
+  last.index.resize(251);  // 0, 20, ..., 5000
+  last.negative.resize(251);
+  const codec::SignPacket q = codec::encode_sparse(last);
+  codec::PacketView at_dim = q.view();
+  at_dim.dim = 5000;
+  CHECK_THROWS_WITH_AS(codec::decode_sparse(at_dim), doctest::Contains("index 5000 out of range"), CodecError);
+  CHECK_THROWS_WITH_AS(codec::validate(at_dim, 5000), doctest::Contains("index 5000 out of range"), CodecError);
+  at_dim.dim = 5001;
+  CHECK(codec::decode_sparse(at_dim).index == last.index);
   // validate() counts the sign bits instead of reading them: one short is refused as decode refuses it.
   codec::PacketView cut = p.view();
   cut.payload = cut.payload.first(cut.payload.size() - 1);

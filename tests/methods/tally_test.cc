@@ -9,6 +9,7 @@
 
 #include "core/codec/packet.h"
 #include "core/data/rng.h"
+#include "core/kernels/internal/tally_term.h"
 #include "core/methods/tally.h"
 #include "core/methods/vote.h"
 
@@ -216,6 +217,38 @@ TEST_CASE("tally: a term beyond 2^40 marks the tally out of range instead of wra
   m.add(codec::encode_float32(x).view(), 2, 0.0);
   CHECK(m.out_of_range);
   CHECK(methods::mean(m).empty());
+}
+
+TEST_CASE("tally: an update out of range only in a late tile is folded clamped from its first coordinate") {
+  // The range is checked a tile (1,024 coordinates) at a time as the tiles are
+  // added; the limbs must still be those of the whole-update rule: every term
+  // of an out-of-range update clamped to 2^40 and halved, none of it added plainly.
+  const std::uint32_t n = 5000;
+  std::vector<float> a(n), b(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(std::sin(0.37 * i)) * 1e-3f;
+    b[i] = static_cast<float>(std::cos(0.11 * i)) * 0.5f;
+  }
+  b[4000] = 1.0e12f;  // times weight 2: beyond 2^40
+  MeanTally both(n);
+  const std::vector<codec::SignPacket> ps = {codec::encode_float32(a), codec::encode_float32(b)};
+  const std::vector<codec::PacketView> views = {ps[0].view(), ps[1].view()};
+  const std::vector<std::uint64_t> weights = {3, 2};
+  both.add(views, weights, 0.0);
+  CHECK(both.out_of_range);
+  std::vector<std::int64_t> want(3 * std::size_t{n}, 0);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    using signfed::kernels::tally_detail::add_term;
+    const double ta = static_cast<double>(a[i]) * 3.0;
+    const double tb = std::clamp(static_cast<double>(b[i]) * 2.0, -MeanTally::kMaxTerm, MeanTally::kMaxTerm) * 0.5;
+    add_term(ta, want[i], want[n + i], want[2 * std::size_t{n} + i]);
+    add_term(tb, want[i], want[n + i], want[2 * std::size_t{n} + i]);
+  }
+  CHECK(both.limbs == want);
+  MeanTally one_by_one(n);
+  one_by_one.add(views[1], 2, 0.0);
+  one_by_one.add(views[0], 3, 0.0);
+  CHECK(one_by_one == both);
 }
 
 TEST_CASE("tally: the fixed point keeps every float32 down to 2^-57 exactly and rounds only below 2^-80") {

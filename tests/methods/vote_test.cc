@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/methods/vote.h"
@@ -130,6 +131,54 @@ TEST_CASE("vote: sparse vote over the union of supports") {
     const auto coin = methods::majority_vote_sparse(views, n, TieRule::random, 1);
     CHECK(coin.signs.nnz() == considered);  // ties move, coordinates nobody voted on stay 0
   }
+}
+
+TEST_CASE("vote: a sparse packet that arrives decoded (PacketView::sparse) votes as if walked, and is not walked again") {
+  const std::uint32_t n = 3000;
+  data::Rng r(9);
+  std::vector<codec::SignPacket> packets;
+  for (std::size_t k = 0; k < 7; ++k) {
+    codec::SparseSigns s;
+    s.dim = n;
+    for (std::uint32_t i = 0; i < n; ++i)
+      if (r.uniform() < 0.1) {
+        s.index.push_back(i);
+        s.negative.push_back(static_cast<std::uint8_t>(r.next() & 1));
+      }
+    packets.push_back(codec::encode_sparse(s));
+  }
+  std::vector<PacketView> plain;
+  for (const auto& p : packets) plain.push_back(p.view());
+  // As the coordinator admits them: validated by decoding, the decoded form kept.
+  std::vector<codec::SignPacket> admitted;
+  for (const auto& p : packets) {
+    auto decoded = std::make_shared<codec::SparseSigns>();
+    codec::validate(p.view(), n, decoded.get());
+    CHECK(decoded->index == codec::decode_sparse(p.view()).index);
+    codec::SignPacket kept = codec::SignPacket::copy_of(p.view());
+    kept.sparse = decoded;
+    admitted.push_back(kept);
+  }
+  std::vector<PacketView> predecoded;
+  for (const auto& p : admitted) predecoded.push_back(p.view());
+  REQUIRE(predecoded[0].sparse != nullptr);
+  for (TieRule tie : {TieRule::zero, TieRule::random}) {
+    const auto a = methods::majority_vote_sparse(plain, n, tie, 3);
+    const auto b = methods::majority_vote_sparse(predecoded, n, tie, 3);
+    CHECK(a.signs.support == b.signs.support);
+    CHECK(a.signs.negative == b.signs.negative);
+    CHECK(a.agreement == b.agreement);
+    CHECK(a.stats.considered == b.stats.considered);
+  }
+  // The decoded form is what the vote reads (the payload is not walked again):
+  // a packet whose decoded form says otherwise votes that way.
+  auto flipped = std::make_shared<codec::SparseSigns>(*admitted[0].sparse);
+  for (auto& neg : flipped->negative) neg ^= 1u;
+  admitted[0].sparse = flipped;
+  const auto one = methods::majority_vote_sparse(std::vector<PacketView>{admitted[0].view()}, n, TieRule::zero, 0);
+  const auto walked = methods::majority_vote_sparse(std::vector<PacketView>{plain[0]}, n, TieRule::zero, 0);
+  CHECK(one.signs.nnz() == walked.signs.nnz());
+  CHECK(one.signs.negative != walked.signs.negative);
 }
 
 TEST_CASE("vote: mean aggregation of scaled signs and floats, weighted") {

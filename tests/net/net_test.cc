@@ -15,6 +15,7 @@
 
 #include "net/curve.h"
 #include "net/memory_transport.h"
+#include "net/router_transport.h"
 #include "net/zap_authenticator.h"
 #include "tests/support/temp_db.h"
 
@@ -176,4 +177,46 @@ TEST_CASE("memory transport: frames arrive in order, replies are kept, an idle p
   CHECK(t.sent()[0].peer == "p1");
   CHECK(t.take_sent().size() == 1);
   CHECK(t.sent().empty());
+}
+
+TEST_CASE("router transport: send_to_all queues one shared copy that every peer receives whole, and skips unknown peers") {
+  zmq::context_t ctx;
+  net::RouterOptions opt;
+  opt.endpoint = "tcp://127.0.0.1:*";
+  opt.max_queued_bytes = 1 << 20;  // below 3 x the message: a copy charged once per peer still fits each queue
+  net::RouterTransport router(ctx, opt);
+  std::vector<zmq::socket_t> dealers;
+  for (int i = 0; i < 3; ++i) {
+    zmq::socket_t& d = dealers.emplace_back(ctx, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.connect(router.endpoint());
+    d.send(zmq::str_buffer("hello"), zmq::send_flags::none);
+  }
+  std::vector<std::string> peers;
+  for (int tries = 0; tries < 500 && peers.size() < dealers.size(); ++tries)
+    router.poll(10, [&](const net::Inbound& in) { peers.push_back(in.peer); }, [](const net::TransportEvent&) {});
+  REQUIRE(peers.size() == dealers.size());
+  std::vector<std::uint8_t> bytes(400000);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 131 + 7);
+  std::vector<std::string> to = peers;
+  to.push_back("no such peer");
+  const std::size_t sent = router.send_to_all(to, bytes);
+  bytes.assign(bytes.size(), 0);  // the transport kept its own copy
+  CHECK(sent == 3 * std::size_t{400000});
+  for (zmq::socket_t& d : dealers) {
+    zmq::message_t got;
+    REQUIRE(d.recv(got, zmq::recv_flags::none));
+    REQUIRE(got.size() == 400000);
+    const auto* b = static_cast<const std::uint8_t*>(got.data());
+    bool same = true;
+    for (std::size_t i = 0; i < got.size(); ++i) same &= b[i] == static_cast<std::uint8_t>(i * 131 + 7);
+    CHECK(same);
+  }
+  // An empty message reaches everyone too (a null data pointer would skip libzmq's callback).
+  CHECK(router.send_to_all(peers, std::span<const std::uint8_t>()) == 0);
+  for (zmq::socket_t& d : dealers) {
+    zmq::message_t got;
+    REQUIRE(d.recv(got, zmq::recv_flags::none));
+    CHECK(got.size() == 0);
+  }
 }

@@ -4,6 +4,7 @@
 // vote folded into a VoteTally and decided against the flat dense vote --
 // both timed in the same run. Informational: what exactness and the relay
 // form cost per round.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/codec/packet.h"
 #include "core/data/rng.h"
 #include "core/kernels/sign_kernels.h"
+#include "core/kernels/tally_kernels.h"
 #include "core/methods/tally.h"
 #include "core/methods/vote.h"
 
@@ -82,6 +84,33 @@ void bench_tally(const BenchConfig& config, std::vector<BenchResult>& results) {
     r.baseline = "double sum in packet order";
     r.baseline_time = plain;
     results.push_back(r);
+
+    // The accumulation alone (no range check, no conversion to float32), per
+    // tally kernel variant, tiled as MeanTally::add does.
+    for (const kernels::TallyKernels* k : kernels::all_tally_kernels()) {
+      std::vector<std::int64_t> limbs(3 * std::size_t{dim});
+      const Timing t = time_runs(
+          [&] {
+            std::fill(limbs.begin(), limbs.end(), 0);
+            constexpr std::size_t kTile = 1024;
+            for (std::size_t at = 0; at < dim; at += kTile)
+              for (std::size_t j = 0; j < fv.size(); ++j)
+                k->mean_add(fv[j].payload.data() + 4 * at, weights[j], std::min<std::size_t>(kTile, dim - at),
+                            limbs.data() + at, limbs.data() + dim + at, limbs.data() + 2 * std::size_t{dim} + at);
+            do_not_optimize(limbs.data());
+          },
+          config.timer);
+      BenchResult a;
+      a.group = "tally";
+      a.n = n;
+      a.param = fmt::format("mean_add M={}", kUpdates);
+      a.variant = k->name;
+      a.best = k == &kernels::best_tally_kernels();
+      a.time = t;
+      a.baseline = "double sum in packet order";
+      a.baseline_time = plain;
+      results.push_back(a);
+    }
 
     const auto& kern = kernels::best_sign_kernels();
     const Timing flat = time_runs(

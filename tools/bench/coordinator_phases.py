@@ -18,8 +18,8 @@ import sys
 PHASES = [
     ("ZeroMQ I/O thread (TCP send/receive in the kernel, wake-ups)", lambda c, d, s: c.startswith("ZMQbg")),
     ("bit counting in libgcc (__popcountdi2)", lambda c, d, s: "popcount" in s),
-    ("decode / validate packets", lambda c, d, s: re.search(r"decode_|validate|BitReader", s)),
-    ("vote / mean / agreement", lambda c, d, s: re.search(r"vote|agreement|mean_aggregate|Mean::aggregate", s)),
+    ("decode / validate packets", lambda c, d, s: re.search(r"decode_|validate|BitReader|walk_sparse", s)),
+    ("vote / mean / agreement", lambda c, d, s: re.search(r"vote|agreement|mean_aggregate|Mean::aggregate|MeanTally|mean_add|Tally|methods::mean\b", s)),
     ("encode the result", lambda c, d, s: re.search(r"encode|build_packet", s)),
     ("apply the step, model digest", lambda c, d, s: re.search(r"apply_|digest|Replica", s)),
     ("SQLite commit", lambda c, d, s: "sqlite" in d.lower() or "sqlite" in s.lower()),
