@@ -32,6 +32,10 @@
 namespace signfed::data {
 namespace {
 
+std::string_view chars(const std::vector<std::uint8_t>& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
 struct NpyArray {
   char kind = 0;              // 'f', 'u', 'i', 'b', ... (numpy dtype kind)
   std::size_t itemsize = 0;   // bytes
@@ -151,8 +155,12 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
   return a;
 }
 
-// Features into ds (rows, cols, sample_shape, features).
-void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
+// Features into ds (rows, cols, sample_shape, features or bytes). With
+// `storage` (the buffer x was parsed from), uint8 data becomes ds.bytes in
+// place: moved to the front of that buffer, not copied into a second one
+// (loading then peaks at one copy of the pixels, not two).
+void take_features(const NpyArray& x, const std::string& name, Dataset& ds,
+                   std::vector<std::uint8_t>* storage = nullptr) {
   if (x.shape.empty() || x.shape[0] == 0) {
     throw DataError(name + ": features of shape " + shape_text(x.shape) + " hold no samples — expected (N, ...), N >= 1");
   }
@@ -162,6 +170,13 @@ void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
   if (ds.cols == 0) throw DataError(name + ": features of shape " + shape_text(x.shape) + " have no values per sample");
   const std::size_t n = x.count();
   const char* p = x.data.data();
+  if (x.kind == 'u' && x.itemsize == 1 && storage != nullptr) {
+    const auto offset = static_cast<std::size_t>(p - reinterpret_cast<const char*>(storage->data()));
+    std::memmove(storage->data(), storage->data() + offset, n);  // parse_npy: nothing follows the data
+    storage->resize(n);
+    ds.bytes = std::move(*storage);
+    return;
+  }
   if (x.kind == 'u' && x.itemsize == 1) {  // kept as bytes, scaled by byte_values() when gathered
     ds.bytes.assign(reinterpret_cast<const std::uint8_t*>(p), reinterpret_cast<const std::uint8_t*>(p) + n);
     return;
@@ -247,11 +262,11 @@ Dataset load_npz(const std::string& path) {
   const std::string yname = path + ":y.npy";
   Dataset ds;
   {
-    const std::string xb = zip.read(*mx, xname);  // freed before the labels are read
-    take_features(parse_npy(xb, xname), xname, ds);
+    std::vector<std::uint8_t> xb = zip.read(*mx, xname);  // uint8 pixels: becomes ds.bytes; else freed here
+    take_features(parse_npy(chars(xb), xname), xname, ds, &xb);
   }
-  const std::string yb = zip.read(*my, yname);
-  take_labels(parse_npy(yb, yname), yname, ds);
+  const std::vector<std::uint8_t> yb = zip.read(*my, yname);
+  take_labels(parse_npy(chars(yb), yname), yname, ds);
   return ds;
 }
 

@@ -176,7 +176,7 @@ ZipArchive::ZipArchive(const std::string& path) : path_(path) {
   }
 }
 
-std::string ZipArchive::read(const ZipMember& m, const std::string& label) {
+std::vector<std::uint8_t> ZipArchive::read(const ZipMember& m, const std::string& label) {
   const std::string recreate = " — re-create the .npz";
   if ((m.flags & 0x0001) != 0) throw DataError(label + ": the member is encrypted; only plain archives are read" + recreate);
   if (m.method != 0 && m.method != 8) {
@@ -199,10 +199,10 @@ std::string ZipArchive::read(const ZipMember& m, const std::string& label) {
                     std::to_string(m.compressed_size) + " deflated bytes can hold" + recreate);
   }
 
-  std::string out;
+  std::vector<std::uint8_t> out;
   if (m.method == 0) {
     out.resize(static_cast<std::size_t>(m.size));  // within the file: checked above
-    read_at(data, out.data(), out.size(), label);
+    read_at(data, reinterpret_cast<char*>(out.data()), out.size(), label);
   } else {
     // Reserved whole (address space only), grown as output arrives: a
     // corrupt size costs no resident memory beyond what the stream yields.
@@ -232,7 +232,7 @@ std::string ZipArchive::read(const ZipMember& m, const std::string& label) {
       unsigned char spare = 0;
       if (out_done == out.size()) out.resize(std::min(size, out_done + (std::size_t{1} << 22)));
       const bool full = out_done == out.size();
-      zs.next_out = full ? &spare : reinterpret_cast<Bytef*>(out.data() + out_done);
+      zs.next_out = full ? &spare : out.data() + out_done;
       zs.avail_out = full ? 1U : static_cast<uInt>(std::min<std::size_t>(out.size() - out_done, std::size_t{1} << 30));
       const uInt room = zs.avail_out;
       rc = inflate(&zs, Z_NO_FLUSH);
@@ -254,7 +254,7 @@ std::string ZipArchive::read(const ZipMember& m, const std::string& label) {
     }
   }
   const std::uint32_t crc = static_cast<std::uint32_t>(
-      crc32_z(crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(out.data()), out.size()));
+      crc32_z(crc32_z(0L, Z_NULL, 0), out.data(), out.size()));
   if (crc != m.crc32) throw DataError(label + ": CRC-32 mismatch (corrupt member)" + recreate);
   return out;
 }

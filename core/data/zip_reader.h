@@ -15,8 +15,8 @@
 // data); the local header gives only where the data starts.
 //
 // Memory: the central directory entries (names and offsets), and a member's
-// bytes only while read(): a member is read in 64 KiB blocks (inflated
-// straight into the result), never the whole archive.
+// bytes only as read() returns them: a member is read in 64 KiB blocks
+// (inflated straight into the result), never the whole archive.
 //
 // Errors: every malformed or unsupported archive throws DataError naming the
 // archive (and the member), never crashes: encrypted members, other
@@ -54,8 +54,9 @@ class ZipArchive {
   const std::vector<ZipMember>& members() const { return members_; }
 
   // The member's uncompressed bytes, CRC-checked. `m` must be one of
-  // members(). Throws DataError naming `label` (e.g. "d.npz:x.npy").
-  std::string read(const ZipMember& m, const std::string& label);
+  // members(). Throws DataError naming `label` (e.g. "d.npz:x.npy"). A byte
+  // vector, so that a loader can keep it as a Dataset's `bytes` in place.
+  std::vector<std::uint8_t> read(const ZipMember& m, const std::string& label);
 
  private:
   void read_at(std::uint64_t offset, char* out, std::size_t n, const std::string& what);
