@@ -466,7 +466,8 @@ void EdgeClient::compute_and_send(std::uint32_t round, const wire::MethodParams&
   session_->send(wire::finish_envelope(fbb, wire::CreateUpdate(fbb, round, client_id, wp, samples,
                                                                static_cast<float>(loss), static_cast<float>(ms), vms)));
   session_->sent_update(round);
-  if (!cfg_.state_path.empty()) {
+  // The encoder holds error memory only once s3gd or efsign has used it: nothing to save before.
+  if (!cfg_.state_path.empty() && !encoder_->error_memory().empty()) {
     if (const std::string err = save_error_memory(cfg_.state_path, round, encoder_->error_memory()); !err.empty())
       log_.error("{}; error memory will not survive a restart", err);
   }

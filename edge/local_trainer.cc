@@ -54,9 +54,9 @@ LocalTrainer::LocalTrainer(Shard shard, std::unique_ptr<model::Model> model, std
                                 " inputs but the data has " + std::to_string(shard_.data->cols) + " features");
   const std::size_t n = model_->num_params();
   grad_.assign(n, 0.0f);
-  update_.assign(n, 0.0f);
-  // saved_ is sized by the first fedavg round or guard (an edge running
-  // signsgd never needs those n floats).
+  // update_ is sized by the first round of several minibatches or fedavg,
+  // saved_ by the first fedavg round or guard (an edge running signsgd never
+  // needs those 2n floats).
   // The guard's fixed batch of 64 local samples.
   data::Rng rng(data::mix_seed(data_seed, client_index, 0xf17ed));
   guard_rows_.resize(64);
@@ -106,8 +106,18 @@ double LocalTrainer::compute(const LocalWork& w) {
   // Minibatch number round * steps + s of the client's epoch sequence (data/sampler.h).
   const std::uint64_t first_batch = std::uint64_t{w.round} * steps;
   double loss = 0.0;
-  std::fill(update_.begin(), update_.end(), 0.0f);
   const std::span<float> x = model_->params();
+  update_is_grad_ = !w.fedavg && steps == 1;
+  if (update_is_grad_) {
+    // The update is the one gradient, as 0 + g was: adding +0 turns a -0
+    // into +0 and keeps every other value, so the bits are those the
+    // accumulation below gives (fedsgd sends them as they are).
+    loss = minibatch_gradient(first_batch, batch);
+    for (float& g : grad_) g += 0.0f;
+    return loss;
+  }
+  update_.resize(x.size());  // allocates in the first round of several minibatches (or fedavg) only
+  std::fill(update_.begin(), update_.end(), 0.0f);
   if (w.fedavg) {
     // McMahan et al. 2017: local SGD at the task's local rate on a copy; the
     // update is the pseudo-gradient x_start - x_local (the server steps by its own rate).

@@ -2,13 +2,17 @@
 // sequence (core/data/sampler.h), the model, and the round's update vector.
 //
 // Memory: every buffer is owned here and sized at construction or on the
-// first round of a given batch size (the fedavg/guard copy of the parameters:
-// on the first round that needs it); compute() and guard_losses() then
+// first round of a given batch size (the fedavg/guard copy of the parameters
+// and the update's accumulator: on the first round that needs them; a round
+// of one minibatch, e.g. signsgd's, returns the gradient itself as the update,
+// so an edge running it holds 2 model-sized vectors here, not 3: parameters
+// and gradient, docs/perf-edge.md); compute() and guard_losses() then
 // allocate nothing of ours (tests/edge/local_trainer_test.cc counts malloc
 // calls). The shard's features stay in their stored type (bytes for images,
 // data/dataset.h) and are scaled into a float batch as each minibatch is
 // gathered.
-// The caller reads the update through update(), valid until the next call.
+// The caller reads the update through update(), valid until the next
+// compute() or guard_losses().
 //
 // Not thread-safe; one trainer per client. Many trainers may share one
 // read-only Dataset.
@@ -75,7 +79,7 @@ class LocalTrainer {
   // fedavg: x_start - x_local after w.steps local SGD steps at w.local_lr,
   // with the model's parameters restored. Returns the mean training loss.
   double compute(const LocalWork& w);
-  std::span<const float> update() const { return update_; }
+  std::span<const float> update() const { return update_is_grad_ ? grad_ : update_; }
 
   // Safaryan Alg. 1 Option 2: the loss on a fixed batch of 64 local samples at
   // the parameters `before` and at the model's current ones (which it keeps).
@@ -112,6 +116,7 @@ class LocalTrainer {
   data::Standardisation inputs_;
   std::vector<std::uint32_t> positions_, guard_rows_;
   std::vector<float> grad_, update_, saved_, xbuf_;
+  bool update_is_grad_ = true;  // the last compute() took one minibatch: update() is grad_ (update_ unsized)
   std::vector<std::uint8_t> ybuf_;
 };
 

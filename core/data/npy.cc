@@ -8,12 +8,10 @@
 //   padded with spaces to a multiple of 64 bytes and ended by '\n';
 //   data: product(shape) items of the dtype, C order, nothing after.
 // .npz is a zip archive of NAME.npy members (stored by np.savez, deflated by
-// np.savez_compressed), read with libzip.
+// np.savez_compressed), read with zlib alone (zip_reader.h).
 //
 // Values are assembled from little-endian bytes explicitly, so the loader is
 // correct on a big-endian host too.
-#include <zip.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -22,7 +20,6 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,9 +27,14 @@
 #include "core/data/dataset.h"
 #include "core/data/file_bytes.h"
 #include "core/data/local_data.h"
+#include "core/data/zip_reader.h"
 
 namespace signfed::data {
 namespace {
+
+std::string_view chars(const std::vector<std::uint8_t>& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 struct NpyArray {
   char kind = 0;              // 'f', 'u', 'i', 'b', ... (numpy dtype kind)
@@ -153,8 +155,12 @@ NpyArray parse_npy(std::string_view bytes, const std::string& name) {
   return a;
 }
 
-// Features into ds (rows, cols, sample_shape, features).
-void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
+// Features into ds (rows, cols, sample_shape, features or bytes). With
+// `storage` (the buffer x was parsed from), uint8 data becomes ds.bytes in
+// place: moved to the front of that buffer, not copied into a second one
+// (loading then peaks at one copy of the pixels, not two).
+void take_features(const NpyArray& x, const std::string& name, Dataset& ds,
+                   std::vector<std::uint8_t>* storage = nullptr) {
   if (x.shape.empty() || x.shape[0] == 0) {
     throw DataError(name + ": features of shape " + shape_text(x.shape) + " hold no samples — expected (N, ...), N >= 1");
   }
@@ -164,6 +170,13 @@ void take_features(const NpyArray& x, const std::string& name, Dataset& ds) {
   if (ds.cols == 0) throw DataError(name + ": features of shape " + shape_text(x.shape) + " have no values per sample");
   const std::size_t n = x.count();
   const char* p = x.data.data();
+  if (x.kind == 'u' && x.itemsize == 1 && storage != nullptr) {
+    const auto offset = static_cast<std::size_t>(p - reinterpret_cast<const char*>(storage->data()));
+    std::memmove(storage->data(), storage->data() + offset, n);  // parse_npy: nothing follows the data
+    storage->resize(n);
+    ds.bytes = std::move(*storage);
+    return;
+  }
   if (x.kind == 'u' && x.itemsize == 1) {  // kept as bytes, scaled by byte_values() when gathered
     ds.bytes.assign(reinterpret_cast<const std::uint8_t*>(p), reinterpret_cast<const std::uint8_t*>(p) + n);
     return;
@@ -218,38 +231,6 @@ void take_labels(const NpyArray& y, const std::string& name, Dataset& ds) {
   ds.classes = max_label + 1;
 }
 
-struct ZipCloser {
-  void operator()(zip_t* z) const noexcept { zip_discard(z); }  // read-only: nothing to write back
-};
-struct ZipFileCloser {
-  void operator()(zip_file_t* f) const noexcept { zip_fclose(f); }
-};
-
-std::string read_member(zip_t* z, zip_uint64_t index, const std::string& name) {
-  zip_stat_t st;
-  zip_stat_init(&st);
-  if (zip_stat_index(z, index, 0, &st) != 0 || (st.valid & ZIP_STAT_SIZE) == 0) {
-    throw DataError(name + ": cannot read the archive entry: " + zip_strerror(z));
-  }
-  const std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(z, index, 0));
-  if (f == nullptr) throw DataError(name + ": cannot open the archive entry: " + zip_strerror(z) + " — re-create the .npz");
-  std::string out;
-  constexpr std::size_t kChunk = std::size_t{1} << 22;
-  // Grows as data arrives: a corrupt size field fails as a short read, not a huge allocation.
-  while (out.size() < st.size) {
-    const std::size_t old = out.size();
-    const std::size_t want = static_cast<std::size_t>(std::min<zip_uint64_t>(st.size - old, kChunk));
-    out.resize(old + want);
-    const zip_int64_t got = zip_fread(f.get(), out.data() + old, want);
-    if (got < 0) {
-      throw DataError(name + ": cannot read the archive entry: " + zip_file_strerror(f.get()) + " — re-create the .npz");
-    }
-    out.resize(old + static_cast<std::size_t>(got));
-    if (got == 0) throw DataError(name + ": archive entry shorter than its recorded size — re-create the .npz");
-  }
-  return out;
-}
-
 }  // namespace
 
 Dataset load_npy(const std::string& features_path, const std::string& labels_path) {
@@ -262,40 +243,30 @@ Dataset load_npy(const std::string& features_path, const std::string& labels_pat
 }
 
 Dataset load_npz(const std::string& path) {
-  int err = 0;
-  const std::unique_ptr<zip_t, ZipCloser> z(zip_open(path.c_str(), ZIP_RDONLY, &err));
-  if (z == nullptr) {
-    zip_error_t ze;
-    zip_error_init_with_code(&ze, err);
-    const std::string why = zip_error_strerror(&ze);
-    zip_error_fini(&ze);
-    throw DataError("cannot open " + path + " as a .npz (zip) archive: " + why +
-                    " — check the path, or write the file with numpy.savez");
-  }
-  const zip_int64_t n = zip_get_num_entries(z.get(), 0);
+  ZipArchive zip(path);
   std::string found;
-  zip_int64_t ix = -1;
-  zip_int64_t iy = -1;
-  for (zip_int64_t i = 0; i < n; ++i) {
-    const char* entry = zip_get_name(z.get(), static_cast<zip_uint64_t>(i), 0);
-    if (entry == nullptr) continue;
-    std::string array(entry);
+  const ZipMember* mx = nullptr;
+  const ZipMember* my = nullptr;
+  for (const ZipMember& m : zip.members()) {  // a repeated name: the last wins, as in Python's zipfile
+    std::string array = m.name;
     if (array.size() > 4 && array.ends_with(".npy")) array.resize(array.size() - 4);
     found += (found.empty() ? "" : ", ") + array;
-    if (array == "x") ix = i;
-    if (array == "y") iy = i;
+    if (array == "x") mx = &m;
+    if (array == "y") my = &m;
   }
-  if (ix < 0 || iy < 0) {
-    throw DataError(path + ": no array named '" + std::string(ix < 0 ? "x" : "y") + "' (arrays found: " +
+  if (mx == nullptr || my == nullptr) {
+    throw DataError(path + ": no array named '" + std::string(mx == nullptr ? "x" : "y") + "' (arrays found: " +
                     (found.empty() ? "none" : found) + ") — save with np.savez(path, x=features, y=labels)");
   }
   const std::string xname = path + ":x.npy";
   const std::string yname = path + ":y.npy";
-  const std::string xb = read_member(z.get(), static_cast<zip_uint64_t>(ix), xname);
-  const std::string yb = read_member(z.get(), static_cast<zip_uint64_t>(iy), yname);
   Dataset ds;
-  take_features(parse_npy(xb, xname), xname, ds);
-  take_labels(parse_npy(yb, yname), yname, ds);
+  {
+    std::vector<std::uint8_t> xb = zip.read(*mx, xname);  // uint8 pixels: becomes ds.bytes; else freed here
+    take_features(parse_npy(chars(xb), xname), xname, ds, &xb);
+  }
+  const std::vector<std::uint8_t> yb = zip.read(*my, yname);
+  take_labels(parse_npy(chars(yb), yname), yname, ds);
   return ds;
 }
 

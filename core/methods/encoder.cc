@@ -22,14 +22,20 @@ void UpdateEncoder::set_error_memory(std::span<const float> e) {
   if (e.size() != state_.dim)
     throw codec::CodecError("error memory has " + std::to_string(e.size()) + " floats, expected " +
                             std::to_string(state_.dim));
-  std::copy(e.begin(), e.end(), state_.error.begin());
+  state_.error.assign(e.begin(), e.end());
 }
 
 void UpdateEncoder::swap_error_memory(std::vector<float>& e) {
-  if (e.size() != state_.dim)
+  if (e.size() != state_.dim && !e.empty())
     throw codec::CodecError("error memory has " + std::to_string(e.size()) + " floats, expected " +
-                            std::to_string(state_.dim));
+                            std::to_string(state_.dim) + " or none");
   state_.error.swap(e);
+}
+
+void UpdateEncoder::size_state(Method m) {
+  if (state_.work.size() != state_.dim) state_.work.assign(state_.dim, 0.0f);  // once
+  const bool keeps_error = m == Method::s3gd || m == Method::efsign;
+  if (keeps_error && state_.error.size() != state_.dim) state_.error.assign(state_.dim, 0.0f);  // once
 }
 
 codec::SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed) {
@@ -37,7 +43,7 @@ codec::SignPacket UpdateEncoder::encode(std::span<const float> g, const MethodCo
     throw codec::CodecError("gradient has " + std::to_string(g.size()) + " coordinates, expected " +
                             std::to_string(state_.dim));
   internal::check_finite(g);
-  if (state_.work.size() != state_.dim) state_.work.assign(state_.dim, 0.0f);  // once
+  size_state(cfg.method);
   return internal::encode_update(state_, g, cfg, seed);
 }
 
@@ -56,7 +62,7 @@ void UpdateEncoder::encode_into(std::span<const float> g, const MethodConfig& cf
     case Method::fedsgd:
     case Method::fedavg: codec::encode_float32_into(g, out); return;
     default:
-      if (state_.work.size() != state_.dim) state_.work.assign(state_.dim, 0.0f);  // once
+      size_state(cfg.method);
       out = internal::encode_update(state_, g, cfg, seed);
       return;
   }

@@ -23,11 +23,13 @@ namespace signfed::methods {
 // files (internal/encode.h) read and write it.
 struct EncoderState {
   // `work` is sized by the first encode of a method that uses it (not by
-  // signsgd, signum, fedsgd, fedavg: dim floats an edge board need not hold).
-  EncoderState(std::size_t dim, const kernels::SignKernels& k) : dim(dim), kernels(k), error(dim, 0.0f) {}
+  // signsgd, signum, fedsgd, fedavg), `error` (zeros) by the first encode of
+  // s3gd or efsign or by set_error_memory: dim floats each that an edge board
+  // running signsgd need not hold (docs/perf-edge.md).
+  EncoderState(std::size_t dim, const kernels::SignKernels& k) : dim(dim), kernels(k) {}
   std::size_t dim;
   const kernels::SignKernels& kernels;
-  std::vector<float> error;              // error memory e (S3GD-MV eq. (6)) / EF residual
+  std::vector<float> error;              // error memory e (S3GD-MV eq. (6)) / EF residual: dim floats, or empty until used
   std::vector<float> work;               // dim floats of scratch (empty until a method needs it)
   std::vector<std::uint32_t> index;      // selected coordinates
   std::vector<std::uint32_t> scratch;    // top-k kernel scratch
@@ -48,14 +50,18 @@ class UpdateEncoder {
   // build a fresh packet (one allocation or more per call).
   void encode_into(std::span<const float> g, const MethodConfig& cfg, std::uint64_t seed, codec::SignPacket& out);
 
-  // Error-compensation memory e (S3GD-MV eq. (6)) / EF residual; zeros until used.
+  // Error-compensation memory e (S3GD-MV eq. (6)) / EF residual: empty until
+  // s3gd or efsign first encodes (zeros then) or set_error_memory; dim floats after.
   std::span<const float> error_memory() const { return state_.error; }
   void set_error_memory(std::span<const float> e);
-  // Exchanges the error memory with e (of dim floats, else codec::CodecError),
-  // without copying: many clients can take turns on one encoder (simulation).
+  // Exchanges the error memory with e (of dim floats, or empty: no memory yet;
+  // else codec::CodecError), without copying: many clients can take turns on
+  // one encoder (simulation). e receives what the encoder held (possibly empty).
   void swap_error_memory(std::vector<float>& e);
 
  private:
+  void size_state(Method m);  // work (and error, for s3gd / efsign) to dim floats, once
+
   EncoderState state_;
   codec::TernarySigns signs_;  // encode_into's sign vector and coding scratch
   codec::CodecScratch scratch_;

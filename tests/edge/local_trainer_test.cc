@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <Eigen/Dense>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,25 @@ TEST_CASE("local trainer: signsgd update is the mean of the round's minibatch gr
   const auto u = t.update();
   REQUIRE(u.size() == n);
   for (std::size_t i = 0; i < n; ++i) CHECK(u[i] == mean[i]);
+}
+
+TEST_CASE("local trainer: a one-minibatch update is that gradient as 0 + g (bit for bit), also after a multi-step round") {
+  LocalTrainer t = make_trainer();
+  Reference ref;
+  auto m = model::make_model(test::kSpec, 3);
+  const std::size_t n = m->num_params();
+  std::vector<float> g(n);
+  (void)t.compute(work(4, 3, false));  // update() must not stay on the accumulator of this round
+  CHECK(t.compute(work(7, 1, false)) == doctest::Approx(ref.gradient(*m, 7, g)));  // round 7, one step: minibatch 7
+  const auto u = t.update();
+  REQUIRE(u.size() == n);
+  std::size_t negative_zeros = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    negative_zeros += g[i] == 0.0f && std::signbit(g[i]);
+    const float accumulated = 0.0f + g[i];  // what the accumulating path gives
+    CHECK(std::bit_cast<std::uint32_t>(u[i]) == std::bit_cast<std::uint32_t>(accumulated));
+  }
+  MESSAGE(negative_zeros << " of the gradient's coordinates are -0 (sent as +0, as before)");
 }
 
 TEST_CASE("local trainer: fedavg update is x_start - x_local after local SGD, and the parameters are restored") {

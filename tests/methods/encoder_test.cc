@@ -166,3 +166,26 @@ TEST_CASE("codec: every sign method lets exact zeros abstain (sign(0) = 0)") {
     if (m == Method::signsgd || m == Method::signum || m == Method::efsign) CHECK(voted == n - 801);
   }
 }
+
+TEST_CASE("codec: error memory only once s3gd or efsign uses it, and swap takes none back") {
+  const std::size_t n = 64;
+  methods::UpdateEncoder enc(n, K());
+  const auto g = gaussianish(n, 3);
+  codec::SignPacket out;
+  for (Method m : {Method::signsgd, Method::signum, Method::fedsgd, Method::fedavg}) {
+    enc.encode_into(g, {.method = m}, 0, out);
+    (void)enc.encode(g, {.method = m}, 0);
+  }
+  CHECK(enc.error_memory().empty());  // an edge running signsgd holds no n floats for it
+  std::vector<float> mine(n, 0.5f);
+  enc.swap_error_memory(mine);  // a client's memory in, the encoder's none out
+  CHECK(mine.empty());
+  CHECK(enc.error_memory().size() == n);
+  enc.swap_error_memory(mine);
+  CHECK(mine.size() == n);
+  CHECK(enc.error_memory().empty());
+  std::vector<float> wrong(n - 1);
+  CHECK_THROWS_AS(enc.swap_error_memory(wrong), codec::CodecError);
+  enc.encode_into(g, {.method = Method::s3gd, .gamma = 0.25f}, 0, out);
+  CHECK(enc.error_memory().size() == n);
+}
