@@ -238,6 +238,7 @@ bool Relay::on_parent(std::span<const std::uint8_t> frame) {
       const auto* e = env->body_as_Error();
       const std::string text = net::printable(e->text() ? e->text()->string_view() : std::string_view(), 512);
       if (e->code() == ErrorCode::unknown_client) {
+        parent_forgot_us_ = true;  // a restarted parent: the last tally may be lost with it
         parent_->rejoin();
       } else if ((e->code() == ErrorCode::bad_value || e->code() == ErrorCode::version_mismatch) && !welcomed_) {
         throw std::runtime_error("the parent refused this relay: " + text);
@@ -283,6 +284,7 @@ void Relay::on_welcome(const wire::Welcome& w) {
   const bool first = !welcomed_;
   welcomed_ = true;
   parent_->welcomed(w.client_id());
+  parent_id_ = w.client_id();
   if (first) log_.say("joined the parent as client {} ({} params)", w.client_id(), model_->num_params());
   // Children that knocked before the run was known.
   auto waiting = std::move(waiting_joins_);
@@ -294,11 +296,13 @@ void Relay::on_task(std::span<const std::uint8_t> frame, const wire::RoundTask& 
   if (!replica_ || !t.params()) return;
   if (round_ && t.round() == round_->round()) {
     // The same task again: the parent re-sends it when this relay rejoins
-    // (its heartbeats were late) or runs the round again (it resumed from
-    // its log). Open: keep collecting (a reset would lose the updates in
-    // hand). Closed: the tally it may not have, again, unchanged (a parent
-    // that has it refuses the copy as a duplicate).
-    if (!round_->is_open() && last_closed_ == t.round() && !last_tally_.empty()) parent_->send(last_tally_);
+    // (its heartbeats were late: the tally is on its way, on this connection)
+    // or runs the round again (it restarted and resumed from its log: it
+    // answered us unknown_client, and the tally went with the old process).
+    // Open: keep collecting (a reset would lose the updates in hand).
+    // Closed: the tally again, unchanged, only to a parent that forgot us.
+    if (!round_->is_open() && last_closed_ == t.round() && !last_tally_.empty() && parent_forgot_us_)
+      parent_->send(last_tally_);
     return;
   }
   if (round_ && round_->is_open()) close_round();  // the parent moved on: send what we have
@@ -366,11 +370,14 @@ void Relay::close_round() {
   const auto tally_bytes = fbb.CreateVector(encoded);
   const auto child_rows = coord::build_child_rows(fbb, rows);
   const wire::LeafTotals below_wire = below.to_wire();
-  const auto tu = wire::CreateTallyUpdate(fbb, round, parent_->client_id().value_or(0), tally_bytes, child_rows,
+  // Our id at the parent: while a rejoin waits for its Welcome the session has
+  // none, but the parent keeps a name's id (and knows this connection).
+  const auto tu = wire::CreateTallyUpdate(fbb, round, parent_->client_id().value_or(parent_id_), tally_bytes, child_rows,
                                           child_bytes, below.rows() > 0 ? &below_wire : nullptr);
   const auto bytes = wire::finish_envelope(fbb, tu);
   parent_->send(bytes);
   last_tally_.assign(bytes.begin(), bytes.end());
+  parent_forgot_us_ = false;
   uplink_.emplace_back(bytes.size(), child_bytes);
   last_closed_ = round;
   log_.say("round {}: {} of {} children counted; tally {} bytes up (children's updates: {} bytes)", round,

@@ -15,7 +15,8 @@
 //                                 (deadline_fraction of the parent's); the
 //                                 same task again (a rejoin, a resumed
 //                                 parent): the open round goes on, a closed
-//                                 one's TallyUpdate is sent again
+//                                 one's TallyUpdate is sent again if the
+//                                 parent forgot us (unknown_client)
 //   Update from a child        -> verified as the coordinator verifies one, kept
 //   TallyUpdate from a relay   -> verified, kept (two tiers)
 //   all answered / deadline    -> Strategy::fold of every counted update and
@@ -175,6 +176,8 @@ class Relay {
   std::map<std::uint32_t, std::pair<std::uint32_t, float>> agreement_;  // child id -> (round, agreement)
   std::uint32_t last_closed_ = UINT32_MAX;
   std::vector<std::uint8_t> last_tally_;                     // the TallyUpdate of last_closed_, as sent
+  bool parent_forgot_us_ = false;                            // unknown_client from the parent since last_tally_
+  std::uint32_t parent_id_ = 0;                              // our id in the parent's last Welcome
   std::vector<std::pair<std::uint64_t, std::uint64_t>> uplink_;
   std::map<std::uint32_t, std::uint32_t> rejects_;           // child id -> rejection rows this round
   coord::LeafTotals pending_below_;                          // lower relays' logged_below, with pending_rows_

@@ -257,6 +257,7 @@ struct FakeParent {
   zmq::socket_t sock;
   std::string relay;  // the relay's routing id, from its first message
   std::vector<std::vector<std::uint64_t>> frames;
+  std::vector<wire::Body> seen;  // the type of every message received
 
   FakeParent(zmq::context_t& ctx, const std::string& endpoint) : sock(ctx, zmq::socket_type::router) {
     sock.set(zmq::sockopt::linger, 0);
@@ -273,6 +274,7 @@ struct FakeParent {
       REQUIRE(sock.recv(m, zmq::recv_flags::none));
       relay = id.to_string();
       const wire::Envelope* e = keep_verified(frames, m);
+      seen.push_back(e->body_type());
       if (e->body_type() == type) return e;
     }
     return nullptr;
@@ -352,17 +354,29 @@ TEST_CASE("relay: a task sent again keeps the open round, resends a closed round
   const wire::Envelope* first = parent.wait_for(wire::Body::TallyUpdate);
   CHECK(counted_up(first) == 1);
   const std::vector<std::uint64_t> first_bytes = parent.frames.back();
-  // Closed: the same task again gets the same tally, and the child no second task.
+  CHECK(first->body_as_TallyUpdate()->client_id() == 3);
+  // Closed: the same task again (the relay rejoined and the parent re-sent it): nothing, the tally is on its way.
+  parent.send(round_task(0, digest));
+  // A parent that restarted: it answers unknown_client; the relay rejoins, and the same task gets the same tally.
+  {
+    flatbuffers::FlatBufferBuilder fbb;
+    parent.send(finish(fbb, wire::CreateError(fbb, wire::ErrorCode::unknown_client, fbb.CreateString("who?"), 0)));
+  }
+  REQUIRE(parent.wait_for(wire::Body::Join) != nullptr);
   parent.send(round_task(0, digest));
   const wire::Envelope* again = parent.wait_for(wire::Body::TallyUpdate);
   REQUIRE(again != nullptr);
   CHECK(parent.frames.back() == first_bytes);
+  // No Welcome yet: round 1's tally still carries the relay's id (the parent keeps a name's id).
   // Round 1, then round 0 again: a parent that resumed from a log which lost its
   // last commits. The relay runs it and logs it in a new run of its log.
   parent.send(round_task(1, digest));
   REQUIRE(child.wait_for(wire::Body::RoundTask) != nullptr);
   child.send(update(1, id));
-  CHECK(counted_up(parent.wait_for(wire::Body::TallyUpdate)) == 1);
+  const wire::Envelope* r1 = parent.wait_for(wire::Body::TallyUpdate);
+  CHECK(counted_up(r1) == 1);
+  CHECK(r1->body_as_TallyUpdate()->round() == 1);  // (not a resent round 0: the first re-sent task got none)
+  CHECK(r1->body_as_TallyUpdate()->client_id() == 3);
   parent.send(round_task(0, digest));
   const wire::Envelope* task = child.wait_for(wire::Body::RoundTask);
   REQUIRE(task != nullptr);
@@ -376,6 +390,8 @@ TEST_CASE("relay: a task sent again keeps the open round, resends a closed round
   REQUIRE(child.wait_for(wire::Body::Bye) != nullptr);
   t.join();
   CHECK(relay_rc == 0);
+  // Four tallies: round 0, round 0 again to the parent that forgot us, round 1, round 0 as the earlier round.
+  CHECK(std::count(parent.seen.begin(), parent.seen.end(), wire::Body::TallyUpdate) == 4);
   // The child got three tasks: round 0, round 1, round 0 again as the earlier round; no re-sent one.
   CHECK(std::count_if(child.got.begin(), child.got.end(),
                       [](const wire::Envelope* e) { return e->body_type() == wire::Body::RoundTask; }) == 3);
