@@ -423,10 +423,8 @@ void encode_ternary_best_into(const TernarySigns& t, CodecScratch& s, SignPacket
 
 namespace {
 
-// The sparse_sign walk with every check at the entry it concerns: run by
-// walk_sparse() on a packet its fast loop found out of range, for the exact
-// reason (the first offending entry).
-void walk_sparse_checked(const PacketView& p, SparseSigns* s) {
+// What both sparse_sign walks check before the first entry, and the output sized.
+void begin_sparse_walk(const PacketView& p, SparseSigns* s) {
   if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
   if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
   if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
@@ -438,6 +436,13 @@ void walk_sparse_checked(const PacketView& p, SparseSigns* s) {
     s->index.resize(p.nnz);
     s->negative.resize(p.nnz);
   }
+}
+
+// The sparse_sign walk with every check at the entry it concerns: run by
+// walk_sparse() on a packet its fast loop found out of range, for the exact
+// reason (the first offending entry).
+void walk_sparse_checked(const PacketView& p, SparseSigns* s) {
+  begin_sparse_walk(p, s);
   const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
   std::uint64_t next = 0;  // smallest index the next entry may take
   // Fast loop while 8 bytes are left to load: each code (q ones, a zero, k
@@ -502,17 +507,7 @@ inline std::uint64_t spread_bits(std::uint64_t b) {
 // range of each index is OR-ed into a flag instead of branched on, and a
 // packet that sets it is walked again by walk_sparse_checked for the reason.
 void walk_sparse(const PacketView& p, SparseSigns* s) {
-  if (p.encoding != Encoding::sparse_sign) fail("not a sparse_sign packet");
-  if (p.nnz > p.dim) fail("sparse_sign packet: nnz exceeds dim");
-  if (p.rice_k > 31) fail("sparse_sign packet: Rice parameter above 31");
-  // Each entry costs at least 2 bits (the Rice terminator and a sign): reject
-  // an impossible nnz before allocating for it.
-  if (std::uint64_t{p.nnz} * 2 > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated");
-  if (s) {
-    s->dim = p.dim;
-    s->index.resize(p.nnz);
-    s->negative.resize(p.nnz);
-  }
+  begin_sparse_walk(p, s);
   const std::uint8_t* in = p.payload.data();
   const std::size_t size = p.payload.size();
   const unsigned k = p.rice_k;
