@@ -4,6 +4,7 @@
 #include <array>
 
 #include "core/kernels/cpu_features.h"
+#include "core/kernels/variant_list.h"
 #include "core/kernels/internal/ukernels.h"
 
 namespace signfed::kernels {
@@ -28,11 +29,7 @@ constexpr SignKernels kNeon{"neon", pack_signs_f32__neon, unpack_signs_f32__neon
                             select_topk_f32__neon};
 #endif
 
-struct Supported {
-  std::array<const SignKernels*, 6> list{};
-  std::size_t count = 0;
-  void add(const SignKernels& k) { list[count++] = &k; }
-};
+using Supported = VariantList<SignKernels, 6>;
 
 Supported detect() {
   Supported s;
@@ -62,14 +59,12 @@ const Supported& supported() {
 const SignKernels& scalar_sign_kernels() { return kScalar; }
 
 std::span<const SignKernels* const> all_sign_kernels() {
-  const Supported& s = supported();
-  return {s.list.data(), s.count};
+  return supported().all();
 }
 
 // The list is ordered slowest to fastest: the last entry is the best.
 const SignKernels& best_sign_kernels() {
-  const Supported& s = supported();
-  return *s.list[s.count - 1];
+  return supported().best();
 }
 
 }  // namespace signfed::kernels

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "core/kernels/cpu_features.h"
+#include "core/kernels/variant_list.h"
 #include "core/kernels/internal/tally_ukernels.h"
 
 namespace signfed::kernels {
@@ -15,11 +16,7 @@ constexpr TallyKernels kAvx2{"avx2", mean_add_f32__avx2};
 constexpr TallyKernels kAvx512{"avx512", mean_add_f32__avx512};
 #endif
 
-struct Supported {
-  std::array<const TallyKernels*, 3> list{};
-  std::size_t count = 0;
-  void add(const TallyKernels& k) { list[count++] = &k; }
-};
+using Supported = VariantList<TallyKernels, 3>;
 
 Supported detect() {
   Supported s;
@@ -42,14 +39,12 @@ const Supported& supported() {
 const TallyKernels& scalar_tally_kernels() { return kScalar; }
 
 std::span<const TallyKernels* const> all_tally_kernels() {
-  const Supported& s = supported();
-  return {s.list.data(), s.count};
+  return supported().all();
 }
 
 // Ordered slowest to fastest: the last entry is the best.
 const TallyKernels& best_tally_kernels() {
-  const Supported& s = supported();
-  return *s.list[s.count - 1];
+  return supported().best();
 }
 
 }  // namespace signfed::kernels

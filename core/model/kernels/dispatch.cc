@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/kernels/cpu_features.h"
+#include "core/kernels/variant_list.h"
 #include "core/model/kernels/dense_variants.h"
 #include "core/model/kernels/train_kernels.h"
 
@@ -29,11 +30,7 @@ constexpr TrainKernels kAvx2{"avx2", dense_forward_f32__avx2, dense_backward_f32
 constexpr TrainKernels kAvx512{"avx512", dense_forward_f32__avx512, dense_backward_f32__avx512};
 #endif
 
-struct Supported {
-  std::array<const TrainKernels*, 4> list{};
-  std::size_t count = 0;
-  void add(const TrainKernels& k) { list[count++] = &k; }
-};
+using Supported = signfed::kernels::VariantList<TrainKernels, 4>;
 
 Supported detect() {
   Supported s;
@@ -58,10 +55,10 @@ const Supported& supported() {
 const TrainKernels& choose() {
   const char* env = std::getenv("SIGNFED_TRAIN_KERNELS");
   const Supported& s = supported();
-  if (env == nullptr || *env == '\0') return *s.list[s.count - 1];
+  if (env == nullptr || *env == '\0') return s.best();
   if (const TrainKernels* k = find_train_kernels(env)) return *k;
   std::string names;
-  for (std::size_t i = 0; i < s.count; ++i) names += std::string(i ? ", " : "") + s.list[i]->name;
+  for (const TrainKernels* k : s.all()) names += std::string(names.empty() ? "" : ", ") + k->name;
   throw std::runtime_error("SIGNFED_TRAIN_KERNELS=" + std::string(env) +
                            " is not a training-kernel variant this build and CPU can run (choose one of: " + names +
                            ")");
@@ -72,8 +69,7 @@ const TrainKernels& choose() {
 const TrainKernels& scalar_train_kernels() { return kScalar; }
 
 std::span<const TrainKernels* const> all_train_kernels() {
-  const Supported& s = supported();
-  return {s.list.data(), s.count};
+  return supported().all();
 }
 
 const TrainKernels* find_train_kernels(std::string_view name) {
