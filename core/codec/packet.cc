@@ -438,6 +438,19 @@ void begin_sparse_walk(const PacketView& p, SparseSigns* s) {
   }
 }
 
+// The index codes from entry j on, one at a time through the BitReader, each
+// checked (truncation, range); `next`: the smallest index entry j may take.
+void read_indices_checked(const PacketView& p, BitReader& r, std::uint32_t max_q, std::uint32_t j,
+                          std::uint64_t next, SparseSigns* s) {
+  for (; j < p.nnz; ++j) {
+    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
+    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
+    if (s) s->index[j] = static_cast<std::uint32_t>(i);
+    next = i + 1;
+  }
+}
+
 // The sparse_sign walk with every check at the entry it concerns: run by
 // walk_sparse() on a packet its fast loop found out of range, for the exact
 // reason (the first offending entry).
@@ -469,13 +482,7 @@ void walk_sparse_checked(const PacketView& p, SparseSigns* s) {
   }
   BitReader r(p.payload);
   r.seek(pos);
-  for (; j < p.nnz; ++j) {
-    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
-    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
-    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
-    if (s) s->index[j] = static_cast<std::uint32_t>(i);
-    next = i + 1;
-  }
+  read_indices_checked(p, r, max_q, j, next, s);
   if (!s) {
     if (r.position() + p.nnz > std::uint64_t{p.payload.size()} * 8) fail("sparse_sign packet: truncated sign bits");
     r.seek(r.position() + p.nnz);
@@ -545,13 +552,7 @@ void walk_sparse(const PacketView& p, SparseSigns* s) {
   const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
   BitReader r(p.payload);
   r.seek(pos);
-  for (; j < p.nnz; ++j) {
-    const std::uint64_t i = next + r.get_rice(p.rice_k, max_q);
-    if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
-    if (i >= p.dim) fail("sparse_sign packet: index " + std::to_string(i) + " out of range");
-    if (s) s->index[j] = static_cast<std::uint32_t>(i);
-    next = i + 1;
-  }
+  read_indices_checked(p, r, max_q, j, next, s);
   const std::uint64_t signs_at = r.position();
   const std::uint64_t used = signs_at + p.nnz;
   if (used > std::uint64_t{size} * 8) fail("sparse_sign packet: truncated sign bits");
