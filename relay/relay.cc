@@ -346,8 +346,7 @@ void Relay::close_round() {
   methods::Tally tally = strategy_->empty_tally(dim);
   std::vector<ChildReport> rows = std::move(pending_rows_);
   pending_rows_.clear();
-  coord::LeafTotals below = pending_below_;
-  pending_below_ = {};
+  coord::LeafTotals below;  // the counted lower relays' logged_below, then (--db) the rows logged here
   std::uint64_t child_bytes = 0;
   for (auto& [id, k] : kept_) {
     below += k->below;

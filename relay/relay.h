@@ -180,7 +180,6 @@ class Relay {
   std::uint32_t parent_id_ = 0;                              // our id in the parent's last Welcome
   std::vector<std::pair<std::uint64_t, std::uint64_t>> uplink_;
   std::map<std::uint32_t, std::uint32_t> rejects_;           // child id -> rejection rows this round
-  coord::LeafTotals pending_below_;                          // lower relays' logged_below, with pending_rows_
 
   // Its own log (RelayConfig::db): a run per start, a round row per closed round.
   std::unique_ptr<coord::RoundLog> db_;
