@@ -103,6 +103,12 @@ std::uint32_t ClientRegistry::connected_weight() const {
   return n;
 }
 
+std::uint32_t ClientRegistry::weight(std::span<const std::uint32_t> ids) const {
+  std::uint32_t n = 0;
+  for (std::uint32_t id : ids) n += std::max<std::uint32_t>(1, at(id).relay_clients);
+  return n;
+}
+
 std::optional<std::uint32_t> ClientRegistry::behind_relay(const std::string& name) {
   if (auto it = by_name_.find(name); it != by_name_.end()) return it->second;
   if (clients_.size() >= max_clients_) return std::nullopt;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,6 +80,8 @@ class ClientRegistry {
   // Connected clients with each relay counted as the clients it speaks for
   // (what --clients waits for).
   std::uint32_t connected_weight() const;
+  // The same count over the given clients (a round's selected: the leaves it stands for).
+  std::uint32_t weight(std::span<const std::uint32_t> ids) const;
   // A client behind a relay, named in the relay's TallyUpdate: its id for the
   // log (a known name keeps its id; a new one gets the next id and is never
   // connected here). nullopt when max_clients names are known already.

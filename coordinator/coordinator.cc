@@ -311,8 +311,7 @@ bool Coordinator::finish_round(std::uint32_t round) {
   std::vector<UpdateRow> rows = std::move(pending_rows_);
   pending_rows_.clear();
   // A relay stands for its clients (its TallyUpdate's rows say what became of each).
-  row.selected = 0;
-  for (std::uint32_t id : round_->selected()) row.selected += std::max<std::uint32_t>(1, registry_.at(id).relay_clients);
+  row.selected = registry_.weight(round_->selected());
   row.received = static_cast<std::uint32_t>(round_->updates());
   const std::size_t applied_from = aggregate_and_apply(round, step, row, rows);
   if (strategy_->confirms() && applied_from > 0) confirm_step(round, applied_from, row);

@@ -400,7 +400,7 @@ std::vector<ChildReport> Relay::log_rows(std::uint32_t round, std::vector<ChildR
   rr.round = round;
   rr.started_at = round_started_unix_;
   rr.ended_at = now;
-  for (std::uint32_t id : round_->selected()) rr.selected += std::max<std::uint32_t>(1, registry_.at(id).relay_clients);
+  rr.selected = registry_.weight(round_->selected());
   rr.received = folded;
   rr.dropped = static_cast<std::uint32_t>(round_->dropped());
   rr.uplink_bytes = child_bytes;
