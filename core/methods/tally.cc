@@ -36,6 +36,7 @@ struct UpdateValues {
   const std::uint8_t* bytes = nullptr;  // little-endian float32s, or
   std::vector<float> owned;             // these
   double wf = 0.0;                      // w * clip factor
+  std::int32_t limit = 0;               // largest_in_range(wf)
   bool in_range = true;
 
   // The float32s' bytes, little-endian (as the kernels read them).
@@ -48,20 +49,36 @@ struct UpdateValues {
   }
 };
 
+// The largest float32 magnitude, as its bit pattern, whose term |x| * wf is
+// finite and below 2^40 (-1 if none is). The term's rounding is monotonic in
+// |x| and the bit patterns of finite magnitudes are ordered as the magnitudes,
+// so the magnitudes in range are exactly the patterns up to this one (NaN and
+// inf sort above every finite value): found once per update by bisection.
+std::int32_t largest_in_range(double wf) {
+  auto in_range = [wf](std::uint32_t bits) { return std::fabs(static_cast<double>(std::bit_cast<float>(bits)) * wf) < kMaxTermValue; };
+  std::uint32_t lo = 0, hi = 0x7F7FFFFFu;  // the largest finite magnitude
+  if (!in_range(lo)) return -1;
+  if (in_range(hi)) return static_cast<std::int32_t>(hi);
+  while (hi - lo > 1) {  // in_range(lo), !in_range(hi)
+    const std::uint32_t mid = lo + (hi - lo) / 2;
+    (in_range(mid) ? lo : hi) = mid;
+  }
+  return static_cast<std::int32_t>(lo);
+}
+
 // Whether every term wf * x_i, i in [from, from + len), is finite and below
-// 2^40 in magnitude: |x_i| <= max |x| and rounding is monotonic, so that is
-// max|x| * wf < 2^40, with the largest magnitude found on the bits as integers
-// (NaN and inf sort above every finite value). One compare-free pass: it vectorises.
-bool terms_in_range(const UpdateValues& v, std::size_t from, std::size_t len) {
-  const std::uint8_t* d = v.data() + 4 * from;
-  std::int32_t largest = 0;
+// 2^40: no magnitude's bits above `limit` (largest_in_range). An OR of
+// compares, not a running maximum: no loop-carried select, so it vectorises
+// to one compare and one OR per lane (a quarter of the maximum's time at SSE2).
+bool terms_in_range(const std::uint8_t* d, std::int32_t limit, std::size_t from, std::size_t len) {
+  d += 4 * from;
+  std::uint32_t over = 0;
   for (std::size_t i = 0; i < len; ++i) {
     std::uint32_t b;
     std::memcpy(&b, d + 4 * i, 4);
-    const auto magnitude = static_cast<std::int32_t>(b & 0x7FFFFFFFu);
-    largest = magnitude > largest ? magnitude : largest;
+    over |= static_cast<std::uint32_t>(static_cast<std::int32_t>(b & 0x7FFFFFFFu) > limit);
   }
-  return largest < 0x7F800000 && std::fabs(static_cast<double>(std::bit_cast<float>(largest)) * v.wf) < kMaxTermValue;
+  return over == 0;
 }
 
 // Folds the update's coordinates [from, from + len) into the limbs. In range:
@@ -264,6 +281,7 @@ void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::
       v.owned = internal::decode_values(p);  // as mean_aggregate reads it
       v.wf = static_cast<double>(ws[k]) * internal::clip_factor(v.owned, clip);  // --clip
     }
+    v.limit = largest_in_range(v.wf);
   }
   // Coordinates a tile at a time, every update per tile: the tile's limbs
   // (3 x 8 B x 1024: half of L1) stay in cache instead of streaming all of them per update.
@@ -282,7 +300,7 @@ void MeanTally::add(std::span<const codec::PacketView> ps, std::span<const std::
   for (std::size_t at = 0; at < dim; at += kTile) {
     const std::size_t len = std::min<std::size_t>(kTile, dim - at);
     for (UpdateValues& v : values) {
-      if (v.in_range && !terms_in_range(v, at, len)) {
+      if (v.in_range && !terms_in_range(v.data(), v.limit, at, len)) {
         v.in_range = false;
         mean_add(v.data(), -v.wf, at, l0, l1, l2);
         add_span(v, 0, at, l0, l1, l2, mean_add);

@@ -281,3 +281,29 @@ TEST_CASE("tally: merge() on the variant adds tallies of one kind, folded() coun
   CHECK_THROWS_AS(methods::merge(mean, left), codec::CodecError);
   CHECK(methods::folded(left) == 5);
 }
+
+TEST_CASE("tally: the range limit is exact, one float32 step either side of 2^40 / w") {
+  // The range check compares bit patterns against the largest magnitude in
+  // range, found once per update: x with |x| w just below 2^40 is summed, the
+  // next float32 up is not (and neither is inf or NaN).
+  for (const std::uint64_t w : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{3}, std::uint64_t{7}, std::uint64_t{1000003},
+                                std::uint64_t{4294967295}}) {
+    CAPTURE(w);
+    float x = static_cast<float>(MeanTally::kMaxTerm / static_cast<double>(w));
+    while (static_cast<double>(x) * static_cast<double>(w) >= MeanTally::kMaxTerm) x = std::nextafter(x, 0.0f);
+    while (static_cast<double>(std::nextafter(x, INFINITY)) * static_cast<double>(w) < MeanTally::kMaxTerm)
+      x = std::nextafter(x, INFINITY);
+    for (const float sign : {1.0f, -1.0f}) {
+      MeanTally in(3);
+      in.add(codec::encode_float32(std::vector<float>{0.5f, sign * x, 1.0f}).view(), w, 0.0);
+      CHECK_FALSE(in.out_of_range);
+      MeanTally over(3);
+      over.add(codec::encode_float32(std::vector<float>{0.5f, sign * std::nextafter(x, INFINITY), 1.0f}).view(), w, 0.0);
+      CHECK(over.out_of_range);
+    }
+  }
+  MeanTally inf(2);
+  std::vector<float> v = {1.0f, INFINITY};
+  const codec::SignPacket p = codec::encode_float32(v);
+  CHECK_THROWS_AS(inf.add(p.view(), 1, 0.0), codec::CodecError);  // not a float32 update: refused before the range
+}
