@@ -250,18 +250,30 @@ void for_each_run(const TernarySigns& t, F&& f) {
 }
 
 // What choosing a Rice parameter needs of a list of codes, gathered in one pass
-// without keeping the list: its count, sum and, for every k, sum of (v >> k).
+// without keeping the list: its count, sum and what gives, for any k, the sum
+// of (v >> k). Run lengths are mostly short: those below kSmall are counted by
+// value (one increment, not 32 shifts per code); the rest keep the 32 sums.
 struct CodeStats {
+  static constexpr std::uint32_t kSmall = 256;
   std::uint64_t n = 0;
   double sum = 0.0;  // exact: integers far below 2^53
-  std::uint64_t shifted[32] = {};
+  std::uint64_t small[kSmall] = {};         // codes below kSmall, by value
+  std::uint64_t large_shifted[32] = {};     // for every k, sum of (v >> k) over codes >= kSmall
   void add(std::uint32_t v) {
     ++n;
     sum += v;
-    for (unsigned k = 0; k < 32; ++k) shifted[k] += v >> k;
+    if (v < kSmall) {
+      ++small[v];
+      return;
+    }
+    for (unsigned k = 0; k < 32; ++k) large_shifted[k] += v >> k;
   }
   // Bits of the Rice code of every value under parameter k.
-  std::uint64_t cost(unsigned k) const { return shifted[k] + n * (1 + k); }
+  std::uint64_t cost(unsigned k) const {
+    std::uint64_t shifted = large_shifted[k];
+    for (std::uint32_t v = 1; v < kSmall; ++v) shifted += small[v] * (v >> k);
+    return shifted + n * (1 + k);
+  }
   // The k (0..31) that codes the list in the fewest bits, searched around
   // the geometric-mean optimum log2(ln 2 * mean); the first on a tie.
   unsigned best_k() const {

@@ -1,9 +1,11 @@
 // Packet encode/decode round trips, sizes and rejection of malformed input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iterator>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "core/codec/internal/bit_stream.h"
@@ -251,6 +253,53 @@ TEST_CASE("codec: runs_sign round trips every support shape and beats 1 bit when
   // Few scattered zeros: close to 1 bit a coordinate.
   const auto few = random_ternary(n, 0.999, 5);
   CHECK(codec::encode_ternary_best(few).payload.size() < 1.02 * kernels::packed_bytes(n));
+}
+
+TEST_CASE("codec: runs_sign picks each Rice parameter with the fewest bits, short and long runs mixed") {
+  // The encoder counts short codes by value and sums shifts only for long
+  // ones; the parameters it writes must still be the first minimum of the
+  // exact cost over its search window around log2(ln 2 * mean).
+  auto best_k = [](const std::vector<std::uint32_t>& codes) {
+    if (codes.empty()) return 0u;
+    double sum = 0.0;
+    for (std::uint32_t v : codes) sum += v;
+    const double mean = std::max(1.0, sum / static_cast<double>(codes.size()));
+    const int guess = static_cast<int>(std::floor(std::log2(std::max(1.0, mean * 0.6931471805599453))));
+    unsigned best = 0;
+    std::uint64_t best_bits = UINT64_MAX;
+    for (int k = std::max(0, guess - 2); k <= std::min(31, guess + 2); ++k) {
+      std::uint64_t bits = 0;
+      for (std::uint32_t v : codes) bits += (v >> k) + 1 + static_cast<unsigned>(k);
+      if (bits < best_bits) best_bits = bits, best = static_cast<unsigned>(k);
+    }
+    return best;
+  };
+  const std::uint32_t n = 101770;
+  for (const auto& [mean_moving, mean_zero] : {std::pair{3.0, 2.0}, std::pair{40.0, 300.0}, std::pair{300.0, 40.0},
+                                               std::pair{150.0, 260.0}, std::pair{5000.0, 784.0}}) {
+    CAPTURE(mean_moving);
+    CAPTURE(mean_zero);
+    const auto t = runs_ternary(n, mean_moving, mean_zero, static_cast<std::uint64_t>(mean_moving * 7 + mean_zero));
+    // The run codes as the format defines them: lengths of alternating moving
+    // and zero runs, the first moving one (possibly empty) as is, the rest minus 1.
+    std::vector<std::uint32_t> moving, zero;
+    auto bit = [&](std::uint32_t i) { return (t.support[i / 8] >> (i % 8)) & 1; };
+    std::uint32_t i = 0;
+    bool first = true, in_moving = true;
+    while (i < n) {
+      std::uint32_t j = i;
+      while (j < n && bit(j) == (in_moving ? 1 : 0)) ++j;
+      if (first || j > i) (in_moving ? moving : zero).push_back(first ? j - i : j - i - 1);
+      first = false;
+      i = j;
+      in_moving = !in_moving;
+    }
+    const auto pk = codec::encode_runs(t);
+    codec::BitReader r(pk.payload);
+    const unsigned km = r.get(5), kz = r.get(5);
+    CHECK(km == best_k(moving));
+    CHECK(kz == best_k(zero));
+  }
 }
 
 TEST_CASE("codec: runs_sign decoder rejects malformed packets") {
