@@ -532,11 +532,12 @@ void walk_sparse(const PacketView& p, SparseSigns* s) {
   const unsigned k = p.rice_k;
   const std::uint64_t low = (std::uint64_t{1} << k) - 1;
   std::uint32_t* index = s ? s->index.data() : nullptr;
+  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
   std::uint64_t pos = 0;   // bits consumed
   std::uint64_t next = 0;  // smallest index the next entry may take
   bool out_of_range = false;
   std::uint32_t j = 0;
-  while (j < p.nnz && (pos >> 3) + 8 <= size) {
+  while (j < p.nnz && (pos >> 3) + 8 <= size && !out_of_range) {
     std::uint64_t buf;
     std::memcpy(&buf, in + (pos >> 3), 8);
     buf >>= pos & 7;
@@ -555,13 +556,25 @@ void walk_sparse(const PacketView& p, SparseSigns* s) {
       avail -= len;
     }
     pos += (63 - (pos & 7)) - avail;
-    if (j == first || out_of_range) break;  // a code longer than a window: the BitReader below
+    if (j == first) {
+      // A code longer than a window (a gap of more than ~50 x 2^k: a long run
+      // of coordinates outside the support, as a layer whose gradient is
+      // zero): this one through the BitReader, then back to windows.
+      BitReader r(p.payload);
+      r.seek(pos);
+      const std::uint64_t i = next + r.get_rice(k, max_q);
+      if (!r.ok()) fail("sparse_sign packet: truncated or malformed index code");
+      if (index) index[j] = static_cast<std::uint32_t>(i);
+      next = i + 1;
+      out_of_range |= next > p.dim;
+      pos = r.position();
+      ++j;
+    }
   }
   if (out_of_range) {
     walk_sparse_checked(p, s);  // throws, naming the first offending entry
     fail("sparse_sign packet: index out of range");
   }
-  const std::uint32_t max_q = (p.dim >> p.rice_k) + 1;
   BitReader r(p.payload);
   r.seek(pos);
   read_indices_checked(p, r, max_q, j, next, s);

@@ -60,6 +60,31 @@ TEST_CASE("codec: sparse packet round trip keeps indices and signs") {
   }
 }
 
+TEST_CASE("codec: sparse packets with gaps longer than a 64-bit window decode entry for entry") {
+  // Gaps of thousands (a layer outside the top-k) between dense stretches: the
+  // long codes go through the bit reader, the codes after them back through
+  // the fast windows; both must give the same indices, and an index out of
+  // range after a long code is still refused.
+  const std::uint32_t n = 101770;
+  std::vector<std::uint32_t> idx;
+  for (std::uint32_t start = 0; start < n; start += 9000)
+    for (std::uint32_t i = start + (start / 9000) * 97; i < std::min(n, start + 1500); i += 1 + (i % 7)) idx.push_back(i);
+  const auto g = uniform_floats(n, 3);
+  const auto p = codec::encode_sparse(n, idx, g);
+  REQUIRE(p.rice_k < 8);  // so a 9,000 gap takes more than 57 bits
+  codec::validate(p.view(), n);
+  const auto s = codec::decode_sparse(p.view());
+  REQUIRE(s.index == idx);
+  for (std::size_t j = 0; j < idx.size(); ++j) CHECK(s.negative[j] == (std::signbit(g[idx[j]]) ? 1 : 0));
+  codec::SparseSigns kept;
+  codec::validate(p.view(), n, &kept);
+  CHECK(kept.index == idx);
+  // The same codes against a smaller dim: the last entries fall outside it.
+  codec::PacketView smaller = p.view();
+  smaller.dim = idx.back();
+  CHECK_THROWS_WITH_AS(codec::validate(smaller, idx.back()), doctest::Contains("out of range"), CodecError);
+}
+
 TEST_CASE("codec: sparse size sits between the entropy floor and 3 bits above the paper's formula") {
   const std::uint32_t n = 101770;
   for (double gamma : {0.001, 0.01, 0.05, 0.1}) {
