@@ -179,9 +179,12 @@ TEST_CASE("relay: signfed-coordinator, 2 signfed-relay and 4 signfed-edge on tcp
 
 TEST_CASE("relay: kill -9 a relay mid-run - its clients fail over to the coordinator, no counted update lost after, and a restarted relay resyncs") {
   // Plaintext: the failover is the point here (CURVE is the test above).
+  // Deadlines with room for a loaded CI machine (one round short of a client
+  // at load ~30 with a 3 s deadline and 1 s rejoin): a round ends when its
+  // four updates are in, so only the rounds around the kill wait them out.
   Federation f;
   f.start_coordinator(4, {"--rounds", "40", "--model", "mlp:784-16-10", "--eval-every", "0", "--round-timeout",
-                          "3000", "--dead-after", "2500"});
+                          "6000", "--dead-after", "5000"});
   std::vector<std::string> relay_endpoints;
   std::vector<std::unique_ptr<Process>> relays(2);
   auto start_relay = [&](int r) {
@@ -201,7 +204,7 @@ TEST_CASE("relay: kill -9 a relay mid-run - its clients fail over to the coordin
         SIGNFED_FAULTY_EDGE_BIN,
         std::vector<std::string>{"--connect", relay_endpoints[i % 2] + "," + f.endpoint, "--client-index",
                                  std::to_string(i), "--num-clients", "4", "--insecure", "--delay-ms", "100",
-                                 "--rejoin-after", "1000"},
+                                 "--rejoin-after", "2500"},
         f.dir.path + "/edge-" + std::to_string(i) + ".log"));
   REQUIRE(wait_until(60, [&] { return query_number(f.db, "SELECT COUNT(*) FROM rounds") >= 5; }));
   relays[0]->signal(SIGKILL);
