@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include <fmt/core.h>
@@ -71,18 +72,22 @@ std::optional<Refusal> check_admission(const RoundState* open, std::uint32_t nex
   return std::nullopt;
 }
 
-std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim,
-                                    codec::SparseSigns* decoded) {
+std::variant<codec::SignPacket, Refusal> admit_packet(const codec::PacketView& v, const methods::Strategy& strategy,
+                                                      std::uint32_t dim) {
   if (!strategy.accepts(v.encoding))
     return Refusal{wire::ErrorCode::bad_message, fmt::format("encoding {} is not what method {} sends",
                                                              wire::EnumNameEncoding(v.encoding),
                                                              methods::method_name(strategy.method()))};
+  std::shared_ptr<codec::SparseSigns> sparse;
+  if (v.encoding == wire::Encoding::sparse_sign) sparse = std::make_shared<codec::SparseSigns>();
   try {
-    codec::validate(v, dim, decoded);
+    codec::validate(v, dim, sparse.get());
   } catch (const codec::CodecError& e) {
     return Refusal{v.dim != dim ? wire::ErrorCode::wrong_size : wire::ErrorCode::bad_message, e.what()};
   }
-  return std::nullopt;
+  codec::SignPacket p = codec::SignPacket::copy_of(v);
+  p.sparse = std::move(sparse);
+  return p;
 }
 
 std::variant<VerifiedTally, Refusal> verify_tally_update(const wire::TallyUpdate& m, const methods::Strategy& strategy,

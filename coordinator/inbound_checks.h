@@ -4,7 +4,9 @@
 //
 //   check_join          a Join: version, name, model, samples
 //   check_admission     an update's sender and round: own id, open round, selected, once
-//   check_packet        an Update's packet: the method's encoding, codec::validate at dim
+//   admit_packet        an Update's packet: the method's encoding, codec::validate at
+//                       dim; the packet copied out of its frame, a sparse one with
+//                       the decoded form its validation produced (for the vote)
 //   verify_tally_update a relay's TallyUpdate: decode_tally at dim, the method's kind,
 //                       at most relay_clients updates folded, at most
 //                       4 * relay_clients + 16 rows with valid names and
@@ -54,11 +56,11 @@ std::optional<Refusal> check_admission(const RoundState* open, std::uint32_t nex
 std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, const std::string& spec,
                                   std::uint64_t num_params);
 
-// nullopt: the packet may be counted.
-// decoded (optional): a sparse_sign packet is decoded into it by the same walk
-// that validates it, for the vote (codec::SignPacket::sparse).
-std::optional<Refusal> check_packet(const codec::PacketView& v, const methods::Strategy& strategy, std::uint32_t dim,
-                                    codec::SparseSigns* decoded = nullptr);
+// The packet, owned, if it may be counted: a sparse_sign packet is decoded by
+// the walk that validates it and keeps that form (codec::SignPacket::sparse),
+// so the vote does not walk it again.
+std::variant<codec::SignPacket, Refusal> admit_packet(const codec::PacketView& v, const methods::Strategy& strategy,
+                                                      std::uint32_t dim);
 
 struct VerifiedTally {
   methods::Tally tally;

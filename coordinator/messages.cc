@@ -340,14 +340,10 @@ void Coordinator::on_update(const std::string& peer, Client* c, const wire::Upda
   if (!admit_to_round(peer, *c, row, m.round(), m.client_id(), "update", "client")) return;
   if (!m.packet()) return reject(ErrorCode::bad_message, "update has no packet", "rejected");
   const codec::PacketView v = codec::view_of(*m.packet());
-  // A sparse packet is decoded by the walk that validates it, and kept so for the vote.
-  std::shared_ptr<codec::SparseSigns> sparse;
-  if (v.encoding == wire::Encoding::sparse_sign) sparse = std::make_shared<codec::SparseSigns>();
-  if (const auto no = check_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params()), sparse.get()))
-    return reject(no->code, no->why, "rejected");
+  auto admitted = admit_packet(v, *strategy_, static_cast<std::uint32_t>(model_->num_params()));
+  if (const auto* no = std::get_if<Refusal>(&admitted)) return reject(no->code, no->why, "rejected");
   auto r = std::make_unique<Received>();
-  r->packet = codec::SignPacket::copy_of(v);
-  r->packet.sparse = std::move(sparse);
+  r->packet = std::move(std::get<codec::SignPacket>(admitted));
   row.payload_bytes = v.payload.size();
   row.status = "counted";
   if (cfg_.virtual_time && m.virtual_ms() >= 0.0f && std::isfinite(m.virtual_ms())) {

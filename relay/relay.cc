@@ -637,10 +637,11 @@ void Relay::on_child_update(const std::string& peer, coord::Client* c, const wir
     return reject_child(peer, c, ErrorCode::bad_message, "a relay sends TallyUpdate", m.round(), kRejected);
   if (!m.packet()) return reject_child(peer, c, ErrorCode::bad_message, "update has no packet", m.round(), kRejected);
   const codec::PacketView v = codec::view_of(*m.packet());
-  if (const auto no = coord::check_packet(v, *strategy_, static_cast<std::uint32_t>(replica_->size())))
+  auto admitted = coord::admit_packet(v, *strategy_, static_cast<std::uint32_t>(replica_->size()));
+  if (const auto* no = std::get_if<coord::Refusal>(&admitted))
     return reject_child(peer, c, no->code, no->why, m.round(), kRejected);
   auto k = std::make_unique<Kept>();
-  k->packet = codec::SignPacket::copy_of(v);
+  k->packet = std::move(std::get<codec::SignPacket>(admitted));  // a sparse one decoded: folded without a second walk
   ChildReport r = row_of(*c, wire::ChildStatus::counted, m.round(), "");
   r.bytes = static_cast<std::uint32_t>(bytes);
   r.payload_bytes = static_cast<std::uint32_t>(v.payload.size());

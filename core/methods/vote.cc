@@ -44,6 +44,17 @@ double agreement_of(Support how, std::span<const std::uint8_t> support, std::spa
   return cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0;
 }
 
+// The same for a sparse voter, entry by entry (no bitmap of its support).
+double agreement_of(const codec::SparseSigns& s, const codec::TernarySigns& vote) {
+  std::uint64_t cast = 0, matched = 0;
+  for (std::size_t j = 0; j < s.index.size(); ++j) {  // no branch: whether the vote moved is a coin flip too
+    const unsigned moved = get_bit(vote.support, s.index[j]);
+    cast += moved;
+    matched += moved & static_cast<unsigned>(get_bit(vote.negative, s.index[j]) == (s.negative[j] != 0));
+  }
+  return cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0;
+}
+
 int margin_bin(std::int64_t abs_sum, std::int64_t votes) {
   if (votes <= 0) return 0;
   const std::int64_t b = abs_sum * kMarginBins / votes;
@@ -220,14 +231,7 @@ VoteOutcome majority_vote_sparse(std::span<const codec::PacketView> packets, std
       out.agreement.push_back(agreement_of(Support::given, t.support, t.negative, out.signs));
       continue;
     }
-    const codec::SparseSigns& s = *sparse[si++];
-    std::uint64_t cast = 0, matched = 0;
-    for (std::size_t j = 0; j < s.index.size(); ++j) {  // no branch: whether the vote moved is a coin flip too
-      const unsigned moved = get_bit(out.signs.support, s.index[j]);
-      cast += moved;
-      matched += moved & static_cast<unsigned>(get_bit(out.signs.negative, s.index[j]) == (s.negative[j] != 0));
-    }
-    out.agreement.push_back(cast ? static_cast<double>(matched) / static_cast<double>(cast) : 1.0);
+    out.agreement.push_back(agreement_of(*sparse[si++], out.signs));
   }
   return out;
 }
@@ -356,6 +360,15 @@ std::vector<double> agreement_with_vote(std::span<const codec::PacketView> packe
     if (p.encoding == wire::Encoding::dense_sign) {  // every coordinate votes: the payload is the sign bitmap
       codec::validate(p, vote.dim);
       agree.push_back(agreement_of(Support::all, {}, p.payload, vote));
+      continue;
+    }
+    if (p.encoding == wire::Encoding::sparse_sign) {  // its entries; decoded already if it arrived so (PacketView::sparse)
+      if (p.sparse && p.sparse->dim == vote.dim) {
+        agree.push_back(agreement_of(*p.sparse, vote));
+      } else {
+        if (p.dim != vote.dim) throw CodecError("vote packet has the wrong dimension");
+        agree.push_back(agreement_of(codec::decode_sparse(p), vote));
+      }
       continue;
     }
     const codec::TernarySigns t = codec::decode_ternary(p);

@@ -440,6 +440,13 @@ TEST_CASE("vote: each vote's own agreement equals the per-coordinate definition,
       CHECK(methods::agreement_with_vote(views, dense.signs) == expected(dense.signs));
       const auto sparse = methods::majority_vote_sparse(views, n, tie, 3);
       CHECK(sparse.agreement == expected(sparse.signs));
+      // Sparse packets that arrive decoded (PacketView::sparse) give the same.
+      std::vector<codec::SignPacket> kept = packets;
+      for (auto& p : kept)
+        if (p.encoding == Encoding::sparse_sign) p.sparse = std::make_shared<codec::SparseSigns>(codec::decode_sparse(p.view()));
+      std::vector<PacketView> kept_views;
+      for (const auto& p : kept) kept_views.push_back(p.view());
+      CHECK(methods::agreement_with_vote(kept_views, sparse.signs) == expected(sparse.signs));
     }
   }
 }
