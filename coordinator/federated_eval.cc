@@ -14,6 +14,7 @@
 #include <fmt/core.h>
 
 #include "coordinator/coordinator.h"
+#include "coordinator/inbound_checks.h"
 #include "schema/wire.h"
 
 namespace signfed::coord {
@@ -59,14 +60,8 @@ void Coordinator::on_eval_report(const std::string& peer, Client* c, const wire:
                               m.round(), next_round_ == 0 ? std::string("none") : std::to_string(next_round_ - 1)));
   if (eval_answered_.count({m.round(), id}))
     return reject(ErrorCode::duplicate_update, fmt::format("second eval report for round {}", m.round()));
-  if (m.samples() > c->row.samples)
-    return reject(ErrorCode::bad_value, fmt::format("eval report of {} hold-out samples; the client joined with {}",
-                                                    m.samples(), c->row.samples));
-  if (!std::isfinite(m.loss_sum()) || m.loss_sum() < 0.0)
-    return reject(ErrorCode::bad_value, "eval report with a negative or non-finite loss");
-  if (m.correct() > m.samples())
-    return reject(ErrorCode::bad_value,
-                  fmt::format("eval report with {} correct of {} samples", m.correct(), m.samples()));
+  // A relay's report is its subtree's sums (relay/eval_sum.h).
+  if (const auto no = check_eval_values(m, eval_samples_bound(*c))) return reject(no->code, no->why);
   eval_answered_.insert({m.round(), id});
   if (m.samples() == 0) return;  // no hold-out: an answer, not a row
   const double n = static_cast<double>(m.samples());

@@ -90,6 +90,22 @@ std::variant<codec::SignPacket, Refusal> admit_packet(const codec::PacketView& v
   return p;
 }
 
+std::uint64_t eval_samples_bound(const Client& c) {
+  return c.relay_clients > 0 ? std::uint64_t{c.relay_clients} * 0xFFFFFFFFull : std::uint64_t{c.row.samples};
+}
+
+std::optional<Refusal> check_eval_values(const wire::EvalReport& m, std::uint64_t max_samples) {
+  using wire::ErrorCode;
+  if (m.samples() > max_samples)
+    return Refusal{ErrorCode::bad_value, fmt::format("eval report of {} hold-out samples; at most {} from this sender",
+                                                     m.samples(), max_samples)};
+  if (!std::isfinite(m.loss_sum()) || m.loss_sum() < 0.0)
+    return Refusal{ErrorCode::bad_value, "eval report with a negative or non-finite loss"};
+  if (m.correct() > m.samples())
+    return Refusal{ErrorCode::bad_value, fmt::format("eval report with {} correct of {} samples", m.correct(), m.samples())};
+  return std::nullopt;
+}
+
 std::variant<VerifiedTally, Refusal> verify_tally_update(const wire::TallyUpdate& m, const methods::Strategy& strategy,
                                                          std::uint32_t dim, std::uint32_t relay_clients) {
   using wire::ErrorCode;

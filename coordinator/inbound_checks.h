@@ -7,6 +7,9 @@
 //   admit_packet        an Update's packet: the method's encoding, codec::validate at
 //                       dim; the packet copied out of its frame, a sparse one with
 //                       the decoded form its validation produced (for the vote)
+//   check_eval_values   an EvalReport's numbers: samples within the sender's
+//                       bound (eval_samples_bound), a finite loss sum >= 0,
+//                       correct <= samples
 //   verify_tally_update a relay's TallyUpdate: decode_tally at dim, the method's kind,
 //                       at most relay_clients updates folded, at most
 //                       4 * relay_clients + 16 rows with valid names and
@@ -61,6 +64,14 @@ std::optional<Refusal> check_join(const wire::Join& m, const std::string& who, c
 // so the vote does not walk it again.
 std::variant<codec::SignPacket, Refusal> admit_packet(const codec::PacketView& v, const methods::Strategy& strategy,
                                                       std::uint32_t dim);
+
+struct Client;
+
+// The most hold-out samples a report from c may claim: a client's Join
+// samples; a relay's (the sum over its subtree), relay_clients x (2^32 - 1).
+std::uint64_t eval_samples_bound(const Client& c);
+// nullopt: the numbers of the report may be counted.
+std::optional<Refusal> check_eval_values(const wire::EvalReport& m, std::uint64_t max_samples);
 
 struct VerifiedTally {
   methods::Tally tally;

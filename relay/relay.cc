@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 #include <utility>
 
@@ -215,6 +216,7 @@ void Relay::tick() {
   }
   if (round_ && round_->is_open() && (round_->complete(round_->selected().size()) || t >= round_deadline_))
     close_round();
+  if (eval_.ready(t)) send_eval();
 }
 
 // ---- Parent side ----------------------------------------------------------
@@ -328,6 +330,7 @@ void Relay::open_round(std::span<const std::uint8_t> task_frame, const wire::Rou
   }
   const double t0 = now_s();
   const double deadline_ms = t.deadline_ms() * cfg_.deadline_fraction;
+  eval_wait_s_ = deadline_ms / 1000.0;
   round_ = std::make_unique<coord::RoundState>(
       t.round(), registry_.select(t.round(), seed_, 1.0, 0, t0, cfg_.dead_after_ms), t.step_size(), t0, deadline_ms);
   round_deadline_ = pending_since_ + deadline_ms / 1000.0;
@@ -463,10 +466,22 @@ void Relay::on_vote(std::span<const std::uint8_t> frame, const wire::VoteResult&
     }
   }
   kept_.clear();
-  if (v.evaluate() && parent_->client_id()) {  // children's hold-outs are not forwarded: an answer of none
-    fb::FlatBufferBuilder fbb(64);
-    parent_->send(wire::finish_envelope(fbb, wire::CreateEvalReport(fbb, v.round(), *parent_->client_id(), 0, 0, 0)));
+  if (v.evaluate() && parent_->client_id()) {
+    // The children it reached score their hold-outs; their sums go up as one report.
+    if (eval_.is_open()) send_eval();  // the previous evaluation: whatever came
+    const std::vector<std::uint32_t> ids = registry_.connected_ids();
+    eval_.open(v.round(), std::set<std::uint32_t>(ids.begin(), ids.end()), now_s() + eval_wait_s_);
+    if (eval_.ready(now_s())) send_eval();  // no children: an answer of none
   }
+}
+
+void Relay::send_eval() {
+  EvalSum::Sums s = eval_.take();
+  if (db_ && !s.rows.empty()) db_->commit_evals(run_id_, s.rows);  // each child's row here; the sums up
+  if (!parent_->client_id()) return;
+  fb::FlatBufferBuilder fbb(64);
+  parent_->send(wire::finish_envelope(
+      fbb, wire::CreateEvalReport(fbb, s.round, *parent_->client_id(), s.loss_sum, s.correct, s.samples)));
 }
 
 void Relay::on_snapshot(const wire::ModelSnapshot& s) {
@@ -559,9 +574,8 @@ void Relay::on_child(const std::string& peer, std::span<const std::uint8_t> fram
     case Body::Error:
       if (c) skip_child(c->row.client_id, "client error");
       return;
-    case Body::EvalReport:
-    case Body::GuardReport:
-      return;  // not forwarded (relay.h)
+    case Body::EvalReport: return on_child_eval(peer, c, *env->body_as_EvalReport());
+    case Body::GuardReport: return;  // not forwarded (relay.h)
     default: {
       fb::FlatBufferBuilder fbb(128);
       send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::bad_message,
@@ -620,15 +634,28 @@ void Relay::welcome_child(const std::string& peer, coord::Client& c, std::uint64
   }
 }
 
-void Relay::on_child_update(const std::string& peer, coord::Client* c, const wire::Update& m, std::size_t bytes) {
-  if (!c) {
-    if (!reply_budget_.spend("peer:" + peer, now_s())) return;
-    fb::FlatBufferBuilder fbb(96);
-    send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::unknown_client,
-                                                                fbb.CreateString("unknown client: send Join first"),
-                                                                m.round())));
+void Relay::reply_unknown(const std::string& peer, std::uint32_t round) {
+  if (!reply_budget_.spend("peer:" + peer, now_s())) return;
+  fb::FlatBufferBuilder fbb(96);
+  send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, ErrorCode::unknown_client,
+                                                              fbb.CreateString("unknown client: send Join first"), round)));
+}
+
+void Relay::on_child_eval(const std::string& peer, coord::Client* c, const wire::EvalReport& m) {
+  if (!c) return reply_unknown(peer, m.round());
+  if (const auto no = eval_.offer(c->row.client_id, m, coord::eval_samples_bound(*c))) {
+    if (++rejects_[c->row.client_id] > kMaxRejectRows) return;  // a replaying child costs a bounded log
+    log_.say("child {} '{}': {}", c->row.client_id, c->row.name, no->why);
+    if (db_) db_->log_event(run_id_, net::system_clock().unix_s(), c->row.client_id, "eval_rejected", no->why);
+    fb::FlatBufferBuilder fbb(128 + no->why.size());
+    send_child(peer, wire::finish_envelope(fbb, wire::CreateError(fbb, no->code, fbb.CreateString(no->why), m.round())));
     return;
   }
+  if (eval_.ready(now_s())) send_eval();
+}
+
+void Relay::on_child_update(const std::string& peer, coord::Client* c, const wire::Update& m, std::size_t bytes) {
+  if (!c) return reply_unknown(peer, m.round());
   constexpr auto kLate = wire::ChildStatus::late, kRejected = wire::ChildStatus::rejected;
   if (const auto no = coord::check_admission(round_.get(), round_ ? round_->round() + 1 : 0, c->row.client_id, m.client_id(), m.round(),
                                              "update", "client"))

@@ -36,8 +36,10 @@
 //
 // Unsupported (the parent refuses the relay's Join, or the relay ignores):
 // --aggregate median|trimmed (no partial form), --guarded-step,
-// --input-stats federated; children's EvalReports are not forwarded (the
-// relay answers an evaluation request with samples 0).
+// --input-stats federated; children's GuardReports are not forwarded.
+// Federated evaluation: the children's EvalReports for a round are summed
+// into one report up (relay/eval_sum.h), sent when every child the
+// VoteResult reached has answered or after the round's collection time.
 // One Relay owns its two sockets and runs on the calling thread.
 #pragma once
 
@@ -64,6 +66,7 @@
 #include "edge/log.h"
 #include "edge/session.h"
 #include "net/transport.h"
+#include "relay/eval_sum.h"
 
 namespace signfed::relay {
 
@@ -128,6 +131,11 @@ class Relay {
                      const std::string& listed_name);
   void on_child_update(const std::string& peer, coord::Client* c, const wire::Update& m, std::size_t bytes);
   void on_child_tally(const std::string& peer, coord::Client* c, const wire::TallyUpdate& m, std::size_t bytes);
+  void on_child_eval(const std::string& peer, coord::Client* c, const wire::EvalReport& m);
+  // The evaluation's sums to the parent (and its rows to the relay's log).
+  void send_eval();
+  // "send Join first" to a connection that has not joined (per-source budget).
+  void reply_unknown(const std::string& peer, std::uint32_t round);
   void welcome_child(const std::string& peer, coord::Client& c, std::uint64_t have_digest);
   void reject_child(const std::string& peer, coord::Client* c, wire::ErrorCode code, const std::string& why,
                     std::uint32_t round, wire::ChildStatus status);
@@ -172,6 +180,8 @@ class Relay {
   std::unique_ptr<coord::RoundState> round_;
   double round_deadline_ = 0.0;
   std::map<std::uint32_t, std::unique_ptr<Kept>> kept_;      // this round's counted children
+  EvalSum eval_;                                             // children's EvalReports for the round that asked
+  double eval_wait_s_ = 5.0;                                 // how long they may take: the round's collection time
   std::vector<ChildReport> pending_rows_;                    // late / rejected / skipped rows for the next TallyUpdate
   std::map<std::uint32_t, std::pair<std::uint32_t, float>> agreement_;  // child id -> (round, agreement)
   std::uint32_t last_closed_ = UINT32_MAX;

@@ -49,13 +49,15 @@ const Method kMethods[] = {
     {"fedavg", wire::Method::fedavg},
 };
 
-// The run's final model digest and the counted rows per leaf client.
+// The run's final model digest, the counted rows per leaf client and, per
+// evaluated round, the federated evaluation ("round samples loss accuracy").
 struct Outcome {
   std::uint64_t digest = 0;
   double leaf_rows = 0, relays = 0;
+  std::string fed;
 };
 
-Outcome run(const Method& m, std::vector<std::uint32_t> relays) {
+Outcome run(const Method& m, std::vector<std::uint32_t> relays, std::uint32_t eval_every = 0) {
   TempDb db("relay.sqlite");
   sim::SimConfig c;
   c.clients = 6;
@@ -66,7 +68,8 @@ Outcome run(const Method& m, std::vector<std::uint32_t> relays) {
   c.coord.rounds = 4;
   c.coord.model = "mlp:784-16-10";
   c.coord.db_path = db.path;
-  c.coord.eval_every = 0;
+  c.coord.eval_every = eval_every;
+  c.holdout = eval_every > 0 ? 0.1 : 0.0;
   c.coord.quiet = true;
   c.coord.method.method = m.method;
   c.coord.method.gamma = m.gamma;
@@ -86,6 +89,10 @@ Outcome run(const Method& m, std::vector<std::uint32_t> relays) {
   o.leaf_rows = query_number(db.path, "SELECT COUNT(*) FROM updates u JOIN clients c USING(run_id, client_id) "
                                       "WHERE c.platform != 'relay' AND u.status='counted'");
   o.relays = query_number(db.path, "SELECT COUNT(*) FROM clients WHERE platform='relay'");
+  // Rounded to 12 digits: the coordinator divides the relays' sums where the
+  // flat run divides each client's, so the means may differ in the last bits.
+  o.fed = query_text(db.path, "SELECT group_concat(round || ' ' || fed_samples || ' ' || printf('%.12g %.12g', fed_loss, "
+                              "fed_accuracy), '; ') FROM (SELECT * FROM rounds WHERE fed_samples IS NOT NULL ORDER BY round)");
   return o;
 }
 
@@ -107,6 +114,20 @@ TEST_CASE("relay: flat, one tier and two tiers give bit-identical model digests 
     CHECK(one.relays == 2);
     CHECK(two.relays == 2);  // the upper tier; the lower relays are their clients
   }
+}
+
+TEST_CASE("relay: federated evaluation through one and two tiers of relays is the flat run's, round by round") {
+  // Each relay sums its children's hold-out reports into one; the
+  // coordinator's sample-weighted fed_loss and fed_accuracy must not move.
+  const Method& m = kMethods[0];
+  const Outcome flat = run(m, {}, 2);
+  const Outcome one = run(m, {2}, 2);
+  const Outcome two = run(m, {2, 3}, 2);
+  INFO("flat: " << flat.fed);
+  REQUIRE(flat.fed.find("1 ") == 0);  // rounds 1 and 3 evaluated
+  REQUIRE(flat.fed.find("; 3 ") != std::string::npos);
+  CHECK(one.fed == flat.fed);
+  CHECK(two.fed == flat.fed);
 }
 
 TEST_CASE("relay: signfed-coordinator, 2 signfed-relay and 4 signfed-edge on tcp with CURVE end on the flat digest") {
