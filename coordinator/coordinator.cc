@@ -12,10 +12,10 @@
 #include "core/methods/encoder.h"
 #include "core/data/rng.h"
 #include "core/codec/step.h"
-#include "core/data/local_data.h"
 #include "core/replica/replay.h"
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
+#include "coordinator/central_test.h"
 #include "coordinator/client_registry.h"
 #include "coordinator/progress.h"
 #include "coordinator/round_state.h"
@@ -170,17 +170,7 @@ void Coordinator::open_run() {
   summary_.run_id = run_id_;
   log_->log_event(run_id_, unix_s(), std::nullopt, "transport", transport_->describe());
   if (cfg_.eval_every > 0 && cfg_.central_test) {
-    data::Dataset test = cfg_.test_file.empty()
-                             ? data::load_fashion_mnist(data_dir, data::Split::test)
-                             : data::load_local_data({cfg_.test_file, cfg_.test_labels, {}});
-    if (test.cols != model_->input_size() || test.classes > model_->num_classes())
-      throw data::DataError(fmt::format("test set {}: {} features and {} classes, but the model takes {} inputs and {} "
-                                        "classes",
-                                        cfg_.test_file.empty() ? data_dir : cfg_.test_file, test.cols, test.classes,
-                                        model_->input_size(), model_->num_classes()));
-    // The central test set is evaluated as one contiguous float batch: it is
-    // kept as floats (widened from bytes), not gathered per batch as the edge does.
-    data::widen(test);
+    data::Dataset test = load_central_test(data_dir, cfg_.test_file, cfg_.test_labels, *model_);
     if (!input_stats_pending()) inputs_.apply(test.features, test.features);  // the clients' transform, once
     test_ = std::make_shared<const data::Dataset>(std::move(test));
   }
@@ -517,11 +507,7 @@ void Coordinator::report_suspects(const std::vector<SuspicionMonitor::Flag>& fla
 }
 
 void Coordinator::evaluate(RoundRow& row) {
-  const std::size_t n = cfg_.test_limit > 0 ? std::min<std::size_t>(cfg_.test_limit, test_->rows) : test_->rows;
-  const model::EvalResult e =
-      model_->evaluate(std::span(test_->features).first(n * test_->cols), std::span(test_->labels).first(n), n);
-  row.test_accuracy = e.accuracy;
-  row.test_loss = e.loss;
+  const model::EvalResult e = score_central_test(*model_, *test_, cfg_.test_limit, row);
   summary_.final_accuracy = e.accuracy;
   summary_.best_accuracy = std::max(summary_.best_accuracy, e.accuracy);
 }

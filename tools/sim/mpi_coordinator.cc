@@ -12,7 +12,7 @@
 
 #include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
-#include "core/data/local_data.h"
+#include "coordinator/central_test.h"
 #include "schema/wire.h"
 
 namespace signfed::sim {
@@ -190,24 +190,14 @@ bool MpiCoordinator::eval_round(std::uint32_t round) const {
 
 void MpiCoordinator::load_test() {
   const std::string data_dir = cc_.data_dir.empty() ? std::string(data::kFashionMnistDir) : cc_.data_dir;
-  data::Dataset test = cc_.test_file.empty() ? data::load_fashion_mnist(data_dir, data::Split::test)
-                                             : data::load_local_data({cc_.test_file, cc_.test_labels, {}});
-  if (test.cols != model_->input_size() || test.classes > model_->num_classes())
-    throw data::DataError(fmt::format("test set: {} features and {} classes, but the model takes {} inputs and {} "
-                                      "classes",
-                                      test.cols, test.classes, model_->input_size(), model_->num_classes()));
-  data::widen(test);
+  data::Dataset test = coord::load_central_test(data_dir, cc_.test_file, cc_.test_labels, *model_);
   const data::Standardisation inputs{cc_.standardise, cc_.input_mean, cc_.input_std};
   inputs.apply(test.features, test.features);
   test_ = std::make_shared<const data::Dataset>(std::move(test));
 }
 
 void MpiCoordinator::evaluate_test(coord::RoundRow& row) {
-  const std::size_t n = cc_.test_limit > 0 ? std::min<std::size_t>(cc_.test_limit, test_->rows) : test_->rows;
-  const model::EvalResult e =
-      model_->evaluate(std::span(test_->features).first(n * test_->cols), std::span(test_->labels).first(n), n);
-  row.test_accuracy = e.accuracy;
-  row.test_loss = e.loss;
+  const model::EvalResult e = coord::score_central_test(*model_, *test_, cc_.test_limit, row);
   summary_.final_accuracy = e.accuracy;
   summary_.best_accuracy = std::max(summary_.best_accuracy, e.accuracy);
 }
