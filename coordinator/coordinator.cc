@@ -16,6 +16,7 @@
 #include "core/replica/snapshot.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/central_test.h"
+#include "coordinator/checkpoint_due.h"
 #include "coordinator/client_registry.h"
 #include "coordinator/progress.h"
 #include "coordinator/round_state.h"
@@ -330,16 +331,8 @@ bool Coordinator::finish_round(std::uint32_t round) {
   // A full checkpoint only every --checkpoint-every rounds, at the last round,
   // and at the run's first commit; all are kept: with the vote log between
   // them they rebuild any round (--resume, signfed-export --round).
-  const bool keep = last || !checkpointed_ ||
-                    (cfg_.checkpoint_every > 0 && (round + 1) % cfg_.checkpoint_every == 0);
-  std::optional<Checkpoint> ck;
-  if (keep) {
-    ck.emplace();
-    ck->round = round;
-    ck->digest = digest_;
-    ck->params.assign(replica_->params().begin(), replica_->params().end());
-    ck->momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
-  }
+  const std::optional<Checkpoint> ck = checkpoint_if_due(*replica_, digest_, round, last, checkpointed_, cfg_.checkpoint_every);
+  const bool keep = ck.has_value();
   // Hold-out reports of earlier rounds that arrived meanwhile land with this commit.
   std::vector<EvalRow> evals = std::move(pending_evals_);
   pending_evals_.clear();

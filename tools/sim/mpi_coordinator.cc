@@ -13,6 +13,7 @@
 #include "core/codec/step.h"
 #include "core/codec/wire_packet.h"
 #include "coordinator/central_test.h"
+#include "coordinator/checkpoint_due.h"
 #include "schema/wire.h"
 
 namespace signfed::sim {
@@ -158,15 +159,9 @@ void MpiCoordinator::finish_round(std::uint32_t round, float step, const ResultH
   result.momentum = agg_.momentum;
   result.applied = !selected_.empty() && agg_.refused.empty();
   result.digest = digest_;
-  const bool keep = last || !checkpointed_ || (cc_.checkpoint_every > 0 && (round + 1) % cc_.checkpoint_every == 0);
-  std::optional<coord::Checkpoint> ck;
-  if (keep) {
-    ck.emplace();
-    ck->round = round;
-    ck->digest = digest_;
-    ck->params.assign(replica_->params().begin(), replica_->params().end());
-    ck->momentum.assign(replica_->momentum().begin(), replica_->momentum().end());
-  }
+  const std::optional<coord::Checkpoint> ck =
+      coord::checkpoint_if_due(*replica_, digest_, round, last, checkpointed_, cc_.checkpoint_every);
+  const bool keep = ck.has_value();
   log_.commit_round(run_id_, row, rows, &result, ck ? &*ck : nullptr, keep, {});
   if (ck) checkpointed_ = true;
   summary_.uplink_bytes += row.uplink_bytes;
