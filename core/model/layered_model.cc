@@ -101,7 +101,10 @@ void LayeredModel::init_params(const std::vector<LayerShape>& shapes, std::uint6
 
 void LayeredModel::plan(const std::vector<LayerShape>& shapes) {
   const std::vector<LayerSpec>& layers = arch_.layers;
-  widest_ = input_size_;
+  // The gradient buffers hold stage outputs' gradients only: the first
+  // stage's input gradient is never asked for (backward passes nullptr), so
+  // the input's width (784 for MNIST) does not count.
+  widest_ = 0;
   std::size_t offset = 0;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const LayerSpec& l = layers[i];

@@ -56,7 +56,7 @@ class LayeredModel final : public FlatModel {
   ModelSpec arch_;
   std::string name_;
   std::size_t input_size_ = 0, outputs_ = 0, classes_ = 0;
-  std::size_t widest_ = 0;  // floats per sample of the widest activation (gradient buffers)
+  std::size_t widest_ = 0;  // floats per sample of the widest stage output (gradient buffers)
   std::vector<std::unique_ptr<detail::Stage>> stages_;
   std::vector<std::size_t> grad_offset_;  // per stage: where its parameters start
   std::vector<const float*> ins_;         // per stage: its input in the last forward
