@@ -19,12 +19,15 @@ Shard load_shard(std::shared_ptr<const data::Dataset> train, const std::string& 
     s.rows = std::move(data::partition(train->labels, train->classes, spec).at(index));
     s.data = std::move(train);
   } else {
-    // Load only this client's shard: a board never holds the whole dataset.
+    // Load only this client's shard: a board never holds the whole dataset,
+    // and holds its shard packed (about 0.6 of the bytes; expanded per minibatch).
     const std::string dir = data_dir.empty() ? std::string(data::kFashionMnistDir) : data_dir;
     s.data = std::make_shared<const data::Dataset>(data::load_fashion_mnist(
-        dir, data::Split::train, [&](const std::vector<std::uint8_t>& labels, std::size_t classes) {
+        dir, data::Split::train,
+        [&](const std::vector<std::uint8_t>& labels, std::size_t classes) {
           return data::partition(labels, classes, spec).at(index);
-        }));
+        },
+        data::PixelStorage::packed));
     s.rows.resize(s.data->rows);
     for (std::uint32_t i = 0; i < s.rows.size(); ++i) s.rows[i] = i;
   }

@@ -142,7 +142,8 @@ std::uint64_t checked_product(const std::vector<std::uint32_t>& dims, const std:
 
 }  // namespace
 
-Dataset load_idx(const std::string& images_path, const std::string& labels_path, const RowSelector& select) {
+Dataset load_idx(const std::string& images_path, const std::string& labels_path, const RowSelector& select,
+                 PixelStorage storage) {
   const GzFile images = open_gz(images_path);
   const GzFile labels = open_gz(labels_path);
   const std::vector<std::uint32_t> image_dims = read_header(images.get(), images_path, kImagesMagic);
@@ -173,8 +174,18 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   ds.sample_shape.assign(image_dims.begin() + 1, image_dims.end());
   ds.classes = classes;
   ds.rows = select ? keep.size() : rows;
-  // Pixels stay bytes (1 byte each; byte_values() scales them when a batch is gathered).
-  ds.bytes.reserve(ds.rows * cols);
+  // Pixels stay bytes (1 byte each; byte_values() scales them when a batch is
+  // gathered), packed as they arrive when asked: the packed buffer is reserved
+  // for the worst case (address space: only the pages written become resident),
+  // so it never grows by copying, and no plain copy is ever held.
+  const bool pack = storage == PixelStorage::packed;
+  if (pack) {
+    ds.packed.cols = cols;
+    ds.packed.data.reserve(ds.rows * (cols + (cols + 7) / 8) + 1);
+    ds.packed.at.reserve(ds.rows);
+  } else {
+    ds.bytes.reserve(ds.rows * cols);
+  }
   ds.labels.reserve(ds.rows);
 
   // Stream the pixels a block of rows at a time and keep only the selected
@@ -195,7 +206,8 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
         ++next_keep;
       }
       const std::uint8_t* px = block.data() + (r - r0) * cols;
-      ds.bytes.insert(ds.bytes.end(), px, px + cols);
+      if (pack) ds.packed.append(px);
+      else ds.bytes.insert(ds.bytes.end(), px, px + cols);
       ds.labels.push_back(all_labels[r]);
     }
   }
@@ -217,10 +229,10 @@ std::string idx_file(std::string_view dir, Split split, bool labels) {
   throw DataError("cannot open " + base + ".gz (nor " + base + "): No such file or directory — " + kInstallHint);
 }
 
-Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select) {
+Dataset load_fashion_mnist(std::string_view dir, Split split, const RowSelector& select, PixelStorage storage) {
   const std::string images = idx_file(dir, split, false);  // named first when both are missing
   const std::string labels = idx_file(dir, split, true);
-  return load_idx(images, labels, select);
+  return load_idx(images, labels, select, storage);
 }
 
 Standardisation train_pixel_statistics(std::string_view dir) {

@@ -22,12 +22,12 @@ float std_or_one(double sum, double sum_sq, double n) {
 }  // namespace
 
 namespace {
-// Adds row r's float values (scaled bytes or stored floats) to the sums.
-void add_row(FeatureMoments& m, const Dataset& ds, std::size_t r) {
-  const std::size_t off = r * ds.cols;
-  const std::array<float, 256>& bv = byte_values();
+// Adds row r's float values (Dataset::row: scaled bytes, packed or not, or
+// stored floats) to the sums; `scratch` holds cols floats.
+void add_row(FeatureMoments& m, const Dataset& ds, std::size_t r, std::vector<float>& scratch) {
+  ds.row(r, scratch);
   for (std::size_t j = 0; j < ds.cols; ++j) {
-    const double v = ds.stored_as_bytes() ? bv[ds.bytes[off + j]] : ds.features[off + j];
+    const double v = scratch[j];
     m.sum[j] += v;
     m.sum_sq[j] += v * v;
   }
@@ -39,7 +39,8 @@ FeatureMoments feature_moments(const Dataset& ds) {
   m.count = ds.rows;
   m.sum.assign(ds.cols, 0.0);
   m.sum_sq.assign(ds.cols, 0.0);
-  for (std::size_t r = 0; r < ds.rows; ++r) add_row(m, ds, r);
+  std::vector<float> scratch(ds.cols);
+  for (std::size_t r = 0; r < ds.rows; ++r) add_row(m, ds, r, scratch);
   return m;
 }
 
@@ -48,9 +49,10 @@ FeatureMoments feature_moments(const Dataset& ds, std::span<const std::uint32_t>
   m.count = rows.size();
   m.sum.assign(ds.cols, 0.0);
   m.sum_sq.assign(ds.cols, 0.0);
+  std::vector<float> scratch(ds.cols);
   for (std::uint32_t r : rows) {
     if (r >= ds.rows) throw DataError("moments: row " + std::to_string(r) + " of " + std::to_string(ds.rows));
-    add_row(m, ds, r);
+    add_row(m, ds, r, scratch);
   }
   return m;
 }

@@ -90,3 +90,80 @@ TEST_CASE("dataset: moments of a bytes dataset equal those of its widened floats
   const std::vector<std::uint32_t> rows = {0, 3, 6};
   CHECK(feature_moments(d, rows).sum_sq == feature_moments(w, rows).sum_sq);
 }
+
+namespace {
+
+// Rows of `cols` bytes with every shape packing must keep: all zero, none
+// zero, alternating, a nonzero last byte, and random bytes half of them 0.
+Dataset mixed_bytes(std::size_t rows, std::size_t cols, std::uint64_t seed) {
+  Dataset d;
+  d.rows = rows;
+  d.cols = cols;
+  d.classes = 3;
+  std::uint64_t x = seed;
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      const auto noise = static_cast<std::uint8_t>(x >> 56);
+      std::uint8_t v = 0;
+      switch (r % 5) {
+        case 0: v = 0; break;
+        case 1: v = static_cast<std::uint8_t>(noise | 1); break;
+        case 2: v = c % 2 ? 255 : 0; break;
+        case 3: v = c + 1 == cols ? 7 : 0; break;
+        default: v = (x >> 40) & 1 ? noise : 0; break;
+      }
+      d.bytes.push_back(v);
+    }
+    d.labels.push_back(static_cast<std::uint8_t>(r % 3));
+  }
+  return d;
+}
+
+Dataset packed_copy(const Dataset& d) {
+  Dataset p = d;
+  p.bytes.clear();
+  p.packed.cols = d.cols;
+  for (std::size_t r = 0; r < d.rows; ++r) p.packed.append(d.bytes.data() + r * d.cols);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("dataset: packed rows read back as the same floats, widen and select as the plain bytes do") {
+  for (const std::size_t cols : {std::size_t{1}, std::size_t{7}, std::size_t{8}, std::size_t{9}, std::size_t{784}}) {
+    CAPTURE(cols);
+    const Dataset plain = mixed_bytes(23, cols, cols);
+    const Dataset packed = packed_copy(plain);
+    REQUIRE(packed.stored_packed());
+    REQUIRE_FALSE(packed.stored_as_bytes());
+    std::vector<float> a(cols), b(cols);
+    for (std::size_t r = 0; r < plain.rows; ++r) {
+      plain.row(r, a);
+      packed.row(r, b);
+      REQUIRE(a == b);
+    }
+    // The all-zero rows cost their bitmap only; the sizes add up.
+    std::size_t nonzero = 0;
+    for (std::uint8_t v : plain.bytes) nonzero += v != 0;
+    CHECK(packed.packed.data.size() == plain.rows * ((cols + 7) / 8) + nonzero + 1);
+    const std::vector<std::uint32_t> pick = {22, 0, 3, 3, 17};
+    const Dataset sp = select_rows(packed, pick);
+    const Dataset sb = select_rows(plain, pick);
+    REQUIRE(sp.stored_packed());
+    CHECK(sp.labels == sb.labels);
+    for (std::size_t j = 0; j < pick.size(); ++j) {
+      sb.row(j, a);
+      sp.row(j, b);
+      CHECK(a == b);
+    }
+    Dataset wp = packed, wb = plain;
+    widen(wp);
+    widen(wb);
+    CHECK_FALSE(wp.stored_packed());
+    CHECK(wp.features == wb.features);
+    const FeatureMoments mp = feature_moments(packed), mb = feature_moments(plain);
+    CHECK(mp.sum == mb.sum);
+    CHECK(mp.sum_sq == mb.sum_sq);
+  }
+}
