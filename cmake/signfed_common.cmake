@@ -19,6 +19,14 @@ target_include_directories(signfed_options INTERFACE ${SIGNFED_ROOT})
 target_compile_options(signfed_options INTERFACE
   -Wall -Wextra -Wpedantic $<$<BOOL:${SIGNFED_WERROR}>:-Werror>
   -ffp-contract=off)
+# Every function and datum in a section of its own, and the linker drops what
+# nothing references: a board maps less (signfed-edge: 2.36 -> 2.09 MB of
+# text, ~0.23 MB less peak RSS, docs/perf-edge.md). Not with the sanitizers
+# or libFuzzer, whose instrumentation sections are found by name, not by reference.
+if(NOT SIGNFED_SANITIZE AND NOT SIGNFED_FUZZ)
+  target_compile_options(signfed_options INTERFACE -ffunction-sections -fdata-sections)
+  target_link_options(signfed_options INTERFACE -Wl,--gc-sections)
+endif()
 if(SIGNFED_SANITIZE)
   target_compile_options(signfed_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(signfed_options INTERFACE -fsanitize=address,undefined)

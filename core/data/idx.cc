@@ -181,7 +181,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   const bool pack = storage == PixelStorage::packed;
   if (pack) {
     ds.packed.cols = cols;
-    ds.packed.data.reserve(ds.rows * (cols + (cols + 7) / 8) + 1);
+    ds.packed.data.reserve(ds.rows * PackedRows::max_row_bytes(cols) + 1);
     ds.packed.at.reserve(ds.rows);
   } else {
     ds.bytes.reserve(ds.rows * cols);
