@@ -469,8 +469,13 @@ void Relay::on_vote(std::span<const std::uint8_t> frame, const wire::VoteResult&
   if (v.evaluate() && parent_->client_id()) {
     // The children it reached score their hold-outs; their sums go up as one report.
     if (eval_.is_open()) send_eval();  // the previous evaluation: whatever came
-    const std::vector<std::uint32_t> ids = registry_.connected_ids();
-    eval_.open(v.round(), std::set<std::uint32_t>(ids.begin(), ids.end()), now_s() + eval_wait_s_);
+    // Waited for: the live children (connected, heard within --dead-after), as
+    // the coordinator waits for its clients; a silent one costs the deadline.
+    std::set<std::uint32_t> asked;
+    const double t = now_s();
+    for (std::uint32_t id : registry_.connected_ids())
+      if ((t - registry_.at(id).last_seen) * 1000.0 < cfg_.dead_after_ms) asked.insert(id);
+    eval_.open(v.round(), std::move(asked), t + eval_wait_s_);
     if (eval_.ready(now_s())) send_eval();  // no children: an answer of none
   }
 }
