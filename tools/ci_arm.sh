@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ARM part of CI (called by tools/run_tests.sh after the host release build):
 #   1. cross packages (arm64 multiarch libraries, cross compilers, qemu-user);
-#   2. aarch64 preset: build everything, run the unit suites under qemu-aarch64 (-L emulated);
+#   2. aarch64 preset: build the unit suites (target signfed_emulated_tests) and signfed-edge,
+#      run the suites under qemu-aarch64 (-L emulated);
 #   3. mixed federation: host coordinator + 3 aarch64 edges under qemu (ctest -R mixed_federation);
 #   4. the arm64 .deb: build, check its contents, install it with apt, run the installed
 #      binary under qemu (--help, and a short run against the host coordinator), purge it;
@@ -49,9 +50,9 @@ if ((${#missing[@]} > 0)); then
   apt_get install -y --no-install-recommends "${missing[@]}"
 fi
 
-step "aarch64: configure + build (preset aarch64)"
+step "aarch64: configure + build (preset aarch64: the emulated suites and signfed-edge)"
 cmake --preset aarch64 >/dev/null
-cmake --build --preset aarch64 -j"$jobs"
+cmake --build --preset aarch64 -j"$jobs" --target signfed_emulated_tests signfed-edge
 
 step "aarch64: unit suites under qemu-aarch64"
 ctest --preset aarch64 -L emulated -j"$jobs"
