@@ -39,8 +39,9 @@ const std::array<float, 256>& byte_values();
 //  * floats (CSV, float32/float64 arrays, or a widened dataset): `features`
 //    holds rows*cols values as stored, `bytes` is empty;
 //  * packed bytes (an edge's IDX shard, PixelStorage::packed): `packed` holds
-//    each row as its nonzero bytes and their bitmap (core/data/packed_rows.h),
-//    `bytes` and `features` are empty.
+//    each row as 2-bit codes of its groups of 8 bytes (all zero, all nonzero,
+//    mixed), a bitmap per mixed group and the nonzero bytes
+//    (core/data/packed_rows.h); `bytes` and `features` are empty.
 // All row-major. Read a row as floats with row(); widen() converts a whole
 // dataset to floats (the coordinator's test set, which is evaluated in one
 // contiguous batch).
@@ -62,7 +63,7 @@ struct Dataset {
   // True when they are kept as packed bytes.
   bool stored_packed() const { return packed.rows() > 0; }
   // Writes the float values of row r (< rows) into out (size cols): scaled
-  // bytes or the stored floats. Allocates nothing.
+  // bytes (plain or packed) or the stored floats. Allocates nothing.
   void row(std::size_t r, std::span<float> out) const {
     const std::size_t off = r * cols;
     if (stored_packed()) {
